@@ -1,0 +1,12 @@
+//! Pure DSP for ferrite-audio: the [`Processor`] contract, one module per
+//! processor, and the SIMD kernels they are built on.
+//!
+//! Nothing here starts threads, does I/O, or allocates after `prepare`.
+#![deny(missing_docs, unsafe_op_in_unsafe_fn)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+
+pub mod processor;
+
+pub mod gain;
+
+pub use processor::{Bus, ParamBlock, ParamBuffer, ParamSpec, PrepareContext, ProcessContext, Processor};

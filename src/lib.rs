@@ -1,0 +1,2 @@
+//! napi bindings for ferrite-audio: conversion and error mapping only.
+#![deny(clippy::all)]
