@@ -9,4 +9,7 @@ pub mod processor;
 
 pub mod gain;
 
+pub mod biquad;
+pub mod eq;
+
 pub use processor::{Bus, ParamBlock, ParamBuffer, ParamSpec, PrepareContext, ProcessContext, Processor};
