@@ -10,5 +10,6 @@ pub mod processor;
 pub mod gain;
 
 pub mod constant;
+pub mod player;
 
 pub use processor::{Bus, ParamBlock, ParamBuffer, ParamSpec, PrepareContext, ProcessContext, Processor};
