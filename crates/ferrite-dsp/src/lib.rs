@@ -11,5 +11,6 @@ pub mod gain;
 
 pub mod constant;
 pub mod player;
+pub mod pan;
 
 pub use processor::{Bus, ParamBlock, ParamBuffer, ParamSpec, PrepareContext, ProcessContext, Processor};
