@@ -12,5 +12,6 @@ pub mod gain;
 pub mod constant;
 pub mod player;
 pub mod pan;
+pub mod delay;
 
 pub use processor::{Bus, ParamBlock, ParamBuffer, ParamSpec, PrepareContext, ProcessContext, Processor};
