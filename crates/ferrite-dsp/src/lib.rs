@@ -11,5 +11,9 @@ pub mod gain;
 
 pub mod biquad;
 pub mod eq;
+pub mod constant;
+pub mod player;
+pub mod pan;
+pub mod delay;
 
 pub use processor::{Bus, ParamBlock, ParamBuffer, ParamSpec, PrepareContext, ProcessContext, Processor};
