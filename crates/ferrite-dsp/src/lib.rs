@@ -10,10 +10,10 @@ pub mod processor;
 pub mod gain;
 
 pub mod biquad;
-pub mod eq;
 pub mod constant;
-pub mod player;
-pub mod pan;
 pub mod delay;
+pub mod eq;
+pub mod pan;
+pub mod player;
 
 pub use processor::{Bus, ParamBlock, ParamBuffer, ParamSpec, PrepareContext, ProcessContext, Processor};
