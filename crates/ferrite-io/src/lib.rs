@@ -1,4 +1,31 @@
 //! ferrite-audio's audio backends: cpal devices, a clock-paced null backend,
 //! and audio-thread setup (real-time priority, FTZ/DAZ).
+//!
+//! This crate knows nothing about the engine: it runs any [`AudioCallback`].
+//!
+//! * [`open_null`]: a thread paced by the clock, for headless servers and CI.
+//! * [`open_device`]: a cpal output stream (plus an optional input stream).
+//! * [`list_devices`]: what cpal can see.
+//! * [`DenormalGuard`]: scoped FTZ/DAZ, also for the offline renderer.
+//! * [`Stats`] / [`StatsSnapshot`]: lock-free telemetry of the callback.
 #![deny(missing_docs, unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
+
+mod callback;
+mod config;
+mod denormals;
+mod error;
+mod null;
+mod priority;
+mod runner;
+mod stats;
+mod stream;
+
+pub use callback::AudioCallback;
+pub use config::{StreamConfig, DEFAULT_BUFFER_SIZE, DEFAULT_CHANNELS, DEFAULT_SAMPLE_RATE};
+pub use denormals::{control_register, flush_enabled, DenormalGuard};
+pub use error::{IoError, IoErrorKind};
+pub use null::{open_null, NULL_THREAD_NAME};
+pub use priority::promote_current_thread;
+pub use stats::{Stats, StatsSnapshot};
+pub use stream::Stream;
