@@ -14,7 +14,9 @@
 mod callback;
 mod config;
 mod denormals;
+mod device;
 mod error;
+mod input;
 mod null;
 mod priority;
 mod runner;
@@ -24,6 +26,7 @@ mod stream;
 pub use callback::AudioCallback;
 pub use config::{StreamConfig, DEFAULT_BUFFER_SIZE, DEFAULT_CHANNELS, DEFAULT_SAMPLE_RATE};
 pub use denormals::{control_register, flush_enabled, DenormalGuard};
+pub use device::{list_devices, open_device, DeviceInfo, DEFAULT_DEVICE};
 pub use error::{IoError, IoErrorKind};
 pub use null::{open_null, NULL_THREAD_NAME};
 pub use priority::promote_current_thread;

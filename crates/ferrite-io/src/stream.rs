@@ -12,8 +12,10 @@ pub(crate) enum Backend {
     /// The null backend's thread.
     Null(NullHandle),
     /// cpal streams: output, then the optional input.
-    #[allow(dead_code)] // built by the device backend
-    Device { output: Option<cpal::Stream>, input: Option<cpal::Stream> },
+    Device {
+        output: Option<cpal::Stream>,
+        input: Option<cpal::Stream>,
+    },
 }
 
 /// A running audio stream (device or null). Reports what was granted, its
@@ -39,7 +41,15 @@ impl Stream {
         errors: Receiver<IoError>,
         backend: Backend,
     ) -> Self {
-        Self { sample_rate, buffer_size, channels, input_channels, stats, errors, backend }
+        Self {
+            sample_rate,
+            buffer_size,
+            channels,
+            input_channels,
+            stats,
+            errors,
+            backend,
+        }
     }
 
     /// Granted sample rate in Hz.
