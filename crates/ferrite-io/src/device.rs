@@ -1,6 +1,7 @@
 //! cpal devices: enumeration, lookup by id or name, opening a stream.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
 use cpal::{BufferSize, FromSample, SampleFormat, SizedSample, SupportedStreamConfigRange};
@@ -11,6 +12,7 @@ use crate::error::{from_cpal, kind_from_cpal};
 use crate::input::{input_ring, InputFeed, InputPush};
 use crate::runner::Runner;
 use crate::stream::{Backend, Stream};
+use crate::watchdog::Watchdog;
 use crate::{AudioCallback, IoError, IoErrorKind, Stats, StreamConfig};
 
 /// The name that selects the host's default device.
@@ -20,6 +22,11 @@ pub const DEFAULT_DEVICE: &str = "default";
 const COMMON_RATES: [u32; 11] = [
     8_000, 11_025, 16_000, 22_050, 32_000, 44_100, 48_000, 88_200, 96_000, 176_400, 192_000,
 ];
+
+/// A running stream without a callback for this long is reported as lost.
+const STALL_TIMEOUT: Duration = Duration::from_millis(1_000);
+/// Time allowed before the first callback.
+const STARTUP_TIMEOUT: Duration = Duration::from_millis(3_000);
 
 /// Highest range end reported as a rate of its own.
 const MAX_LISTED_RATE: u32 = 768_000;
@@ -227,8 +234,10 @@ fn buffer_request(range: &SupportedStreamConfigRange, frames: u32) -> BufferSize
 /// Errors: `NotFound` (the message lists the devices), `Unsupported` (the
 /// message lists what the device offers), `DeviceUnavailable`, `Backend`.
 /// Errors while running arrive on [`Stream::errors`]; backend xruns are
-/// counted in the statistics instead. After an error, close the stream and
-/// open a new one.
+/// counted in the statistics instead. A device that stops calling back
+/// for a second (ALSA's jack plugin when the server dies says nothing) is
+/// reported there as `DeviceUnavailable` by a watchdog thread. After an
+/// error, close the stream and open a new one.
 pub fn open_device<C: AudioCallback>(
     config: &StreamConfig,
     callback: C,
@@ -322,6 +331,16 @@ pub fn open_device<C: AudioCallback>(
     output_stream
         .play()
         .map_err(|e| from_cpal(&format!("{label}: could not start the output stream"), e))?;
+    // Some hosts just stop calling back when the device goes away (ALSA's
+    // jack plugin when the server dies): report that as an error too.
+    let buffer_duration =
+        Duration::from_nanos(u64::from(granted) * 1_000_000_000 / u64::from(sample_rate));
+    let watchdog = Watchdog::spawn(
+        stats.clone(),
+        error_tx,
+        STALL_TIMEOUT.max(buffer_duration * 8),
+        STARTUP_TIMEOUT.max(buffer_duration * 8),
+    );
 
     Ok(Stream::new(
         sample_rate,
@@ -333,6 +352,7 @@ pub fn open_device<C: AudioCallback>(
         Backend::Device {
             output: Some(output_stream),
             input: input_stream,
+            watchdog,
         },
     ))
 }

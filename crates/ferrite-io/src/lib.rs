@@ -22,6 +22,7 @@ mod priority;
 mod runner;
 mod stats;
 mod stream;
+mod watchdog;
 
 pub use callback::AudioCallback;
 pub use config::{StreamConfig, DEFAULT_BUFFER_SIZE, DEFAULT_CHANNELS, DEFAULT_SAMPLE_RATE};

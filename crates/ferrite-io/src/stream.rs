@@ -5,6 +5,7 @@ use std::sync::Arc;
 use crossbeam_channel::Receiver;
 
 use crate::null::NullHandle;
+use crate::watchdog::Watchdog;
 use crate::{IoError, Stats, StatsSnapshot};
 
 /// What keeps a stream running; dropping it stops the stream.
@@ -15,6 +16,7 @@ pub(crate) enum Backend {
     Device {
         output: Option<cpal::Stream>,
         input: Option<cpal::Stream>,
+        watchdog: Option<Watchdog>,
     },
 }
 
@@ -100,8 +102,14 @@ impl Stream {
     fn stop(&mut self) {
         match &mut self.backend {
             Backend::Null(handle) => handle.stop(),
-            Backend::Device { output, input } => {
-                // Output first: it consumes the input's ring.
+            Backend::Device {
+                output,
+                input,
+                watchdog,
+            } => {
+                // The watchdog first, so that stopping is not reported as a stall.
+                drop(watchdog.take());
+                // Output before input: it consumes the input's ring.
                 drop(output.take());
                 drop(input.take());
             }

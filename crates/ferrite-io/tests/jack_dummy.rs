@@ -22,11 +22,18 @@ fn enabled() -> bool {
     false
 }
 
+/// One test, run in sequence: a second JACK client opening or closing
+/// while the first one is being measured makes the server skip cycles.
 #[test]
-fn default_device_through_jack_is_paced_at_48000_over_128() {
+fn default_device_through_jack() {
     if !enabled() {
         return;
     }
+    paced_at_48000_over_128();
+    with_input();
+}
+
+fn paced_at_48000_over_128() {
     let devices = list_devices();
     eprintln!("devices: {devices:#?}");
     assert!(
@@ -100,4 +107,34 @@ fn default_device_through_jack_is_paced_at_48000_over_128() {
         "xruns while measuring: {after:?}"
     );
     assert!(errors.is_empty(), "stream errors: {errors:?}");
+}
+
+fn with_input() {
+    let calls = Arc::new(AtomicU64::new(0));
+    let bad = Arc::new(AtomicU64::new(0));
+    let (counter, wrong) = (calls.clone(), bad.clone());
+    let config = StreamConfig {
+        sample_rate: Some(48_000),
+        buffer_size: Some(128),
+        channels: Some(2),
+        want_input: true,
+        ..Default::default()
+    };
+    let stream = open_device(&config, move |out: &mut [f32], inp: &[f32], frames, ch| {
+        // The dummy driver captures silence.
+        if inp.len() != frames * ch || inp.iter().any(|&x| x != 0.0) {
+            wrong.fetch_add(1, Relaxed);
+        }
+        out.copy_from_slice(inp);
+        counter.fetch_add(1, Relaxed);
+    })
+    .expect("open the default device with input");
+    assert_eq!(stream.input_channels(), 2);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while calls.load(Relaxed) < 100 && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(10));
+    }
+    stream.close();
+    assert!(calls.load(Relaxed) >= 100);
+    assert_eq!(bad.load(Relaxed), 0);
 }
