@@ -62,6 +62,13 @@ pub struct DeviceInfo {
 /// configuration, the default device first. Never fails: a host that cannot
 /// enumerate gives an empty list. Opens each device briefly to read its
 /// capabilities, so it can take a moment; call it off the audio and JS threads.
+///
+/// ```no_run
+/// for device in ferrite_io::list_devices() {
+///     println!("{} ({}): {} out, {} in, {:?} Hz", device.id, device.name,
+///              device.output_channels, device.input_channels, device.sample_rates);
+/// }
+/// ```
 pub fn list_devices() -> Vec<DeviceInfo> {
     let host = cpal::default_host();
     let default_device = host.default_output_device();
@@ -238,6 +245,27 @@ fn buffer_request(range: &SupportedStreamConfigRange, frames: u32) -> BufferSize
 /// for a second (ALSA's jack plugin when the server dies says nothing) is
 /// reported there as `DeviceUnavailable` by a watchdog thread. After an
 /// error, close the stream and open a new one.
+///
+/// ```no_run
+/// use ferrite_io::{open_device, StreamConfig};
+/// let config = StreamConfig {
+///     device: Some("alsa:null".into()),
+///     sample_rate: Some(48_000),
+///     buffer_size: Some(128),
+///     ..Default::default()
+/// };
+/// let mut phase = 0.0_f32;
+/// let stream = open_device(&config, move |out: &mut [f32], _: &[f32], frames, channels| {
+///     for frame in out.chunks_exact_mut(channels) {
+///         phase = (phase + 440.0 / 48_000.0).fract();
+///         frame.fill((phase * std::f32::consts::TAU).sin() * 0.1);
+///     }
+///     let _ = frames;
+/// })?;
+/// println!("granted {} frames at {} Hz", stream.buffer_size(), stream.sample_rate());
+/// stream.close();
+/// # Ok::<(), ferrite_io::IoError>(())
+/// ```
 pub fn open_device<C: AudioCallback>(
     config: &StreamConfig,
     callback: C,

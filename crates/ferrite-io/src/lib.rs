@@ -8,6 +8,17 @@
 //! * [`list_devices`]: what cpal can see.
 //! * [`DenormalGuard`]: scoped FTZ/DAZ, also for the offline renderer.
 //! * [`Stats`] / [`StatsSnapshot`]: lock-free telemetry of the callback.
+//!
+//! Threads: the null backend's audio thread is `ferrite-audio`; cpal names
+//! its own (`cpal_alsa_out`, `cpal_alsa_in` on Linux). Device streams also
+//! run `ferrite-io-watchdog`, which reports a device that stops calling
+//! back. Every audio thread asks for SCHED_FIFO at its first callback (best
+//! effort, see [`StatsSnapshot::realtime_priority`]) and runs each callback
+//! under a [`DenormalGuard`]. Closing a [`Stream`] stops and joins them all.
+//!
+//! Testing without a sound card: [`open_null`] everywhere; ALSA's `null`
+//! PCM (`alsa:null`, unpaced: smoke tests only); a paced device through
+//! jackd's dummy driver with `scripts/jack-dummy.sh` (see `tests/jack_dummy.rs`).
 #![deny(missing_docs, unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
