@@ -2,7 +2,7 @@
 //! publishes graphs, queues parameter changes, collects replaced programs.
 //! Never waits for the audio thread.
 
-use super::messages::{ParamMsg, Program};
+use super::messages::{ControlMsg, ParamMsg, Program};
 use super::Shared;
 use crate::compile::{compile, compile_lanes, GraphInfo, RenderSettings};
 use crate::desc::{GraphDesc, LaneDesc};
@@ -18,11 +18,12 @@ pub type MeterNames = Arc<Mutex<(u64, Vec<String>)>>;
 pub struct EngineControl {
     settings: RenderSettings,
     programs: triple_buffer::Input<Option<Box<Program>>>,
-    params: rtrb::Producer<ParamMsg>,
+    params: rtrb::Producer<ControlMsg>,
     garbage: rtrb::Consumer<Box<Program>>,
     generation: u64,
     info: GraphInfo,
     automated: Vec<(usize, usize)>,
+    meter_index: Vec<(String, usize)>,
     meter_names: MeterNames,
     shared: Arc<Shared>,
 }
@@ -31,7 +32,7 @@ impl EngineControl {
     pub(crate) fn new(
         settings: RenderSettings,
         programs: triple_buffer::Input<Option<Box<Program>>>,
-        params: rtrb::Producer<ParamMsg>,
+        params: rtrb::Producer<ControlMsg>,
         garbage: rtrb::Consumer<Box<Program>>,
         shared: Arc<Shared>,
     ) -> Self {
@@ -43,6 +44,7 @@ impl EngineControl {
             generation: 0,
             info: GraphInfo::default(),
             automated: Vec::new(),
+            meter_index: Vec::new(),
             meter_names: Arc::new(Mutex::new((0, Vec::new()))),
             shared,
         }
@@ -82,6 +84,7 @@ impl EngineControl {
         let names: Vec<String> = compiled.graph.meters().iter().map(|(n, _)| n.clone()).collect();
         self.info = compiled.info;
         self.automated = compiled.lane_targets;
+        self.meter_index = compiled.graph.meters().to_vec();
         self.programs.write(Some(Box::new(Program {
             generation: self.generation,
             graph: compiled.graph,
@@ -148,10 +151,24 @@ impl EngineControl {
             ramp_frames: (ramp_ms * self.settings.sample_rate / 1000.0).round() as u64,
             at_frame,
         };
+        self.send(ControlMsg::Param(msg));
+        Ok(())
+    }
+
+    /// Starts meter `name`'s integrated loudness and loudness range anew.
+    pub fn reset_meter(&mut self, name: &str) -> Result<()> {
+        let index = self.meter_index.iter().find(|(n, _)| n == name).map(|(_, i)| *i).ok_or_else(|| {
+            let known: Vec<&str> = self.meter_index.iter().map(|(n, _)| n.as_str()).collect();
+            EngineError::type_error(format!("resetMeter: no meter named '{name}' in the current graph (meters: {})", if known.is_empty() { "none".into() } else { known.join(", ") }))
+        })?;
+        self.send(ControlMsg::ResetMeter { generation: self.generation, node: index as u32 });
+        Ok(())
+    }
+
+    fn send(&mut self, msg: ControlMsg) {
         if self.params.push(msg).is_err() {
             self.shared.dropped_messages.fetch_add(1, Ordering::Relaxed);
         }
-        Ok(())
     }
 
     /// Drops the programs the audio thread has handed back.

@@ -1,8 +1,8 @@
 //! [`AudioCore`]: everything the audio thread owns and does in one callback.
 
-use super::messages::{MeterMsg, ParamMsg, Program};
+use super::messages::{ControlMsg, MeterMsg, ParamMsg, Program};
 use super::{Shared, MAX_SCHEDULED};
-use crate::meter::reading_of;
+use crate::meter::{reading_of, reset_integration};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -11,7 +11,7 @@ use std::sync::Arc;
 pub struct AudioCore {
     program: Option<Box<Program>>,
     programs: triple_buffer::Output<Option<Box<Program>>>,
-    params: rtrb::Consumer<ParamMsg>,
+    params: rtrb::Consumer<ControlMsg>,
     scheduled: Vec<ParamMsg>,
     garbage: rtrb::Producer<Box<Program>>,
     pending_garbage: Option<Box<Program>>,
@@ -24,7 +24,7 @@ pub struct AudioCore {
 impl AudioCore {
     pub(crate) fn new(
         programs: triple_buffer::Output<Option<Box<Program>>>,
-        params: rtrb::Consumer<ParamMsg>,
+        params: rtrb::Consumer<ControlMsg>,
         garbage: rtrb::Producer<Box<Program>>,
         meters: rtrb::Producer<MeterMsg>,
         shared: Arc<Shared>,
@@ -187,14 +187,23 @@ impl AudioCore {
                 Ok(m) => *m,
                 Err(_) => break,
             };
-            if m.generation > gen {
+            if m.generation() > gen {
                 // Its graph is published but not yet taken: wait for it.
                 break;
             }
             let _ = self.params.pop();
-            if m.generation < gen {
+            if m.generation() < gen {
                 continue;
             }
+            let m = match m {
+                ControlMsg::Param(p) => p,
+                ControlMsg::ResetMeter { node, .. } => {
+                    if let Some(p) = self.program.as_mut().and_then(|p| p.graph.processor_mut(node as usize)) {
+                        reset_integration(p);
+                    }
+                    continue;
+                }
+            };
             if m.at_frame.is_some() {
                 if self.scheduled.len() < self.scheduled.capacity() {
                     self.scheduled.push(m);

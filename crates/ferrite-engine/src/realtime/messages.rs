@@ -31,6 +31,30 @@ pub struct ParamMsg {
     pub at_frame: Option<u64>,
 }
 
+/// A command for the audio thread.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ControlMsg {
+    /// Set a parameter (now, or at a frame).
+    Param(ParamMsg),
+    /// Start a meter's integrated loudness and loudness range anew.
+    ResetMeter {
+        /// Program generation the index refers to.
+        generation: u64,
+        /// Node index of the meter.
+        node: u32,
+    },
+}
+
+impl ControlMsg {
+    /// Generation of the program the message refers to.
+    pub fn generation(&self) -> u64 {
+        match self {
+            ControlMsg::Param(m) => m.generation,
+            ControlMsg::ResetMeter { generation, .. } => *generation,
+        }
+    }
+}
+
 /// One meter's interval reading, from the audio thread to the events thread.
 #[derive(Debug, Clone, Copy)]
 pub struct MeterMsg {

@@ -18,7 +18,7 @@ mod transport;
 
 pub use control::{EngineControl, MeterNames};
 pub use core::AudioCore;
-pub use messages::{MeterMsg, ParamMsg, Program};
+pub use messages::{ControlMsg, MeterMsg, ParamMsg, Program};
 pub use transport::Transport;
 
 use crate::compile::RenderSettings;
