@@ -9,4 +9,6 @@ pub mod processor;
 
 pub mod gain;
 
+pub mod limiter;
+
 pub use processor::{Bus, ParamBlock, ParamBuffer, ParamSpec, PrepareContext, ProcessContext, Processor};
