@@ -9,6 +9,8 @@ pub mod processor;
 
 pub mod gain;
 
+pub mod compressor;
+
 pub mod limiter;
 
 pub use processor::{Bus, ParamBlock, ParamBuffer, ParamSpec, PrepareContext, ProcessContext, Processor};
