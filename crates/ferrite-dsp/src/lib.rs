@@ -11,6 +11,8 @@ pub mod gain;
 
 pub mod compressor;
 
+pub mod convolver;
+
 pub mod limiter;
 
 pub use processor::{Bus, ParamBlock, ParamBuffer, ParamSpec, PrepareContext, ProcessContext, Processor};
