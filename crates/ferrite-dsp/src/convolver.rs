@@ -72,14 +72,33 @@ fn auto_partition(len: usize) -> usize {
     b
 }
 
-/// Running state for one bus channel's FFT work, borrowed per block.
+/// FFT plans and scratch shared by the channels, borrowed per block.
 struct FftWork<'a> {
     forward: &'a dyn RealToComplex<f64>,
     inverse: &'a dyn ComplexToReal<f64>,
     time: &'a mut [f64],
-    acc: &'a mut [Complex<f64>],
     scratch_fwd: &'a mut [Complex<f64>],
     scratch_inv: &'a mut [Complex<f64>],
+}
+
+/// Where the frame FIFO stands; the same for every channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Cursor {
+    /// Frames of the current partition already taken in (`0..B`).
+    phase: usize,
+    /// Delay-line slot of the newest input spectrum.
+    fdl_pos: usize,
+    /// The next FFT partition (`1..parts`) whose product is still to be added
+    /// to the accumulator for the next partition's output.
+    next_part: usize,
+}
+
+impl Cursor {
+    const START: Cursor = Cursor {
+        phase: 0,
+        fdl_pos: 0,
+        next_part: 1,
+    };
 }
 
 /// Zero-latency partitioned convolution with a fixed IR (see the module documentation).
@@ -105,15 +124,15 @@ pub struct Convolver {
     hist: Vec<f64>,
     /// `channels × parts × (B + 1)`: ring of input spectra, newest at `fdl_pos`.
     fdl: Vec<Complex<f64>>,
-    fdl_pos: usize,
     /// `channels × B`: the FFT partitions' output for the current partition.
     tail: Vec<f64>,
-    /// Frames of the current partition already taken in.
-    phase: usize,
+    /// `channels × (B + 1)`: the next partition's spectrum, accumulated over
+    /// the current partition's frames.
+    acc: Vec<Complex<f64>>,
+    cursor: Cursor,
     started: bool,
     // Scratch.
     time: Vec<f64>,
-    acc: Vec<Complex<f64>>,
     scratch_fwd: Vec<Complex<f64>>,
     scratch_inv: Vec<Complex<f64>>,
 }
@@ -210,12 +229,11 @@ impl Convolver {
             channels: 0,
             hist: Vec::new(),
             fdl: Vec::new(),
-            fdl_pos: 0,
             tail: Vec::new(),
-            phase: 0,
+            acc: Vec::new(),
+            cursor: Cursor::START,
             started: false,
             time: vec![0.0; 2 * b],
-            acc: vec![Complex::new(0.0, 0.0); bins],
             scratch_fwd,
             scratch_inv,
         }
@@ -236,26 +254,48 @@ impl Convolver {
         self.ir_channels
     }
 
-    /// Runs one bus channel over `x` (in place), from partition phase `phase`
-    /// and delay-line position `fdl_pos`; returns the phase and position after.
+    /// Runs one bus channel over `x` (in place) from `cur`; returns the cursor after.
+    ///
+    /// Per frame: the direct head, plus the tail computed at the last
+    /// partition boundary. Spread over the frames of partition `m`, the
+    /// products `H_p · X_{m-p}` for `p = 1..parts` are accumulated (they only
+    /// need spectra that already exist), so the work per frame stays even when
+    /// `B` is larger than the audio block. At the boundary: the newest input
+    /// spectrum `X_m`, its product with `H_0`, one inverse FFT, and the valid
+    /// half becomes the next partition's tail. The summation order is fixed
+    /// (`p = 1, 2, …, parts - 1, 0`), so the result does not depend on how
+    /// the frames were split into calls.
     #[allow(clippy::too_many_arguments)]
     fn run_channel(
         x: &mut [f64],
         hist: &mut [f64],
         fdl: &mut [Complex<f64>],
         tail: &mut [f64],
+        acc: &mut [Complex<f64>],
         head: &[f64],
         spectra: &[Complex<f64>],
-        mut phase: usize,
-        mut fdl_pos: usize,
+        mut cur: Cursor,
         b: usize,
         parts: usize,
         work: &mut FftWork<'_>,
-    ) -> (usize, usize) {
+    ) -> Cursor {
         let bins = b + 1;
         let hl = head.len();
+        // H_p · X_{m-p} for p in `from..to` (X_{m-1} is the newest stored spectrum).
+        let accumulate = |acc: &mut [Complex<f64>],
+                          fdl: &[Complex<f64>],
+                          fdl_pos: usize,
+                          from: usize,
+                          to: usize| {
+            for p in from..to {
+                let slot = (fdl_pos + 1 + parts - p) % parts;
+                let xs = fdl.get(slot * bins..(slot + 1) * bins).unwrap_or(&[]);
+                let hs = spectra.get(p * bins..(p + 1) * bins).unwrap_or(&[]);
+                complex_mac(acc, xs, hs);
+            }
+        };
         for s in x.iter_mut() {
-            let now = b + phase;
+            let now = b + cur.phase;
             if let Some(h) = hist.get_mut(now) {
                 *h = *s;
             }
@@ -265,18 +305,30 @@ impl Convolver {
             for (h, v) in head.iter().zip(window) {
                 y += h * v;
             }
-            *s = y + tail.get(phase).copied().unwrap_or(0.0);
-            phase += 1;
-            if phase < b {
+            *s = y + tail.get(cur.phase).copied().unwrap_or(0.0);
+            cur.phase += 1;
+            if parts > 1 {
+                // Spread partitions 1..parts evenly over the B frames.
+                let due = (1 + (parts - 1) * cur.phase / b).min(parts);
+                if due > cur.next_part {
+                    accumulate(acc, fdl, cur.fdl_pos, cur.next_part, due);
+                    cur.next_part = due;
+                }
+            }
+            if cur.phase < b {
                 continue;
             }
-            phase = 0;
+            cur.phase = 0;
             if parts > 0 {
-                // Spectrum of [previous | current] partition into the delay line.
-                fdl_pos = (fdl_pos + 1) % parts;
+                if cur.next_part < parts {
+                    accumulate(acc, fdl, cur.fdl_pos, cur.next_part, parts);
+                }
+                // Spectrum of [previous | current] partition into the delay line
+                // (over X_{m-parts}, no longer needed).
+                cur.fdl_pos = (cur.fdl_pos + 1) % parts;
                 work.time.copy_from_slice(hist);
                 let slot = fdl
-                    .get_mut(fdl_pos * bins..(fdl_pos + 1) * bins)
+                    .get_mut(cur.fdl_pos * bins..(cur.fdl_pos + 1) * bins)
                     .unwrap_or(&mut []);
                 if work
                     .forward
@@ -285,29 +337,24 @@ impl Convolver {
                 {
                     slot.fill(Complex::new(0.0, 0.0));
                 }
-                // Σ_k H_k · X_{m+1-k}: partition k (0-based p = k - 1) meets the spectrum p slots back.
-                work.acc.fill(Complex::new(0.0, 0.0));
-                for p in 0..parts {
-                    let slot = (fdl_pos + parts - p) % parts;
-                    let xs = fdl.get(slot * bins..(slot + 1) * bins).unwrap_or(&[]);
-                    let hs = spectra.get(p * bins..(p + 1) * bins).unwrap_or(&[]);
-                    complex_mac(work.acc, xs, hs);
-                }
+                complex_mac(acc, slot, spectra.get(..bins).unwrap_or(&[]));
                 if work
                     .inverse
-                    .process_with_scratch(work.acc, work.time, work.scratch_inv)
+                    .process_with_scratch(acc, work.time, work.scratch_inv)
                     .is_err()
                 {
                     work.time.fill(0.0);
                 }
+                acc.fill(Complex::new(0.0, 0.0));
                 // Overlap-save: the last B samples are the valid ones.
                 if let Some(valid) = work.time.get(b..2 * b) {
                     tail.copy_from_slice(valid);
                 }
             }
+            cur.next_part = 1;
             hist.copy_within(b..2 * b, 0);
         }
-        (phase, fdl_pos)
+        cur
     }
 }
 
@@ -318,6 +365,7 @@ impl Processor for Convolver {
         self.hist = vec![0.0; ctx.channels * 2 * b];
         self.fdl = vec![Complex::new(0.0, 0.0); ctx.channels * self.parts * (b + 1)];
         self.tail = vec![0.0; ctx.channels * b];
+        self.acc = vec![Complex::new(0.0, 0.0); ctx.channels * (b + 1)];
         self.reset();
     }
 
@@ -327,7 +375,7 @@ impl Processor for Convolver {
         let b = self.b;
         if !self.started {
             self.started = true;
-            self.phase = (ctx.position % b as u64) as usize;
+            self.cursor.phase = (ctx.position % b as u64) as usize;
         }
         let frames = ctx.frames.min(io.frames());
         let bins = b + 1;
@@ -338,11 +386,10 @@ impl Processor for Convolver {
             forward: self.forward.as_ref(),
             inverse: self.inverse.as_ref(),
             time: &mut self.time,
-            acc: &mut self.acc,
             scratch_fwd: &mut self.scratch_fwd,
             scratch_inv: &mut self.scratch_inv,
         };
-        let mut after = (self.phase, self.fdl_pos);
+        let mut after = self.cursor;
         for c in 0..io.channels() {
             let x = io.channel_mut(c);
             let x = x.get_mut(..frames).unwrap_or(&mut []);
@@ -352,10 +399,11 @@ impl Processor for Convolver {
             }
             let ic = c % n_ir;
             let fdl_len = parts * bins;
-            let (Some(hist), Some(fdl), Some(tail), Some(head), Some(spectra)) = (
+            let (Some(hist), Some(fdl), Some(tail), Some(acc), Some(head), Some(spectra)) = (
                 self.hist.get_mut(c * 2 * b..(c + 1) * 2 * b),
                 self.fdl.get_mut(c * fdl_len..(c + 1) * fdl_len),
                 self.tail.get_mut(c * b..(c + 1) * b),
+                self.acc.get_mut(c * bins..(c + 1) * bins),
                 self.head.get(ic * hl..(ic + 1) * hl),
                 self.spectra.get(ic * fdl_len..(ic + 1) * fdl_len),
             ) else {
@@ -367,18 +415,17 @@ impl Processor for Convolver {
                 hist,
                 fdl,
                 tail,
+                acc,
                 head,
                 spectra,
-                self.phase,
-                self.fdl_pos,
+                self.cursor,
                 b,
                 parts,
                 &mut work,
             );
         }
         // Every channel advanced alike.
-        self.phase = after.0;
-        self.fdl_pos = after.1;
+        self.cursor = after;
     }
 
     /// # Realtime
@@ -387,8 +434,8 @@ impl Processor for Convolver {
         self.hist.fill(0.0);
         self.fdl.fill(Complex::new(0.0, 0.0));
         self.tail.fill(0.0);
-        self.fdl_pos = 0;
-        self.phase = 0;
+        self.acc.fill(Complex::new(0.0, 0.0));
+        self.cursor = Cursor::START;
         self.started = false;
     }
 
@@ -401,7 +448,9 @@ impl Processor for Convolver {
     /// and the newest `min(parts)` input spectra (input spectra do not depend
     /// on the IR, so this holds even when the IR changed; a longer new IR
     /// misses only the input older than the old IR's length). The pending
-    /// tail output is kept when both have FFT partitions.
+    /// tail output is kept when both have FFT partitions; the partly
+    /// accumulated next tail is recomputed with this IR at the next partition
+    /// boundary.
     ///
     /// # Realtime
     /// Copies into pre-allocated buffers: does not allocate or free.
@@ -414,16 +463,20 @@ impl Processor for Convolver {
             return false;
         }
         self.hist.copy_from_slice(&prev.hist);
-        self.phase = prev.phase;
+        self.cursor = Cursor {
+            phase: prev.cursor.phase,
+            fdl_pos: 0,
+            next_part: 1,
+        };
         self.started = prev.started;
         let bins = self.b + 1;
         self.fdl.fill(Complex::new(0.0, 0.0));
-        self.fdl_pos = 0;
+        self.acc.fill(Complex::new(0.0, 0.0));
         let keep = self.parts.min(prev.parts);
         for c in 0..self.channels {
             for j in 0..keep {
                 let dst = (self.parts - j) % self.parts;
-                let src = (prev.fdl_pos + prev.parts - j) % prev.parts;
+                let src = (prev.cursor.fdl_pos + prev.parts - j) % prev.parts;
                 let d = (c * self.parts + dst) * bins;
                 let s = (c * prev.parts + src) * bins;
                 if let (Some(d), Some(s)) =
@@ -685,6 +738,29 @@ mod tests {
             channels: 1,
         });
         assert!(!other.take_state(&mut second));
+    }
+
+    #[test]
+    fn take_state_with_a_new_ir_keeps_the_input_history() {
+        // After the swap, from the next partition boundary on, the output is the
+        // new IR convolved with the whole input, including input from before the swap.
+        let (old, new) = (ir_noise(51, 3_000), ir_noise(52, 3_000));
+        let x = noise(53, 6_000);
+        let mut first = prepared(vec![old], false, 1, 64);
+        let b = first.partition_size();
+        assert_eq!(b, 128);
+        let swap = 1_234;
+        let _ = run(&mut first, &[x[..swap].to_vec()], 64, 0);
+        let mut second = prepared(vec![new.clone()], false, 1, 64);
+        assert!(second.take_state(&mut first));
+        let out = run(&mut second, &[x[swap..].to_vec()], 64, swap as u64);
+        let want = direct(&x, &new, 1.0);
+        let boundary = swap.div_ceil(b) * b;
+        assert_close(
+            &out[0][boundary - swap..],
+            &want[boundary..],
+            "new IR after the boundary",
+        );
     }
 
     #[test]
