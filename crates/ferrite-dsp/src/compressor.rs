@@ -45,6 +45,11 @@ pub const DEFAULT_KNEE_DB: f64 = 6.0;
 /// Default `makeupDb`.
 pub const DEFAULT_MAKEUP_DB: f64 = 0.0;
 
+/// `20 / ln 10`: dB per neper of amplitude (`20·log10(v) = DB_PER_NEPER · ln v`).
+const DB_PER_NEPER: f64 = 20.0 / core::f64::consts::LN_10;
+/// `ln 10 / 20` (`10^(d/20) = exp(d · NEPER_PER_DB)`).
+const NEPER_PER_DB: f64 = core::f64::consts::LN_10 / 20.0;
+
 /// Parameter table of [`Compressor`].
 pub const PARAMS: &[ParamSpec] = &[
     ParamSpec::new("thresholdDb", -120.0, 24.0),
@@ -209,11 +214,16 @@ impl Compressor {
                     *p = p.max(v.abs());
                 }
             }
+            // Constant parameters are read once per chunk, automated ones per frame.
+            let automated = (0..PARAMS.len()).any(|k| ctx.param(k).constant().is_none());
+            self.update(ctx, off);
             for (i, g) in peak.iter_mut().enumerate() {
-                self.update(ctx, off + i);
+                if automated {
+                    self.update(ctx, off + i);
+                }
                 let pk = *g;
                 let target = if pk > self.knee_start_lin {
-                    let x = 20.0 * pk.log10();
+                    let x = DB_PER_NEPER * pk.ln();
                     (x - static_curve(x, self.threshold, self.ratio, self.knee)).max(0.0)
                 } else {
                     0.0
@@ -234,7 +244,7 @@ impl Compressor {
                 *g = if r == 0.0 {
                     self.makeup_lin
                 } else {
-                    10f64.powf((self.makeup - r) / 20.0)
+                    ((self.makeup - r) * NEPER_PER_DB).exp()
                 };
             }
         }
@@ -534,6 +544,15 @@ mod tests {
             );
             assert_eq!(out, reference, "block {block}");
         }
+    }
+
+    #[test]
+    fn constant_and_varying_parameter_blocks_agree() {
+        let x = [noise(21, 3_000), noise(22, 3_000)];
+        let p = |_: usize| [-20.0, 3.0, 2.0, 40.0, 4.0, 1.5];
+        let constant = run(&mut prepared(2, 64), &x, 64, false, &p);
+        let varying = run(&mut prepared(2, 64), &x, 64, true, &p);
+        assert_eq!(constant, varying);
     }
 
     #[test]

@@ -90,7 +90,13 @@ impl MinWindow {
     #[inline]
     fn slot(&self, k: usize) -> usize {
         let cap = self.value.len().max(1);
-        (self.head + k) % cap
+        // `head < cap` and `k < cap`: one conditional wrap, no division.
+        let i = self.head + k;
+        if i >= cap {
+            i - cap
+        } else {
+            i
+        }
     }
 
     /// Adds `v` at frame `t` and returns the minimum over frames `t - cap + 1 ..= t`
@@ -105,7 +111,10 @@ impl MinWindow {
         while self.len > 0 {
             let f = self.frame.get(self.head).copied().unwrap_or(t);
             if t.wrapping_sub(f) >= cap as u64 {
-                self.head = (self.head + 1) % cap;
+                self.head += 1;
+                if self.head >= cap {
+                    self.head = 0;
+                }
                 self.len -= 1;
             } else {
                 break;
