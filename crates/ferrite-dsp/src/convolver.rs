@@ -18,7 +18,14 @@
 //!   frames the last `2B` input frames are transformed (real FFT of `2B`,
 //!   `realfft`) into a frequency-domain delay line, the partition spectra are
 //!   multiplied and accumulated against it ([`complex_mac`]), and one inverse
-//!   FFT yields the tail's contribution to the next `B` output frames.
+//!   FFT yields the tail's contribution to the next `B` output frames. The
+//!   multiply-accumulates of partitions `k >= 2` only need older spectra, so
+//!   they are spread evenly over the `B` frames of the current partition: the
+//!   cost per audio block stays even when `B` exceeds the block size. At each
+//!   boundary: one forward FFT, one spectrum product, one inverse FFT.
+//!
+//! Cost per frame and channel: about `min(len, B)` multiply-adds for the head,
+//! `len / B` complex multiply-adds, and two FFTs of `2B` per `B` frames.
 //!
 //! Every `B` frames is counted from the render position (`position mod B`
 //! when the convolver starts), through an internal frame FIFO, so the output
