@@ -114,6 +114,24 @@ fn sane(v: f64, spec: usize, default: f64) -> f64 {
 }
 
 /// A feed-forward, linked, soft-knee compressor (see the module documentation).
+///
+/// ```
+/// use ferrite_dsp::compressor::{static_curve, Compressor, DEFAULTS};
+/// use ferrite_dsp::{Bus, ParamBuffer, PrepareContext, ProcessContext, Processor};
+///
+/// let mut comp = Compressor::new();
+/// comp.prepare(&PrepareContext { sample_rate: 48_000.0, max_block: 128, channels: 1 });
+/// let params: Vec<ParamBuffer> = DEFAULTS.iter().map(|&v| ParamBuffer::new(v, 128)).collect();
+/// let mut audio = [0.0f64; 128];
+/// for block in 0..400u64 {
+///     audio.fill(0.5); // about -6 dBFS, well above the -24 dB threshold
+///     let ctx = ProcessContext { frames: 128, position: block * 128, params: &params };
+///     comp.process(&ctx, &mut Bus::new(&mut audio, 1, 128, 128));
+/// }
+/// let x = 20.0 * 0.5f64.log10();
+/// let want = static_curve(x, -24.0, 4.0, 6.0) - x; // steady-state gain in dB
+/// assert!((20.0 * (audio[127] / 0.5).log10() - want).abs() < 1e-9);
+/// ```
 #[derive(Debug, Clone)]
 pub struct Compressor {
     sample_rate: f64,

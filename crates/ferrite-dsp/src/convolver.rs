@@ -109,6 +109,31 @@ impl Cursor {
 }
 
 /// Zero-latency partitioned convolution with a fixed IR (see the module documentation).
+///
+/// ```
+/// use ferrite_dsp::convolver::Convolver;
+/// use ferrite_dsp::{Bus, PrepareContext, ProcessContext, Processor};
+///
+/// // A two-tap echo: y[n] = x[n] + 0.5·x[n - 300].
+/// let mut ir = vec![0.0f32; 301];
+/// ir[0] = 1.0;
+/// ir[300] = 0.5;
+/// let mut conv = Convolver::new(vec![ir], false);
+/// conv.prepare(&PrepareContext { sample_rate: 48_000.0, max_block: 128, channels: 2 });
+/// assert_eq!(conv.latency(), 0);
+/// let mut out = Vec::new();
+/// for block in 0..4u64 {
+///     let mut audio = [0.0f64; 2 * 128];
+///     if block == 0 {
+///         audio[0] = 1.0; // impulse on the left channel
+///     }
+///     let ctx = ProcessContext { frames: 128, position: block * 128, params: &[] };
+///     conv.process(&ctx, &mut Bus::new(&mut audio, 2, 128, 128));
+///     out.extend_from_slice(&audio[..128]);
+/// }
+/// assert!((out[0] - 1.0).abs() < 1e-12 && (out[300] - 0.5).abs() < 1e-12);
+/// assert!(out[1..300].iter().all(|v| v.abs() < 1e-12));
+/// ```
 pub struct Convolver {
     /// Partition size `B`.
     b: usize,

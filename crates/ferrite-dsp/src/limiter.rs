@@ -152,6 +152,23 @@ fn f32_floor(v: f64) -> f64 {
 }
 
 /// A linked lookahead peak limiter (see the module documentation).
+///
+/// ```
+/// use ferrite_dsp::limiter::{Limiter, DEFAULT_CEILING_DB, DEFAULT_RELEASE_MS};
+/// use ferrite_dsp::{Bus, ParamBuffer, PrepareContext, ProcessContext, Processor};
+///
+/// let mut lim = Limiter::new(5.0);
+/// lim.prepare(&PrepareContext { sample_rate: 48_000.0, max_block: 64, channels: 1 });
+/// assert_eq!(lim.latency(), 240);
+/// let params = [ParamBuffer::new(DEFAULT_CEILING_DB, 64), ParamBuffer::new(DEFAULT_RELEASE_MS, 64)];
+/// let ceiling = 10f64.powf(-1.0 / 20.0);
+/// for block in 0..10u64 {
+///     let mut audio = [4.0f64; 64]; // +12 dBFS DC
+///     let ctx = ProcessContext { frames: 64, position: block * 64, params: &params };
+///     lim.process(&ctx, &mut Bus::new(&mut audio, 1, 64, 64));
+///     assert!(audio.iter().all(|v| v.abs() <= ceiling));
+/// }
+/// ```
 #[derive(Debug, Clone)]
 pub struct Limiter {
     lookahead_ms: f64,
