@@ -15,5 +15,10 @@ pub mod delay;
 pub mod eq;
 pub mod pan;
 pub mod player;
+pub mod compressor;
+
+pub mod convolver;
+
+pub mod limiter;
 
 pub use processor::{Bus, ParamBlock, ParamBuffer, ParamSpec, PrepareContext, ProcessContext, Processor};
