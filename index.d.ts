@@ -196,3 +196,116 @@ export declare function readWav(path: string): {
     sampleRate: number;
     channels: Float32Array[];
 };
+/** What {@link Engine.stats} reports. */
+export interface EngineStats {
+    callbacks: number;
+    framesRendered: number;
+    /** Backend underruns plus callbacks over budget. */
+    xruns: number;
+    /** The buffer's duration, µs. */
+    budgetUs: number;
+    p50Us: number;
+    p99Us: number;
+    maxUs: number;
+    /** Control messages that did not fit the queue. */
+    droppedMessages: number;
+    /** The audio thread got a real-time scheduling class. */
+    realtimePriority: boolean;
+    /** FTZ/DAZ is on in the audio callback. */
+    denormalsFlushed: boolean;
+    /** The kernel set chosen at run time. */
+    simd: string;
+}
+/** Options of {@link Engine.open}. */
+export interface EngineOpenOptions {
+    /** Device id or name from {@link listDevices} (default: the default device). */
+    device?: string;
+    sampleRate?: number;
+    bufferSize?: number;
+    channels?: number;
+    /** Capture device; the graph's `input` reads it. */
+    inputDevice?: string;
+}
+/** Options of {@link Engine.setParam}. */
+export interface SetParamOptions {
+    /** Linear ramp length. Default: 0 with `atFrame`, else a 5 ms de-zipper ramp. */
+    rampMs?: number;
+    /** Transport frame where the change starts (sample-accurate). */
+    atFrame?: number;
+}
+/**
+ * A running real-time engine on a device, or on the clock-paced null backend.
+ *
+ * The transport starts playing when the engine opens; `stop()` pauses it (the
+ * engine outputs silence and the position holds), `play()` resumes.
+ *
+ * ```ts
+ * const engine = await Engine.openNull({ sampleRate: 48000, bufferSize: 128 })
+ * engine.setGraph(graph)
+ * const off = engine.onMeters((m) => console.log(m.master.peakDb), { fps: 30 })
+ * // ...
+ * off()
+ * await engine.close()
+ * ```
+ */
+export declare class Engine {
+    #private;
+    private constructor();
+    /** Opens a device (default: the default output device). Rejects with a clear error when it does not exist. */
+    static open(o?: EngineOpenOptions): Promise<Engine>;
+    /** Opens the null backend: no device, callbacks paced by a clock (headless servers, CI). */
+    static openNull(o?: {
+        sampleRate?: number;
+        bufferSize?: number;
+        channels?: number;
+    }): Promise<Engine>;
+    /** Replaces the playing graph (compiled here, swapped in on the audio thread); nodes that persist keep their state. */
+    setGraph(g: Graph): void;
+    /** Changes a parameter of a node of the current graph, now or at a transport frame, optionally ramped. */
+    setParam(node: NodeRef | number, param: string, value: number, o?: SetParamOptions): void;
+    /** Starts or resumes the transport. */
+    play(): void;
+    /** Pauses the transport; the engine outputs silence. */
+    stop(): void;
+    /** Moves the transport to `frame`. */
+    seek(frame: number): void;
+    /** Loops the transport over `start..end` (end exclusive); `null` ends looping. */
+    setLoop(start: number, end: number | null): void;
+    /** The transport frame. */
+    get position(): number;
+    /** The sample rate the device granted. */
+    get sampleRate(): number;
+    /** The buffer size the device granted, in frames. */
+    get bufferSize(): number;
+    /** The output channel count. */
+    get channels(): number;
+    /** Latency the current graph reports to the output, in frames. */
+    get latencyFrames(): number;
+    /**
+     * Calls `cb` about `fps` times a second (default 30) with every meter's
+     * reading: peaks and RMS over the interval since the previous call,
+     * loudness over its windows. Returns the unsubscribe function.
+     */
+    onMeters(cb: (m: Record<string, MeterReading>) => void, o?: {
+        fps?: number;
+    }): () => void;
+    /** Starts meter `name`'s integrated loudness and loudness range anew. */
+    resetMeter(name: string): void;
+    /** Calls `cb` on device loss or stream errors; the engine can then be reopened. Returns the unsubscribe function. */
+    onError(cb: (e: Error) => void): () => void;
+    /** Callback timing, xruns, dropped messages, priority, denormal and SIMD facts. */
+    stats(): EngineStats;
+    /** Stops the audio, releases every callback; the process can then exit. */
+    close(): Promise<void>;
+}
+/** One audio device. */
+export interface DeviceInfo {
+    id: string;
+    name: string;
+    isDefault: boolean;
+    outputChannels: number;
+    inputChannels: number;
+    sampleRates: number[];
+}
+/** The audio devices that can be opened (ALSA's `null` device is one, even without a sound card). */
+export declare function listDevices(): DeviceInfo[];

@@ -260,7 +260,7 @@ fn opt_u32(name: &str, v: Option<f64>, lo: f64, hi: f64) -> std::result::Result<
 /// Opens an engine: `null` for the clock-paced backend, else a cpal device.
 #[napi(ts_return_type = "Promise<NativeEngine>")]
 pub fn open_engine_native(
-    null: bool,
+    null_backend: bool,
     sample_rate: Option<f64>,
     buffer_size: Option<f64>,
     channels: Option<f64>,
@@ -277,7 +277,7 @@ pub fn open_engine_native(
             input_device,
         })
     })?;
-    Ok(AsyncTask::new(OpenTask { null, config }))
+    Ok(AsyncTask::new(OpenTask { null: null_backend, config }))
 }
 
 /// Engine statistics, as `EngineStats` in the API.

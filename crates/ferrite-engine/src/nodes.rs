@@ -416,8 +416,7 @@ pub fn build(desc: &NodeDesc, ctx: &BuildContext<'_>) -> Result<BuiltNode> {
                 pd("kneeDb", 6.0, Limit::Range(0.0, 48.0)),
                 pd("makeupDb", 0.0, Limit::Range(-60.0, 60.0)),
             ];
-            let _ = defs;
-            return Err(not_yet(&label));
+            (Role::Effect, defs, Some(Box::new(compressor::Compressor::new())))
         }
         "limiter" => {
             let lookahead = match desc.params.get("lookaheadMs").or_else(|| desc.options.get("lookaheadMs")) {
@@ -443,8 +442,7 @@ pub fn build(desc: &NodeDesc, ctx: &BuildContext<'_>) -> Result<BuiltNode> {
                 pd("ceilingDb", -1.0, Limit::Range(-60.0, 0.0)),
                 pd("releaseMs", 100.0, Limit::Range(0.1, 10_000.0)),
             ];
-            let _ = (defs, lookahead);
-            return Err(not_yet(&label));
+            (Role::Effect, defs, Some(Box::new(limiter::Limiter::new(lookahead))))
         }
         "convolver" => {
             let ir = audio_option(&label, "ir", opts.get("ir"), ctx)?;
@@ -466,8 +464,7 @@ pub fn build(desc: &NodeDesc, ctx: &BuildContext<'_>) -> Result<BuiltNode> {
                 )));
             }
             let ir: Vec<Vec<f32>> = ir.iter().map(|c| c.to_vec()).collect();
-            let _ = (ir, normalize);
-            return Err(not_yet(&label));
+            (Role::Effect, vec![], Some(Box::new(convolver::Convolver::new(ir, normalize))))
         }
         "meter" => {
             let name = match opts.get("name") {
