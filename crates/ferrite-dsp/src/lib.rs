@@ -13,5 +13,6 @@ pub mod constant;
 pub mod player;
 pub mod pan;
 pub mod delay;
+pub mod wavetable;
 
 pub use processor::{Bus, ParamBlock, ParamBuffer, ParamSpec, PrepareContext, ProcessContext, Processor};
