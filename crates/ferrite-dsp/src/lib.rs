@@ -13,6 +13,7 @@ pub mod constant;
 pub mod player;
 pub mod pan;
 pub mod delay;
+pub mod oscillator;
 pub mod wavetable;
 
 pub use processor::{Bus, ParamBlock, ParamBuffer, ParamSpec, PrepareContext, ProcessContext, Processor};

@@ -25,7 +25,7 @@
 //! is cancelled: harmonic amplitudes match the Fourier series to about 1e-7.
 //! Storage is `f32` (~4 MB for the three waveforms); reading is in `f64`.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use core::f64::consts::PI;
 
@@ -265,17 +265,16 @@ impl Bank {
 }
 
 /// The process-wide bank, built on first use (control side; a few
-/// milliseconds in release builds) and shared by every oscillator.
-pub fn bank() -> Arc<Bank> {
-    static BANK: OnceLock<Arc<Bank>> = OnceLock::new();
-    BANK.get_or_init(|| {
-        Arc::new(Bank {
-            saw: Table::build(Shape::Saw),
-            square: Table::build(Shape::Square),
-            triangle: Table::build(Shape::Triangle),
-        })
+/// milliseconds in release builds) and shared by every oscillator: the tables
+/// do not depend on the sample rate, so one bank serves every rate. Call it
+/// from `prepare`, never first from the audio thread.
+pub fn bank() -> &'static Bank {
+    static BANK: OnceLock<Bank> = OnceLock::new();
+    BANK.get_or_init(|| Bank {
+        saw: Table::build(Shape::Saw),
+        square: Table::build(Shape::Square),
+        triangle: Table::build(Shape::Triangle),
     })
-    .clone()
 }
 
 #[cfg(test)]
