@@ -84,6 +84,21 @@ impl Waveform {
 }
 
 /// A periodic source with a running phase.
+///
+/// ```
+/// use ferrite_dsp::oscillator::{Oscillator, Waveform};
+/// use ferrite_dsp::{Bus, ParamBuffer, PrepareContext, ProcessContext, Processor};
+///
+/// let mut osc = Oscillator::new(Waveform::Saw);
+/// osc.prepare(&PrepareContext { sample_rate: 48000.0, max_block: 64, channels: 2 });
+/// // frequency 440 Hz, amplitude 0.5, phase 0
+/// let params = [ParamBuffer::new(440.0, 64), ParamBuffer::new(0.5, 64), ParamBuffer::new(0.0, 64)];
+/// let mut data = vec![0.0; 2 * 64];
+/// let ctx = ProcessContext { frames: 64, position: 0, params: &params };
+/// osc.process(&ctx, &mut Bus::new(&mut data, 2, 64, 64));
+/// assert_eq!(data[..64], data[64..]); // the same signal in every channel
+/// assert!(data.iter().any(|&v| v > 0.2));
+/// ```
 #[derive(Debug, Clone)]
 pub struct Oscillator {
     waveform: Waveform,
