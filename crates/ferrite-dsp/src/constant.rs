@@ -79,28 +79,14 @@ mod tests {
         let mut data: Vec<f64> = (0..12).map(|i| i as f64 * 10.0).collect();
         let mut params = [ParamBuffer::new(0.25, 4)];
         let mut c = Constant::new();
-        c.prepare(&PrepareContext {
-            sample_rate: 48000.0,
-            max_block: 4,
-            channels: 3,
-        });
+        c.prepare(&PrepareContext { sample_rate: 48000.0, max_block: 4, channels: 3 });
         {
-            let ctx = ProcessContext {
-                frames: 4,
-                position: 0,
-                params: &params,
-            };
+            let ctx = ProcessContext { frames: 4, position: 0, params: &params };
             c.process(&ctx, &mut Bus::new(&mut data, 3, 4, 4));
         }
         assert_eq!(data, vec![0.25; 12]);
-        params[0]
-            .varying_mut(4)
-            .copy_from_slice(&[1.0, -2.0, 3.5, 0.0]);
-        let ctx = ProcessContext {
-            frames: 4,
-            position: 4,
-            params: &params,
-        };
+        params[0].varying_mut(4).copy_from_slice(&[1.0, -2.0, 3.5, 0.0]);
+        let ctx = ProcessContext { frames: 4, position: 4, params: &params };
         c.process(&ctx, &mut Bus::new(&mut data, 3, 4, 4));
         for ch in data.chunks(4) {
             assert_eq!(ch, &[1.0, -2.0, 3.5, 0.0]);

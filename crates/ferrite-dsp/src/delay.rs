@@ -24,11 +24,8 @@ use crate::processor::{Bus, ParamSpec, PrepareContext, ProcessContext, Processor
 
 /// Parameter table of [`Delay`]. `frames` is further clamped to the
 /// instance's `max_frames` at run time.
-pub const PARAMS: &[ParamSpec] = &[
-    ParamSpec::new("frames", 0.0, 1.0e9),
-    ParamSpec::new("feedback", -0.999, 0.999),
-    ParamSpec::new("mix", 0.0, 1.0),
-];
+pub const PARAMS: &[ParamSpec] =
+    &[ParamSpec::new("frames", 0.0, 1.0e9), ParamSpec::new("feedback", -0.999, 0.999), ParamSpec::new("mix", 0.0, 1.0)];
 
 /// Largest accepted magnitude of `feedback`.
 const MAX_FEEDBACK: f64 = 0.999;
@@ -62,12 +59,7 @@ impl Delay {
     /// A delay able to hold up to `max_frames` frames. Lines are allocated in
     /// [`Processor::prepare`].
     pub fn new(max_frames: usize) -> Self {
-        Self {
-            max_frames,
-            lines: Vec::new(),
-            mask: 0,
-            write: 0,
-        }
+        Self { max_frames, lines: Vec::new(), mask: 0, write: 0 }
     }
 
     /// The longest delay this instance renders, in frames.
@@ -96,9 +88,7 @@ impl Processor for Delay {
             .saturating_add(4)
             .checked_next_power_of_two()
             .unwrap_or(usize::MAX / 2 + 1);
-        self.lines = (0..ctx.channels)
-            .map(|_| vec![0.0; cap].into_boxed_slice())
-            .collect();
+        self.lines = (0..ctx.channels).map(|_| vec![0.0; cap].into_boxed_slice()).collect();
         self.mask = cap - 1;
         self.write = 0;
     }
@@ -126,11 +116,7 @@ impl Processor for Delay {
                     }
                 };
                 let a = tap(k);
-                let wet = if frac > 0.0 {
-                    a + frac * (tap(k + 1) - a)
-                } else {
-                    a
-                };
+                let wet = if frac > 0.0 { a + frac * (tap(k + 1) - a) } else { a };
                 if let Some(slot) = line.get_mut(w & mask) {
                     *slot = input + fb * wet;
                 }
@@ -185,23 +171,12 @@ mod tests {
     }
 
     /// Renders a mono signal (written to every channel) through `d` in blocks of `block`.
-    fn render(
-        d: &mut Delay,
-        x: &[f64],
-        params: &[P],
-        block: usize,
-        channels: usize,
-    ) -> Vec<Vec<f64>> {
+    fn render(d: &mut Delay, x: &[f64], params: &[P], block: usize, channels: usize) -> Vec<Vec<f64>> {
         // Missing trailing parameters take the engine's defaults (feedback 0, mix 1).
         let defaults = [P::Const(0.0), P::Const(0.0), P::Const(1.0)];
-        let params: Vec<P> = (0..3)
-            .map(|i| params.get(i).unwrap_or(&defaults[i]).clone())
-            .collect();
+        let params: Vec<P> = (0..3).map(|i| params.get(i).unwrap_or(&defaults[i]).clone()).collect();
         let params = &params[..];
-        let mut bufs: Vec<ParamBuffer> = params
-            .iter()
-            .map(|_| ParamBuffer::new(0.0, block))
-            .collect();
+        let mut bufs: Vec<ParamBuffer> = params.iter().map(|_| ParamBuffer::new(0.0, block)).collect();
         let mut out = vec![Vec::new(); channels];
         let mut pos = 0;
         while pos < x.len() {
@@ -216,11 +191,7 @@ mod tests {
             for c in 0..channels {
                 data[c * block..c * block + n].copy_from_slice(&x[pos..pos + n]);
             }
-            let ctx = ProcessContext {
-                frames: n,
-                position: pos as u64,
-                params: &bufs,
-            };
+            let ctx = ProcessContext { frames: n, position: pos as u64, params: &bufs };
             let mut bus = Bus::new(&mut data, channels, block, n);
             d.process(&ctx, &mut bus);
             for (c, o) in out.iter_mut().enumerate() {
@@ -233,11 +204,7 @@ mod tests {
 
     fn prepared(max_frames: usize, block: usize, channels: usize) -> Delay {
         let mut d = Delay::new(max_frames);
-        d.prepare(&PrepareContext {
-            sample_rate: 48000.0,
-            max_block: block,
-            channels,
-        });
+        d.prepare(&PrepareContext { sample_rate: 48000.0, max_block: block, channels });
         d
     }
 
@@ -245,9 +212,7 @@ mod tests {
         let mut s = seed;
         (0..n)
             .map(|_| {
-                s = s
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
+                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
                 ((s >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
             })
             .collect()
@@ -259,13 +224,7 @@ mod tests {
         let mut x = vec![0.0; 100];
         x[0] = 1.0;
         let mut d = prepared(64, 16, 2);
-        let out = render(
-            &mut d,
-            &x,
-            &[P::Const(dl as f64), P::Const(fb), P::Const(mix)],
-            16,
-            2,
-        );
+        let out = render(&mut d, &x, &[P::Const(dl as f64), P::Const(fb), P::Const(mix)], 16, 2);
         for ch in &out {
             for (n, &y) in ch.iter().enumerate() {
                 let want = if n == 0 {
@@ -290,13 +249,7 @@ mod tests {
         }
         let mix = 0.25;
         let mut d = prepared(300, 64, 1);
-        let out = render(
-            &mut d,
-            &x,
-            &[P::Const(5.0), P::Const(0.0), P::Const(mix)],
-            64,
-            1,
-        );
+        let out = render(&mut d, &x, &[P::Const(5.0), P::Const(0.0), P::Const(mix)], 64, 1);
         for n in 0..x.len() {
             let wet = if n >= 5 { x[n - 5] } else { 0.0 };
             assert!((out[0][n] - ((1.0 - mix) * x[n] + mix * wet)).abs() < 1e-15);
@@ -307,24 +260,12 @@ mod tests {
     fn delay_longer_than_block_and_zero_delay() {
         let x = noise(2000, 2);
         let mut d = prepared(1500, 128, 1);
-        let out = render(
-            &mut d,
-            &x,
-            &[P::Const(1234.0), P::Const(0.0), P::Const(1.0)],
-            128,
-            1,
-        );
+        let out = render(&mut d, &x, &[P::Const(1234.0), P::Const(0.0), P::Const(1.0)], 128, 1);
         for n in 0..x.len() {
             assert_eq!(out[0][n], if n >= 1234 { x[n - 1234] } else { 0.0 });
         }
         let mut d = prepared(1500, 128, 1);
-        let out = render(
-            &mut d,
-            &x,
-            &[P::Const(0.0), P::Const(0.5), P::Const(1.0)],
-            128,
-            1,
-        );
+        let out = render(&mut d, &x, &[P::Const(0.0), P::Const(0.5), P::Const(1.0)], 128, 1);
         assert_eq!(out[0], x);
         // Longer than max_frames is clamped to max_frames.
         let mut d = prepared(100, 128, 1);
@@ -361,9 +302,7 @@ mod tests {
     #[test]
     fn block_size_does_not_change_the_output() {
         let x = noise(1000, 4);
-        let frames: Vec<f64> = (0..1000)
-            .map(|n| 20.0 + 15.0 * (n as f64 * 0.01).sin())
-            .collect();
+        let frames: Vec<f64> = (0..1000).map(|n| 20.0 + 15.0 * (n as f64 * 0.01).sin()).collect();
         let fb: Vec<f64> = (0..1000).map(|n| 0.9 * (n as f64 * 0.003).cos()).collect();
         let params = [P::Frames(frames), P::Frames(fb), P::Const(0.6)];
         let reference = render(&mut prepared(64, 1, 2), &x, &params, 1, 2);
@@ -386,11 +325,7 @@ mod tests {
         for c in 0..2 {
             let out: Vec<f64> = a[c].iter().chain(b[c].iter()).copied().collect();
             for n in 0..x.len() {
-                assert_eq!(
-                    out[n],
-                    if n >= 150 { x[n - 150] } else { 0.0 },
-                    "ch {c} n {n}"
-                );
+                assert_eq!(out[n], if n >= 150 { x[n - 150] } else { 0.0 }, "ch {c} n {n}");
             }
         }
         // Without take_state the history is lost (so the check above can fail).
@@ -406,13 +341,7 @@ mod tests {
         let mut d = prepared(50, 100, 1);
         render(&mut d, &x, &[P::Const(40.0), P::Const(0.9)], 100, 1);
         d.reset();
-        let out = render(
-            &mut d,
-            &[0.0; 100],
-            &[P::Const(40.0), P::Const(0.9)],
-            100,
-            1,
-        );
+        let out = render(&mut d, &[0.0; 100], &[P::Const(40.0), P::Const(0.9)], 100, 1);
         assert!(out[0].iter().all(|&y| y == 0.0));
     }
 }

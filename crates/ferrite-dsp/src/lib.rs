@@ -9,11 +9,13 @@ pub mod processor;
 
 pub mod gain;
 
+pub mod biquad;
 pub mod constant;
-pub mod player;
-pub mod pan;
 pub mod delay;
+pub mod eq;
 pub mod oscillator;
+pub mod pan;
+pub mod player;
 pub mod wavetable;
 
 pub use processor::{Bus, ParamBlock, ParamBuffer, ParamSpec, PrepareContext, ProcessContext, Processor};

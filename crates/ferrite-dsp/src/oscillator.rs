@@ -114,12 +114,7 @@ impl Oscillator {
     /// An oscillator of `waveform`, phase 0. The frequency, amplitude and
     /// phase offset arrive as parameters.
     pub fn new(waveform: Waveform) -> Self {
-        Self {
-            waveform,
-            table: None,
-            inv_sr: 0.0,
-            phase: 0.0,
-        }
+        Self { waveform, table: None, inv_sr: 0.0, phase: 0.0 }
     }
 
     /// The waveform.
@@ -131,13 +126,7 @@ impl Oscillator {
     ///
     /// # Realtime
     /// Does not allocate, lock or panic.
-    fn render(
-        &mut self,
-        freq: ParamBlock<'_>,
-        amp: ParamBlock<'_>,
-        offset: ParamBlock<'_>,
-        out: &mut [f64],
-    ) {
+    fn render(&mut self, freq: ParamBlock<'_>, amp: ParamBlock<'_>, offset: ParamBlock<'_>, out: &mut [f64]) {
         let inv_sr = self.inv_sr;
         let const_inc = freq.constant().map(|f| f * inv_sr);
         let table = self.table;
@@ -197,11 +186,7 @@ impl Oscillator {
 
 impl Processor for Oscillator {
     fn prepare(&mut self, ctx: &PrepareContext) {
-        self.inv_sr = if ctx.sample_rate.is_finite() && ctx.sample_rate > 0.0 {
-            1.0 / ctx.sample_rate
-        } else {
-            0.0
-        };
+        self.inv_sr = if ctx.sample_rate.is_finite() && ctx.sample_rate > 0.0 { 1.0 / ctx.sample_rate } else { 0.0 };
         self.table = self.waveform.shape().map(|s| wavetable::bank().table(s));
     }
 
@@ -257,27 +242,14 @@ mod tests {
 
     fn prepared(w: Waveform, block: usize, channels: usize) -> Oscillator {
         let mut o = Oscillator::new(w);
-        o.prepare(&PrepareContext {
-            sample_rate: SR,
-            max_block: block,
-            channels,
-        });
+        o.prepare(&PrepareContext { sample_rate: SR, max_block: block, channels });
         o
     }
 
     /// Renders `frames` frames in blocks of `block` on `channels` channels;
     /// checks every channel carries the same signal and returns it.
-    fn render(
-        o: &mut Oscillator,
-        params: &[P; 3],
-        frames: usize,
-        block: usize,
-        channels: usize,
-    ) -> Vec<f64> {
-        let mut bufs: Vec<ParamBuffer> = params
-            .iter()
-            .map(|_| ParamBuffer::new(0.0, block))
-            .collect();
+    fn render(o: &mut Oscillator, params: &[P; 3], frames: usize, block: usize, channels: usize) -> Vec<f64> {
+        let mut bufs: Vec<ParamBuffer> = params.iter().map(|_| ParamBuffer::new(0.0, block)).collect();
         let mut out = Vec::with_capacity(frames);
         let mut pos = 0;
         while pos < frames {
@@ -289,11 +261,7 @@ mod tests {
                 }
             }
             let mut data = vec![99.0; channels.max(1) * block];
-            let ctx = ProcessContext {
-                frames: n,
-                position: pos as u64,
-                params: &bufs,
-            };
+            let ctx = ProcessContext { frames: n, position: pos as u64, params: &bufs };
             let mut bus = Bus::new(&mut data, channels, block, n);
             o.process(&ctx, &mut bus);
             for c in 1..channels {
@@ -313,13 +281,7 @@ mod tests {
     fn sine_matches_sin_with_phase_offset_over_ten_seconds() {
         let (f, a, ph) = (440.0, 0.8, 0.7);
         let frames = 10 * SR as usize + 1000;
-        let y = render(
-            &mut prepared(Waveform::Sine, 128, 2),
-            &constant(f, a, ph),
-            frames,
-            128,
-            2,
-        );
+        let y = render(&mut prepared(Waveform::Sine, 128, 2), &constant(f, a, ph), frames, 128, 2);
         assert!((y[0] - a * ph.sin()).abs() < 1e-15);
         let mut worst: f64 = 0.0;
         for (n, &v) in y.iter().enumerate() {
@@ -333,13 +295,7 @@ mod tests {
     fn sine_rms_is_amplitude_over_root_two() {
         for (a, ph) in [(0.5, 0.0), (1.3, 2.0)] {
             // 1000 Hz at 48 kHz: 1000 whole periods in one second.
-            let y = render(
-                &mut prepared(Waveform::Sine, 64, 1),
-                &constant(1000.0, a, ph),
-                SR as usize,
-                64,
-                1,
-            );
+            let y = render(&mut prepared(Waveform::Sine, 64, 1), &constant(1000.0, a, ph), SR as usize, 64, 1);
             let rms = (y.iter().map(|v| v * v).sum::<f64>() / y.len() as f64).sqrt();
             assert!((rms - a / 2f64.sqrt()).abs() < 1e-9, "rms {rms}");
         }
@@ -348,15 +304,9 @@ mod tests {
     #[test]
     fn automated_frequency_and_phase_accumulate_per_frame() {
         let n = 20000;
-        let freq: Vec<f64> = (0..n)
-            .map(|i| 200.0 + 3000.0 * (i as f64 / n as f64).powi(2))
-            .collect();
+        let freq: Vec<f64> = (0..n).map(|i| 200.0 + 3000.0 * (i as f64 / n as f64).powi(2)).collect();
         let offs: Vec<f64> = (0..n).map(|i| (i as f64 * 0.001).sin()).collect();
-        let params = [
-            P::Frames(freq.clone()),
-            P::Const(1.0),
-            P::Frames(offs.clone()),
-        ];
+        let params = [P::Frames(freq.clone()), P::Const(1.0), P::Frames(offs.clone())];
         let y = render(&mut prepared(Waveform::Sine, 128, 1), &params, n, 128, 1);
         let mut phi = 0.0;
         for i in 0..n {
@@ -396,12 +346,7 @@ mod tests {
             cos_coef.push(2.0 * re / m as f64);
             h += 1;
         }
-        Split {
-            total,
-            non_harmonic: total - harmonic,
-            sin_coef,
-            cos_coef,
-        }
+        Split { total, non_harmonic: total - harmonic, sin_coef, cos_coef }
     }
 
     #[test]
@@ -424,18 +369,13 @@ mod tests {
             let naive_db = 10.0 * (s.non_harmonic / s.total).log10();
             assert!(naive_db > -60.0, "naive saw at {f} Hz: {naive_db} dB");
 
-            for (w, shape) in [
-                (Waveform::Saw, Shape::Saw),
-                (Waveform::Square, Shape::Square),
-                (Waveform::Triangle, Shape::Triangle),
-            ] {
+            for (w, shape) in
+                [(Waveform::Saw, Shape::Saw), (Waveform::Square, Shape::Square), (Waveform::Triangle, Shape::Triangle)]
+            {
                 let y = render(&mut prepared(w, 128, 1), &constant(f, 1.0, 0.0), m, 128, 1);
                 let s = split(&y, p);
                 let alias_db = 10.0 * (s.non_harmonic.max(1e-30) / s.total).log10();
-                assert!(
-                    alias_db < -80.0,
-                    "{w:?} at {f} Hz: aliasing {alias_db} dB (naive saw {naive_db} dB)"
-                );
+                assert!(alias_db < -80.0, "{w:?} at {f} Hz: aliasing {alias_db} dB (naive saw {naive_db} dB)");
                 for h in 1..s.sin_coef.len() {
                     let want = shape.coefficient(h as u32);
                     let (b, c) = (s.sin_coef[h], s.cos_coef[h]);
@@ -463,15 +403,7 @@ mod tests {
     #[test]
     fn waveform_conventions_at_low_frequency() {
         // 12 Hz: 4000 frames per period, quarter period = 1000 frames.
-        let at = |w: Waveform, n: usize| {
-            render(
-                &mut prepared(w, 128, 1),
-                &constant(12.0, 1.0, 0.0),
-                n + 1,
-                128,
-                1,
-            )[n]
-        };
+        let at = |w: Waveform, n: usize| render(&mut prepared(w, 128, 1), &constant(12.0, 1.0, 0.0), n + 1, 128, 1)[n];
         for w in [Waveform::Saw, Waveform::Square, Waveform::Triangle] {
             assert!(at(w, 0).abs() < 1e-6, "{w:?} starts at 0");
         }
@@ -479,9 +411,7 @@ mod tests {
         assert!(close(at(Waveform::Saw, 1000), 0.5) && close(at(Waveform::Saw, 3000), -0.5));
         assert!(close(at(Waveform::Saw, 1960), 0.98));
         assert!(close(at(Waveform::Square, 1000), 1.0) && close(at(Waveform::Square, 3000), -1.0));
-        assert!(
-            close(at(Waveform::Triangle, 1000), 1.0) && close(at(Waveform::Triangle, 3000), -1.0)
-        );
+        assert!(close(at(Waveform::Triangle, 1000), 1.0) && close(at(Waveform::Triangle, 3000), -1.0));
         assert!(close(at(Waveform::Triangle, 500), 0.5));
     }
 
@@ -499,17 +429,10 @@ mod tests {
                 }
             })
             .collect();
-        let amp: Vec<f64> = (0..n)
-            .map(|i| 0.5 + 0.5 * (i as f64 * 0.01).cos())
-            .collect();
+        let amp: Vec<f64> = (0..n).map(|i| 0.5 + 0.5 * (i as f64 * 0.01).cos()).collect();
         let offs: Vec<f64> = (0..n).map(|i| 3.0 * (i as f64 * 0.002).sin()).collect();
         let params = [P::Frames(freq), P::Frames(amp), P::Frames(offs)];
-        for w in [
-            Waveform::Sine,
-            Waveform::Saw,
-            Waveform::Square,
-            Waveform::Triangle,
-        ] {
+        for w in [Waveform::Sine, Waveform::Saw, Waveform::Square, Waveform::Triangle] {
             let reference = render(&mut prepared(w, 1, 2), &params, n, 1, 2);
             assert!(reference.iter().all(|v| v.is_finite()));
             assert!(reference.iter().any(|v| v.abs() > 0.1));
@@ -522,56 +445,27 @@ mod tests {
 
     #[test]
     fn nyquist_and_beyond_are_silent_and_never_panic() {
-        for w in [
-            Waveform::Sine,
-            Waveform::Saw,
-            Waveform::Square,
-            Waveform::Triangle,
-        ] {
+        for w in [Waveform::Sine, Waveform::Saw, Waveform::Square, Waveform::Triangle] {
             for f in [24000.0, 30000.0, 1.0e6, -24000.0, f64::NAN, f64::INFINITY] {
                 let y = render(&mut prepared(w, 64, 2), &constant(f, 1.0, 0.3), 200, 64, 2);
                 assert!(y.iter().all(|&v| v == 0.0), "{w:?} at {f} Hz");
             }
             // Just below Nyquist: a (non-silent) fundamental only.
-            let y = render(
-                &mut prepared(w, 64, 1),
-                &constant(23000.0, 1.0, 0.3),
-                200,
-                64,
-                1,
-            );
+            let y = render(&mut prepared(w, 64, 1), &constant(23000.0, 1.0, 0.3), 200, 64, 1);
             assert!(y.iter().all(|v| v.is_finite()) && y.iter().any(|v| v.abs() > 0.01));
         }
     }
 
     #[test]
     fn negative_frequency_runs_backwards() {
-        let y = render(
-            &mut prepared(Waveform::Sine, 64, 1),
-            &constant(-300.0, 1.0, 0.4),
-            5000,
-            64,
-            1,
-        );
+        let y = render(&mut prepared(Waveform::Sine, 64, 1), &constant(-300.0, 1.0, 0.4), 5000, 64, 1);
         for (n, v) in y.iter().enumerate() {
             assert!((v - (-2.0 * PI * 300.0 * n as f64 / SR + 0.4).sin()).abs() < 1e-9);
         }
         // Odd waveforms: wave(-φ) = -wave(φ).
         for w in [Waveform::Saw, Waveform::Square, Waveform::Triangle] {
-            let fwd = render(
-                &mut prepared(w, 64, 1),
-                &constant(700.0, 1.0, 0.0),
-                3000,
-                64,
-                1,
-            );
-            let back = render(
-                &mut prepared(w, 64, 1),
-                &constant(-700.0, 1.0, 0.0),
-                3000,
-                64,
-                1,
-            );
+            let fwd = render(&mut prepared(w, 64, 1), &constant(700.0, 1.0, 0.0), 3000, 64, 1);
+            let back = render(&mut prepared(w, 64, 1), &constant(-700.0, 1.0, 0.0), 3000, 64, 1);
             for (a, b) in fwd.iter().zip(&back) {
                 assert!((a + b).abs() < 1e-6, "{w:?}: {a} vs {b}");
             }
@@ -587,10 +481,7 @@ mod tests {
         assert!(second.take_state(&mut first));
         let b = render(&mut second, &params, 1000, 64, 1);
         for (n, v) in a.iter().chain(&b).enumerate() {
-            assert!(
-                (v - (2.0 * PI * 440.0 * n as f64 / SR + 0.25).sin()).abs() < 1e-9,
-                "frame {n}"
-            );
+            assert!((v - (2.0 * PI * 440.0 * n as f64 / SR + 0.25).sin()).abs() < 1e-9, "frame {n}");
         }
         // A fresh instance restarts at phase 0, which differs at frame 1000.
         let fresh = render(&mut prepared(Waveform::Sine, 64, 1), &params, 1, 64, 1);
@@ -605,16 +496,8 @@ mod tests {
     fn oscillators_share_one_table_bank() {
         let mut a = Oscillator::new(Waveform::Saw);
         let mut b = Oscillator::new(Waveform::Saw);
-        a.prepare(&PrepareContext {
-            sample_rate: 44100.0,
-            max_block: 64,
-            channels: 2,
-        });
-        b.prepare(&PrepareContext {
-            sample_rate: 96000.0,
-            max_block: 64,
-            channels: 2,
-        });
+        a.prepare(&PrepareContext { sample_rate: 44100.0, max_block: 64, channels: 2 });
+        b.prepare(&PrepareContext { sample_rate: 96000.0, max_block: 64, channels: 2 });
         assert!(core::ptr::eq(a.table.unwrap(), b.table.unwrap()));
         assert!(Oscillator::new(Waveform::Sine).table.is_none());
         assert_eq!(Waveform::from_name("triangle"), Some(Waveform::Triangle));

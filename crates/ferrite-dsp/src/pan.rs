@@ -49,11 +49,7 @@ impl Pan {
 /// Does not allocate, lock or panic.
 #[inline]
 pub fn gains(pan: f64) -> (f64, f64) {
-    let pan = if pan.is_nan() {
-        0.0
-    } else {
-        pan.clamp(-1.0, 1.0)
-    };
+    let pan = if pan.is_nan() { 0.0 } else { pan.clamp(-1.0, 1.0) };
     let theta = (pan + 1.0) * FRAC_PI_4;
     (theta.cos(), theta.sin())
 }
@@ -104,18 +100,10 @@ mod tests {
 
     fn run(pan: &mut ParamBuffer, channels: usize, input: &[f64], frames: usize) -> Vec<f64> {
         let mut p = Pan::new();
-        p.prepare(&PrepareContext {
-            sample_rate: 48000.0,
-            max_block: frames,
-            channels,
-        });
+        p.prepare(&PrepareContext { sample_rate: 48000.0, max_block: frames, channels });
         let mut data = input.to_vec();
         let params = [pan.clone()];
-        let ctx = ProcessContext {
-            frames,
-            position: 0,
-            params: &params,
-        };
+        let ctx = ProcessContext { frames, position: 0, params: &params };
         p.process(&ctx, &mut Bus::new(&mut data, channels, frames, frames));
         data
     }
@@ -130,10 +118,7 @@ mod tests {
             let theta = (pan + 1.0) * PI / 4.0;
             for i in 0..3 {
                 assert!((out[i] - l_in[i] * theta.cos()).abs() < 1e-15, "pan {pan}");
-                assert!(
-                    (out[3 + i] - r_in[i] * theta.sin()).abs() < 1e-15,
-                    "pan {pan}"
-                );
+                assert!((out[3 + i] - r_in[i] * theta.sin()).abs() < 1e-15, "pan {pan}");
             }
             // Duplicated mono source: constant power.
             let out = run(&mut ParamBuffer::new(pan, 3), 2, &[0.8; 6], 3);

@@ -51,12 +51,7 @@ impl Player {
     /// frame `start_frame`, looping the whole buffer when `looped`.
     pub fn new(channels: Arc<[Box<[f32]>]>, looped: bool, start_frame: u64) -> Self {
         let len = channels.iter().map(|c| c.len()).max().unwrap_or(0) as u64;
-        Self {
-            channels,
-            len,
-            looped,
-            start_frame,
-        }
+        Self { channels, len, looped, start_frame }
     }
 
     /// Buffer index played at render frame `p`, or `None` for silence.
@@ -102,10 +97,7 @@ impl Processor for Player {
                         _ => self.index_at(ctx.position.saturating_add(i as u64)),
                     };
                 }
-                *y = match idx
-                    .and_then(|k| usize::try_from(k).ok())
-                    .and_then(|k| src.get(k))
-                {
+                *y = match idx.and_then(|k| usize::try_from(k).ok()).and_then(|k| src.get(k)) {
                     Some(&s) => f64::from(s),
                     None => 0.0,
                 };
@@ -131,37 +123,19 @@ mod tests {
     use super::*;
 
     fn buffer(chans: &[&[f32]]) -> Arc<[Box<[f32]>]> {
-        chans
-            .iter()
-            .map(|c| c.to_vec().into_boxed_slice())
-            .collect::<Vec<_>>()
-            .into()
+        chans.iter().map(|c| c.to_vec().into_boxed_slice()).collect::<Vec<_>>().into()
     }
 
     /// Renders `frames` frames from `start` in blocks of `block`, returning planar channels.
-    fn render(
-        p: &mut Player,
-        channels: usize,
-        start: u64,
-        frames: usize,
-        block: usize,
-    ) -> Vec<Vec<f64>> {
-        p.prepare(&PrepareContext {
-            sample_rate: 48000.0,
-            max_block: block,
-            channels,
-        });
+    fn render(p: &mut Player, channels: usize, start: u64, frames: usize, block: usize) -> Vec<Vec<f64>> {
+        p.prepare(&PrepareContext { sample_rate: 48000.0, max_block: block, channels });
         let mut out = vec![Vec::new(); channels];
         let mut done = 0;
         while done < frames {
             let n = block.min(frames - done);
             // Garbage input: a source must overwrite it.
             let mut data = vec![123.0; channels * block];
-            let ctx = ProcessContext {
-                frames: n,
-                position: start + done as u64,
-                params: &[],
-            };
+            let ctx = ProcessContext { frames: n, position: start + done as u64, params: &[] };
             let mut bus = Bus::new(&mut data, channels, block, n);
             p.process(&ctx, &mut bus);
             for (c, o) in out.iter_mut().enumerate() {
@@ -194,10 +168,7 @@ mod tests {
         let b: &[f32] = &[0.5, -0.25, 1.0, 0.125];
         let mut p = Player::new(buffer(&[b]), false, 3);
         let out = render(&mut p, 1, 0, 10, 4);
-        assert_eq!(
-            out[0],
-            vec![0.0, 0.0, 0.0, 0.5, -0.25, 1.0, 0.125, 0.0, 0.0, 0.0]
-        );
+        assert_eq!(out[0], vec![0.0, 0.0, 0.0, 0.5, -0.25, 1.0, 0.125, 0.0, 0.0, 0.0]);
     }
 
     #[test]
@@ -205,10 +176,7 @@ mod tests {
         let b: &[f32] = &[1.0, 2.0, 3.0];
         let mut p = Player::new(buffer(&[b]), true, 2);
         let out = render(&mut p, 1, 0, 11, 4);
-        assert_eq!(
-            out[0],
-            vec![0.0, 0.0, 1.0, 2.0, 3.0, 1.0, 2.0, 3.0, 1.0, 2.0, 3.0]
-        );
+        assert_eq!(out[0], vec![0.0, 0.0, 1.0, 2.0, 3.0, 1.0, 2.0, 3.0, 1.0, 2.0, 3.0]);
         // A seek deep into the loop: frame 2 + 3*1000 + 1 plays index 1.
         let out = render(&mut p, 1, 3003, 2, 4);
         assert_eq!(out[0], vec![2.0, 3.0]);

@@ -168,7 +168,7 @@ impl<'a> Bus<'a> {
     /// dropped (clamped), never a panic.
     pub fn new(data: &'a mut [f64], channels: usize, stride: usize, frames: usize) -> Self {
         let stride = stride.max(frames);
-        let channels = if stride == 0 { 0 } else { channels.min(data.len() / stride) };
+        let channels = data.len().checked_div(stride).map_or(0, |fit| channels.min(fit));
         Self { data, channels, stride, frames }
     }
 

@@ -120,9 +120,7 @@ fn ladder() -> Vec<u32> {
     let mut h = vec![1u32];
     let mut last = 1u32;
     while last < MAX_HARMONICS {
-        let next = ((f64::from(last) * step).round() as u32)
-            .max(last + 1)
-            .min(MAX_HARMONICS);
+        let next = ((f64::from(last) * step).round() as u32).max(last + 1).min(MAX_HARMONICS);
         h.push(next);
         last = next;
     }
@@ -136,9 +134,7 @@ impl Table {
         let levels = ladder()
             .into_iter()
             .map(|harmonics| {
-                let len = (harmonics as usize * POINTS_PER_TOP_HARMONIC)
-                    .next_power_of_two()
-                    .max(MIN_LEN);
+                let len = (harmonics as usize * POINTS_PER_TOP_HARMONIC).next_power_of_two().max(MIN_LEN);
                 let c2r = planner.plan_fft_inverse(len);
                 let mut spectrum = c2r.make_input_vec();
                 for k in 1..=harmonics {
@@ -157,11 +153,7 @@ impl Table {
                 } else {
                     vec![0.0; len + 1].into_boxed_slice()
                 };
-                Level {
-                    harmonics,
-                    len,
-                    data,
-                }
+                Level { harmonics, len, data }
             })
             .collect();
         Self { shape, levels }
@@ -184,24 +176,14 @@ impl Table {
             return None;
         }
         let hmax = if a > 0.0 { 0.5 / a } else { f64::INFINITY };
-        let n = self
-            .levels
-            .partition_point(|l| f64::from(l.harmonics) <= hmax);
+        let n = self.levels.partition_point(|l| f64::from(l.harmonics) <= hmax);
         // Level 0 has one harmonic and `hmax > 1`, so `n >= 1`.
         let m0 = n.saturating_sub(1);
         if m0 == 0 {
-            return Some(Selection {
-                lo: 0,
-                hi: 0,
-                w: 0.0,
-            });
+            return Some(Selection { lo: 0, hi: 0, w: 0.0 });
         }
         let (Some(below), Some(cur)) = (self.levels.get(m0 - 1), self.levels.get(m0)) else {
-            return Some(Selection {
-                lo: 0,
-                hi: 0,
-                w: 0.0,
-            });
+            return Some(Selection { lo: 0, hi: 0, w: 0.0 });
         };
         // The step to the next level; past the top level, the step below it
         // (so the top level fades in over one more step, then stays).
@@ -210,11 +192,7 @@ impl Table {
             None => cur.harmonics - below.harmonics,
         };
         let w = ((hmax - f64::from(cur.harmonics)) / f64::from(step)).min(1.0);
-        Some(Selection {
-            lo: m0 - 1,
-            hi: m0,
-            w,
-        })
+        Some(Selection { lo: m0 - 1, hi: m0, w })
     }
 
     /// The band-limited waveform at `pos` cycles (`0 <= pos <= 1`).
@@ -234,10 +212,7 @@ impl Table {
     /// Amplitude weight of harmonic `k` under `sel` (1 = full, 0 = absent).
     pub fn harmonic_weight(&self, sel: Selection, k: u32) -> f64 {
         let has = |m: usize| self.levels.get(m).is_some_and(|l| k <= l.harmonics);
-        let (lo, hi) = (
-            f64::from(u8::from(has(sel.lo))),
-            f64::from(u8::from(has(sel.hi))),
-        );
+        let (lo, hi) = (f64::from(u8::from(has(sel.lo))), f64::from(u8::from(has(sel.hi))));
         lo + sel.w * (hi - lo)
     }
 }
@@ -282,9 +257,7 @@ mod tests {
     use super::*;
 
     fn partial_sum(shape: Shape, harmonics: u32, phi: f64) -> f64 {
-        (1..=harmonics)
-            .map(|k| shape.coefficient(k) * (k as f64 * phi).sin())
-            .sum()
+        (1..=harmonics).map(|k| shape.coefficient(k) * (k as f64 * phi).sin()).sum()
     }
 
     #[test]
@@ -303,11 +276,7 @@ mod tests {
         for shape in [Shape::Saw, Shape::Square, Shape::Triangle] {
             let t = b.table(shape);
             for level in [0usize, 3, 17, 40, t.levels.len() - 1] {
-                let sel = Selection {
-                    lo: level,
-                    hi: level,
-                    w: 0.0,
-                };
+                let sel = Selection { lo: level, hi: level, w: 0.0 };
                 let h = t.levels[level].harmonics;
                 let n = t.levels[level].len;
                 // On table points interpolation is exact: the partial sum with
@@ -322,20 +291,14 @@ mod tests {
                         })
                         .sum();
                     let got = t.read(sel, pos);
-                    assert!(
-                        (got - want).abs() < 2e-6,
-                        "{shape:?} level {level} point {j}: {got} vs {want}"
-                    );
+                    assert!((got - want).abs() < 2e-6, "{shape:?} level {level} point {j}: {got} vs {want}");
                 }
                 // Between points: the plain partial sum, up to interpolation error.
                 for j in 0..50 {
                     let pos = (j as f64 * 0.0197 + 0.001) % 1.0;
                     let want = partial_sum(shape, h, 2.0 * PI * pos);
                     let got = t.read(sel, pos);
-                    assert!(
-                        (got - want).abs() < 2e-3,
-                        "{shape:?} level {level} pos {pos}: {got} vs {want}"
-                    );
+                    assert!((got - want).abs() < 2e-3, "{shape:?} level {level} pos {pos}: {got} vs {want}");
                 }
             }
         }
@@ -366,11 +329,7 @@ mod tests {
             }
             assert_eq!(weights[0], 1.0);
             if let Some(p) = prev {
-                let jump = p
-                    .iter()
-                    .zip(&weights)
-                    .map(|(a, b)| (a - b).abs())
-                    .fold(0.0, f64::max);
+                let jump = p.iter().zip(&weights).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
                 assert!(jump < 0.05, "weights jump by {jump} at inc {inc}");
             }
             prev = Some(weights);

@@ -2,3 +2,18 @@
 //! the render core, real-time plumbing and the offline renderer.
 #![deny(missing_docs, unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
+
+pub mod automation;
+pub mod compile;
+pub mod desc;
+pub mod error;
+pub mod graph;
+pub mod meter;
+pub mod nodes;
+pub mod offline;
+pub mod wav;
+
+pub use compile::{compile, Compiled, RenderSettings};
+pub use desc::GraphDesc;
+pub use error::{EngineError, ErrorKind};
+pub use offline::{render_offline, OfflineRequest, OfflineResult};

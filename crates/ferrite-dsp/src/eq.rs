@@ -1,0 +1,301 @@
+//! `eq`: a series bank of biquads (band 0 first, then band 1, ...).
+//!
+//! Parameters are per band, band-major: for band `i`, index `3i + 0` is
+//! `bands[i].frequency` (Hz), `3i + 1` is `bands[i].q` and `3i + 2` is
+//! `bands[i].gainDb` (see [`param_names`]; ranges and defaults as
+//! [`crate::biquad::PARAMS`], see [`band_param_spec`]). The number of bands
+//! and each band's type are construction-only.
+//!
+//! Each band is exactly a [`crate::biquad::Biquad`] (same coefficient
+//! rules, same transposed direct form II state, same per-frame coefficient
+//! recomputation when a parameter is varying), so an `Eq` gives the same
+//! samples as its bands run one after another as separate biquads.
+
+use crate::biquad::{sanitize_sample_rate, BiquadType, Coeffs, Section, PARAMS};
+use crate::processor::{Bus, ParamSpec, PrepareContext, ProcessContext, Processor};
+
+/// Parameters per band (`frequency`, `q`, `gainDb`).
+pub const PARAMS_PER_BAND: usize = 3;
+
+/// Names of the parameters of an `Eq` with `bands` bands, in index order:
+/// `bands[0].frequency`, `bands[0].q`, `bands[0].gainDb`, `bands[1].frequency`, ...
+/// (control side).
+///
+/// ```
+/// assert_eq!(ferrite_dsp::eq::param_names(1), ["bands[0].frequency", "bands[0].q", "bands[0].gainDb"]);
+/// ```
+pub fn param_names(bands: usize) -> Vec<String> {
+    (0..bands).flat_map(|i| PARAMS.iter().map(move |p| format!("bands[{i}].{}", p.name))).collect()
+}
+
+/// Range of parameter `index` of an `Eq` (the [`crate::biquad::PARAMS`]
+/// entry of `index % 3`; its `name` is the per-band suffix).
+pub fn band_param_spec(index: usize) -> &'static ParamSpec {
+    &PARAMS[index % PARAMS_PER_BAND]
+}
+
+/// A series bank of biquad sections, one per band.
+#[derive(Debug, Clone)]
+pub struct Eq {
+    sections: Vec<Section>,
+    sample_rate: f64,
+    /// Per-frame coefficients of the band being processed (varying params).
+    scratch: Vec<Coeffs>,
+}
+
+impl Eq {
+    /// A bank with one band per entry of `bands`, applied in that order
+    /// (control side). Zero bands pass the signal through.
+    pub fn new(bands: Vec<BiquadType>) -> Self {
+        Self {
+            sections: bands.into_iter().map(Section::new).collect(),
+            sample_rate: sanitize_sample_rate(0.0),
+            scratch: vec![Coeffs::IDENTITY; 128],
+        }
+    }
+
+    /// The band types, in processing order.
+    pub fn bands(&self) -> impl Iterator<Item = BiquadType> + '_ {
+        self.sections.iter().map(Section::kind)
+    }
+
+    /// Number of bands.
+    pub fn len(&self) -> usize {
+        self.sections.len()
+    }
+
+    /// Whether the bank has no band.
+    pub fn is_empty(&self) -> bool {
+        self.sections.is_empty()
+    }
+}
+
+impl Processor for Eq {
+    /// Sizes per-band, per-channel state and the per-frame coefficient
+    /// buffer. Filter memory already present (from
+    /// [`Processor::take_state`]) is kept; [`Processor::reset`] clears it.
+    fn prepare(&mut self, ctx: &PrepareContext) {
+        self.sample_rate = sanitize_sample_rate(ctx.sample_rate);
+        self.scratch = vec![Coeffs::IDENTITY; ctx.max_block.max(1)];
+        for s in &mut self.sections {
+            s.prepare(ctx.channels);
+        }
+    }
+
+    /// Runs every prepared channel through band 0, then band 1, ...
+    ///
+    /// # Realtime
+    /// Does not allocate, lock or panic.
+    fn process(&mut self, ctx: &ProcessContext<'_>, io: &mut Bus<'_>) {
+        for (band, section) in self.sections.iter_mut().enumerate() {
+            let base = band * PARAMS_PER_BAND;
+            let params = [ctx.param(base), ctx.param(base + 1), ctx.param(base + 2)];
+            section.process(self.sample_rate, params, &mut self.scratch, io);
+        }
+    }
+
+    /// Clears the filter memory of every band.
+    ///
+    /// # Realtime
+    /// Does not allocate, lock or panic.
+    fn reset(&mut self) {
+        for s in &mut self.sections {
+            s.reset();
+        }
+    }
+
+    /// Takes the filter memory of a previous [`struct@Eq`], band `i` from band `i`
+    /// (for the bands both have; a changed band type acts like a parameter jump).
+    fn take_state(&mut self, previous: &mut dyn Processor) -> bool {
+        match previous.as_any_mut().downcast_mut::<Eq>() {
+            Some(prev) => {
+                for (d, s) in self.sections.iter_mut().zip(&prev.sections) {
+                    d.copy_state_from(s);
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn core::any::Any {
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::biquad::tests::{noise, ref_coeffs, ref_df1, render};
+    use crate::biquad::Biquad;
+    use crate::gain::Gain;
+
+    const FS: f64 = 48_000.0;
+
+    /// Eight bands, one of each type, with their constant parameters.
+    fn bank() -> Vec<(BiquadType, [f64; 3])> {
+        vec![
+            (BiquadType::Highpass, [40.0, 0.7, 0.0]),
+            (BiquadType::Lowshelf, [120.0, 0.8, 4.0]),
+            (BiquadType::Peaking, [400.0, 1.2, -6.0]),
+            (BiquadType::Notch, [1000.0, 8.0, 0.0]),
+            (BiquadType::Peaking, [2500.0, 3.0, 9.0]),
+            (BiquadType::Allpass, [5000.0, 0.5, 0.0]),
+            (BiquadType::Highshelf, [9000.0, 0.7, -3.0]),
+            (BiquadType::Lowpass, [16000.0, 0.9, 0.0]),
+        ]
+    }
+
+    fn eq_for(bands: &[(BiquadType, [f64; 3])], max_block: usize, channels: usize) -> Eq {
+        let mut eq = Eq::new(bands.iter().map(|b| b.0).collect());
+        eq.prepare(&PrepareContext { sample_rate: FS, max_block, channels });
+        eq
+    }
+
+    /// Band-major parameter value `i` at frame `t`; varying when `sweep`.
+    fn param(bands: &[(BiquadType, [f64; 3])], i: usize, t: usize, sweep: bool) -> f64 {
+        let v = bands[i / 3].1[i % 3];
+        if !sweep {
+            return v;
+        }
+        match i % 3 {
+            0 => v * (1.0 + 0.5 * (t as f64 * 0.003).sin()),
+            1 => v * (1.0 + 0.3 * (t as f64 * 0.001).cos()),
+            _ => v + 3.0 * (t as f64 * 0.002).sin(),
+        }
+    }
+
+    #[test]
+    fn names_follow_band_major_order() {
+        assert_eq!(
+            param_names(2),
+            [
+                "bands[0].frequency",
+                "bands[0].q",
+                "bands[0].gainDb",
+                "bands[1].frequency",
+                "bands[1].q",
+                "bands[1].gainDb"
+            ]
+        );
+        assert!(param_names(0).is_empty());
+        assert_eq!(band_param_spec(4).name, "q");
+        assert_eq!(band_param_spec(8).name, "gainDb");
+        let eq = Eq::new(vec![BiquadType::Notch, BiquadType::Peaking]);
+        assert_eq!(eq.bands().collect::<Vec<_>>(), [BiquadType::Notch, BiquadType::Peaking]);
+        assert_eq!(eq.len(), 2);
+    }
+
+    #[test]
+    fn equals_separate_biquads_in_series() {
+        let bands = bank();
+        let (channels, frames) = (2, 2000);
+        let mut input = noise(frames, 11);
+        input.extend(noise(frames, 12));
+        for sweep in [false, true] {
+            let mut got = input.clone();
+            let mut eq = eq_for(&bands, 64, channels);
+            render(&mut eq, &mut got, channels, frames, 64, 3 * bands.len(), sweep, &|i, t| param(&bands, i, t, sweep));
+
+            let mut want = input.clone();
+            for (b, (kind, _)) in bands.iter().enumerate() {
+                let mut bq = Biquad::new(*kind);
+                bq.prepare(&PrepareContext { sample_rate: FS, max_block: 64, channels });
+                render(&mut bq, &mut want, channels, frames, 64, 3, sweep, &|i, t| param(&bands, 3 * b + i, t, sweep));
+            }
+            assert_eq!(got, want, "sweep={sweep}");
+        }
+    }
+
+    #[test]
+    fn impulse_response_matches_df1_cascade() {
+        let n = 4096;
+        let mut impulse = vec![0.0; n];
+        impulse[0] = 1.0;
+        for fs in [44_100.0, 48_000.0, 96_000.0] {
+            let bands = bank();
+            let mut want = impulse.clone();
+            for (kind, [f, q, g]) in &bands {
+                want = ref_df1(ref_coeffs(*kind, *f, *q, *g, fs), &want);
+            }
+            let mut eq = Eq::new(bands.iter().map(|b| b.0).collect());
+            eq.prepare(&PrepareContext { sample_rate: fs, max_block: 128, channels: 1 });
+            let mut got = impulse.clone();
+            render(&mut eq, &mut got, 1, n, 128, 24, false, &|i, t| param(&bands, i, t, false));
+            let scale = want.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+            for (t, (a, b)) in got.iter().zip(&want).enumerate() {
+                assert!((a - b).abs() <= 1e-12 * scale, "fs={fs} n={t}: {a} vs {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn block_size_invariant() {
+        let bands = bank();
+        let (channels, frames) = (2, 1500);
+        let mut input = noise(frames, 13);
+        input.extend(noise(frames, 14));
+        for sweep in [false, true] {
+            let run = |block: usize| {
+                let mut eq = eq_for(&bands, block, channels);
+                let mut d = input.clone();
+                render(&mut eq, &mut d, channels, frames, block, 24, sweep, &|i, t| param(&bands, i, t, sweep));
+                d
+            };
+            let reference = run(128);
+            for block in [1, 37, 64] {
+                assert_eq!(run(block), reference, "sweep={sweep} block={block}");
+            }
+        }
+    }
+
+    #[test]
+    fn take_state_keeps_filter_memory_across_a_swap() {
+        let bands = bank();
+        let (channels, frames, split) = (2, 800, 333);
+        let mut input = noise(frames, 15);
+        input.extend(noise(frames, 16));
+        let p = |i: usize, t: usize| param(&bands, i, t, false);
+        let mut whole = input.clone();
+        render(&mut eq_for(&bands, 64, channels), &mut whole, channels, frames, 64, 24, false, &p);
+
+        let mut first = eq_for(&bands, 64, channels);
+        let mut a: Vec<f64> = (0..channels).flat_map(|c| input[c * frames..c * frames + split].to_vec()).collect();
+        render(&mut first, &mut a, channels, split, 64, 24, false, &p);
+        let rest = frames - split;
+        let tail = || -> Vec<f64> {
+            (0..channels).flat_map(|c| input[c * frames + split..(c + 1) * frames].to_vec()).collect()
+        };
+        let mut second = eq_for(&bands, 64, channels);
+        assert!(second.take_state(&mut first));
+        let mut b = tail();
+        render(&mut second, &mut b, channels, rest, 64, 24, false, &p);
+        for c in 0..channels {
+            assert_eq!(&b[c * rest..(c + 1) * rest], &whole[c * frames + split..(c + 1) * frames]);
+        }
+
+        // Without the take the continuation differs; reset clears the memory.
+        let mut fresh = eq_for(&bands, 64, channels);
+        let mut b2 = tail();
+        render(&mut fresh, &mut b2, channels, rest, 64, 24, false, &p);
+        assert_ne!(b2, b);
+        second.reset();
+        let mut b3 = tail();
+        render(&mut second, &mut b3, channels, rest, 64, 24, false, &p);
+        assert_eq!(b3, b2);
+
+        assert!(!second.take_state(&mut Gain::new()));
+        assert!(!second.take_state(&mut Biquad::new(BiquadType::Lowpass)));
+    }
+
+    #[test]
+    fn empty_bank_passes_through() {
+        let input = noise(100, 17);
+        let mut eq = Eq::new(Vec::new());
+        eq.prepare(&PrepareContext { sample_rate: FS, max_block: 32, channels: 1 });
+        let mut d = input.clone();
+        render(&mut eq, &mut d, 1, 100, 32, 0, false, &|_, _| 0.0);
+        assert_eq!(d, input);
+        assert!(eq.is_empty());
+    }
+}

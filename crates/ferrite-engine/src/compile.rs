@@ -1,0 +1,341 @@
+//! The compiler: validates a [`GraphDesc`], orders its nodes, allocates every
+//! buffer and state, and inserts latency compensation. Runs on the control
+//! side (or the render worker), never on the audio thread.
+
+use crate::automation::Lane;
+use crate::desc::{GraphDesc, LaneDesc};
+use crate::error::{EngineError, Result};
+use crate::graph::{CompDelay, CompiledGraph, Edge, ParamCtl, RenderNode};
+use crate::nodes::{self, BuildContext, BuiltNode, Role, SideBuffers};
+use ferrite_dsp::ParamBuffer;
+use std::collections::HashMap;
+
+/// Render settings a graph is compiled for.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RenderSettings {
+    /// Frames per second.
+    pub sample_rate: f64,
+    /// Channels every connection carries.
+    pub channels: usize,
+    /// Largest block rendered at once.
+    pub max_block: usize,
+}
+
+/// Largest channel count accepted.
+pub const MAX_CHANNELS: usize = 32;
+/// Largest block size accepted.
+pub const MAX_BLOCK: usize = 16_384;
+
+impl RenderSettings {
+    /// Checks the settings themselves.
+    pub fn validate(&self) -> Result<()> {
+        let sr = self.sample_rate;
+        if !sr.is_finite() || !(1000.0..=1_536_000.0).contains(&sr) {
+            return Err(EngineError::range(format!(
+                "sampleRate = {} is out of range [1000, 1536000]",
+                crate::error::show(sr)
+            )));
+        }
+        if self.channels == 0 || self.channels > MAX_CHANNELS {
+            return Err(EngineError::range(format!(
+                "channels = {} is out of range [1, {MAX_CHANNELS}]",
+                self.channels
+            )));
+        }
+        if self.max_block == 0 || self.max_block > MAX_BLOCK {
+            return Err(EngineError::range(format!("blockSize = {} is out of range [1, {MAX_BLOCK}]", self.max_block)));
+        }
+        Ok(())
+    }
+}
+
+/// What the control side keeps about a compiled graph: lookups by id and name.
+#[derive(Debug, Clone, Default)]
+pub struct GraphInfo {
+    /// Node id → (render index, type name, parameter names and checks).
+    pub nodes: HashMap<u32, NodeInfo>,
+    /// Reported latency in frames.
+    pub latency: usize,
+}
+
+/// Control-side facts about one node.
+#[derive(Debug, Clone)]
+pub struct NodeInfo {
+    /// Index in render order.
+    pub index: usize,
+    /// Node type name.
+    pub kind: String,
+    /// Parameters, in processor order.
+    pub params: Vec<nodes::ParamInfo>,
+}
+
+impl NodeInfo {
+    /// `type #id`.
+    pub fn label(&self, id: u32) -> String {
+        format!("{} #{id}", self.kind)
+    }
+
+    /// Index of parameter `name`, or a `TypeError` listing the known ones.
+    pub fn param_index(&self, id: u32, name: &str) -> Result<usize> {
+        self.params.iter().position(|p| p.name == name).ok_or_else(|| {
+            let known: Vec<&str> = self.params.iter().map(|p| p.name.as_str()).collect();
+            EngineError::type_error(format!(
+                "{}: unknown parameter '{name}' (known: {})",
+                self.label(id),
+                if known.is_empty() { "none".into() } else { known.join(", ") }
+            ))
+        })
+    }
+}
+
+impl GraphInfo {
+    /// The node with `id`, or a `TypeError`.
+    pub fn node(&self, id: u32) -> Result<&NodeInfo> {
+        self.nodes
+            .get(&id)
+            .ok_or_else(|| EngineError::type_error(format!("unknown node #{id}: it is not in the current graph")))
+    }
+}
+
+/// A compiled graph with its lanes and its control-side facts.
+pub struct Compiled {
+    /// What the render core runs.
+    pub graph: CompiledGraph,
+    /// Automation lanes, in binding order.
+    pub lanes: Vec<Lane>,
+    /// `(node index, param index)` per lane.
+    pub lane_targets: Vec<(usize, usize)>,
+    /// Lookups for the control side.
+    pub info: GraphInfo,
+}
+
+/// Validates and compiles `desc` for `settings`.
+pub fn compile(desc: &GraphDesc, settings: RenderSettings, buffers: &SideBuffers) -> Result<Compiled> {
+    settings.validate()?;
+    let ctx = BuildContext { sample_rate: settings.sample_rate, channels: settings.channels, buffers };
+    let prep = ferrite_dsp::PrepareContext {
+        sample_rate: settings.sample_rate,
+        max_block: settings.max_block,
+        channels: settings.channels,
+    };
+
+    // Nodes: unique ids, at most one input and one output, each valid on its own.
+    let mut index: HashMap<u32, usize> = HashMap::with_capacity(desc.nodes.len());
+    let mut built: Vec<BuiltNode> = Vec::with_capacity(desc.nodes.len());
+    for n in &desc.nodes {
+        if index.insert(n.id, built.len()).is_some() {
+            return Err(EngineError::type_error(format!("graph: two nodes have id #{}", n.id)));
+        }
+        let mut b = nodes::build(n, &ctx)?;
+        if let Some(p) = b.processor.as_mut() {
+            p.prepare(&prep);
+        }
+        if matches!(b.role, Role::Input | Role::Output) {
+            if let Some(other) = built.iter().find(|o| o.role == b.role) {
+                return Err(EngineError::type_error(format!(
+                    "graph: two {} nodes (#{} and #{})",
+                    b.kind, other.id, b.id
+                )));
+            }
+        }
+        built.push(b);
+    }
+
+    // Connections: known nodes, legal directions, duplicates merged.
+    let n = built.len();
+    let mut preds: Vec<Vec<usize>> = vec![Vec::new(); n];
+    let mut succs: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for &(from, to) in &desc.connections {
+        let f = *index.get(&from).ok_or_else(|| EngineError::type_error(format!("connect: unknown node #{from}")))?;
+        let t = *index.get(&to).ok_or_else(|| EngineError::type_error(format!("connect: unknown node #{to}")))?;
+        if built[f].role == Role::Output {
+            return Err(EngineError::type_error(format!(
+                "connect: {} is the master output and has no outgoing connections",
+                built[f].label()
+            )));
+        }
+        if matches!(built[t].role, Role::Source | Role::Input) {
+            return Err(EngineError::type_error(format!(
+                "connect: {} takes no input ({} → {})",
+                built[t].label(),
+                built[f].label(),
+                built[t].label()
+            )));
+        }
+        if f == t {
+            return Err(EngineError::range(format!("connect: cycle: {} is connected to itself", built[f].label())));
+        }
+        if !preds[t].contains(&f) {
+            preds[t].push(f);
+            succs[f].push(t);
+        }
+    }
+
+    let order = topological_order(&built, &preds, &succs)?;
+
+    // Latency: each node's output latency is the slowest input's plus its own.
+    let mut lat = vec![0usize; n];
+    for &i in &order {
+        let inmax = preds[i].iter().map(|&p| lat[p]).max().unwrap_or(0);
+        lat[i] = inmax + built[i].processor.as_ref().map_or(0, |p| p.latency());
+    }
+    let latency = built.iter().position(|b| b.role == Role::Output).map_or(0, |o| lat[o]);
+
+    // Buffer slots: a node's slot is live from its own render until its last consumer's.
+    let pos_in_order: Vec<usize> = {
+        let mut v = vec![0; n];
+        for (k, &i) in order.iter().enumerate() {
+            v[i] = k;
+        }
+        v
+    };
+    let last_use: Vec<usize> =
+        (0..n).map(|i| succs[i].iter().map(|&s| pos_in_order[s]).max().unwrap_or(pos_in_order[i])).collect();
+    let mut slot_of = vec![usize::MAX; n];
+    let mut free: Vec<usize> = Vec::new();
+    let mut nslots = 0;
+    let mut releases: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (k, &i) in order.iter().enumerate() {
+        // Keep the input and output slots (and meters' inputs' consumers) pinned: they are read after rendering.
+        let s = free.pop().unwrap_or_else(|| {
+            nslots += 1;
+            nslots - 1
+        });
+        slot_of[i] = s;
+        let pinned = matches!(built[i].role, Role::Input | Role::Output);
+        if !pinned {
+            releases[last_use[i]].push(s);
+        }
+        for &s in &releases[k] {
+            free.push(s);
+        }
+    }
+    let slot_len = settings.channels * settings.max_block;
+    let mut pool = Vec::with_capacity(nslots);
+    for _ in 0..nslots {
+        let mut v = Vec::new();
+        v.try_reserve_exact(slot_len)
+            .map_err(|_| EngineError::range("graph: not enough memory for the render buffers"))?;
+        v.resize(slot_len, 0.0);
+        pool.push(v.into_boxed_slice());
+    }
+
+    let mut info = GraphInfo { nodes: HashMap::with_capacity(n), latency };
+    let mut meters = Vec::new();
+    let mut render_nodes = Vec::with_capacity(n);
+    let mut input_slot = None;
+    let mut output_slot = None;
+    let mut ordered: Vec<Option<BuiltNode>> = built.into_iter().map(Some).collect();
+    for (k, &i) in order.iter().enumerate() {
+        let Some(b) = ordered[i].take() else { continue };
+        let inmax = preds[i].iter().map(|&p| lat[p]).max().unwrap_or(0);
+        let inputs = preds[i]
+            .iter()
+            .map(|&p| {
+                let d = inmax - lat[p];
+                Edge { src_slot: slot_of[p], comp: (d > 0).then(|| CompDelay::new(d, settings.channels)) }
+            })
+            .collect();
+        match b.role {
+            Role::Input => input_slot = Some(slot_of[i]),
+            Role::Output => output_slot = Some(slot_of[i]),
+            _ => {}
+        }
+        if let Some(name) = &b.meter_name {
+            meters.push((name.clone(), k));
+        }
+        info.nodes.insert(b.id, NodeInfo { index: k, kind: b.kind.clone(), params: b.params.clone() });
+        render_nodes.push(RenderNode {
+            id: b.id,
+            role: b.role,
+            processor: b.processor,
+            inputs,
+            slot: slot_of[i],
+            params: b.params.iter().map(|p| ParamBuffer::new(p.value, settings.max_block)).collect(),
+            ctl: b.params.iter().map(|p| ParamCtl::new(p.value)).collect(),
+        });
+    }
+
+    let mut graph = CompiledGraph {
+        sample_rate: settings.sample_rate,
+        channels: settings.channels,
+        max_block: settings.max_block,
+        nodes: render_nodes,
+        pool,
+        input_slot,
+        output_slot,
+        latency,
+        meters,
+    };
+    let (lanes, lane_targets) = compile_lanes(&desc.automation, &info, settings.sample_rate)?;
+    graph.bind_lanes(&lane_targets);
+    Ok(Compiled { graph, lanes, lane_targets, info })
+}
+
+/// Validates lanes against a compiled graph's parameters.
+pub fn compile_lanes(
+    descs: &[LaneDesc],
+    info: &GraphInfo,
+    sample_rate: f64,
+) -> Result<(Vec<Lane>, Vec<(usize, usize)>)> {
+    let mut lanes = Vec::with_capacity(descs.len());
+    let mut targets = Vec::with_capacity(descs.len());
+    for l in descs {
+        let node = info
+            .nodes
+            .get(&l.node)
+            .ok_or_else(|| EngineError::type_error(format!("automate: unknown node #{}", l.node)))?;
+        let p = node.param_index(l.node, &l.param)?;
+        if targets.contains(&(node.index, p)) {
+            return Err(EngineError::type_error(format!(
+                "automate: {} parameter '{}' has two lanes",
+                node.label(l.node),
+                l.param
+            )));
+        }
+        let label = format!("{} (automation)", node.label(l.node));
+        for pt in &l.points {
+            node.params[p].check(&label, pt.value, sample_rate)?;
+        }
+        lanes.push(Lane::new(&l.points));
+        targets.push((node.index, p));
+    }
+    Ok((lanes, targets))
+}
+
+/// Kahn's algorithm in creation order; on a cycle, names the nodes on it.
+fn topological_order(built: &[BuiltNode], preds: &[Vec<usize>], succs: &[Vec<usize>]) -> Result<Vec<usize>> {
+    let n = built.len();
+    let mut indeg: Vec<usize> = preds.iter().map(Vec::len).collect();
+    let mut ready: std::collections::BTreeSet<usize> = (0..n).filter(|&i| indeg[i] == 0).collect();
+    let mut order = Vec::with_capacity(n);
+    while let Some(i) = ready.pop_first() {
+        order.push(i);
+        for &s in &succs[i] {
+            indeg[s] -= 1;
+            if indeg[s] == 0 {
+                ready.insert(s);
+            }
+        }
+    }
+    if order.len() == n {
+        return Ok(order);
+    }
+    // Walk backwards through unresolved predecessors until a node repeats.
+    let start = (0..n).find(|&i| indeg[i] > 0).unwrap_or(0);
+    let mut path = vec![start];
+    let mut cur = start;
+    loop {
+        let Some(&p) = preds[cur].iter().find(|&&p| indeg[p] > 0) else { break };
+        if let Some(at) = path.iter().position(|&x| x == p) {
+            let mut cycle: Vec<usize> = path[at..].to_vec();
+            cycle.reverse();
+            cycle.push(cycle[0]);
+            let names: Vec<String> = cycle.iter().map(|&i| built[i].label()).collect();
+            return Err(EngineError::range(format!("graph: cycle: {}", names.join(" → "))));
+        }
+        path.push(p);
+        cur = p;
+    }
+    Err(EngineError::range("graph: cycle"))
+}

@@ -1,0 +1,303 @@
+//! The compiled graph: what the audio thread (or the offline renderer) runs.
+//!
+//! Everything here is allocated by [`crate::compile`] on the control side;
+//! [`CompiledGraph::render_block`] only reads and writes what exists.
+
+use crate::automation::Lane;
+use crate::nodes::Role;
+use ferrite_dsp::{Bus, ParamBuffer, ProcessContext, Processor};
+
+/// A compensation delay on one edge: `len` frames per channel, ring-buffered.
+#[derive(Debug, Clone)]
+pub struct CompDelay {
+    pub(crate) len: usize,
+    pub(crate) line: Box<[f64]>,
+    pub(crate) pos: usize,
+}
+
+impl CompDelay {
+    pub(crate) fn new(len: usize, channels: usize) -> Self {
+        Self { len, line: vec![0.0; len * channels].into_boxed_slice(), pos: 0 }
+    }
+
+    /// Adds `src` delayed by `len` frames into `dst`, channel by channel.
+    ///
+    /// # Realtime
+    /// Does not allocate, lock or panic.
+    fn add_delayed(&mut self, src: &[f64], dst: &mut [f64], channels: usize, stride: usize, frames: usize) {
+        let len = self.len;
+        if len == 0 {
+            return;
+        }
+        for c in 0..channels {
+            let (Some(s), Some(line)) =
+                (src.get(c * stride..c * stride + frames), self.line.get_mut(c * len..(c + 1) * len))
+            else {
+                continue;
+            };
+            let Some(d) = dst.get_mut(c * stride..c * stride + frames) else { continue };
+            let mut pos = self.pos;
+            for (x, y) in s.iter().zip(d.iter_mut()) {
+                if let Some(slot) = line.get_mut(pos) {
+                    *y += *slot;
+                    *slot = *x;
+                }
+                pos += 1;
+                if pos == len {
+                    pos = 0;
+                }
+            }
+        }
+        self.pos = (self.pos + frames) % len;
+    }
+
+    fn reset(&mut self) {
+        self.line.fill(0.0);
+        self.pos = 0;
+    }
+}
+
+/// One input of a node.
+#[derive(Debug, Clone)]
+pub struct Edge {
+    /// Buffer slot of the source node.
+    pub(crate) src_slot: usize,
+    /// Delay that aligns this path with the node's slowest input.
+    pub(crate) comp: Option<CompDelay>,
+}
+
+/// Run-time state of one parameter: a ramp towards a target, or a lane.
+#[derive(Debug, Clone, Copy)]
+pub struct ParamCtl {
+    pub(crate) current: f64,
+    pub(crate) target: f64,
+    pub(crate) step: f64,
+    pub(crate) remaining: u64,
+    pub(crate) lane: Option<usize>,
+}
+
+impl ParamCtl {
+    pub(crate) fn new(value: f64) -> Self {
+        Self { current: value, target: value, step: 0.0, remaining: 0, lane: None }
+    }
+
+    /// Starts a linear ramp to `target` over `frames` (an immediate set when 0).
+    ///
+    /// # Realtime
+    /// Does not allocate, lock or panic.
+    pub fn set(&mut self, target: f64, frames: u64) {
+        self.target = target;
+        if frames == 0 {
+            self.current = target;
+            self.remaining = 0;
+        } else {
+            self.step = (target - self.current) / frames as f64;
+            self.remaining = frames;
+        }
+    }
+}
+
+/// One node as the render core sees it.
+pub struct RenderNode {
+    /// Node id (from the serialized graph).
+    pub id: u32,
+    pub(crate) role: Role,
+    pub(crate) processor: Option<Box<dyn Processor>>,
+    pub(crate) inputs: Vec<Edge>,
+    pub(crate) slot: usize,
+    pub(crate) params: Vec<ParamBuffer>,
+    pub(crate) ctl: Vec<ParamCtl>,
+}
+
+/// A graph compiled for one sample rate, channel count and maximum block.
+pub struct CompiledGraph {
+    pub(crate) sample_rate: f64,
+    pub(crate) channels: usize,
+    pub(crate) max_block: usize,
+    pub(crate) nodes: Vec<RenderNode>,
+    pub(crate) pool: Vec<Box<[f64]>>,
+    pub(crate) input_slot: Option<usize>,
+    pub(crate) output_slot: Option<usize>,
+    pub(crate) latency: usize,
+    /// `(meter name, node index)` for every meter node.
+    pub(crate) meters: Vec<(String, usize)>,
+}
+
+impl CompiledGraph {
+    /// Total latency reported to the output, in frames.
+    pub fn latency(&self) -> usize {
+        self.latency
+    }
+
+    /// Render channel count.
+    pub fn channels(&self) -> usize {
+        self.channels
+    }
+
+    /// Largest block [`Self::render_block`] accepts.
+    pub fn max_block(&self) -> usize {
+        self.max_block
+    }
+
+    /// Sample rate the graph was compiled for.
+    pub fn sample_rate(&self) -> f64 {
+        self.sample_rate
+    }
+
+    /// Meter names and node indices.
+    pub fn meters(&self) -> &[(String, usize)] {
+        &self.meters
+    }
+
+    /// The processor of node `index` (for meters and tests).
+    pub fn processor_mut(&mut self, index: usize) -> Option<&mut (dyn Processor + 'static)> {
+        self.nodes.get_mut(index).and_then(|n| n.processor.as_deref_mut())
+    }
+
+    /// Nodes in render order.
+    pub fn nodes(&self) -> &[RenderNode] {
+        &self.nodes
+    }
+
+    /// Parameter control of node `node`, parameter `param`.
+    pub fn param_mut(&mut self, node: usize, param: usize) -> Option<&mut ParamCtl> {
+        self.nodes.get_mut(node).and_then(|n| n.ctl.get_mut(param))
+    }
+
+    /// The render input for the next block: channel `c`, `max_block` long.
+    /// Write up to `frames` samples before [`Self::render_block`].
+    ///
+    /// # Realtime
+    /// Does not allocate, lock or panic.
+    pub fn input_mut(&mut self, c: usize) -> &mut [f64] {
+        let mb = self.max_block;
+        match self.input_slot.and_then(|s| self.pool.get_mut(s)) {
+            Some(buf) if c < self.channels => buf.get_mut(c * mb..(c + 1) * mb).unwrap_or(&mut []),
+            _ => &mut [],
+        }
+    }
+
+    /// Whether the graph reads the render input.
+    pub fn uses_input(&self) -> bool {
+        self.input_slot.is_some()
+    }
+
+    /// The output of the last block: channel `c`, `frames` long.
+    pub fn output(&self, c: usize, frames: usize) -> &[f64] {
+        let mb = self.max_block;
+        match self.output_slot.and_then(|s| self.pool.get(s)) {
+            Some(buf) if c < self.channels && frames <= mb => buf.get(c * mb..c * mb + frames).unwrap_or(&[]),
+            _ => &[],
+        }
+    }
+
+    /// Points each parameter at its lane in `lanes` (`(node index, param index)` per lane).
+    ///
+    /// # Realtime
+    /// Does not allocate, lock or panic.
+    pub fn bind_lanes(&mut self, targets: &[(usize, usize)]) {
+        for n in self.nodes.iter_mut() {
+            for c in n.ctl.iter_mut() {
+                c.lane = None;
+            }
+        }
+        for (li, &(node, param)) in targets.iter().enumerate() {
+            if let Some(c) = self.param_mut(node, param) {
+                c.lane = Some(li);
+            }
+        }
+    }
+
+    /// Clears every processor and delay to its prepared state.
+    pub fn reset(&mut self) {
+        for n in self.nodes.iter_mut() {
+            if let Some(p) = n.processor.as_mut() {
+                p.reset();
+            }
+            for e in n.inputs.iter_mut() {
+                if let Some(c) = e.comp.as_mut() {
+                    c.reset();
+                }
+            }
+        }
+    }
+
+    /// Renders `frames` (`<= max_block`) frames starting at transport frame
+    /// `position`. The input must have been written with [`Self::input_mut`];
+    /// the result is read with [`Self::output`].
+    ///
+    /// # Realtime
+    /// Does not allocate, free, lock or panic.
+    pub fn render_block(&mut self, position: u64, frames: usize, lanes: &mut [Lane]) {
+        let frames = frames.min(self.max_block);
+        let (channels, mb) = (self.channels, self.max_block);
+        for node in self.nodes.iter_mut() {
+            if node.role == Role::Input {
+                continue;
+            }
+            // Take the node's buffer out of the pool (no allocation: an empty
+            // boxed slice is a dangling pointer), sum its inputs into it.
+            let Some(slot) = self.pool.get_mut(node.slot) else { continue };
+            let mut buf = std::mem::take(slot);
+            for c in 0..channels {
+                if let Some(ch) = buf.get_mut(c * mb..c * mb + frames) {
+                    ch.fill(0.0);
+                }
+            }
+            for edge in node.inputs.iter_mut() {
+                let Some(src) = self.pool.get(edge.src_slot) else { continue };
+                match edge.comp.as_mut() {
+                    Some(d) => d.add_delayed(src, &mut buf, channels, mb, frames),
+                    None => {
+                        for c in 0..channels {
+                            let r = c * mb..c * mb + frames;
+                            if let (Some(s), Some(d)) = (src.get(r.clone()), buf.get_mut(r)) {
+                                for (x, y) in s.iter().zip(d.iter_mut()) {
+                                    *y += *x;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            fill_params(node, position, frames, lanes);
+            if let Some(p) = node.processor.as_mut() {
+                let ctx = ProcessContext { frames, position, params: &node.params };
+                let mut bus = Bus::new(&mut buf, channels, mb, frames);
+                p.process(&ctx, &mut bus);
+            }
+            if let Some(slot) = self.pool.get_mut(node.slot) {
+                *slot = buf;
+            }
+        }
+    }
+}
+
+/// Fills a node's parameter buffers for one block: lane, ramp or constant.
+///
+/// # Realtime
+/// Does not allocate, lock or panic.
+fn fill_params(node: &mut RenderNode, position: u64, frames: usize, lanes: &mut [Lane]) {
+    for (pb, c) in node.params.iter_mut().zip(node.ctl.iter_mut()) {
+        if let Some(lane) = c.lane.and_then(|l| lanes.get_mut(l)) {
+            if let Some(v) = lane.fill(position, pb.varying_mut(frames)) {
+                pb.set_constant(v);
+            }
+            c.current = pb.last(frames);
+            c.target = c.current;
+            c.remaining = 0;
+            continue;
+        }
+        if c.remaining == 0 {
+            pb.set_constant(c.current);
+            continue;
+        }
+        for v in pb.varying_mut(frames).iter_mut() {
+            if c.remaining > 0 {
+                c.remaining -= 1;
+                c.current = if c.remaining == 0 { c.target } else { c.current + c.step };
+            }
+            *v = c.current;
+        }
+    }
+}

@@ -1,0 +1,534 @@
+//! The node registry: for each node type, its parameters (names, defaults,
+//! ranges), its options, and how to build its processor. Everything a user
+//! can get wrong about one node is refused here, naming the node, the
+//! parameter and the value.
+
+use crate::desc::{frames_value, number, type_name, NodeDesc};
+use crate::error::{show, EngineError, Result};
+use ferrite_dsp::Processor;
+use serde_json::{Map, Value};
+use std::sync::Arc;
+
+/// Audio buffers passed beside the JSON (`{ "buffer": k }` refers to entry k).
+pub type SideBuffers = [Arc<[Box<[f32]>]>];
+
+/// What is known when nodes are built.
+#[derive(Debug, Clone, Copy)]
+pub struct BuildContext<'a> {
+    /// Render sample rate.
+    pub sample_rate: f64,
+    /// Render channel count.
+    pub channels: usize,
+    /// Buffers passed beside the JSON.
+    pub buffers: &'a SideBuffers,
+}
+
+/// How a parameter's value is checked.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Limit {
+    /// `min..=max`.
+    Range(f64, f64),
+    /// `0 < f < sample_rate / 2`.
+    Audible,
+    /// `0 <= f < sample_rate / 2`.
+    AudibleOrZero,
+}
+
+/// One parameter of a built node (control side).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParamInfo {
+    /// Name used by `setParam` and `automate`.
+    pub name: String,
+    /// Initial value.
+    pub value: f64,
+    /// Accepted values.
+    pub limit: Limit,
+}
+
+impl ParamInfo {
+    /// Checks `v` for parameter `self` of node `label` at `sample_rate`.
+    pub fn check(&self, label: &str, v: f64, sample_rate: f64) -> Result<()> {
+        let name = &self.name;
+        if !v.is_finite() {
+            return Err(EngineError::range(format!(
+                "{label}: parameter '{name}' = {} must be a finite number",
+                show(v)
+            )));
+        }
+        let nyq = sample_rate / 2.0;
+        match self.limit {
+            Limit::Range(lo, hi) if v < lo || v > hi => Err(EngineError::range(format!(
+                "{label}: parameter '{name}' = {} is out of range [{}, {}]",
+                show(v),
+                show(lo),
+                show(hi)
+            ))),
+            Limit::Audible if v <= 0.0 || v >= nyq => Err(EngineError::range(format!(
+                "{label}: parameter '{name}' = {} Hz must be above 0 and below Nyquist ({} Hz at {} Hz)",
+                show(v),
+                show(nyq),
+                show(sample_rate)
+            ))),
+            Limit::AudibleOrZero if v < 0.0 || v >= nyq => Err(EngineError::range(format!(
+                "{label}: parameter '{name}' = {} Hz must be at least 0 and below Nyquist ({} Hz at {} Hz)",
+                show(v),
+                show(nyq),
+                show(sample_rate)
+            ))),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The role a node plays in the graph.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The render's input.
+    Input,
+    /// The master output.
+    Output,
+    /// Produces signal and takes no input.
+    Source,
+    /// Processes the sum of its inputs.
+    Effect,
+}
+
+/// A validated node, ready for the compiler.
+pub struct BuiltNode {
+    /// Node id.
+    pub id: u32,
+    /// Node type name.
+    pub kind: String,
+    /// Role in the graph.
+    pub role: Role,
+    /// Parameters in processor order.
+    pub params: Vec<ParamInfo>,
+    /// The processor (`None` for input and output).
+    pub processor: Option<Box<dyn Processor>>,
+    /// For meters: the name readings are keyed by.
+    pub meter_name: Option<String>,
+}
+
+impl BuiltNode {
+    /// `type #id`.
+    pub fn label(&self) -> String {
+        format!("{} #{}", self.kind, self.id)
+    }
+}
+
+/// Every node type this engine knows, for messages.
+pub const NODE_TYPES: &[&str] = &[
+    "input",
+    "output",
+    "oscillator",
+    "constant",
+    "player",
+    "gain",
+    "pan",
+    "biquad",
+    "eq",
+    "delay",
+    "compressor",
+    "limiter",
+    "convolver",
+    "meter",
+];
+
+/// Largest delay line or lookahead accepted, in seconds of audio (refused before allocating).
+pub const MAX_DELAY_SECONDS: f64 = 600.0;
+
+const DB_RANGE: Limit = Limit::Range(-120.0, 120.0);
+
+struct ParamDef {
+    name: String,
+    default: f64,
+    limit: Limit,
+}
+
+fn pd(name: &str, default: f64, limit: Limit) -> ParamDef {
+    ParamDef { name: name.to_string(), default, limit }
+}
+
+/// Reads options with type checks and a record of which keys were used.
+struct Options<'a> {
+    label: String,
+    map: &'a Map<String, Value>,
+    used: Vec<&'static str>,
+}
+
+impl<'a> Options<'a> {
+    fn get(&mut self, key: &'static str) -> Option<&'a Value> {
+        self.used.push(key);
+        self.map.get(key).filter(|v| !v.is_null())
+    }
+
+    fn string(&mut self, key: &'static str, default: Option<&'static str>) -> Result<String> {
+        match self.get(key) {
+            Some(Value::String(s)) => Ok(s.clone()),
+            Some(v) => Err(EngineError::type_error(format!(
+                "{}: option '{key}' must be a string, got {} {v}",
+                self.label,
+                type_name(v)
+            ))),
+            None => default
+                .map(str::to_string)
+                .ok_or_else(|| EngineError::type_error(format!("{}: option '{key}' is required", self.label))),
+        }
+    }
+
+    fn boolean(&mut self, key: &'static str, default: bool) -> Result<bool> {
+        match self.get(key) {
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(v) => Err(EngineError::type_error(format!(
+                "{}: option '{key}' must be a boolean, got {} {v}",
+                self.label,
+                type_name(v)
+            ))),
+            None => Ok(default),
+        }
+    }
+
+    fn number(&mut self, key: &'static str, default: f64, lo: f64, hi: f64) -> Result<f64> {
+        match self.get(key) {
+            Some(v) => {
+                let x = number(v).ok_or_else(|| {
+                    EngineError::type_error(format!(
+                        "{}: option '{key}' must be a number, got {} {v}",
+                        self.label,
+                        type_name(v)
+                    ))
+                })?;
+                if !x.is_finite() || x < lo || x > hi {
+                    return Err(EngineError::range(format!(
+                        "{}: option '{key}' = {} is out of range [{}, {}]",
+                        self.label,
+                        show(x),
+                        show(lo),
+                        show(hi)
+                    )));
+                }
+                Ok(x)
+            }
+            None => Ok(default),
+        }
+    }
+
+    fn finish(self) -> Result<()> {
+        for k in self.map.keys() {
+            if !self.used.iter().any(|u| u == k) {
+                return Err(EngineError::type_error(format!(
+                    "{}: unknown option '{k}' (known: {})",
+                    self.label,
+                    if self.used.is_empty() { "none".to_string() } else { self.used.join(", ") }
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Reads an audio buffer option: inline arrays of numbers, or `{ "buffer": k }`.
+fn audio_option(label: &str, key: &str, v: Option<&Value>, ctx: &BuildContext<'_>) -> Result<Arc<[Box<[f32]>]>> {
+    let v = v.ok_or_else(|| {
+        EngineError::type_error(format!("{label}: option '{key}' is required (an array of Float32Array channels)"))
+    })?;
+    let chans: Arc<[Box<[f32]>]> = match v {
+        Value::Object(o) => {
+            let k = o.get("buffer").and_then(Value::as_u64).ok_or_else(|| {
+                EngineError::type_error(format!("{label}: option '{key}' must be an array of channels"))
+            })?;
+            ctx.buffers.get(k as usize).cloned().ok_or_else(|| {
+                EngineError::type_error(format!("{label}: option '{key}' refers to buffer {k}, which was not passed"))
+            })?
+        }
+        Value::Array(a) => {
+            let mut chans = Vec::with_capacity(a.len());
+            for (c, ch) in a.iter().enumerate() {
+                let samples = ch.as_array().ok_or_else(|| {
+                    EngineError::type_error(format!(
+                        "{label}: {key}[{c}] must be an array of samples, got {}",
+                        type_name(ch)
+                    ))
+                })?;
+                let mut out = Vec::with_capacity(samples.len());
+                for (i, s) in samples.iter().enumerate() {
+                    let x = number(s).ok_or_else(|| {
+                        EngineError::type_error(format!(
+                            "{label}: {key}[{c}][{i}] must be a number, got {}",
+                            type_name(s)
+                        ))
+                    })?;
+                    out.push(x as f32);
+                }
+                chans.push(out.into_boxed_slice());
+            }
+            chans.into()
+        }
+        other => {
+            return Err(EngineError::type_error(format!(
+                "{label}: option '{key}' must be an array of Float32Array channels, got {}",
+                type_name(other)
+            )))
+        }
+    };
+    if chans.is_empty() {
+        return Err(EngineError::range(format!("{label}: option '{key}' has no channels")));
+    }
+    let len = chans[0].len();
+    if let Some((c, ch)) = chans.iter().enumerate().find(|(_, ch)| ch.len() != len) {
+        return Err(EngineError::range(format!(
+            "{label}: {key}[{c}] has {} frames but {key}[0] has {len}; every channel must have the same length",
+            ch.len()
+        )));
+    }
+    if let Some((c, i)) =
+        chans.iter().enumerate().find_map(|(c, ch)| ch.iter().position(|x| !x.is_finite()).map(|i| (c, i)))
+    {
+        return Err(EngineError::range(format!(
+            "{label}: {key}[{c}][{i}] = {} is not a finite sample",
+            show(chans[c][i] as f64)
+        )));
+    }
+    Ok(chans)
+}
+
+fn kind_of(label: &str, s: &str) -> Result<ferrite_dsp::biquad::BiquadType> {
+    ferrite_dsp::biquad::BiquadType::parse(s).ok_or_else(|| EngineError::type_error(format!("{label}: unknown biquad type '{s}' (known: lowpass, highpass, bandpass, notch, allpass, peaking, lowshelf, highshelf)")))
+}
+
+fn biquad_params(prefix: &str) -> Vec<ParamDef> {
+    vec![
+        pd(&format!("{prefix}frequency"), f64::NAN, Limit::Audible),
+        pd(&format!("{prefix}q"), std::f64::consts::FRAC_1_SQRT_2, Limit::Range(1e-4, 1000.0)),
+        pd(&format!("{prefix}gainDb"), 0.0, DB_RANGE),
+    ]
+}
+
+fn ms_to_frames(ms: f64, sample_rate: f64) -> usize {
+    (ms * sample_rate / 1000.0).round() as usize
+}
+
+/// Validates one node and builds its processor.
+pub fn build(desc: &NodeDesc, ctx: &BuildContext<'_>) -> Result<BuiltNode> {
+    use ferrite_dsp::*;
+    let label = desc.label();
+    let mut opts = Options { label: label.clone(), map: &desc.options, used: Vec::new() };
+    let mut meter_name = None;
+    let (role, defs, processor): (Role, Vec<ParamDef>, Option<Box<dyn Processor>>) = match desc.kind.as_str() {
+        "input" => (Role::Input, vec![], None),
+        "output" => (Role::Output, vec![], None),
+        "oscillator" => {
+            let w = opts.string("type", Some("sine"))?;
+            let wave = match w.as_str() {
+                "sine" | "saw" | "square" | "triangle" => 0,
+                _ => {
+                    return Err(EngineError::type_error(format!(
+                        "{label}: unknown oscillator type '{w}' (known: sine, saw, square, triangle)"
+                    )))
+                }
+            };
+            let defs = vec![
+                pd("frequency", f64::NAN, Limit::AudibleOrZero),
+                pd("amplitude", 1.0, Limit::Range(-1e6, 1e6)),
+                pd("phase", 0.0, Limit::Range(-1e6, 1e6)),
+            ];
+            let _ = (wave, defs);
+            return Err(not_yet(&label));
+        }
+        "constant" => (
+            Role::Source,
+            vec![pd("value", f64::NAN, Limit::Range(-1e9, 1e9))],
+            Some(Box::new(constant::Constant::new())),
+        ),
+        "player" => {
+            let chans = audio_option(&label, "channels", opts.get("channels"), ctx)?;
+            let looped = opts.boolean("loop", false)?;
+            let start = match opts.get("startFrame") {
+                Some(v) => frames_value(v, &format!("{label}: option 'startFrame'"))? as u64,
+                None => 0,
+            };
+            if looped && chans[0].is_empty() {
+                return Err(EngineError::range(format!(
+                    "{label}: a looped player needs a buffer with at least one frame"
+                )));
+            }
+            (Role::Source, vec![], Some(Box::new(player::Player::new(chans, looped, start))))
+        }
+        "gain" => (Role::Effect, vec![pd("gain", 1.0, Limit::Range(-1e6, 1e6))], Some(Box::new(gain::Gain::new()))),
+        "pan" => (Role::Effect, vec![pd("pan", 0.0, Limit::Range(-1.0, 1.0))], Some(Box::new(pan::Pan::new()))),
+        "biquad" => {
+            let t = opts.string("type", None)?;
+            (Role::Effect, biquad_params(""), Some(Box::new(biquad::Biquad::new(kind_of(&label, &t)?))))
+        }
+        "eq" => {
+            let bands = match opts.get("bands") {
+                Some(Value::Array(a)) => a,
+                Some(v) => {
+                    return Err(EngineError::type_error(format!(
+                        "{label}: option 'bands' must be an array, got {}",
+                        type_name(v)
+                    )))
+                }
+                None => return Err(EngineError::type_error(format!("{label}: option 'bands' is required"))),
+            };
+            if bands.len() > 64 {
+                return Err(EngineError::range(format!("{label}: {} bands is too many (at most 64)", bands.len())));
+            }
+            let mut kinds = Vec::with_capacity(bands.len());
+            let mut defs = Vec::new();
+            for (i, b) in bands.iter().enumerate() {
+                let t = b.get("type").and_then(Value::as_str).ok_or_else(|| {
+                    EngineError::type_error(format!("{label}: bands[{i}].type must be a biquad type string"))
+                })?;
+                kinds.push(kind_of(&format!("{label} bands[{i}]"), t)?);
+                defs.extend(biquad_params(&format!("bands[{i}].")));
+            }
+            (Role::Effect, defs, Some(Box::new(eq::Eq::new(kinds))))
+        }
+        "delay" => {
+            let max_allowed = (MAX_DELAY_SECONDS * ctx.sample_rate).floor();
+            let frames = match desc.params.get("frames") {
+                Some(v) => frames_value(v, &format!("{label}: parameter 'frames'"))?,
+                None => return Err(EngineError::type_error(format!("{label}: parameter 'frames' is required"))),
+            };
+            let max = opts.number("maxFrames", frames, 0.0, max_allowed)?;
+            if frames > max_allowed {
+                return Err(EngineError::range(format!(
+                    "{label}: parameter 'frames' = {} exceeds the longest delay ({} frames, {MAX_DELAY_SECONDS} s)",
+                    show(frames),
+                    show(max_allowed)
+                )));
+            }
+            let max = max.max(frames);
+            let defs = vec![
+                pd("frames", frames, Limit::Range(0.0, max)),
+                pd("feedback", 0.0, Limit::Range(-0.999, 0.999)),
+                pd("mix", 1.0, Limit::Range(0.0, 1.0)),
+            ];
+            (Role::Effect, defs, Some(Box::new(delay::Delay::new(max as usize))))
+        }
+        "compressor" => {
+            let defs = vec![
+                pd("thresholdDb", -24.0, Limit::Range(-120.0, 0.0)),
+                pd("ratio", 4.0, Limit::Range(1.0, 1000.0)),
+                pd("attackMs", 10.0, Limit::Range(0.0, 10_000.0)),
+                pd("releaseMs", 100.0, Limit::Range(0.0, 10_000.0)),
+                pd("kneeDb", 6.0, Limit::Range(0.0, 48.0)),
+                pd("makeupDb", 0.0, Limit::Range(-60.0, 60.0)),
+            ];
+            let _ = defs;
+            return Err(not_yet(&label));
+        }
+        "limiter" => {
+            let lookahead = match desc.params.get("lookaheadMs").or_else(|| desc.options.get("lookaheadMs")) {
+                Some(v) => {
+                    let x = number(v).ok_or_else(|| {
+                        EngineError::type_error(format!(
+                            "{label}: 'lookaheadMs' must be a number, got {}",
+                            type_name(v)
+                        ))
+                    })?;
+                    if !x.is_finite() || !(0.0..=1000.0).contains(&x) {
+                        return Err(EngineError::range(format!(
+                            "{label}: 'lookaheadMs' = {} is out of range [0, 1000]",
+                            show(x)
+                        )));
+                    }
+                    x
+                }
+                None => 5.0,
+            };
+            opts.used.push("lookaheadMs");
+            let defs = vec![
+                pd("ceilingDb", -1.0, Limit::Range(-60.0, 0.0)),
+                pd("releaseMs", 100.0, Limit::Range(0.1, 10_000.0)),
+            ];
+            let _ = (defs, lookahead);
+            return Err(not_yet(&label));
+        }
+        "convolver" => {
+            let ir = audio_option(&label, "ir", opts.get("ir"), ctx)?;
+            let normalize = opts.boolean("normalize", true)?;
+            if ir.len() != 1 && ir.len() != ctx.channels {
+                return Err(EngineError::range(format!(
+                    "{label}: the impulse response has {} channels; it must have 1 or the render's {} channels",
+                    ir.len(),
+                    ctx.channels
+                )));
+            }
+            if ir[0].is_empty() {
+                return Err(EngineError::range(format!("{label}: the impulse response is empty")));
+            }
+            if ir[0].len() as f64 > MAX_DELAY_SECONDS * ctx.sample_rate {
+                return Err(EngineError::range(format!(
+                    "{label}: the impulse response has {} frames, more than {MAX_DELAY_SECONDS} s",
+                    ir[0].len()
+                )));
+            }
+            let ir: Vec<Vec<f32>> = ir.iter().map(|c| c.to_vec()).collect();
+            let _ = (ir, normalize);
+            return Err(not_yet(&label));
+        }
+        "meter" => {
+            let name = match opts.get("name") {
+                Some(Value::String(s)) => s.clone(),
+                Some(v) => {
+                    return Err(EngineError::type_error(format!(
+                        "{label}: option 'name' must be a string, got {}",
+                        type_name(v)
+                    )))
+                }
+                None => desc.id.to_string(),
+            };
+            meter_name = Some(name);
+            let _ = meter_name.take();
+            return Err(not_yet(&label));
+        }
+        other => {
+            return Err(EngineError::type_error(format!(
+                "node #{}: unknown node type '{other}' (known: {})",
+                desc.id,
+                NODE_TYPES.join(", ")
+            )))
+        }
+    };
+    opts.finish()?;
+    let mut params = Vec::with_capacity(defs.len());
+    for d in defs {
+        let info = ParamInfo { name: d.name, value: d.default, limit: d.limit };
+        let value = match desc.params.get(&info.name) {
+            Some(v) => number(v).ok_or_else(|| {
+                EngineError::type_error(format!(
+                    "{label}: parameter '{}' must be a number, got {} {v}",
+                    info.name,
+                    type_name(v)
+                ))
+            })?,
+            None if d.default.is_nan() => {
+                return Err(EngineError::type_error(format!("{label}: parameter '{}' is required", info.name)))
+            }
+            None => d.default,
+        };
+        info.check(&label, value, ctx.sample_rate)?;
+        params.push(ParamInfo { value, ..info });
+    }
+    for k in desc.params.keys() {
+        if !params.iter().any(|p| &p.name == k) && !(desc.kind == "limiter" && k == "lookaheadMs") {
+            let known: Vec<&str> = params.iter().map(|p| p.name.as_str()).collect();
+            return Err(EngineError::type_error(format!(
+                "{label}: unknown parameter '{k}' (known: {})",
+                if known.is_empty() { "none".to_string() } else { known.join(", ") }
+            )));
+        }
+    }
+    Ok(BuiltNode { id: desc.id, kind: desc.kind.clone(), role, params, processor, meter_name })
+}
+
+fn not_yet(label: &str) -> EngineError {
+    EngineError::other(format!("{label}: this node type is not implemented yet"))
+}
+
+/// Frames of lookahead a limiter with `ms` milliseconds reports at `sample_rate`.
+pub fn lookahead_frames(ms: f64, sample_rate: f64) -> usize {
+    ms_to_frames(ms, sample_rate)
+}

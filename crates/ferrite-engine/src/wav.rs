@@ -1,0 +1,126 @@
+//! WAV files in and out (via `hound`), for the API's `writeWav` / `readWav`.
+
+use crate::error::{EngineError, Result};
+use std::path::Path;
+
+/// Sample formats `writeWav` accepts: 16- and 24-bit integer, 32-bit float.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BitDepth {
+    /// 16-bit PCM.
+    Int16,
+    /// 24-bit PCM.
+    Int24,
+    /// 32-bit IEEE float.
+    Float32,
+}
+
+impl BitDepth {
+    /// From the API's `bitDepth` (16, 24 or 32).
+    pub fn from_bits(bits: u32) -> Result<Self> {
+        match bits {
+            16 => Ok(Self::Int16),
+            24 => Ok(Self::Int24),
+            32 => Ok(Self::Float32),
+            b => Err(EngineError::range(format!("writeWav: bitDepth = {b} must be 16, 24 or 32 (float)"))),
+        }
+    }
+}
+
+/// Writes planar `channels` at `sample_rate`. Integer formats scale by
+/// 2^(bits-1), round to nearest (no dither) and clip to full scale.
+pub fn write_wav(path: &Path, channels: &[&[f32]], sample_rate: u32, depth: BitDepth) -> Result<()> {
+    if channels.is_empty() || channels.len() > u16::MAX as usize {
+        return Err(EngineError::range(format!("writeWav: {} channels; need at least 1", channels.len())));
+    }
+    let frames = channels[0].len();
+    if let Some((c, ch)) = channels.iter().enumerate().find(|(_, ch)| ch.len() != frames) {
+        return Err(EngineError::range(format!(
+            "writeWav: channel {c} has {} frames but channel 0 has {frames}",
+            ch.len()
+        )));
+    }
+    if sample_rate == 0 {
+        return Err(EngineError::range("writeWav: sampleRate = 0 must be positive"));
+    }
+    let (bits, format) = match depth {
+        BitDepth::Int16 => (16, hound::SampleFormat::Int),
+        BitDepth::Int24 => (24, hound::SampleFormat::Int),
+        BitDepth::Float32 => (32, hound::SampleFormat::Float),
+    };
+    let spec =
+        hound::WavSpec { channels: channels.len() as u16, sample_rate, bits_per_sample: bits, sample_format: format };
+    let err = |e: hound::Error| EngineError::other(format!("writeWav: cannot write '{}': {e}", path.display()));
+    let mut w = hound::WavWriter::create(path, spec).map_err(err)?;
+    for i in 0..frames {
+        for ch in channels {
+            let x = ch[i];
+            match depth {
+                BitDepth::Float32 => w.write_sample(x).map_err(err)?,
+                BitDepth::Int16 => {
+                    w.write_sample((f64::from(x) * 32768.0).round().clamp(-32768.0, 32767.0) as i16).map_err(err)?
+                }
+                BitDepth::Int24 => w
+                    .write_sample((f64::from(x) * 8_388_608.0).round().clamp(-8_388_608.0, 8_388_607.0) as i32)
+                    .map_err(err)?,
+            }
+        }
+    }
+    w.finalize().map_err(err)
+}
+
+/// A decoded WAV file, planar.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WavData {
+    /// Frames per second.
+    pub sample_rate: u32,
+    /// One vector per channel.
+    pub channels: Vec<Vec<f32>>,
+}
+
+/// Reads any PCM or float WAV file `hound` understands into f32 channels.
+pub fn read_wav(path: &Path) -> Result<WavData> {
+    let err = |e: hound::Error| EngineError::other(format!("readWav: cannot read '{}': {e}", path.display()));
+    let mut r = hound::WavReader::open(path).map_err(err)?;
+    let spec = r.spec();
+    let n = spec.channels.max(1) as usize;
+    let mut channels: Vec<Vec<f32>> = (0..n).map(|_| Vec::with_capacity(r.len() as usize / n)).collect();
+    match spec.sample_format {
+        hound::SampleFormat::Float => {
+            for (i, s) in r.samples::<f32>().enumerate() {
+                channels[i % n].push(s.map_err(err)?);
+            }
+        }
+        hound::SampleFormat::Int => {
+            let scale = 1.0 / (1u64 << (spec.bits_per_sample.clamp(1, 32) - 1)) as f64;
+            for (i, s) in r.samples::<i32>().enumerate() {
+                channels[i % n].push((f64::from(s.map_err(err)?) * scale) as f32);
+            }
+        }
+    }
+    Ok(WavData { sample_rate: spec.sample_rate, channels })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_every_depth_within_its_quantisation() {
+        let dir = std::env::temp_dir().join(format!("ferrite-wav-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let l: Vec<f32> = (0..1000).map(|i| (i as f32 * 0.01).sin() * 0.9).collect();
+        let r: Vec<f32> = l.iter().map(|x| -x).collect();
+        for (bits, tol) in [(16, 0.5 / 32768.0), (24, 0.5 / 8_388_608.0), (32, 0.0)] {
+            let p = dir.join(format!("t{bits}.wav"));
+            write_wav(&p, &[&l, &r], 44100, BitDepth::from_bits(bits).unwrap()).unwrap();
+            let w = read_wav(&p).unwrap();
+            assert_eq!(w.sample_rate, 44100);
+            assert_eq!(w.channels.len(), 2);
+            for (a, b) in w.channels[1].iter().zip(&r) {
+                assert!((a - b).abs() <= tol as f32, "{bits}: {a} vs {b}");
+            }
+        }
+        assert!(read_wav(&dir.join("missing.wav")).unwrap_err().message.contains("missing.wav"));
+        assert_eq!(BitDepth::from_bits(8).unwrap_err().kind, crate::error::ErrorKind::Range);
+    }
+}

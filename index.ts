@@ -1,0 +1,666 @@
+/**
+ * ferrite-audio — a real-time audio engine for Node.js with a Rust core.
+ *
+ * Build a processor {@link Graph} in TypeScript, render it offline with
+ * {@link renderOffline}, or play it on a device with {@link Engine}.
+ *
+ * @packageDocumentation
+ */
+import * as native from './binding'
+
+// ---------------------------------------------------------------------------
+// Errors: the native side tags its messages; rethrow them as the right class.
+
+const TAG = /^\[ferrite:(TypeError|RangeError|Error)\] ([\s\S]*)$/
+
+/** Rethrows a native error as the `TypeError` / `RangeError` / `Error` it stands for. */
+function rethrow(e: unknown): never {
+  if (e instanceof Error) {
+    const m = TAG.exec(e.message)
+    if (m) {
+      const Class = m[1] === 'TypeError' ? TypeError : m[1] === 'RangeError' ? RangeError : Error
+      throw new Class(m[2])
+    }
+  }
+  throw e
+}
+
+function callNative<T>(f: () => T): T {
+  try {
+    return f()
+  } catch (e) {
+    rethrow(e)
+  }
+}
+
+async function callNativeAsync<T>(f: () => Promise<T>): Promise<T> {
+  try {
+    return await f()
+  } catch (e) {
+    rethrow(e)
+  }
+}
+
+function describe(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v)
+  if (typeof v === 'number' || typeof v === 'boolean' || v === null || v === undefined) return String(v)
+  if (Array.isArray(v)) return 'an array'
+  return `a ${typeof v}`
+}
+
+function checkNumber(where: string, name: string, v: unknown): number {
+  if (typeof v !== 'number') throw new TypeError(`${where}: '${name}' must be a number, got ${describe(v)}`)
+  if (!Number.isFinite(v)) throw new RangeError(`${where}: '${name}' = ${v} must be a finite number`)
+  return v
+}
+
+function checkFrames(where: string, name: string, v: unknown): number {
+  checkNumber(where, name, v)
+  const n = v as number
+  if (n < 0 || !Number.isInteger(n) || n > Number.MAX_SAFE_INTEGER) {
+    throw new RangeError(`${where}: '${name}' = ${n} must be a non-negative whole number of frames`)
+  }
+  return n
+}
+
+function checkSampleRate(where: string, sampleRate: unknown): number {
+  checkNumber(where, 'sampleRate', sampleRate)
+  const sr = sampleRate as number
+  if (sr < 1000 || sr > 1_536_000) throw new RangeError(`${where}: sampleRate = ${sr} is out of range [1000, 1536000]`)
+  return sr
+}
+
+function checkObject(where: string, o: unknown, allowUndefined: boolean): Record<string, unknown> {
+  if (o === undefined && allowUndefined) return {}
+  if (typeof o !== 'object' || o === null || Array.isArray(o)) {
+    throw new TypeError(`${where}: options must be an object, got ${describe(o)}`)
+  }
+  return o as Record<string, unknown>
+}
+
+function checkKeys(where: string, o: Record<string, unknown>, known: readonly string[]): void {
+  for (const k of Object.keys(o)) {
+    if (!known.includes(k)) {
+      throw new TypeError(`${where}: unknown parameter '${k}' (known: ${known.length ? known.join(', ') : 'none'})`)
+    }
+  }
+}
+
+function checkChannels(where: string, name: string, v: unknown): Float32Array[] {
+  if (!Array.isArray(v) || v.length === 0) {
+    throw new TypeError(`${where}: '${name}' must be a non-empty array of Float32Array channels, got ${describe(v)}`)
+  }
+  v.forEach((c, i) => {
+    if (!(c instanceof Float32Array)) throw new TypeError(`${where}: ${name}[${i}] must be a Float32Array, got ${describe(c)}`)
+  })
+  const len = (v[0] as Float32Array).length
+  v.forEach((c: Float32Array, i) => {
+    if (c.length !== len) throw new RangeError(`${where}: ${name}[${i}] has ${c.length} frames but ${name}[0] has ${len}`)
+  })
+  return v as Float32Array[]
+}
+
+// ---------------------------------------------------------------------------
+// Units
+
+/** Frames in `seconds` at `sampleRate`, rounded to the nearest frame. */
+export function secondsToFrames(seconds: number, sampleRate: number): number {
+  checkNumber('secondsToFrames', 'seconds', seconds)
+  if (seconds < 0) throw new RangeError(`secondsToFrames: 'seconds' = ${seconds} must not be negative`)
+  checkSampleRate('secondsToFrames', sampleRate)
+  return Math.round(seconds * sampleRate)
+}
+
+/** Seconds spanned by `frames` at `sampleRate`. */
+export function framesToSeconds(frames: number, sampleRate: number): number {
+  checkFrames('framesToSeconds', 'frames', frames)
+  checkSampleRate('framesToSeconds', sampleRate)
+  return frames / sampleRate
+}
+
+// ---------------------------------------------------------------------------
+// Automation
+
+/** How an automation point moves to the next one. */
+export type Curve = 'linear' | 'step' | 'exponential' | 'scurve'
+
+/** One automation breakpoint. */
+export interface AutomationPoint {
+  frame: number
+  value: number
+  curve?: Curve
+}
+
+const CURVES: readonly Curve[] = ['linear', 'step', 'exponential', 'scurve']
+
+/**
+ * A breakpoint automation lane, evaluated sample-accurately by the engine.
+ *
+ * ```ts
+ * const fade = new AutomationLane().add(0, 0).add(48000, 1, 'scurve')
+ * fade.valueAt(24000) // 0.5
+ * ```
+ */
+export class AutomationLane {
+  #points: Required<AutomationPoint>[] = []
+
+  constructor(points?: AutomationPoint[]) {
+    if (points === undefined) return
+    if (!Array.isArray(points)) throw new TypeError(`AutomationLane: points must be an array, got ${describe(points)}`)
+    for (const p of points) {
+      if (typeof p !== 'object' || p === null) throw new TypeError(`AutomationLane: each point must be an object, got ${describe(p)}`)
+      this.add(p.frame, p.value, p.curve)
+    }
+  }
+
+  /** Adds a point; points at the same frame keep their insertion order (the later one wins from that frame). */
+  add(frame: number, value: number, curve: Curve = 'linear'): this {
+    checkFrames('AutomationLane.add', 'frame', frame)
+    checkNumber('AutomationLane.add', 'value', value)
+    if (!CURVES.includes(curve)) {
+      throw new TypeError(`AutomationLane.add: curve ${describe(curve)} is not one of ${CURVES.join(', ')}`)
+    }
+    // Insert after every point at or before `frame` (stable).
+    let lo = 0
+    let hi = this.#points.length
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1
+      if (this.#points[mid].frame <= frame) lo = mid + 1
+      else hi = mid
+    }
+    this.#points.splice(lo, 0, { frame, value, curve })
+    return this
+  }
+
+  /** The points, sorted by frame. */
+  get points(): ReadonlyArray<Readonly<Required<AutomationPoint>>> {
+    return this.#points.map((p) => ({ ...p }))
+  }
+
+  /**
+   * The value at transport frame `frame`: the same function the engine evaluates.
+   * Before the first point: the first value; from the last point on: the last value.
+   */
+  valueAt(frame: number): number {
+    checkNumber('AutomationLane.valueAt', 'frame', frame)
+    const pts = this.#points
+    if (pts.length === 0) return 0
+    // Last point whose frame is <= `frame`.
+    let lo = 0
+    let hi = pts.length
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1
+      if (pts[mid].frame <= frame) lo = mid + 1
+      else hi = mid
+    }
+    if (lo === 0) return pts[0].value
+    const p1 = pts[lo - 1]
+    const p2 = pts[lo]
+    if (p2 === undefined) return p1.value
+    const v1 = p1.value
+    const v2 = p2.value
+    const t = (frame - p1.frame) / (p2.frame - p1.frame)
+    switch (p1.curve) {
+      case 'step':
+        return v1
+      case 'exponential':
+        return v1 + (v2 - v1) * (t * t)
+      case 'scurve':
+        return v1 + (v2 - v1) * (t * t * (3 - 2 * t))
+      default:
+        return v1 + (v2 - v1) * t
+    }
+  }
+
+  /** The serialized points. */
+  toJSON(): Required<AutomationPoint>[] {
+    return this.#points.map((p) => ({ ...p }))
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Graph
+
+/** The RBJ cookbook filter types. */
+export type BiquadType = 'lowpass' | 'highpass' | 'bandpass' | 'notch' | 'allpass' | 'peaking' | 'lowshelf' | 'highshelf'
+
+const BIQUAD_TYPES: readonly BiquadType[] = ['lowpass', 'highpass', 'bandpass', 'notch', 'allpass', 'peaking', 'lowshelf', 'highshelf']
+
+/** Oscillator waveforms; saw, square and triangle are band-limited. */
+export type Waveform = 'sine' | 'saw' | 'square' | 'triangle'
+
+const WAVEFORMS: readonly Waveform[] = ['sine', 'saw', 'square', 'triangle']
+
+/** A node of a {@link Graph}. */
+export interface NodeRef {
+  readonly id: number
+  readonly type: string
+}
+
+/** One band of an {@link Graph.eq}. */
+export interface EqBand {
+  type: BiquadType
+  frequency: number
+  q?: number
+  gainDb?: number
+}
+
+interface NodeRecord {
+  ref: NodeRef
+  params: Record<string, number>
+  options: Record<string, unknown>
+  /** Audio option name → channels, sent beside the JSON. */
+  audio: Record<string, Float32Array[]>
+}
+
+/** The serialized graph's format version. */
+export const GRAPH_FORMAT_VERSION = 1
+
+/** Automatable parameters of each node type (eq's are per band). */
+function paramNames(rec: NodeRecord): string[] {
+  return Object.keys(rec.params)
+}
+
+/**
+ * A processor graph: sources, effects and meters connected towards `output`.
+ *
+ * ```ts
+ * const g = new Graph()
+ * const osc = g.oscillator({ type: 'saw', frequency: 110 })
+ * g.chain(osc, g.biquad({ type: 'lowpass', frequency: 800 }), g.gain({ gain: 0.5 }), g.output)
+ * ```
+ */
+export class Graph {
+  /** The render's input (offline `input` channels, or the device input). */
+  readonly input: NodeRef
+  /** The master output. */
+  readonly output: NodeRef
+  #nodes = new Map<number, NodeRecord>()
+  #refs = new WeakSet<NodeRef>()
+  #edges: Array<[number, number]> = []
+  #lanes = new Map<string, { node: number; param: string; lane: AutomationLane }>()
+  #nextId = 0
+
+  constructor() {
+    this.input = this.#add('input', {}, {})
+    this.output = this.#add('output', {}, {})
+  }
+
+  #add(type: string, params: Record<string, number>, options: Record<string, unknown>, audio: Record<string, Float32Array[]> = {}): NodeRef {
+    const ref: NodeRef = Object.freeze({ id: this.#nextId++, type })
+    this.#nodes.set(ref.id, { ref, params, options, audio })
+    this.#refs.add(ref)
+    return ref
+  }
+
+  #where(type: string): string {
+    return `${type} #${this.#nextId}`
+  }
+
+  /** A periodic source. `phase` is a phase offset in radians. */
+  oscillator(o: { type?: Waveform; frequency: number; amplitude?: number; phase?: number }): NodeRef {
+    const w = this.#where('oscillator')
+    const opts = checkObject(w, o, false)
+    checkKeys(w, opts, ['type', 'frequency', 'amplitude', 'phase'])
+    const type = opts.type ?? 'sine'
+    if (!WAVEFORMS.includes(type as Waveform)) throw new TypeError(`${w}: unknown oscillator type ${describe(type)} (known: ${WAVEFORMS.join(', ')})`)
+    const frequency = checkNumber(w, 'frequency', opts.frequency)
+    if (frequency < 0) throw new RangeError(`${w}: parameter 'frequency' = ${frequency} must not be negative`)
+    const params: Record<string, number> = { frequency, amplitude: 1, phase: 0 }
+    if (opts.amplitude !== undefined) params.amplitude = checkNumber(w, 'amplitude', opts.amplitude)
+    if (opts.phase !== undefined) params.phase = checkNumber(w, 'phase', opts.phase)
+    return this.#add('oscillator', params, { type })
+  }
+
+  /** A constant signal (a DC offset, or a control value to sum). */
+  constant(o: { value: number }): NodeRef {
+    const w = this.#where('constant')
+    const opts = checkObject(w, o, false)
+    checkKeys(w, opts, ['value'])
+    return this.#add('constant', { value: checkNumber(w, 'value', opts.value) }, {})
+  }
+
+  /**
+   * Plays a buffer on the timeline: transport frame `startFrame` plays the
+   * buffer's first frame. A mono buffer feeds every channel.
+   */
+  player(o: { channels: Float32Array[]; loop?: boolean; startFrame?: number }): NodeRef {
+    const w = this.#where('player')
+    const opts = checkObject(w, o, false)
+    checkKeys(w, opts, ['channels', 'loop', 'startFrame'])
+    const channels = checkChannels(w, 'channels', opts.channels)
+    const options: Record<string, unknown> = {}
+    if (opts.loop !== undefined) {
+      if (typeof opts.loop !== 'boolean') throw new TypeError(`${w}: 'loop' must be a boolean, got ${describe(opts.loop)}`)
+      options.loop = opts.loop
+    }
+    if (opts.startFrame !== undefined) options.startFrame = checkFrames(w, 'startFrame', opts.startFrame)
+    return this.#add('player', {}, options, { channels })
+  }
+
+  /** A linear gain (default 1). */
+  gain(o?: { gain?: number }): NodeRef {
+    const w = this.#where('gain')
+    const opts = checkObject(w, o, true)
+    checkKeys(w, opts, ['gain'])
+    return this.#add('gain', { gain: opts.gain === undefined ? 1 : checkNumber(w, 'gain', opts.gain) }, {})
+  }
+
+  /** A constant-power stereo panner, -1 (left) .. 1 (right). */
+  pan(o?: { pan?: number }): NodeRef {
+    const w = this.#where('pan')
+    const opts = checkObject(w, o, true)
+    checkKeys(w, opts, ['pan'])
+    const pan = opts.pan === undefined ? 0 : checkNumber(w, 'pan', opts.pan)
+    if (pan < -1 || pan > 1) throw new RangeError(`${w}: parameter 'pan' = ${pan} is out of range [-1, 1]`)
+    return this.#add('pan', { pan }, {})
+  }
+
+  #biquadParams(w: string, o: Record<string, unknown>, prefix: string): Record<string, number> {
+    if (!BIQUAD_TYPES.includes(o.type as BiquadType)) {
+      throw new TypeError(`${w}: unknown biquad type ${describe(o.type)} (known: ${BIQUAD_TYPES.join(', ')})`)
+    }
+    const frequency = checkNumber(w, `${prefix}frequency`, o.frequency)
+    if (frequency <= 0) throw new RangeError(`${w}: parameter '${prefix}frequency' = ${frequency} Hz must be above 0`)
+    const q = o.q === undefined ? Math.SQRT1_2 : checkNumber(w, `${prefix}q`, o.q)
+    if (q <= 0) throw new RangeError(`${w}: parameter '${prefix}q' = ${q} must be above 0`)
+    const gainDb = o.gainDb === undefined ? 0 : checkNumber(w, `${prefix}gainDb`, o.gainDb)
+    return { [`${prefix}frequency`]: frequency, [`${prefix}q`]: q, [`${prefix}gainDb`]: gainDb }
+  }
+
+  /** An RBJ cookbook biquad filter (default `q` 1/√2, `gainDb` 0). */
+  biquad(o: { type: BiquadType; frequency: number; q?: number; gainDb?: number }): NodeRef {
+    const w = this.#where('biquad')
+    const opts = checkObject(w, o, false)
+    checkKeys(w, opts, ['type', 'frequency', 'q', 'gainDb'])
+    return this.#add('biquad', this.#biquadParams(w, opts, ''), { type: opts.type })
+  }
+
+  /** A series bank of biquads. Band parameters are named `bands[i].frequency`, `bands[i].q`, `bands[i].gainDb`. */
+  eq(o: { bands: EqBand[] }): NodeRef {
+    const w = this.#where('eq')
+    const opts = checkObject(w, o, false)
+    checkKeys(w, opts, ['bands'])
+    if (!Array.isArray(opts.bands)) throw new TypeError(`${w}: 'bands' must be an array, got ${describe(opts.bands)}`)
+    let params: Record<string, number> = {}
+    const bands = (opts.bands as unknown[]).map((b, i) => {
+      const bw = `${w} bands[${i}]`
+      const band = checkObject(bw, b, false)
+      checkKeys(bw, band, ['type', 'frequency', 'q', 'gainDb'])
+      params = { ...params, ...this.#biquadParams(w, band, `bands[${i}].`) }
+      return { type: band.type }
+    })
+    return this.#add('eq', params, { bands })
+  }
+
+  /** A musical delay (not latency: it is not compensated). `feedback` default 0, `mix` default 1 (wet only). */
+  delay(o: { frames: number; feedback?: number; mix?: number; maxFrames?: number }): NodeRef {
+    const w = this.#where('delay')
+    const opts = checkObject(w, o, false)
+    checkKeys(w, opts, ['frames', 'feedback', 'mix', 'maxFrames'])
+    const params: Record<string, number> = { frames: checkFrames(w, 'frames', opts.frames), feedback: 0, mix: 1 }
+    if (opts.feedback !== undefined) params.feedback = checkNumber(w, 'feedback', opts.feedback)
+    if (opts.mix !== undefined) params.mix = checkNumber(w, 'mix', opts.mix)
+    const options: Record<string, unknown> = {}
+    if (opts.maxFrames !== undefined) options.maxFrames = checkFrames(w, 'maxFrames', opts.maxFrames)
+    return this.#add('delay', params, options)
+  }
+
+  /** A feed-forward compressor with a soft knee. */
+  compressor(o?: { thresholdDb?: number; ratio?: number; attackMs?: number; releaseMs?: number; kneeDb?: number; makeupDb?: number }): NodeRef {
+    const w = this.#where('compressor')
+    const opts = checkObject(w, o, true)
+    const names = ['thresholdDb', 'ratio', 'attackMs', 'releaseMs', 'kneeDb', 'makeupDb']
+    checkKeys(w, opts, names)
+    const defaults: Record<string, number> = { thresholdDb: -24, ratio: 4, attackMs: 10, releaseMs: 100, kneeDb: 6, makeupDb: 0 }
+    const params: Record<string, number> = {}
+    for (const n of names) params[n] = opts[n] === undefined ? defaults[n] : checkNumber(w, n, opts[n])
+    return this.#add('compressor', params, {})
+  }
+
+  /** A lookahead peak limiter; reports latency = lookahead. */
+  limiter(o?: { ceilingDb?: number; lookaheadMs?: number; releaseMs?: number }): NodeRef {
+    const w = this.#where('limiter')
+    const opts = checkObject(w, o, true)
+    checkKeys(w, opts, ['ceilingDb', 'lookaheadMs', 'releaseMs'])
+    const params: Record<string, number> = {
+      ceilingDb: opts.ceilingDb === undefined ? -1 : checkNumber(w, 'ceilingDb', opts.ceilingDb),
+      releaseMs: opts.releaseMs === undefined ? 100 : checkNumber(w, 'releaseMs', opts.releaseMs),
+    }
+    const lookaheadMs = opts.lookaheadMs === undefined ? 5 : checkNumber(w, 'lookaheadMs', opts.lookaheadMs)
+    if (lookaheadMs < 0) throw new RangeError(`${w}: 'lookaheadMs' = ${lookaheadMs} must not be negative`)
+    return this.#add('limiter', params, { lookaheadMs })
+  }
+
+  /** A convolution reverb or FIR (mono IR: every channel; else one IR channel per channel). */
+  convolver(o: { ir: Float32Array[]; normalize?: boolean }): NodeRef {
+    const w = this.#where('convolver')
+    const opts = checkObject(w, o, false)
+    checkKeys(w, opts, ['ir', 'normalize'])
+    const ir = checkChannels(w, 'ir', opts.ir)
+    const options: Record<string, unknown> = {}
+    if (opts.normalize !== undefined) {
+      if (typeof opts.normalize !== 'boolean') throw new TypeError(`${w}: 'normalize' must be a boolean, got ${describe(opts.normalize)}`)
+      options.normalize = opts.normalize
+    }
+    return this.#add('convolver', {}, options, { ir })
+  }
+
+  /** A pass-through meter: peak, RMS, true peak, LUFS, loudness range. Readings are keyed by `name` (or the id). */
+  meter(o?: { name?: string }): NodeRef {
+    const w = this.#where('meter')
+    const opts = checkObject(w, o, true)
+    checkKeys(w, opts, ['name'])
+    const options: Record<string, unknown> = {}
+    if (opts.name !== undefined) {
+      if (typeof opts.name !== 'string') throw new TypeError(`${w}: 'name' must be a string, got ${describe(opts.name)}`)
+      for (const r of this.#nodes.values()) {
+        if (r.ref.type === 'meter' && (r.options.name ?? String(r.ref.id)) === opts.name) {
+          throw new TypeError(`${w}: a meter named ${describe(opts.name)} already exists (meter #${r.ref.id})`)
+        }
+      }
+      options.name = opts.name
+    }
+    return this.#add('meter', {}, options)
+  }
+
+  #record(where: string, ref: unknown, role: string): NodeRecord {
+    if (typeof ref !== 'object' || ref === null || typeof (ref as NodeRef).id !== 'number') {
+      throw new TypeError(`${where}: ${role} must be a node of this graph, got ${describe(ref)}`)
+    }
+    const rec = this.#nodes.get((ref as NodeRef).id)
+    if (!rec || !this.#refs.has(ref as NodeRef)) {
+      throw new TypeError(`${where}: ${role} ${(ref as NodeRef).type ?? 'node'} #${(ref as NodeRef).id} belongs to another graph`)
+    }
+    return rec
+  }
+
+  /** Connects `from`'s output into `to`'s input (several inputs are summed). */
+  connect(from: NodeRef, to: NodeRef): this {
+    const f = this.#record('connect', from, 'from')
+    const t = this.#record('connect', to, 'to')
+    const label = (r: NodeRecord) => `${r.ref.type} #${r.ref.id}`
+    if (f.ref.type === 'output') throw new TypeError(`connect: ${label(f)} is the master output and has no outgoing connections`)
+    if (['input', 'oscillator', 'constant', 'player'].includes(t.ref.type)) {
+      throw new TypeError(`connect: ${label(t)} takes no input (${label(f)} → ${label(t)})`)
+    }
+    if (this.#edges.some(([a, b]) => a === f.ref.id && b === t.ref.id)) return this
+    // Refuse a cycle: is `from` reachable from `to`?
+    const path = this.#pathFrom(t.ref.id, f.ref.id)
+    if (path) {
+      const names = [...path, t.ref.id].map((id) => label(this.#nodes.get(id)!))
+      throw new RangeError(`connect: cycle: ${names.join(' → ')}`)
+    }
+    this.#edges.push([f.ref.id, t.ref.id])
+    return this
+  }
+
+  #pathFrom(start: number, goal: number): number[] | null {
+    const stack: Array<[number, number[]]> = [[start, [start]]]
+    const seen = new Set<number>()
+    while (stack.length) {
+      const [n, path] = stack.pop()!
+      if (n === goal) return path
+      if (seen.has(n)) continue
+      seen.add(n)
+      for (const [a, b] of this.#edges) if (a === n) stack.push([b, [...path, b]])
+    }
+    return null
+  }
+
+  /** Connects each node to the next. */
+  chain(...nodes: NodeRef[]): this {
+    for (let i = 0; i + 1 < nodes.length; i++) this.connect(nodes[i], nodes[i + 1])
+    return this
+  }
+
+  /** Drives `node`'s numeric parameter `param` from `lane`, sample-accurately. */
+  automate(node: NodeRef, param: string, lane: AutomationLane): this {
+    const rec = this.#record('automate', node, 'node')
+    if (typeof param !== 'string') throw new TypeError(`automate: param must be a string, got ${describe(param)}`)
+    const known = paramNames(rec)
+    if (!known.includes(param)) {
+      throw new TypeError(`automate: ${rec.ref.type} #${rec.ref.id}: unknown parameter '${param}' (known: ${known.length ? known.join(', ') : 'none'})`)
+    }
+    if (!(lane instanceof AutomationLane)) throw new TypeError(`automate: lane must be an AutomationLane, got ${describe(lane)}`)
+    this.#lanes.set(`${rec.ref.id}\u0000${param}`, { node: rec.ref.id, param, lane })
+    return this
+  }
+
+  /** The latency reported to the output at `sampleRate`, in frames. */
+  latencyFrames(sampleRate: number): number {
+    checkSampleRate('latencyFrames', sampleRate)
+    const { json, buffers } = this.serialize()
+    return callNative(() => native.graphLatencyNative(json, buffers, sampleRate, 2))
+  }
+
+  #serializeNodes(audioRef: (chans: Float32Array[]) => unknown) {
+    return [...this.#nodes.values()].map((r) => {
+      const options: Record<string, unknown> = { ...r.options }
+      for (const [k, chans] of Object.entries(r.audio)) options[k] = audioRef(chans)
+      const node: Record<string, unknown> = { id: r.ref.id, type: r.ref.type }
+      if (Object.keys(r.params).length) node.params = { ...r.params }
+      if (Object.keys(options).length) node.options = options
+      return node
+    })
+  }
+
+  #automation() {
+    return [...this.#lanes.values()].map(({ node, param, lane }) => ({ node, param, points: lane.toJSON() }))
+  }
+
+  /** The serialized form sent to the engine (audio buffers inline as arrays of numbers). */
+  toJSON(): object {
+    return {
+      format: 'ferrite-graph',
+      version: GRAPH_FORMAT_VERSION,
+      nodes: this.#serializeNodes((chans) => chans.map((c) => Array.from(c))),
+      connections: this.#edges.map(([a, b]) => [a, b]),
+      automation: this.#automation(),
+    }
+  }
+
+  /** @internal The JSON and the side buffers (no copies of audio into JSON). */
+  serialize(): { json: string; buffers: Float32Array[][] } {
+    const buffers: Float32Array[][] = []
+    const doc = {
+      format: 'ferrite-graph',
+      version: GRAPH_FORMAT_VERSION,
+      nodes: this.#serializeNodes((chans) => {
+        buffers.push(chans)
+        return { buffer: buffers.length - 1 }
+      }),
+      connections: this.#edges,
+      automation: this.#automation(),
+    }
+    return { json: stringify(doc), buffers }
+  }
+
+  /** @internal Lanes only, serialized. */
+  serializeAutomation(): string {
+    return stringify(this.#automation())
+  }
+}
+
+/** JSON with non-finite numbers as strings, so the engine refuses them by name. */
+function stringify(v: unknown): string {
+  return JSON.stringify(v, (_k, x) => (typeof x === 'number' && !Number.isFinite(x) ? String(x) : x))
+}
+
+// ---------------------------------------------------------------------------
+// Offline rendering
+
+/** Loudness and level readings of one meter node. Silence reads `-Infinity`. */
+export interface MeterReading {
+  peakDb: number
+  rmsDb: number
+  truePeakDb: number
+  momentaryLufs: number
+  shortTermLufs: number
+  integratedLufs: number
+  loudnessRangeLu: number
+}
+
+/** What {@link renderOffline} resolves to. */
+export interface RenderResult {
+  /** `channels` arrays of `frames` samples. */
+  channels: Float32Array[]
+  /** What `graph.latencyFrames(sampleRate)` reports. */
+  latencyFrames: number
+  /** One entry per meter node, keyed by its name (or id). */
+  meters: Record<string, MeterReading>
+}
+
+/** Options of {@link renderOffline}. */
+export interface RenderOptions {
+  sampleRate: number
+  frames: number
+  /** Default 2. */
+  channels?: number
+  /** Fed to `graph.input`: 1 channel (to every channel) or `channels`. */
+  input?: Float32Array[]
+  /** Default 128; does not change the result. */
+  blockSize?: number
+}
+
+/**
+ * Renders `graph` offline, off the JavaScript thread, with the same render
+ * core as the real-time engine.
+ *
+ * ```ts
+ * const { channels, meters } = await renderOffline(g, { sampleRate: 48000, frames: 48000 })
+ * ```
+ */
+export async function renderOffline(graph: Graph, o: RenderOptions): Promise<RenderResult> {
+  if (!(graph instanceof Graph)) throw new TypeError(`renderOffline: graph must be a Graph, got ${describe(graph)}`)
+  const opts = checkObject('renderOffline', o, false)
+  checkKeys('renderOffline', opts, ['sampleRate', 'frames', 'channels', 'input', 'blockSize'])
+  const sampleRate = checkSampleRate('renderOffline', opts.sampleRate)
+  const frames = checkFrames('renderOffline', 'frames', opts.frames)
+  const channels = opts.channels === undefined ? 2 : checkNumber('renderOffline', 'channels', opts.channels)
+  const blockSize = opts.blockSize === undefined ? 128 : checkNumber('renderOffline', 'blockSize', opts.blockSize)
+  const input = opts.input === undefined ? [] : checkChannels('renderOffline', 'input', opts.input)
+  const { json, buffers } = graph.serialize()
+  const r = await callNativeAsync(() => native.renderOfflineNative(json, buffers, sampleRate, frames, channels, blockSize, input))
+  return { channels: r.channels, latencyFrames: r.latencyFrames, meters: r.meters }
+}
+
+// ---------------------------------------------------------------------------
+// WAV files
+
+/** Writes planar channels to a WAV file: 16- or 24-bit PCM, or 32-bit float. */
+export function writeWav(path: string, channels: Float32Array[], sampleRate: number, o?: { bitDepth?: 16 | 24 | 32 }): void {
+  if (typeof path !== 'string') throw new TypeError(`writeWav: path must be a string, got ${describe(path)}`)
+  checkChannels('writeWav', 'channels', channels)
+  checkSampleRate('writeWav', sampleRate)
+  const opts = checkObject('writeWav', o, true)
+  checkKeys('writeWav', opts, ['bitDepth'])
+  const bitDepth = opts.bitDepth === undefined ? 16 : checkNumber('writeWav', 'bitDepth', opts.bitDepth)
+  callNative(() => native.writeWavNative(path, channels, sampleRate, bitDepth))
+}
+
+/** Reads a WAV file into planar `Float32Array` channels. */
+export function readWav(path: string): { sampleRate: number; channels: Float32Array[] } {
+  if (typeof path !== 'string') throw new TypeError(`readWav: path must be a string, got ${describe(path)}`)
+  return callNative(() => native.readWavNative(path))
+}

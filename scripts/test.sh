@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# `npm test`: sets up, builds once (release), runs every Rust and ava test and
+# prints the counts. Exits non-zero if anything failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh || exit 1
+npm run build || exit 1
+
+log=$(mktemp -d)
+status=0
+echo "== Rust tests (cargo test --release)"
+cargo test --release --workspace --exclude ferrite-audio 2>&1 | tee "$log/rust.txt"
+[ "${PIPESTATUS[0]}" = 0 ] || status=1
+echo "== ava tests"
+npx ava 2>&1 | tee "$log/ava.txt"
+[ "${PIPESTATUS[0]}" = 0 ] || status=1
+
+rust_pass=$(grep -E '^test result:' "$log/rust.txt" | sed -E 's/.* ([0-9]+) passed.*/\1/' | awk '{s+=$1} END {print s+0}')
+rust_fail=$(grep -E '^test result:' "$log/rust.txt" | sed -E 's/.* ([0-9]+) failed.*/\1/' | awk '{s+=$1} END {print s+0}')
+ava_pass=$(grep -Eo '[0-9]+ tests? passed' "$log/ava.txt" | tail -1 | grep -Eo '^[0-9]+' || echo 0)
+ava_fail=$(grep -Eo '[0-9]+ tests? failed' "$log/ava.txt" | tail -1 | grep -Eo '^[0-9]+' || echo 0)
+[ -n "$ava_pass" ] || ava_pass=0
+[ -n "$ava_fail" ] || ava_fail=0
+if [ "$status" != 0 ] && [ "$((rust_fail + ava_fail))" = 0 ]; then rust_fail=1; fi
+echo
+echo "Rust: $rust_pass passed, $rust_fail failed; ava: $ava_pass passed, $ava_fail failed"
+echo "$((rust_pass + ava_pass)) passed, $((rust_fail + ava_fail)) failed"
+exit $status

@@ -1,0 +1,143 @@
+//! `renderOffline` and `graphLatency`: offline rendering on a worker thread.
+
+use crate::guarded;
+use ferrite_engine::nodes::SideBuffers;
+use ferrite_engine::{render_offline, EngineError, GraphDesc, OfflineRequest, OfflineResult, RenderSettings};
+use napi::bindgen_prelude::*;
+use napi::{Env, Task};
+use napi_derive::napi;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// One meter's reading, as `MeterReading` in the API.
+#[napi(object)]
+pub struct NativeMeterReading {
+    pub peak_db: f64,
+    pub rms_db: f64,
+    pub true_peak_db: f64,
+    pub momentary_lufs: f64,
+    pub short_term_lufs: f64,
+    pub integrated_lufs: f64,
+    pub loudness_range_lu: f64,
+}
+
+impl From<ferrite_engine::meter::MeterReading> for NativeMeterReading {
+    fn from(r: ferrite_engine::meter::MeterReading) -> Self {
+        Self {
+            peak_db: r.peak_db,
+            rms_db: r.rms_db,
+            true_peak_db: r.true_peak_db,
+            momentary_lufs: r.momentary_lufs,
+            short_term_lufs: r.short_term_lufs,
+            integrated_lufs: r.integrated_lufs,
+            loudness_range_lu: r.loudness_range_lu,
+        }
+    }
+}
+
+/// What `renderOffline` resolves to.
+#[napi(object)]
+pub struct NativeRenderResult {
+    pub channels: Vec<Float32Array>,
+    pub latency_frames: u32,
+    pub meters: HashMap<String, NativeMeterReading>,
+}
+
+/// Copies JS typed arrays into shared, immutable Rust buffers (on the JS thread).
+pub(crate) fn side_buffers(buffers: &[Vec<Float32Array>]) -> Vec<Arc<[Box<[f32]>]>> {
+    buffers.iter().map(|chans| chans.iter().map(|c| c.to_vec().into_boxed_slice()).collect::<Vec<_>>().into()).collect()
+}
+
+/// The render, run on a named worker thread off the JavaScript thread.
+pub struct RenderTask {
+    json: String,
+    buffers: Vec<Arc<[Box<[f32]>]>>,
+    request: OfflineRequest,
+}
+
+fn run(json: &str, buffers: &SideBuffers, request: &OfflineRequest) -> std::result::Result<OfflineResult, EngineError> {
+    let desc = GraphDesc::parse(json)?;
+    render_offline(&desc, buffers, request, None)
+}
+
+impl Task for RenderTask {
+    type Output = OfflineResult;
+    type JsValue = NativeRenderResult;
+
+    fn compute(&mut self) -> napi::Result<Self::Output> {
+        let json = std::mem::take(&mut self.json);
+        let buffers = std::mem::take(&mut self.buffers);
+        let request = self.request.clone();
+        let worker = std::thread::Builder::new()
+            .name("ferrite-render".into())
+            .spawn(move || guarded("renderOffline", || run(&json, &buffers, &request)))
+            .map_err(|e| {
+                napi::Error::from_reason(format!("[ferrite:Error] renderOffline: cannot start the render thread: {e}"))
+            })?;
+        worker.join().unwrap_or_else(|_| {
+            Err(napi::Error::from_reason("[ferrite:Error] renderOffline: the render thread stopped unexpectedly"))
+        })
+    }
+
+    fn resolve(&mut self, _env: Env, out: Self::Output) -> napi::Result<Self::JsValue> {
+        Ok(NativeRenderResult {
+            channels: out.channels.into_iter().map(Float32Array::new).collect(),
+            latency_frames: out.latency as u32,
+            meters: out.meters.into_iter().map(|(k, v)| (k, v.into())).collect(),
+        })
+    }
+}
+
+/// Starts an offline render. Arguments are checked for type by the facade;
+/// everything else is validated here.
+#[napi(ts_return_type = "Promise<NativeRenderResult>")]
+pub fn render_offline_native(
+    json: String,
+    buffers: Vec<Vec<Float32Array>>,
+    sample_rate: f64,
+    frames: f64,
+    channels: f64,
+    block_size: f64,
+    input: Vec<Float32Array>,
+) -> napi::Result<AsyncTask<RenderTask>> {
+    let request = guarded("renderOffline", || {
+        let whole = |name: &str, v: f64, lo: f64, hi: f64| {
+            if !v.is_finite() || v.fract() != 0.0 || v < lo || v > hi {
+                Err(EngineError::range(format!(
+                    "renderOffline: {name} = {} must be a whole number in [{lo}, {hi}]",
+                    ferrite_engine::error::show(v)
+                )))
+            } else {
+                Ok(v)
+            }
+        };
+        let frames = whole("frames", frames, 0.0, 9.007_199_254_740_991e15)? as u64;
+        let channels = whole("channels", channels, 1.0, ferrite_engine::compile::MAX_CHANNELS as f64)? as usize;
+        let block_size = whole("blockSize", block_size, 1.0, ferrite_engine::compile::MAX_BLOCK as f64)? as usize;
+        RenderSettings { sample_rate, channels, max_block: block_size }.validate()?;
+        Ok(OfflineRequest {
+            sample_rate,
+            frames,
+            channels,
+            block_size,
+            input: input.iter().map(|c| c.to_vec()).collect(),
+        })
+    })?;
+    Ok(AsyncTask::new(RenderTask { json, buffers: side_buffers(&buffers), request }))
+}
+
+/// The latency a graph reports to its output at `sample_rate`, in frames.
+#[napi]
+pub fn graph_latency_native(
+    json: String,
+    buffers: Vec<Vec<Float32Array>>,
+    sample_rate: f64,
+    channels: f64,
+) -> napi::Result<u32> {
+    let buffers = side_buffers(&buffers);
+    guarded("latencyFrames", || {
+        let desc = GraphDesc::parse(&json)?;
+        let settings = RenderSettings { sample_rate, channels: channels as usize, max_block: 128 };
+        Ok(ferrite_engine::compile(&desc, settings, &buffers)?.info.latency as u32)
+    })
+}
