@@ -128,59 +128,103 @@ impl Oscillator {
     /// Does not allocate, lock or panic.
     fn render(&mut self, freq: ParamBlock<'_>, amp: ParamBlock<'_>, offset: ParamBlock<'_>, out: &mut [f64]) {
         let inv_sr = self.inv_sr;
-        let const_inc = freq.constant().map(|f| f * inv_sr);
-        let table = self.table;
-        // Level choice for a constant frequency, computed once per block (the
-        // same pure function of the frequency as per frame).
-        let const_sel = match (table, const_inc) {
-            (Some(t), Some(inc)) => Some(t.select(inc)),
-            _ => None,
-        };
-        let sine = self.waveform == Waveform::Sine;
-        for (i, y) in out.iter_mut().enumerate() {
-            let inc = match const_inc {
-                Some(v) => v,
-                None => freq.at(i) * inv_sr,
-            };
-            let off = offset.at(i);
-            let off = if off.is_finite() { off } else { 0.0 };
-            let audible = inc.abs() < 0.5;
-            let p = self.phase;
-            *y = if !audible {
-                0.0
-            } else if sine {
-                amp.at(i) * (TAU * p + off).sin()
-            } else if let Some(t) = table {
-                let sel = match const_sel {
-                    Some(s) => s,
-                    None => t.select(inc),
-                };
-                match sel {
-                    Some(sel) => {
-                        let q = p + off * INV_TAU;
-                        amp.at(i) * t.read(sel, q - q.floor())
-                    }
-                    None => 0.0,
+        let mut p = self.phase;
+        // Every per-frame value below is the same pure function of that frame's
+        // parameters whether a block is constant or varying, so the output
+        // does not depend on how the render is split into blocks.
+        match (self.waveform, self.table) {
+            (Waveform::Sine, _) => {
+                for (i, y) in out.iter_mut().enumerate() {
+                    let inc = freq.at(i) * inv_sr;
+                    let off = finite_or_zero(offset.at(i));
+                    *y = if inc.abs() < 0.5 { amp.at(i) * (TAU * p + off).sin() } else { 0.0 };
+                    p = advance(p, inc);
                 }
-            } else {
-                0.0
-            };
-            if inc.is_finite() {
-                let q = p + inc;
-                self.phase = q - q.floor();
+            }
+            (_, Some(t)) => {
+                let const_sel = freq.constant().map(|f| t.select(f * inv_sr));
+                let const_off = offset.constant().map(offset_cycles);
+                for (i, y) in out.iter_mut().enumerate() {
+                    let inc = freq.at(i) * inv_sr;
+                    let sel = match const_sel {
+                        Some(s) => s,
+                        None => t.select(inc),
+                    };
+                    let off = match const_off {
+                        Some(c) => c,
+                        None => offset_cycles(offset.at(i)),
+                    };
+                    *y = match sel {
+                        Some(sel) => amp.at(i) * t.read(sel, wrap_add(p, off)),
+                        None => 0.0,
+                    };
+                    p = advance(p, inc);
+                }
+            }
+            // Not prepared: silence, but keep time.
+            _ => {
+                for (i, y) in out.iter_mut().enumerate() {
+                    *y = 0.0;
+                    p = advance(p, freq.at(i) * inv_sr);
+                }
             }
         }
+        self.phase = p;
     }
 
     /// Advances the phase by `frames` frames without output.
     fn advance(&mut self, freq: ParamBlock<'_>, frames: usize) {
         for i in 0..frames {
-            let inc = freq.at(i) * self.inv_sr;
-            if inc.is_finite() {
-                let q = self.phase + inc;
-                self.phase = q - q.floor();
-            }
+            self.phase = advance(self.phase, freq.at(i) * self.inv_sr);
         }
+    }
+}
+
+/// `v`, or 0 when it is not finite.
+#[inline(always)]
+fn finite_or_zero(v: f64) -> f64 {
+    if v.is_finite() {
+        v
+    } else {
+        0.0
+    }
+}
+
+/// A phase offset in radians as a fraction of a cycle in `[0, 1]`.
+#[inline(always)]
+fn offset_cycles(radians: f64) -> f64 {
+    let c = finite_or_zero(radians) * INV_TAU;
+    c - c.floor()
+}
+
+/// `p + d` wrapped into `[0, 1]`: exactly `q - q.floor()` with `q = p + d`,
+/// without calling `floor` in the common case `-1 <= q < 2`.
+#[inline(always)]
+fn wrap_add(p: f64, d: f64) -> f64 {
+    let q = p + d;
+    if q >= 1.0 {
+        let r = q - 1.0;
+        if r < 1.0 {
+            return r;
+        }
+    } else if q >= 0.0 {
+        return q;
+    } else {
+        let r = q + 1.0;
+        if r >= 0.0 {
+            return r;
+        }
+    }
+    q - q.floor()
+}
+
+/// The running phase after a frame of increment `inc` (held when `inc` is not finite).
+#[inline(always)]
+fn advance(p: f64, inc: f64) -> f64 {
+    if inc.is_finite() {
+        wrap_add(p, inc)
+    } else {
+        p
     }
 }
 
