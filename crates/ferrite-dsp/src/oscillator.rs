@@ -30,7 +30,13 @@
 //! Band-limited saw and square contain only harmonics below Nyquist (the
 //! partial Fourier sum), so they ripple and overshoot ±1 near their jumps by up
 //! to about 18% (Gibbs); the harmonics themselves have exactly the Fourier
-//! amplitudes.
+//! amplitudes, except the few nearest Nyquist, which fade in and out smoothly
+//! as the frequency moves (at most the top ~16% of the band; see
+//! [`crate::wavetable`]).
+//!
+//! The shared tables are built on the first `prepare` of a saw, square or
+//! triangle (about 10-30 ms once per process in release builds); a host can
+//! call [`wavetable::bank`] at start-up to take that off graph compilation.
 
 use core::f64::consts::{PI, TAU};
 
@@ -483,6 +489,21 @@ mod tests {
             for block in [37, 64, 128] {
                 let y = render(&mut prepared(w, block, 2), &params, n, block, 2);
                 assert_eq!(y, reference, "{w:?} block {block}");
+            }
+        }
+    }
+
+    #[test]
+    fn constant_and_varying_blocks_of_equal_values_render_identically() {
+        // The engine hands a parameter as constant or per-frame depending on
+        // automation and block boundaries; the samples must not depend on it.
+        let n = 1000;
+        for w in [Waveform::Sine, Waveform::Saw, Waveform::Square, Waveform::Triangle] {
+            for (f, a, ph) in [(1234.5, 0.7, 1.1), (17.0, 1.0, -40.0), (9000.0, 0.3, 0.0)] {
+                let c = render(&mut prepared(w, 64, 1), &constant(f, a, ph), n, 64, 1);
+                let v = [P::Frames(vec![f; n]), P::Frames(vec![a; n]), P::Frames(vec![ph; n])];
+                let v = render(&mut prepared(w, 64, 1), &v, n, 64, 1);
+                assert_eq!(c, v, "{w:?} {f} Hz");
             }
         }
     }
