@@ -7,6 +7,7 @@
 //! reaches JavaScript: every entry point runs inside `catch_unwind`.
 #![deny(clippy::all)]
 
+mod engine;
 mod offline;
 mod wav;
 
@@ -36,4 +37,9 @@ pub(crate) fn guarded<T>(what: &str, f: impl FnOnce() -> Result<T, EngineError>)
             Err(to_js(EngineError::other(format!("{what}: internal error ({msg}); please report it"))))
         }
     }
+}
+
+/// The SIMD kernel set chosen at run time.
+pub(crate) fn simd_name() -> String {
+    "scalar".to_string()
 }

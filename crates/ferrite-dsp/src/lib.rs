@@ -18,4 +18,10 @@ pub mod pan;
 pub mod player;
 pub mod wavetable;
 
+pub mod compressor;
+
+pub mod convolver;
+
+pub mod limiter;
+
 pub use processor::{Bus, ParamBlock, ParamBuffer, ParamSpec, PrepareContext, ProcessContext, Processor};

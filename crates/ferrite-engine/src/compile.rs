@@ -256,6 +256,8 @@ pub fn compile(desc: &GraphDesc, settings: RenderSettings, buffers: &SideBuffers
         });
     }
 
+    let mut ids_sorted: Vec<(u32, usize)> = render_nodes.iter().enumerate().map(|(k, n)| (n.id, k)).collect();
+    ids_sorted.sort_unstable();
     let mut graph = CompiledGraph {
         sample_rate: settings.sample_rate,
         channels: settings.channels,
@@ -266,6 +268,7 @@ pub fn compile(desc: &GraphDesc, settings: RenderSettings, buffers: &SideBuffers
         output_slot,
         latency,
         meters,
+        ids_sorted: ids_sorted.into_boxed_slice(),
     };
     let (lanes, lane_targets) = compile_lanes(&desc.automation, &info, settings.sample_rate)?;
     graph.bind_lanes(&lane_targets);

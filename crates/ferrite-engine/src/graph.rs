@@ -121,6 +121,8 @@ pub struct CompiledGraph {
     pub(crate) latency: usize,
     /// `(meter name, node index)` for every meter node.
     pub(crate) meters: Vec<(String, usize)>,
+    /// `(node id, node index)` sorted by id, for state hand-over on a swap.
+    pub(crate) ids_sorted: Box<[(u32, usize)]>,
 }
 
 impl CompiledGraph {
@@ -204,6 +206,35 @@ impl CompiledGraph {
         for (li, &(node, param)) in targets.iter().enumerate() {
             if let Some(c) = self.param_mut(node, param) {
                 c.lane = Some(li);
+            }
+        }
+    }
+
+    /// Index of the node with `id`.
+    ///
+    /// # Realtime
+    /// Does not allocate, lock or panic (a binary search).
+    pub fn index_of(&self, id: u32) -> Option<usize> {
+        self.ids_sorted
+            .binary_search_by_key(&id, |&(i, _)| i)
+            .ok()
+            .and_then(|k| self.ids_sorted.get(k))
+            .map(|&(_, idx)| idx)
+    }
+
+    /// Moves the running state of every node that also exists in `previous`
+    /// (same id, same kind of processor) into this graph: filter memory, delay
+    /// lines, phases, envelopes, and the compensation delays of unchanged edges.
+    ///
+    /// # Realtime
+    /// Does not allocate, free, lock or panic (processors copy or swap state
+    /// of equal sizes only).
+    pub fn take_state_from(&mut self, previous: &mut CompiledGraph) {
+        for node in self.nodes.iter_mut() {
+            let Some(old_index) = previous.index_of(node.id) else { continue };
+            let Some(old) = previous.nodes.get_mut(old_index) else { continue };
+            if let (Some(new_p), Some(old_p)) = (node.processor.as_mut(), old.processor.as_mut()) {
+                new_p.take_state(old_p.as_mut());
             }
         }
     }

@@ -11,6 +11,7 @@ pub mod graph;
 pub mod meter;
 pub mod nodes;
 pub mod offline;
+pub mod realtime;
 pub mod wav;
 
 pub use compile::{compile, Compiled, RenderSettings};

@@ -25,3 +25,11 @@ pub struct MeterReading {
 pub fn reading_of(_p: &mut dyn Processor, _total: bool) -> Option<MeterReading> {
     None
 }
+
+/// Starts a meter processor's integrated loudness and loudness range anew.
+///
+/// # Realtime
+/// Does not allocate, lock or panic.
+pub fn reset_integration(_p: &mut dyn Processor) -> bool {
+    false
+}

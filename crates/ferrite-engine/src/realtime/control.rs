@@ -1,0 +1,183 @@
+//! [`EngineControl`]: the control-side half of a running engine. Compiles and
+//! publishes graphs, queues parameter changes, collects replaced programs.
+//! Never waits for the audio thread.
+
+use super::messages::{ControlMsg, ParamMsg, Program};
+use super::Shared;
+use crate::compile::{compile, compile_lanes, GraphInfo, RenderSettings};
+use crate::desc::{GraphDesc, LaneDesc};
+use crate::error::{show, EngineError, Result};
+use crate::nodes::SideBuffers;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+
+/// Meter names of the newest program: `(generation, names in meter order)`.
+pub type MeterNames = Arc<Mutex<(u64, Vec<String>)>>;
+
+/// The control half of an engine (not real-time; `Send`).
+pub struct EngineControl {
+    settings: RenderSettings,
+    programs: triple_buffer::Input<Option<Box<Program>>>,
+    params: rtrb::Producer<ControlMsg>,
+    garbage: rtrb::Consumer<Box<Program>>,
+    generation: u64,
+    info: GraphInfo,
+    automated: Vec<(usize, usize)>,
+    meter_index: Vec<(String, usize)>,
+    meter_names: MeterNames,
+    shared: Arc<Shared>,
+}
+
+impl EngineControl {
+    pub(crate) fn new(
+        settings: RenderSettings,
+        programs: triple_buffer::Input<Option<Box<Program>>>,
+        params: rtrb::Producer<ControlMsg>,
+        garbage: rtrb::Consumer<Box<Program>>,
+        shared: Arc<Shared>,
+    ) -> Self {
+        Self {
+            settings,
+            programs,
+            params,
+            garbage,
+            generation: 0,
+            info: GraphInfo::default(),
+            automated: Vec::new(),
+            meter_index: Vec::new(),
+            meter_names: Arc::new(Mutex::new((0, Vec::new()))),
+            shared,
+        }
+    }
+
+    /// The settings graphs are compiled for.
+    pub fn settings(&self) -> RenderSettings {
+        self.settings
+    }
+
+    /// Changes the settings for later graphs (when a device is reopened).
+    pub fn set_settings(&mut self, settings: RenderSettings) {
+        self.settings = settings;
+    }
+
+    /// The shared atomics (transport, counters).
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// Meter names, for the events thread.
+    pub fn meter_names(&self) -> MeterNames {
+        self.meter_names.clone()
+    }
+
+    /// Latency of the newest graph, in frames.
+    pub fn latency(&self) -> usize {
+        self.info.latency
+    }
+
+    /// Compiles `desc` and publishes it; the audio thread takes it at its next
+    /// callback (latest wins) and hands over the state of surviving nodes.
+    pub fn set_graph(&mut self, desc: &GraphDesc, buffers: &SideBuffers) -> Result<()> {
+        self.collect_garbage();
+        let compiled = compile(desc, self.settings, buffers)?;
+        self.generation += 1;
+        let names: Vec<String> = compiled.graph.meters().iter().map(|(n, _)| n.clone()).collect();
+        self.info = compiled.info;
+        self.automated = compiled.lane_targets;
+        self.meter_index = compiled.graph.meters().to_vec();
+        self.programs.write(Some(Box::new(Program {
+            generation: self.generation,
+            graph: compiled.graph,
+            lanes: compiled.lanes,
+        })));
+        if let Ok(mut m) = self.meter_names.lock() {
+            *m = (self.generation, names);
+        }
+        Ok(())
+    }
+
+    /// Checks lanes against the newest graph (for `setAutomation`).
+    pub fn check_lanes(&self, lanes: &[LaneDesc]) -> Result<()> {
+        compile_lanes(lanes, &self.info, self.settings.sample_rate).map(|_| ())
+    }
+
+    /// Queues a parameter change. `ramp_ms`: linear ramp length (default 0 when
+    /// `at_frame` is given, else a 5 ms de-zipper ramp). Refuses unknown nodes
+    /// and parameters, bad values, and parameters driven by a lane. A full
+    /// queue drops the change and counts it; it never blocks.
+    pub fn set_param(
+        &mut self,
+        node: u32,
+        param: &str,
+        value: f64,
+        ramp_ms: Option<f64>,
+        at_frame: Option<f64>,
+    ) -> Result<()> {
+        let info = self.info.node(node)?;
+        let p = info.param_index(node, param)?;
+        let label = info.label(node);
+        info.params[p].check(&label, value, self.settings.sample_rate)?;
+        if self.automated.contains(&(info.index, p)) {
+            return Err(EngineError::range(format!(
+                "{label}: parameter '{param}' is driven by an automation lane; setParam would be overridden (remove the lane first)"
+            )));
+        }
+        let ramp_ms = match ramp_ms {
+            Some(r) if !r.is_finite() || !(0.0..=600_000.0).contains(&r) => {
+                return Err(EngineError::range(format!(
+                    "setParam {label} '{param}': rampMs = {} must be in [0, 600000]",
+                    show(r)
+                )))
+            }
+            Some(r) => r,
+            None if at_frame.is_some() => 0.0,
+            None => DEFAULT_RAMP_MS,
+        };
+        let at_frame = match at_frame {
+            Some(f) if !f.is_finite() || f < 0.0 || f.fract() != 0.0 => {
+                return Err(EngineError::range(format!(
+                    "setParam {label} '{param}': atFrame = {} must be a non-negative whole frame",
+                    show(f)
+                )))
+            }
+            Some(f) => Some(f as u64),
+            None => None,
+        };
+        let msg = ParamMsg {
+            generation: self.generation,
+            node: info.index as u32,
+            param: p as u32,
+            value,
+            ramp_frames: (ramp_ms * self.settings.sample_rate / 1000.0).round() as u64,
+            at_frame,
+        };
+        self.send(ControlMsg::Param(msg));
+        Ok(())
+    }
+
+    /// Starts meter `name`'s integrated loudness and loudness range anew.
+    pub fn reset_meter(&mut self, name: &str) -> Result<()> {
+        let index = self.meter_index.iter().find(|(n, _)| n == name).map(|(_, i)| *i).ok_or_else(|| {
+            let known: Vec<&str> = self.meter_index.iter().map(|(n, _)| n.as_str()).collect();
+            EngineError::type_error(format!("resetMeter: no meter named '{name}' in the current graph (meters: {})", if known.is_empty() { "none".into() } else { known.join(", ") }))
+        })?;
+        self.send(ControlMsg::ResetMeter { generation: self.generation, node: index as u32 });
+        Ok(())
+    }
+
+    fn send(&mut self, msg: ControlMsg) {
+        if self.params.push(msg).is_err() {
+            self.shared.dropped_messages.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Drops the programs the audio thread has handed back.
+    pub fn collect_garbage(&mut self) {
+        while let Ok(p) = self.garbage.pop() {
+            drop(p);
+        }
+    }
+}
+
+/// Default `setParam` ramp when neither `rampMs` nor `atFrame` is given.
+pub const DEFAULT_RAMP_MS: f64 = 5.0;

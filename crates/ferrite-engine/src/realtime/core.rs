@@ -1,0 +1,239 @@
+//! [`AudioCore`]: everything the audio thread owns and does in one callback.
+
+use super::messages::{ControlMsg, MeterMsg, ParamMsg, Program};
+use super::{Shared, MAX_SCHEDULED};
+use crate::meter::{reading_of, reset_integration};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+/// The audio-thread half of an engine. `Send` (it moves to the audio thread
+/// once) and driven only through `&mut self`.
+pub struct AudioCore {
+    program: Option<Box<Program>>,
+    programs: triple_buffer::Output<Option<Box<Program>>>,
+    params: rtrb::Consumer<ControlMsg>,
+    scheduled: Vec<ParamMsg>,
+    garbage: rtrb::Producer<Box<Program>>,
+    pending_garbage: Option<Box<Program>>,
+    meters: rtrb::Producer<MeterMsg>,
+    shared: Arc<Shared>,
+    frames_since_meters: u64,
+    loop_region: Option<(u64, u64)>,
+}
+
+impl AudioCore {
+    pub(crate) fn new(
+        programs: triple_buffer::Output<Option<Box<Program>>>,
+        params: rtrb::Consumer<ControlMsg>,
+        garbage: rtrb::Producer<Box<Program>>,
+        meters: rtrb::Producer<MeterMsg>,
+        shared: Arc<Shared>,
+    ) -> Self {
+        Self {
+            program: None,
+            programs,
+            params,
+            scheduled: Vec::with_capacity(MAX_SCHEDULED),
+            garbage,
+            pending_garbage: None,
+            meters,
+            shared,
+            frames_since_meters: 0,
+            loop_region: None,
+        }
+    }
+
+    /// The shared atomics.
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// Renders one device buffer: `output` is interleaved, `frames × channels`;
+    /// `input` is interleaved with `in_channels` channels (may be empty).
+    ///
+    /// # Realtime
+    /// Does not allocate, free, lock, log or panic.
+    pub fn render(&mut self, output: &mut [f32], input: &[f32], in_channels: usize, frames: usize, channels: usize) {
+        self.take_new_program();
+        self.drain_params();
+        let transport = &self.shared.transport;
+        if let Some(region) = transport.loop_region() {
+            self.loop_region = region;
+        }
+        let mut pos = transport.position();
+        if let Some(seek) = transport.take_seek() {
+            pos = seek;
+        }
+        let playing = transport.playing();
+        let (Some(prog), true) = (self.program.as_mut(), playing) else {
+            output.fill(0.0);
+            return;
+        };
+        let graph = &mut prog.graph;
+        let gch = graph.channels();
+        let mb = graph.max_block().max(1);
+        let frames = frames.min(output.len() / channels.max(1));
+        let mut done = 0usize;
+        while done < frames {
+            // Changes due now take effect before this frame renders.
+            let gen = prog.generation;
+            let mut k = 0;
+            while k < self.scheduled.len() {
+                match self.scheduled.get(k).copied() {
+                    Some(m) if m.generation != gen => {
+                        self.scheduled.swap_remove(k);
+                    }
+                    Some(m) if m.at_frame.unwrap_or(0) <= pos => {
+                        if let Some(c) = graph.param_mut(m.node as usize, m.param as usize) {
+                            c.set(m.value, m.ramp_frames);
+                        }
+                        self.scheduled.swap_remove(k);
+                    }
+                    _ => k += 1,
+                }
+            }
+            // The sub-block ends at the buffer's end, the block size, the loop end or the next scheduled change.
+            let mut n = (frames - done).min(mb) as u64;
+            if let Some((_, end)) = self.loop_region {
+                if pos < end {
+                    n = n.min(end - pos);
+                }
+            }
+            for m in self.scheduled.iter() {
+                if let Some(at) = m.at_frame {
+                    if at > pos && at - pos < n {
+                        n = at - pos;
+                    }
+                }
+            }
+            let n = n.max(1) as usize;
+            if graph.uses_input() {
+                for c in 0..gch {
+                    let dst = graph.input_mut(c);
+                    for (i, d) in dst.iter_mut().take(n).enumerate() {
+                        *d = if in_channels == 0 {
+                            0.0
+                        } else {
+                            input.get((done + i) * in_channels + c % in_channels).map_or(0.0, |&x| f64::from(x))
+                        };
+                    }
+                }
+            }
+            graph.render_block(pos, n, &mut prog.lanes);
+            for c in 0..channels {
+                let src = graph.output(c % gch.max(1), n);
+                for (i, &x) in src.iter().enumerate() {
+                    if let Some(o) = output.get_mut((done + i) * channels + c) {
+                        *o = x as f32;
+                    }
+                }
+            }
+            done += n;
+            pos += n as u64;
+            if let Some((start, end)) = self.loop_region {
+                if pos == end {
+                    pos = start;
+                }
+            }
+        }
+        if let Some(rest) = output.get_mut(frames * channels..) {
+            rest.fill(0.0);
+        }
+        self.shared.transport.set_position(pos);
+        self.push_meters(frames as u64);
+    }
+
+    /// Takes the newest published program, if any, handing state over from the current one.
+    fn take_new_program(&mut self) {
+        if !self.programs.update() {
+            return;
+        }
+        let Some(mut new) = self.programs.output_buffer_mut().take() else { return };
+        if let Some(old) = self.program.as_mut() {
+            new.graph.take_state_from(&mut old.graph);
+        }
+        self.shared.generation.store(new.generation, Ordering::Release);
+        if let Some(old) = self.program.replace(new) {
+            self.discard(old);
+        }
+    }
+
+    /// Hands a replaced program back to the control side; never frees here.
+    fn discard(&mut self, old: Box<Program>) {
+        if let Some(p) = self.pending_garbage.take() {
+            if let Err(rtrb::PushError::Full(p)) = self.garbage.push(p) {
+                self.pending_garbage = Some(p);
+            }
+        }
+        match self.garbage.push(old) {
+            Ok(()) => {}
+            Err(rtrb::PushError::Full(old)) => {
+                if self.pending_garbage.is_none() {
+                    self.pending_garbage = Some(old);
+                } else {
+                    // The control side has stopped collecting: leaking is
+                    // better than freeing on the audio thread.
+                    std::mem::forget(old);
+                    self.shared.leaked_programs.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+
+    fn drain_params(&mut self) {
+        let gen = self.program.as_ref().map_or(0, |p| p.generation);
+        loop {
+            let m = match self.params.peek() {
+                Ok(m) => *m,
+                Err(_) => break,
+            };
+            if m.generation() > gen {
+                // Its graph is published but not yet taken: wait for it.
+                break;
+            }
+            let _ = self.params.pop();
+            if m.generation() < gen {
+                continue;
+            }
+            let m = match m {
+                ControlMsg::Param(p) => p,
+                ControlMsg::ResetMeter { node, .. } => {
+                    if let Some(p) = self.program.as_mut().and_then(|p| p.graph.processor_mut(node as usize)) {
+                        reset_integration(p);
+                    }
+                    continue;
+                }
+            };
+            if m.at_frame.is_some() {
+                if self.scheduled.len() < self.scheduled.capacity() {
+                    self.scheduled.push(m);
+                } else {
+                    self.shared.dropped_messages.fetch_add(1, Ordering::Relaxed);
+                }
+            } else if let Some(c) =
+                self.program.as_mut().and_then(|p| p.graph.param_mut(m.node as usize, m.param as usize))
+            {
+                c.set(m.value, m.ramp_frames);
+            }
+        }
+    }
+
+    fn push_meters(&mut self, frames: u64) {
+        let period = self.shared.meter_period.load(Ordering::Relaxed);
+        self.frames_since_meters += frames;
+        if period == 0 || self.frames_since_meters < period {
+            return;
+        }
+        self.frames_since_meters = 0;
+        let Some(prog) = self.program.as_mut() else { return };
+        let generation = prog.generation;
+        let graph = &mut prog.graph;
+        for k in 0..graph.meters().len() {
+            let Some(idx) = graph.meters().get(k).map(|m| m.1) else { continue };
+            let Some(reading) = graph.processor_mut(idx).and_then(|p| reading_of(p, false)) else { continue };
+            if self.meters.push(MeterMsg { generation, meter: k as u32, reading }).is_err() {
+                self.shared.dropped_messages.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}

@@ -1,0 +1,62 @@
+//! Real-time plumbing: the audio-thread half ([`AudioCore`]) and the control
+//! half ([`EngineControl`]) of a running engine, and what passes between them.
+//!
+//! ```text
+//!  control side                          audio thread
+//!  ───────────                          ────────────
+//!  set_graph: compile ──triple buffer──▶ take newest Program (O(1)), hand state over
+//!  set_param ─────────────rtrb────────▶ apply now, or at its frame (sample-accurate)
+//!  transport ────────────atomics──────▶ play / stop / seek / loop
+//!  drop old Programs ◀────rtrb──────── replaced Programs (never freed on the audio thread)
+//!  events thread ◀───────rtrb──────── meter readings (non-blocking; a full queue drops)
+//! ```
+
+mod control;
+mod core;
+mod messages;
+mod transport;
+
+pub use control::{EngineControl, MeterNames};
+pub use core::AudioCore;
+pub use messages::{ControlMsg, MeterMsg, ParamMsg, Program};
+pub use transport::Transport;
+
+use crate::compile::RenderSettings;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+/// Capacity of the control → audio parameter queue.
+pub const PARAM_QUEUE: usize = 4096;
+/// Capacity of the audio → events meter queue.
+pub const METER_QUEUE: usize = 4096;
+/// Capacity of the audio → control queue of replaced programs.
+pub const GARBAGE_QUEUE: usize = 256;
+/// Most parameter changes waiting for their frame at once.
+pub const MAX_SCHEDULED: usize = 1024;
+
+/// State both halves read and write through atomics.
+#[derive(Debug, Default)]
+pub struct Shared {
+    /// Transport requests and position.
+    pub transport: Transport,
+    /// Control messages that did not fit their queue (or schedule).
+    pub dropped_messages: AtomicU64,
+    /// Frames between meter readings pushed by the audio thread (0: none).
+    pub meter_period: AtomicU64,
+    /// Generation of the program the audio thread is running.
+    pub generation: AtomicU64,
+    /// Programs that could not be handed back and were leaked rather than freed on the audio thread.
+    pub leaked_programs: AtomicU64,
+}
+
+/// Creates the two halves of an engine plus the meter consumer for the events thread.
+pub fn engine_pair(settings: RenderSettings) -> (EngineControl, AudioCore, rtrb::Consumer<MeterMsg>) {
+    let shared = Arc::new(Shared::default());
+    let (program_in, program_out) = triple_buffer::TripleBuffer::<Option<Box<Program>>>::default().split();
+    let (param_tx, param_rx) = rtrb::RingBuffer::new(PARAM_QUEUE);
+    let (garbage_tx, garbage_rx) = rtrb::RingBuffer::new(GARBAGE_QUEUE);
+    let (meter_tx, meter_rx) = rtrb::RingBuffer::new(METER_QUEUE);
+    let core = AudioCore::new(program_out, param_rx, garbage_tx, meter_tx, shared.clone());
+    let control = EngineControl::new(settings, program_in, param_tx, garbage_rx, shared);
+    (control, core, meter_rx)
+}

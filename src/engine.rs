@@ -1,0 +1,529 @@
+//! `Engine`: a running real-time engine (device or null backend), its events
+//! thread (meters and errors to JavaScript), and `listDevices`.
+
+use crate::offline::{side_buffers, NativeMeterReading};
+use crate::{guarded, to_js};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use ferrite_engine::meter::MeterReading;
+use ferrite_engine::realtime::{engine_pair, EngineControl, MeterMsg, MeterNames, Shared};
+use ferrite_engine::{EngineError, GraphDesc, RenderSettings};
+use ferrite_io::{IoError, IoErrorKind, Stats, Stream, StreamConfig};
+use napi::bindgen_prelude::*;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::{Env, Task};
+use napi_derive::napi;
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+type MetersFn = ThreadsafeFunction<HashMap<String, NativeMeterReading>, (), HashMap<String, NativeMeterReading>, Status, false>;
+type ErrorFn = ThreadsafeFunction<String, (), String, Status, false, true>;
+
+/// Largest block the engine renders at once, whatever the device buffer.
+const MAX_ENGINE_BLOCK: usize = 4096;
+
+fn closed() -> napi::Error {
+    to_js(EngineError::other("Engine: the engine is closed"))
+}
+
+fn io_error(e: IoError) -> EngineError {
+    match e.kind() {
+        IoErrorKind::InvalidConfig => EngineError::range(format!("Engine.open: {}", e.message())),
+        IoErrorKind::NotFound => EngineError::other(format!("Engine.open: {}", e.message())),
+        _ => EngineError::other(format!("Engine.open: {}", e.message())),
+    }
+}
+
+/// Merges interval readings that arrive between two deliveries.
+#[derive(Clone, Copy)]
+struct Accumulated {
+    peak_db: f64,
+    true_peak_db: f64,
+    power_sum: f64,
+    count: u32,
+    last: MeterReading,
+}
+
+impl Accumulated {
+    fn new(last: MeterReading) -> Self {
+        Self { peak_db: f64::NEG_INFINITY, true_peak_db: f64::NEG_INFINITY, power_sum: 0.0, count: 0, last }
+    }
+
+    fn add(&mut self, r: &MeterReading) {
+        self.peak_db = self.peak_db.max(r.peak_db);
+        self.true_peak_db = self.true_peak_db.max(r.true_peak_db);
+        self.power_sum += 10f64.powf(r.rms_db / 10.0);
+        self.count += 1;
+        self.last = *r;
+    }
+
+    /// The reading for one delivery; restarts the interval.
+    fn take(&mut self) -> NativeMeterReading {
+        let rms_db = if self.count == 0 || self.power_sum <= 0.0 {
+            f64::NEG_INFINITY
+        } else {
+            10.0 * (self.power_sum / self.count as f64).log10()
+        };
+        let r = NativeMeterReading {
+            peak_db: self.peak_db,
+            rms_db,
+            true_peak_db: self.true_peak_db,
+            momentary_lufs: self.last.momentary_lufs,
+            short_term_lufs: self.last.short_term_lufs,
+            integrated_lufs: self.last.integrated_lufs,
+            loudness_range_lu: self.last.loudness_range_lu,
+        };
+        *self = Self::new(self.last);
+        r
+    }
+}
+
+struct Subscriber {
+    id: u32,
+    callback: MetersFn,
+    period: Duration,
+    next_due: Instant,
+    generation: u64,
+    acc: Vec<Accumulated>,
+}
+
+#[derive(Default)]
+struct Subscriptions {
+    next_id: u32,
+    meters: Vec<Subscriber>,
+    errors: Vec<(u32, ErrorFn)>,
+}
+
+enum EventsCommand {
+    Stop,
+}
+
+/// The `ferrite-events` thread: meters to JS at the asked rates, device errors
+/// to JS, and the collection of programs the audio thread handed back.
+struct Events {
+    tx: Sender<EventsCommand>,
+    thread: Option<JoinHandle<()>>,
+}
+
+fn silent() -> MeterReading {
+    MeterReading {
+        peak_db: f64::NEG_INFINITY,
+        rms_db: f64::NEG_INFINITY,
+        true_peak_db: f64::NEG_INFINITY,
+        momentary_lufs: f64::NEG_INFINITY,
+        short_term_lufs: f64::NEG_INFINITY,
+        integrated_lufs: f64::NEG_INFINITY,
+        loudness_range_lu: 0.0,
+    }
+}
+
+fn events_loop(
+    rx: Receiver<EventsCommand>,
+    mut meters: rtrb::Consumer<MeterMsg>,
+    names: MeterNames,
+    subs: Arc<Mutex<Subscriptions>>,
+    control: Arc<Mutex<EngineControl>>,
+    errors: Option<Receiver<IoError>>,
+) {
+    let tick = Duration::from_millis(4);
+    loop {
+        match rx.recv_timeout(tick) {
+            Ok(EventsCommand::Stop) | Err(RecvTimeoutError::Disconnected) => break,
+            Err(RecvTimeoutError::Timeout) => {}
+        }
+        if let Ok(mut c) = control.lock() {
+            c.collect_garbage();
+        }
+        let (generation, meter_names) = names.lock().map(|n| (n.0, n.1.clone())).unwrap_or_default();
+        let Ok(mut subs) = subs.lock() else { break };
+        for s in subs.meters.iter_mut() {
+            if s.generation != generation {
+                s.generation = generation;
+                s.acc = vec![Accumulated::new(silent()); meter_names.len()];
+            }
+        }
+        while let Ok(m) = meters.pop() {
+            if m.generation != generation {
+                continue;
+            }
+            for s in subs.meters.iter_mut() {
+                if let Some(a) = s.acc.get_mut(m.meter as usize) {
+                    a.add(&m.reading);
+                }
+            }
+        }
+        let now = Instant::now();
+        for s in subs.meters.iter_mut() {
+            if now < s.next_due {
+                continue;
+            }
+            s.next_due += s.period;
+            if s.next_due < now {
+                s.next_due = now + s.period;
+            }
+            let payload: HashMap<String, NativeMeterReading> = meter_names.iter().cloned().zip(s.acc.iter_mut().map(Accumulated::take)).collect();
+            s.callback.call(payload, ThreadsafeFunctionCallMode::NonBlocking);
+        }
+        if let Some(errors) = errors.as_ref() {
+            while let Ok(e) = errors.try_recv() {
+                for (_, f) in subs.errors.iter() {
+                    f.call(format!("[ferrite:Error] Engine: {}", e.message()), ThreadsafeFunctionCallMode::NonBlocking);
+                }
+            }
+        }
+    }
+}
+
+/// A running engine (the facade's `Engine` wraps it).
+#[napi]
+pub struct NativeEngine {
+    control: Arc<Mutex<EngineControl>>,
+    shared: Arc<Shared>,
+    stream: Option<Stream>,
+    stats: Arc<Stats>,
+    events: Option<Events>,
+    subs: Arc<Mutex<Subscriptions>>,
+    sample_rate: u32,
+    buffer_size: u32,
+    channels: u32,
+}
+
+/// Opens the backend on a worker thread (device enumeration can take a while).
+pub struct OpenTask {
+    null: bool,
+    config: StreamConfig,
+}
+
+fn open(null: bool, config: &StreamConfig) -> std::result::Result<NativeEngine, EngineError> {
+    // The render settings depend on what the device grants, so the pair is
+    // made with a provisional rate and updated before the first graph.
+    let provisional = RenderSettings { sample_rate: config.sample_rate.unwrap_or(48_000) as f64, channels: config.channels.unwrap_or(2) as usize, max_block: 128 };
+    let (mut control, mut core, meters) = engine_pair(provisional);
+    let callback = move |out: &mut [f32], input: &[f32], frames: usize, channels: usize| {
+        core.render(out, input, channels, frames, channels);
+    };
+    let stream = if null { ferrite_io::open_null(config, callback) } else { ferrite_io::open_device(config, callback) }.map_err(io_error)?;
+    let settings = RenderSettings {
+        sample_rate: stream.sample_rate() as f64,
+        channels: stream.channels() as usize,
+        max_block: (stream.buffer_size() as usize).clamp(1, MAX_ENGINE_BLOCK),
+    };
+    control.set_settings(settings);
+    let shared = control.shared().clone();
+    let names = control.meter_names();
+    let control = Arc::new(Mutex::new(control));
+    let subs = Arc::new(Mutex::new(Subscriptions::default()));
+    let (tx, rx) = crossbeam_channel::bounded(4);
+    let thread = {
+        let (control, subs, errors) = (control.clone(), subs.clone(), Some(stream.errors()));
+        std::thread::Builder::new()
+            .name("ferrite-events".into())
+            .spawn(move || events_loop(rx, meters, names, subs, control, errors))
+            .map_err(|e| EngineError::other(format!("Engine.open: cannot start the events thread: {e}")))?
+    };
+    Ok(NativeEngine {
+        stats: stream.stats_handle(),
+        sample_rate: stream.sample_rate(),
+        buffer_size: stream.buffer_size(),
+        channels: stream.channels() as u32,
+        stream: Some(stream),
+        control,
+        shared,
+        events: Some(Events { tx, thread: Some(thread) }),
+        subs,
+    })
+}
+
+impl Task for OpenTask {
+    type Output = NativeEngine;
+    type JsValue = NativeEngine;
+
+    fn compute(&mut self) -> napi::Result<Self::Output> {
+        guarded("Engine.open", || open(self.null, &self.config))
+    }
+
+    fn resolve(&mut self, _env: Env, out: Self::Output) -> napi::Result<Self::JsValue> {
+        Ok(out)
+    }
+}
+
+fn opt_u32(name: &str, v: Option<f64>, lo: f64, hi: f64) -> std::result::Result<Option<u32>, EngineError> {
+    match v {
+        None => Ok(None),
+        Some(x) if x.is_finite() && x.fract() == 0.0 && x >= lo && x <= hi => Ok(Some(x as u32)),
+        Some(x) => Err(EngineError::range(format!("Engine.open: {name} = {} must be a whole number in [{lo}, {hi}]", ferrite_engine::error::show(x)))),
+    }
+}
+
+/// Opens an engine: `null` for the clock-paced backend, else a cpal device.
+#[napi(ts_return_type = "Promise<NativeEngine>")]
+pub fn open_engine_native(
+    null: bool,
+    sample_rate: Option<f64>,
+    buffer_size: Option<f64>,
+    channels: Option<f64>,
+    device: Option<String>,
+    input_device: Option<String>,
+) -> napi::Result<AsyncTask<OpenTask>> {
+    let config = guarded("Engine.open", || {
+        Ok(StreamConfig {
+            sample_rate: opt_u32("sampleRate", sample_rate, 8000.0, 384_000.0)?,
+            buffer_size: opt_u32("bufferSize", buffer_size, 16.0, 8192.0)?,
+            channels: opt_u32("channels", channels, 1.0, 32.0)?.map(|c| c as u16),
+            device,
+            want_input: input_device.is_some(),
+            input_device,
+        })
+    })?;
+    Ok(AsyncTask::new(OpenTask { null, config }))
+}
+
+/// Engine statistics, as `EngineStats` in the API.
+#[napi(object)]
+pub struct NativeEngineStats {
+    pub callbacks: f64,
+    pub frames_rendered: f64,
+    pub xruns: f64,
+    pub budget_us: f64,
+    pub p50_us: f64,
+    pub p99_us: f64,
+    pub max_us: f64,
+    pub dropped_messages: f64,
+    pub realtime_priority: bool,
+    pub denormals_flushed: bool,
+    pub simd: String,
+}
+
+#[napi]
+impl NativeEngine {
+    fn control(&self) -> napi::Result<std::sync::MutexGuard<'_, EngineControl>> {
+        if self.stream.is_none() {
+            return Err(closed());
+        }
+        self.control.lock().map_err(|_| to_js(EngineError::other("Engine: internal lock poisoned")))
+    }
+
+    #[napi(getter)]
+    pub fn sample_rate(&self) -> u32 {
+        self.sample_rate
+    }
+
+    #[napi(getter)]
+    pub fn buffer_size(&self) -> u32 {
+        self.buffer_size
+    }
+
+    #[napi(getter)]
+    pub fn channels(&self) -> u32 {
+        self.channels
+    }
+
+    #[napi(getter)]
+    pub fn position(&self) -> f64 {
+        self.shared.transport.position() as f64
+    }
+
+    #[napi(getter)]
+    pub fn latency_frames(&self) -> u32 {
+        self.control.lock().map(|c| c.latency() as u32).unwrap_or(0)
+    }
+
+    #[napi]
+    pub fn set_graph(&self, json: String, buffers: Vec<Vec<Float32Array>>) -> napi::Result<()> {
+        let buffers = side_buffers(&buffers);
+        let mut c = self.control()?;
+        guarded("setGraph", || c.set_graph(&GraphDesc::parse(&json)?, &buffers))
+    }
+
+    #[napi]
+    pub fn set_param(&self, node: f64, param: String, value: f64, ramp_ms: Option<f64>, at_frame: Option<f64>) -> napi::Result<()> {
+        let mut c = self.control()?;
+        guarded("setParam", || {
+            if !node.is_finite() || node < 0.0 || node.fract() != 0.0 || node > u32::MAX as f64 {
+                return Err(EngineError::type_error(format!("setParam: node #{} is not a node id", ferrite_engine::error::show(node))));
+            }
+            c.set_param(node as u32, &param, value, ramp_ms, at_frame)
+        })
+    }
+
+    #[napi]
+    pub fn play(&self) -> napi::Result<()> {
+        drop(self.control()?);
+        self.shared.transport.play();
+        Ok(())
+    }
+
+    #[napi]
+    pub fn stop(&self) -> napi::Result<()> {
+        drop(self.control()?);
+        self.shared.transport.stop();
+        Ok(())
+    }
+
+    #[napi]
+    pub fn seek(&self, frame: f64) -> napi::Result<()> {
+        drop(self.control()?);
+        guarded("seek", || {
+            let f = ferrite_engine::desc::frames_value(&serde_json_number(frame), "seek: frame")?;
+            self.shared.transport.seek(f as u64);
+            Ok(())
+        })
+    }
+
+    #[napi]
+    pub fn set_loop(&self, start: f64, end: Option<f64>) -> napi::Result<()> {
+        drop(self.control()?);
+        guarded("setLoop", || {
+            let s = ferrite_engine::desc::frames_value(&serde_json_number(start), "setLoop: start")? as u64;
+            let e = match end {
+                Some(e) => Some(ferrite_engine::desc::frames_value(&serde_json_number(e), "setLoop: end")? as u64),
+                None => None,
+            };
+            if let Some(e) = e {
+                if e <= s {
+                    return Err(EngineError::range(format!("setLoop: end = {e} must be after start = {s}")));
+                }
+            }
+            self.shared.transport.set_loop(s, e);
+            Ok(())
+        })
+    }
+
+    #[napi]
+    pub fn on_meters(&self, callback: MetersFn, fps: f64) -> napi::Result<u32> {
+        drop(self.control()?);
+        if !fps.is_finite() || !(0.1..=1000.0).contains(&fps) {
+            return Err(to_js(EngineError::range(format!("onMeters: fps = {} is out of range [0.1, 1000]", ferrite_engine::error::show(fps)))));
+        }
+        let mut subs = self.subs.lock().map_err(|_| closed())?;
+        subs.next_id += 1;
+        let id = subs.next_id;
+        let period = Duration::from_secs_f64(1.0 / fps);
+        subs.meters.push(Subscriber { id, callback, period, next_due: Instant::now() + period, generation: u64::MAX, acc: Vec::new() });
+        self.update_meter_period(&subs);
+        Ok(id)
+    }
+
+    #[napi]
+    pub fn off_meters(&self, id: u32) {
+        if let Ok(mut subs) = self.subs.lock() {
+            subs.meters.retain(|s| s.id != id);
+            self.update_meter_period(&subs);
+        }
+    }
+
+    fn update_meter_period(&self, subs: &Subscriptions) {
+        // The audio thread pushes readings at the fastest subscriber's rate (at least 4x for merging accuracy).
+        let period = subs.meters.iter().map(|s| s.period).min().map_or(0, |p| ((p.as_secs_f64() * self.sample_rate as f64) / 4.0).max(1.0) as u64);
+        self.shared.meter_period.store(period, Ordering::Relaxed);
+    }
+
+    #[napi]
+    pub fn on_error(&self, callback: ErrorFn) -> napi::Result<u32> {
+        drop(self.control()?);
+        let mut subs = self.subs.lock().map_err(|_| closed())?;
+        subs.next_id += 1;
+        let id = subs.next_id;
+        subs.errors.push((id, callback));
+        Ok(id)
+    }
+
+    #[napi]
+    pub fn off_error(&self, id: u32) {
+        if let Ok(mut subs) = self.subs.lock() {
+            subs.errors.retain(|(i, _)| *i != id);
+        }
+    }
+
+    #[napi]
+    pub fn reset_meter(&self, name: String) -> napi::Result<()> {
+        let mut c = self.control()?;
+        guarded("resetMeter", || c.reset_meter(&name))
+    }
+
+    #[napi]
+    pub fn stats(&self) -> NativeEngineStats {
+        let s = self.stats.snapshot();
+        NativeEngineStats {
+            callbacks: s.callbacks as f64,
+            frames_rendered: s.frames_rendered as f64,
+            xruns: s.xruns as f64,
+            budget_us: s.budget_us,
+            p50_us: s.p50_us,
+            p99_us: s.p99_us,
+            max_us: s.max_us,
+            dropped_messages: (s.dropped_messages + self.shared.dropped_messages.load(Ordering::Relaxed)) as f64,
+            realtime_priority: s.realtime_priority,
+            denormals_flushed: s.denormals_flushed,
+            simd: crate::simd_name(),
+        }
+    }
+
+    #[napi(getter)]
+    pub fn closed(&self) -> bool {
+        self.stream.is_none()
+    }
+
+    /// Stops the stream and the events thread and releases every callback, so
+    /// that the process can exit.
+    #[napi]
+    pub fn close(&mut self) {
+        if let Some(s) = self.stream.take() {
+            s.close();
+        }
+        if let Some(mut ev) = self.events.take() {
+            let _ = ev.tx.send(EventsCommand::Stop);
+            if let Some(t) = ev.thread.take() {
+                let _ = t.join();
+            }
+        }
+        if let Ok(mut subs) = self.subs.lock() {
+            subs.meters.clear();
+            subs.errors.clear();
+        }
+        if let Ok(mut c) = self.control.lock() {
+            c.collect_garbage();
+        }
+    }
+}
+
+impl Drop for NativeEngine {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+fn serde_json_number(v: f64) -> serde_json::Value {
+    serde_json::Number::from_f64(v).map(serde_json::Value::Number).unwrap_or_else(|| serde_json::Value::String(ferrite_engine::error::show(v)))
+}
+
+/// One audio device, as `listDevices()` reports it.
+#[napi(object)]
+pub struct NativeDevice {
+    pub id: String,
+    pub name: String,
+    pub is_default: bool,
+    pub output_channels: u32,
+    pub input_channels: u32,
+    pub sample_rates: Vec<u32>,
+}
+
+/// The devices cpal can open.
+#[napi]
+pub fn list_devices_native() -> napi::Result<Vec<NativeDevice>> {
+    guarded("listDevices", || {
+        Ok(ferrite_io::list_devices()
+            .into_iter()
+            .map(|d| NativeDevice {
+                id: d.id,
+                name: d.name,
+                is_default: d.is_default,
+                output_channels: d.output_channels as u32,
+                input_channels: d.input_channels as u32,
+                sample_rates: d.sample_rates,
+            })
+            .collect())
+    })
+}
