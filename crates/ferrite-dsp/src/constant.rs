@@ -13,6 +13,19 @@ pub const PARAMS: &[ParamSpec] = &[ParamSpec::new("value", -1.0e9, 1.0e9)];
 
 /// A constant (or automated) signal source. Stateless, so any block split
 /// gives the same output.
+///
+/// ```
+/// use ferrite_dsp::constant::Constant;
+/// use ferrite_dsp::{Bus, ParamBuffer, PrepareContext, ProcessContext, Processor};
+///
+/// let mut c = Constant::new();
+/// c.prepare(&PrepareContext { sample_rate: 48000.0, max_block: 2, channels: 2 });
+/// let params = [ParamBuffer::new(0.25, 2)];
+/// let mut data = vec![9.0; 4];
+/// let ctx = ProcessContext { frames: 2, position: 0, params: &params };
+/// c.process(&ctx, &mut Bus::new(&mut data, 2, 2, 2));
+/// assert_eq!(data, vec![0.25; 4]);
+/// ```
 #[derive(Debug, Default, Clone)]
 pub struct Constant;
 

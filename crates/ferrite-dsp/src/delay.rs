@@ -16,7 +16,9 @@
 //! With the defaults (`feedback = 0`, `mix = 1`) it is a pure delay.
 //!
 //! `max_frames` is construction-only: it sizes the delay lines, allocated in
-//! [`Processor::prepare`].
+//! [`Processor::prepare`] (`channels` lines of `max_frames + max_block + 4`
+//! frames, rounded up to a power of two, 8 bytes each). The caller bounds it:
+//! nothing here refuses a huge value.
 
 use crate::processor::{Bus, ParamSpec, PrepareContext, ProcessContext, Processor};
 
@@ -29,6 +31,20 @@ pub const PARAMS: &[ParamSpec] =
 const MAX_FEEDBACK: f64 = 0.999;
 
 /// A feedback delay with one line per channel.
+///
+/// ```
+/// use ferrite_dsp::delay::Delay;
+/// use ferrite_dsp::{Bus, ParamBuffer, PrepareContext, ProcessContext, Processor};
+///
+/// let mut d = Delay::new(100);
+/// d.prepare(&PrepareContext { sample_rate: 48000.0, max_block: 8, channels: 1 });
+/// // 3 frames, feedback 0, mix 1: a pure delay
+/// let params = [ParamBuffer::new(3.0, 8), ParamBuffer::new(0.0, 8), ParamBuffer::new(1.0, 8)];
+/// let mut data = vec![1.0, 2.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0];
+/// let ctx = ProcessContext { frames: 8, position: 0, params: &params };
+/// d.process(&ctx, &mut Bus::new(&mut data, 1, 8, 8));
+/// assert_eq!(data, vec![0.0, 0.0, 0.0, 1.0, 2.0, 0.0, 0.0, 0.0]);
+/// ```
 #[derive(Debug, Clone)]
 pub struct Delay {
     max_frames: usize,

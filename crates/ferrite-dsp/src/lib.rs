@@ -13,8 +13,11 @@ pub mod biquad;
 pub mod constant;
 pub mod delay;
 pub mod eq;
+pub mod oscillator;
 pub mod pan;
 pub mod player;
+pub mod wavetable;
+
 pub mod compressor;
 
 pub mod convolver;

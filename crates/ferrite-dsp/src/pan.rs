@@ -20,6 +20,19 @@ pub const PARAMS: &[ParamSpec] = &[ParamSpec::new("pan", -1.0, 1.0)];
 
 /// A constant-power stereo panner. Stateless, so any block split gives the
 /// same output.
+///
+/// ```
+/// use ferrite_dsp::pan::Pan;
+/// use ferrite_dsp::{Bus, ParamBuffer, PrepareContext, ProcessContext, Processor};
+///
+/// let mut p = Pan::new();
+/// p.prepare(&PrepareContext { sample_rate: 48000.0, max_block: 1, channels: 2 });
+/// let params = [ParamBuffer::new(1.0, 1)]; // hard right
+/// let mut data = vec![1.0, 1.0];
+/// let ctx = ProcessContext { frames: 1, position: 0, params: &params };
+/// p.process(&ctx, &mut Bus::new(&mut data, 2, 1, 1));
+/// assert!(data[0].abs() < 1e-15 && data[1] == 1.0);
+/// ```
 #[derive(Debug, Default, Clone)]
 pub struct Pan;
 

@@ -23,6 +23,21 @@ use crate::processor::{Bus, ParamSpec, PrepareContext, ProcessContext, Processor
 pub const PARAMS: &[ParamSpec] = &[];
 
 /// Plays a shared, immutable multi-channel buffer.
+///
+/// ```
+/// use std::sync::Arc;
+/// use ferrite_dsp::player::Player;
+/// use ferrite_dsp::{Bus, PrepareContext, ProcessContext, Processor};
+///
+/// let buffer: Arc<[Box<[f32]>]> = vec![vec![0.5f32, -0.5].into_boxed_slice()].into();
+/// let mut p = Player::new(buffer, true, 1); // looped, starting at frame 1
+/// p.prepare(&PrepareContext { sample_rate: 48000.0, max_block: 5, channels: 2 });
+/// let mut data = vec![0.0; 10];
+/// let ctx = ProcessContext { frames: 5, position: 0, params: &[] };
+/// p.process(&ctx, &mut Bus::new(&mut data, 2, 5, 5));
+/// assert_eq!(data[..5], [0.0, 0.5, -0.5, 0.5, -0.5]);
+/// assert_eq!(data[..5], data[5..]); // mono buffer feeds both channels
+/// ```
 #[derive(Debug, Clone)]
 pub struct Player {
     channels: Arc<[Box<[f32]>]>,

@@ -1,0 +1,571 @@
+//! `oscillator`: a sine, saw, square or triangle source; the saw, square and
+//! triangle are band-limited (no aliasing), see [`crate::wavetable`].
+//!
+//! Parameters (in [`ProcessContext::params`] order):
+//! - `0 = frequency` in Hz (no default; may be automated per frame). At run
+//!   time a frequency at or above Nyquist (`|f| >= fs/2`), or not finite,
+//!   renders silence; a negative frequency runs the waveform backwards.
+//! - `1 = amplitude`, linear, default 1.
+//! - `2 = phase`, a phase offset in radians, default 0 (may be automated; it
+//!   is added to the running phase, not accumulated).
+//!
+//! The waveform is construction-only.
+//!
+//! Output at frame `n`: `amplitude · wave(φ_n + phase)`, with
+//! `φ_n = 2π · Σ_{m<n} f_m/fs` (the running phase is the sum of the previous
+//! frames' increments, kept in cycles in an `f64` accumulator, so a sine stays
+//! within 1e-9 of `sin` over minutes). At frame 0 a sine outputs
+//! `amplitude·sin(phase)`.
+//!
+//! Waveform conventions (`wave(φ)`, period 2π, all odd functions, so all start
+//! at 0 with phase 0 like `sin`):
+//! - sine: `sin φ`;
+//! - saw: rises from -1 to +1 over a period: `φ/π` on `(-π, π)`, jumping from
+//!   +1 to -1 at `φ = π`; Fourier series `(2/π) Σ (-1)^(k+1) sin(kφ)/k`;
+//! - square: +1 on `(0, π)` (the first half period), -1 on `(π, 2π)`;
+//!   `(4/π) Σ_{k odd} sin(kφ)/k`;
+//! - triangle: 0 at `φ = 0`, +1 at a quarter period, -1 at three quarters;
+//!   `(8/π²) Σ_{k odd} (-1)^((k-1)/2) sin(kφ)/k²`.
+//!
+//! Band-limited saw and square contain only harmonics below Nyquist (the
+//! partial Fourier sum), so they ripple and overshoot ±1 near their jumps by up
+//! to about 18% (Gibbs); the harmonics themselves have exactly the Fourier
+//! amplitudes, except the few nearest Nyquist, which fade in and out smoothly
+//! as the frequency moves (at most the top ~16% of the band; see
+//! [`crate::wavetable`]).
+//!
+//! The shared tables are built on the first `prepare` of a saw, square or
+//! triangle (about 10-30 ms once per process in release builds); a host can
+//! call [`wavetable::bank`] at start-up to take that off graph compilation.
+
+use core::f64::consts::{PI, TAU};
+
+use crate::processor::{Bus, ParamBlock, ParamSpec, PrepareContext, ProcessContext, Processor};
+use crate::wavetable::{self, Shape, Table};
+
+/// Parameter table of [`Oscillator`].
+pub const PARAMS: &[ParamSpec] = &[
+    ParamSpec::new("frequency", 0.0, 1.0e6),
+    ParamSpec::new("amplitude", -1.0e6, 1.0e6),
+    ParamSpec::new("phase", -1.0e6, 1.0e6),
+];
+
+/// `1/(2π)`.
+const INV_TAU: f64 = 0.5 / PI;
+
+/// The oscillator's waveform (conventions in the module documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Waveform {
+    /// `sin φ`.
+    Sine,
+    /// Band-limited saw rising from -1 to +1.
+    Saw,
+    /// Band-limited square, +1 for the first half period.
+    Square,
+    /// Band-limited triangle, +1 at a quarter period.
+    Triangle,
+}
+
+impl Waveform {
+    /// Parses the API names `"sine"`, `"saw"`, `"square"`, `"triangle"`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "sine" => Some(Self::Sine),
+            "saw" => Some(Self::Saw),
+            "square" => Some(Self::Square),
+            "triangle" => Some(Self::Triangle),
+            _ => None,
+        }
+    }
+
+    /// The band-limited table shape, `None` for the sine.
+    fn shape(self) -> Option<Shape> {
+        match self {
+            Self::Sine => None,
+            Self::Saw => Some(Shape::Saw),
+            Self::Square => Some(Shape::Square),
+            Self::Triangle => Some(Shape::Triangle),
+        }
+    }
+}
+
+/// A periodic source with a running phase.
+///
+/// ```
+/// use ferrite_dsp::oscillator::{Oscillator, Waveform};
+/// use ferrite_dsp::{Bus, ParamBuffer, PrepareContext, ProcessContext, Processor};
+///
+/// let mut osc = Oscillator::new(Waveform::Saw);
+/// osc.prepare(&PrepareContext { sample_rate: 48000.0, max_block: 64, channels: 2 });
+/// // frequency 440 Hz, amplitude 0.5, phase 0
+/// let params = [ParamBuffer::new(440.0, 64), ParamBuffer::new(0.5, 64), ParamBuffer::new(0.0, 64)];
+/// let mut data = vec![0.0; 2 * 64];
+/// let ctx = ProcessContext { frames: 64, position: 0, params: &params };
+/// osc.process(&ctx, &mut Bus::new(&mut data, 2, 64, 64));
+/// assert_eq!(data[..64], data[64..]); // the same signal in every channel
+/// assert!(data.iter().any(|&v| v > 0.2));
+/// ```
+#[derive(Debug, Clone)]
+pub struct Oscillator {
+    waveform: Waveform,
+    /// The shared band-limited table (set in `prepare`; `None` for the sine).
+    table: Option<&'static Table>,
+    /// `1 / sample_rate`, 0 until prepared.
+    inv_sr: f64,
+    /// Running phase in cycles, in `[0, 1)`.
+    phase: f64,
+}
+
+impl Oscillator {
+    /// An oscillator of `waveform`, phase 0. The frequency, amplitude and
+    /// phase offset arrive as parameters.
+    pub fn new(waveform: Waveform) -> Self {
+        Self { waveform, table: None, inv_sr: 0.0, phase: 0.0 }
+    }
+
+    /// The waveform.
+    pub fn waveform(&self) -> Waveform {
+        self.waveform
+    }
+
+    /// Renders `out.len()` frames (or only advances the phase when `out` is `None`).
+    ///
+    /// # Realtime
+    /// Does not allocate, lock or panic.
+    fn render(&mut self, freq: ParamBlock<'_>, amp: ParamBlock<'_>, offset: ParamBlock<'_>, out: &mut [f64]) {
+        let inv_sr = self.inv_sr;
+        let mut p = self.phase;
+        // Every per-frame value below is the same pure function of that frame's
+        // parameters whether a block is constant or varying, so the output
+        // does not depend on how the render is split into blocks.
+        match (self.waveform, self.table) {
+            (Waveform::Sine, _) => {
+                for (i, y) in out.iter_mut().enumerate() {
+                    let inc = freq.at(i) * inv_sr;
+                    let off = finite_or_zero(offset.at(i));
+                    *y = if inc.abs() < 0.5 { amp.at(i) * (TAU * p + off).sin() } else { 0.0 };
+                    p = advance(p, inc);
+                }
+            }
+            (_, Some(t)) => {
+                let const_sel = freq.constant().map(|f| t.select(f * inv_sr));
+                let const_off = offset.constant().map(offset_cycles);
+                for (i, y) in out.iter_mut().enumerate() {
+                    let inc = freq.at(i) * inv_sr;
+                    let sel = match const_sel {
+                        Some(s) => s,
+                        None => t.select(inc),
+                    };
+                    let off = match const_off {
+                        Some(c) => c,
+                        None => offset_cycles(offset.at(i)),
+                    };
+                    *y = match sel {
+                        Some(sel) => amp.at(i) * t.read(sel, wrap_add(p, off)),
+                        None => 0.0,
+                    };
+                    p = advance(p, inc);
+                }
+            }
+            // Not prepared: silence, but keep time.
+            _ => {
+                for (i, y) in out.iter_mut().enumerate() {
+                    *y = 0.0;
+                    p = advance(p, freq.at(i) * inv_sr);
+                }
+            }
+        }
+        self.phase = p;
+    }
+
+    /// Advances the phase by `frames` frames without output.
+    fn advance(&mut self, freq: ParamBlock<'_>, frames: usize) {
+        for i in 0..frames {
+            self.phase = advance(self.phase, freq.at(i) * self.inv_sr);
+        }
+    }
+}
+
+/// `v`, or 0 when it is not finite.
+#[inline(always)]
+fn finite_or_zero(v: f64) -> f64 {
+    if v.is_finite() {
+        v
+    } else {
+        0.0
+    }
+}
+
+/// A phase offset in radians as a fraction of a cycle in `[0, 1]`.
+#[inline(always)]
+fn offset_cycles(radians: f64) -> f64 {
+    let c = finite_or_zero(radians) * INV_TAU;
+    c - c.floor()
+}
+
+/// `p + d` wrapped into `[0, 1]`: exactly `q - q.floor()` with `q = p + d`,
+/// without calling `floor` in the common case `-1 <= q < 2`.
+#[inline(always)]
+fn wrap_add(p: f64, d: f64) -> f64 {
+    let q = p + d;
+    if q >= 1.0 {
+        let r = q - 1.0;
+        if r < 1.0 {
+            return r;
+        }
+    } else if q >= 0.0 {
+        return q;
+    } else {
+        let r = q + 1.0;
+        if r >= 0.0 {
+            return r;
+        }
+    }
+    q - q.floor()
+}
+
+/// The running phase after a frame of increment `inc` (held when `inc` is not finite).
+#[inline(always)]
+fn advance(p: f64, inc: f64) -> f64 {
+    if inc.is_finite() {
+        wrap_add(p, inc)
+    } else {
+        p
+    }
+}
+
+impl Processor for Oscillator {
+    fn prepare(&mut self, ctx: &PrepareContext) {
+        self.inv_sr = if ctx.sample_rate.is_finite() && ctx.sample_rate > 0.0 { 1.0 / ctx.sample_rate } else { 0.0 };
+        self.table = self.waveform.shape().map(|s| wavetable::bank().table(s));
+    }
+
+    fn process(&mut self, ctx: &ProcessContext<'_>, io: &mut Bus<'_>) {
+        let (freq, amp, offset) = (ctx.param(0), ctx.param(1), ctx.param(2));
+        if io.channels() == 0 {
+            self.advance(freq, io.frames());
+            return;
+        }
+        self.render(freq, amp, offset, io.channel_mut(0));
+        for c in 1..io.channels() {
+            if let Some((src, dst)) = io.pair_mut(0, c) {
+                for (d, s) in dst.iter_mut().zip(src.iter()) {
+                    *d = *s;
+                }
+            }
+        }
+    }
+
+    fn reset(&mut self) {
+        self.phase = 0.0;
+    }
+
+    /// Takes the running phase of a previous [`Oscillator`] (of any waveform).
+    fn take_state(&mut self, previous: &mut dyn Processor) -> bool {
+        match previous.as_any_mut().downcast_mut::<Self>() {
+            Some(prev) => {
+                self.phase = prev.phase;
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn core::any::Any {
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::processor::ParamBuffer;
+
+    const SR: f64 = 48000.0;
+
+    /// Per-frame parameter values for a render.
+    #[derive(Clone)]
+    enum P {
+        Const(f64),
+        Frames(Vec<f64>),
+    }
+
+    fn prepared(w: Waveform, block: usize, channels: usize) -> Oscillator {
+        let mut o = Oscillator::new(w);
+        o.prepare(&PrepareContext { sample_rate: SR, max_block: block, channels });
+        o
+    }
+
+    /// Renders `frames` frames in blocks of `block` on `channels` channels;
+    /// checks every channel carries the same signal and returns it.
+    fn render(o: &mut Oscillator, params: &[P; 3], frames: usize, block: usize, channels: usize) -> Vec<f64> {
+        let mut bufs: Vec<ParamBuffer> = params.iter().map(|_| ParamBuffer::new(0.0, block)).collect();
+        let mut out = Vec::with_capacity(frames);
+        let mut pos = 0;
+        while pos < frames {
+            let n = block.min(frames - pos);
+            for (b, p) in bufs.iter_mut().zip(params) {
+                match p {
+                    P::Const(v) => b.set_constant(*v),
+                    P::Frames(v) => b.varying_mut(n).copy_from_slice(&v[pos..pos + n]),
+                }
+            }
+            let mut data = vec![99.0; channels.max(1) * block];
+            let ctx = ProcessContext { frames: n, position: pos as u64, params: &bufs };
+            let mut bus = Bus::new(&mut data, channels, block, n);
+            o.process(&ctx, &mut bus);
+            for c in 1..channels {
+                assert_eq!(bus.channel(c), bus.channel(0));
+            }
+            out.extend_from_slice(bus.channel(0));
+            pos += n;
+        }
+        out
+    }
+
+    fn constant(f: f64, a: f64, ph: f64) -> [P; 3] {
+        [P::Const(f), P::Const(a), P::Const(ph)]
+    }
+
+    #[test]
+    fn sine_matches_sin_with_phase_offset_over_ten_seconds() {
+        let (f, a, ph) = (440.0, 0.8, 0.7);
+        let frames = 10 * SR as usize + 1000;
+        let y = render(&mut prepared(Waveform::Sine, 128, 2), &constant(f, a, ph), frames, 128, 2);
+        assert!((y[0] - a * ph.sin()).abs() < 1e-15);
+        let mut worst: f64 = 0.0;
+        for (n, &v) in y.iter().enumerate() {
+            let want = a * (2.0 * PI * f * n as f64 / SR + ph).sin();
+            worst = worst.max((v - want).abs());
+        }
+        assert!(worst < 1e-9, "max error {worst}");
+    }
+
+    #[test]
+    fn sine_rms_is_amplitude_over_root_two() {
+        for (a, ph) in [(0.5, 0.0), (1.3, 2.0)] {
+            // 1000 Hz at 48 kHz: 1000 whole periods in one second.
+            let y = render(&mut prepared(Waveform::Sine, 64, 1), &constant(1000.0, a, ph), SR as usize, 64, 1);
+            let rms = (y.iter().map(|v| v * v).sum::<f64>() / y.len() as f64).sqrt();
+            assert!((rms - a / 2f64.sqrt()).abs() < 1e-9, "rms {rms}");
+        }
+    }
+
+    #[test]
+    fn automated_frequency_and_phase_accumulate_per_frame() {
+        let n = 20000;
+        let freq: Vec<f64> = (0..n).map(|i| 200.0 + 3000.0 * (i as f64 / n as f64).powi(2)).collect();
+        let offs: Vec<f64> = (0..n).map(|i| (i as f64 * 0.001).sin()).collect();
+        let params = [P::Frames(freq.clone()), P::Const(1.0), P::Frames(offs.clone())];
+        let y = render(&mut prepared(Waveform::Sine, 128, 1), &params, n, 128, 1);
+        let mut phi = 0.0;
+        for i in 0..n {
+            let want = (phi + offs[i]).sin();
+            assert!((y[i] - want).abs() < 1e-9, "frame {i}");
+            phi += 2.0 * PI * freq[i] / SR;
+        }
+    }
+
+    /// Splits the energy of `x` (exactly `p` periods of a waveform) into DC,
+    /// harmonics (DFT bins `h·p`) and everything else; also returns each
+    /// harmonic's sine coefficient `-2·Im(X)/M` and cosine coefficient `2·Re(X)/M`.
+    struct Split {
+        total: f64,
+        non_harmonic: f64,
+        sin_coef: Vec<f64>,
+        cos_coef: Vec<f64>,
+    }
+
+    fn split(x: &[f64], p: usize) -> Split {
+        let m = x.len();
+        let total: f64 = x.iter().map(|v| v * v).sum();
+        let mean = x.iter().sum::<f64>() / m as f64;
+        let mut harmonic = m as f64 * mean * mean;
+        let (mut sin_coef, mut cos_coef) = (vec![0.0], vec![0.0]);
+        let mut h = 1;
+        while h * p < m / 2 {
+            let k = h * p;
+            let (mut re, mut im) = (0.0, 0.0);
+            for (n, &v) in x.iter().enumerate() {
+                let ang = 2.0 * PI * ((k * n) % m) as f64 / m as f64;
+                re += v * ang.cos();
+                im -= v * ang.sin();
+            }
+            harmonic += 2.0 * (re * re + im * im) / m as f64;
+            sin_coef.push(-2.0 * im / m as f64);
+            cos_coef.push(2.0 * re / m as f64);
+            h += 1;
+        }
+        Split { total, non_harmonic: total - harmonic, sin_coef, cos_coef }
+    }
+
+    #[test]
+    fn band_limited_waves_have_no_aliasing_and_fourier_amplitudes() {
+        // M frames hold exactly p periods (p odd, coprime with M): a component
+        // aliased around fs lands between the harmonic bins, where it is counted.
+        let m = 4096;
+        for p in [85usize, 427] {
+            let f = p as f64 * SR / m as f64; // 996.09 Hz, 5003.9 Hz
+            let inc = p as f64 / m as f64;
+
+            // The threshold can fail: a naive saw (2·frac(φ/2π + 1/2) - 1) aliases.
+            let naive: Vec<f64> = (0..m)
+                .map(|n| {
+                    let q = n as f64 * inc + 0.5;
+                    2.0 * (q - q.floor()) - 1.0
+                })
+                .collect();
+            let s = split(&naive, p);
+            let naive_db = 10.0 * (s.non_harmonic / s.total).log10();
+            assert!(naive_db > -60.0, "naive saw at {f} Hz: {naive_db} dB");
+
+            for (w, shape) in
+                [(Waveform::Saw, Shape::Saw), (Waveform::Square, Shape::Square), (Waveform::Triangle, Shape::Triangle)]
+            {
+                let y = render(&mut prepared(w, 128, 1), &constant(f, 1.0, 0.0), m, 128, 1);
+                let s = split(&y, p);
+                let alias_db = 10.0 * (s.non_harmonic.max(1e-30) / s.total).log10();
+                assert!(alias_db < -80.0, "{w:?} at {f} Hz: aliasing {alias_db} dB (naive saw {naive_db} dB)");
+                for h in 1..s.sin_coef.len() {
+                    let want = shape.coefficient(h as u32);
+                    let (b, c) = (s.sin_coef[h], s.cos_coef[h]);
+                    // sin phase: no cosine part.
+                    assert!(c.abs() < 1e-6, "{w:?} {f} Hz harmonic {h}: cos {c}");
+                    if (h + 1) as f64 * f <= 0.8 * SR / 2.0 {
+                        // Full-amplitude band: the Fourier series, sign included
+                        // (to within the table interpolation's ~(k/2048)² error).
+                        assert!(
+                            (b - want).abs() < 2e-4 * want.abs() + 1e-7,
+                            "{w:?} {f} Hz harmonic {h}: {b} vs {want}"
+                        );
+                    } else {
+                        // Near Nyquist: faded, never boosted nor inverted.
+                        assert!(
+                            b * want >= -1e-12 && b.abs() <= want.abs() * (1.0 + 2e-4) + 1e-7,
+                            "{w:?} {f} Hz h {h}: {b}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn waveform_conventions_at_low_frequency() {
+        // 12 Hz: 4000 frames per period, quarter period = 1000 frames.
+        let at = |w: Waveform, n: usize| render(&mut prepared(w, 128, 1), &constant(12.0, 1.0, 0.0), n + 1, 128, 1)[n];
+        for w in [Waveform::Saw, Waveform::Square, Waveform::Triangle] {
+            assert!(at(w, 0).abs() < 1e-6, "{w:?} starts at 0");
+        }
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-2;
+        assert!(close(at(Waveform::Saw, 1000), 0.5) && close(at(Waveform::Saw, 3000), -0.5));
+        assert!(close(at(Waveform::Saw, 1960), 0.98));
+        assert!(close(at(Waveform::Square, 1000), 1.0) && close(at(Waveform::Square, 3000), -1.0));
+        assert!(close(at(Waveform::Triangle, 1000), 1.0) && close(at(Waveform::Triangle, 3000), -1.0));
+        assert!(close(at(Waveform::Triangle, 500), 0.5));
+    }
+
+    #[test]
+    fn output_does_not_depend_on_block_size() {
+        let n = 3000;
+        // A sweep from 20 Hz past Nyquist (30 kHz) and down to a negative frequency.
+        let freq: Vec<f64> = (0..n)
+            .map(|i| {
+                let t = i as f64 / n as f64;
+                if t < 0.7 {
+                    20.0 * (1500f64).powf(t / 0.7)
+                } else {
+                    30000.0 - 40000.0 * (t - 0.7) / 0.3
+                }
+            })
+            .collect();
+        let amp: Vec<f64> = (0..n).map(|i| 0.5 + 0.5 * (i as f64 * 0.01).cos()).collect();
+        let offs: Vec<f64> = (0..n).map(|i| 3.0 * (i as f64 * 0.002).sin()).collect();
+        let params = [P::Frames(freq), P::Frames(amp), P::Frames(offs)];
+        for w in [Waveform::Sine, Waveform::Saw, Waveform::Square, Waveform::Triangle] {
+            let reference = render(&mut prepared(w, 1, 2), &params, n, 1, 2);
+            assert!(reference.iter().all(|v| v.is_finite()));
+            assert!(reference.iter().any(|v| v.abs() > 0.1));
+            for block in [37, 64, 128] {
+                let y = render(&mut prepared(w, block, 2), &params, n, block, 2);
+                assert_eq!(y, reference, "{w:?} block {block}");
+            }
+        }
+    }
+
+    #[test]
+    fn constant_and_varying_blocks_of_equal_values_render_identically() {
+        // The engine hands a parameter as constant or per-frame depending on
+        // automation and block boundaries; the samples must not depend on it.
+        let n = 1000;
+        for w in [Waveform::Sine, Waveform::Saw, Waveform::Square, Waveform::Triangle] {
+            for (f, a, ph) in [(1234.5, 0.7, 1.1), (17.0, 1.0, -40.0), (9000.0, 0.3, 0.0)] {
+                let c = render(&mut prepared(w, 64, 1), &constant(f, a, ph), n, 64, 1);
+                let v = [P::Frames(vec![f; n]), P::Frames(vec![a; n]), P::Frames(vec![ph; n])];
+                let v = render(&mut prepared(w, 64, 1), &v, n, 64, 1);
+                assert_eq!(c, v, "{w:?} {f} Hz");
+            }
+        }
+    }
+
+    #[test]
+    fn nyquist_and_beyond_are_silent_and_never_panic() {
+        for w in [Waveform::Sine, Waveform::Saw, Waveform::Square, Waveform::Triangle] {
+            for f in [24000.0, 30000.0, 1.0e6, -24000.0, f64::NAN, f64::INFINITY] {
+                let y = render(&mut prepared(w, 64, 2), &constant(f, 1.0, 0.3), 200, 64, 2);
+                assert!(y.iter().all(|&v| v == 0.0), "{w:?} at {f} Hz");
+            }
+            // Just below Nyquist: a (non-silent) fundamental only.
+            let y = render(&mut prepared(w, 64, 1), &constant(23000.0, 1.0, 0.3), 200, 64, 1);
+            assert!(y.iter().all(|v| v.is_finite()) && y.iter().any(|v| v.abs() > 0.01));
+        }
+    }
+
+    #[test]
+    fn negative_frequency_runs_backwards() {
+        let y = render(&mut prepared(Waveform::Sine, 64, 1), &constant(-300.0, 1.0, 0.4), 5000, 64, 1);
+        for (n, v) in y.iter().enumerate() {
+            assert!((v - (-2.0 * PI * 300.0 * n as f64 / SR + 0.4).sin()).abs() < 1e-9);
+        }
+        // Odd waveforms: wave(-φ) = -wave(φ).
+        for w in [Waveform::Saw, Waveform::Square, Waveform::Triangle] {
+            let fwd = render(&mut prepared(w, 64, 1), &constant(700.0, 1.0, 0.0), 3000, 64, 1);
+            let back = render(&mut prepared(w, 64, 1), &constant(-700.0, 1.0, 0.0), 3000, 64, 1);
+            for (a, b) in fwd.iter().zip(&back) {
+                assert!((a + b).abs() < 1e-6, "{w:?}: {a} vs {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn take_state_keeps_the_phase_and_reset_clears_it() {
+        let params = constant(440.0, 1.0, 0.25);
+        let mut first = prepared(Waveform::Sine, 128, 1);
+        let a = render(&mut first, &params, 1000, 128, 1);
+        let mut second = prepared(Waveform::Sine, 64, 1);
+        assert!(second.take_state(&mut first));
+        let b = render(&mut second, &params, 1000, 64, 1);
+        for (n, v) in a.iter().chain(&b).enumerate() {
+            assert!((v - (2.0 * PI * 440.0 * n as f64 / SR + 0.25).sin()).abs() < 1e-9, "frame {n}");
+        }
+        // A fresh instance restarts at phase 0, which differs at frame 1000.
+        let fresh = render(&mut prepared(Waveform::Sine, 64, 1), &params, 1, 64, 1);
+        assert!((fresh[0] - b[0]).abs() > 0.1);
+        assert!(!second.take_state(&mut crate::gain::Gain::new()));
+        second.reset();
+        let r = render(&mut second, &params, 1, 64, 1);
+        assert!((r[0] - 0.25f64.sin()).abs() < 1e-15);
+    }
+
+    #[test]
+    fn oscillators_share_one_table_bank() {
+        let mut a = Oscillator::new(Waveform::Saw);
+        let mut b = Oscillator::new(Waveform::Saw);
+        a.prepare(&PrepareContext { sample_rate: 44100.0, max_block: 64, channels: 2 });
+        b.prepare(&PrepareContext { sample_rate: 96000.0, max_block: 64, channels: 2 });
+        assert!(core::ptr::eq(a.table.unwrap(), b.table.unwrap()));
+        assert!(Oscillator::new(Waveform::Sine).table.is_none());
+        assert_eq!(Waveform::from_name("triangle"), Some(Waveform::Triangle));
+        assert_eq!(Waveform::from_name("noise"), None);
+    }
+}
