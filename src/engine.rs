@@ -18,7 +18,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-type MetersFn = ThreadsafeFunction<HashMap<String, NativeMeterReading>, (), HashMap<String, NativeMeterReading>, Status, false>;
+type MetersFn =
+    ThreadsafeFunction<HashMap<String, NativeMeterReading>, (), HashMap<String, NativeMeterReading>, Status, false>;
 type ErrorFn = ThreadsafeFunction<String, (), String, Status, false, true>;
 
 /// Largest block the engine renders at once, whatever the device buffer.
@@ -163,7 +164,8 @@ fn events_loop(
             if s.next_due < now {
                 s.next_due = now + s.period;
             }
-            let payload: HashMap<String, NativeMeterReading> = meter_names.iter().cloned().zip(s.acc.iter_mut().map(Accumulated::take)).collect();
+            let payload: HashMap<String, NativeMeterReading> =
+                meter_names.iter().cloned().zip(s.acc.iter_mut().map(Accumulated::take)).collect();
             s.callback.call(payload, ThreadsafeFunctionCallMode::NonBlocking);
         }
         if let Some(errors) = errors.as_ref() {
@@ -199,12 +201,17 @@ pub struct OpenTask {
 fn open(null: bool, config: &StreamConfig) -> std::result::Result<NativeEngine, EngineError> {
     // The render settings depend on what the device grants, so the pair is
     // made with a provisional rate and updated before the first graph.
-    let provisional = RenderSettings { sample_rate: config.sample_rate.unwrap_or(48_000) as f64, channels: config.channels.unwrap_or(2) as usize, max_block: 128 };
+    let provisional = RenderSettings {
+        sample_rate: config.sample_rate.unwrap_or(48_000) as f64,
+        channels: config.channels.unwrap_or(2) as usize,
+        max_block: 128,
+    };
     let (mut control, mut core, meters) = engine_pair(provisional);
     let callback = move |out: &mut [f32], input: &[f32], frames: usize, channels: usize| {
         core.render(out, input, channels, frames, channels);
     };
-    let stream = if null { ferrite_io::open_null(config, callback) } else { ferrite_io::open_device(config, callback) }.map_err(io_error)?;
+    let stream = if null { ferrite_io::open_null(config, callback) } else { ferrite_io::open_device(config, callback) }
+        .map_err(io_error)?;
     let settings = RenderSettings {
         sample_rate: stream.sample_rate() as f64,
         channels: stream.channels() as usize,
@@ -253,7 +260,10 @@ fn opt_u32(name: &str, v: Option<f64>, lo: f64, hi: f64) -> std::result::Result<
     match v {
         None => Ok(None),
         Some(x) if x.is_finite() && x.fract() == 0.0 && x >= lo && x <= hi => Ok(Some(x as u32)),
-        Some(x) => Err(EngineError::range(format!("Engine.open: {name} = {} must be a whole number in [{lo}, {hi}]", ferrite_engine::error::show(x)))),
+        Some(x) => Err(EngineError::range(format!(
+            "Engine.open: {name} = {} must be a whole number in [{lo}, {hi}]",
+            ferrite_engine::error::show(x)
+        ))),
     }
 }
 
@@ -338,11 +348,21 @@ impl NativeEngine {
     }
 
     #[napi]
-    pub fn set_param(&self, node: f64, param: String, value: f64, ramp_ms: Option<f64>, at_frame: Option<f64>) -> napi::Result<()> {
+    pub fn set_param(
+        &self,
+        node: f64,
+        param: String,
+        value: f64,
+        ramp_ms: Option<f64>,
+        at_frame: Option<f64>,
+    ) -> napi::Result<()> {
         let mut c = self.control()?;
         guarded("setParam", || {
             if !node.is_finite() || node < 0.0 || node.fract() != 0.0 || node > u32::MAX as f64 {
-                return Err(EngineError::type_error(format!("setParam: node #{} is not a node id", ferrite_engine::error::show(node))));
+                return Err(EngineError::type_error(format!(
+                    "setParam: node #{} is not a node id",
+                    ferrite_engine::error::show(node)
+                )));
             }
             c.set_param(node as u32, &param, value, ramp_ms, at_frame)
         })
@@ -391,17 +411,27 @@ impl NativeEngine {
         })
     }
 
-    #[napi]
+    #[napi(ts_args_type = "callback: (meters: Record<string, NativeMeterReading>) => void, fps: number")]
     pub fn on_meters(&self, callback: MetersFn, fps: f64) -> napi::Result<u32> {
         drop(self.control()?);
         if !fps.is_finite() || !(0.1..=1000.0).contains(&fps) {
-            return Err(to_js(EngineError::range(format!("onMeters: fps = {} is out of range [0.1, 1000]", ferrite_engine::error::show(fps)))));
+            return Err(to_js(EngineError::range(format!(
+                "onMeters: fps = {} is out of range [0.1, 1000]",
+                ferrite_engine::error::show(fps)
+            ))));
         }
         let mut subs = self.subs.lock().map_err(|_| closed())?;
         subs.next_id += 1;
         let id = subs.next_id;
         let period = Duration::from_secs_f64(1.0 / fps);
-        subs.meters.push(Subscriber { id, callback, period, next_due: Instant::now() + period, generation: u64::MAX, acc: Vec::new() });
+        subs.meters.push(Subscriber {
+            id,
+            callback,
+            period,
+            next_due: Instant::now() + period,
+            generation: u64::MAX,
+            acc: Vec::new(),
+        });
         self.update_meter_period(&subs);
         Ok(id)
     }
@@ -416,11 +446,16 @@ impl NativeEngine {
 
     fn update_meter_period(&self, subs: &Subscriptions) {
         // The audio thread pushes readings at the fastest subscriber's rate (at least 4x for merging accuracy).
-        let period = subs.meters.iter().map(|s| s.period).min().map_or(0, |p| ((p.as_secs_f64() * self.sample_rate as f64) / 4.0).max(1.0) as u64);
+        let period = subs
+            .meters
+            .iter()
+            .map(|s| s.period)
+            .min()
+            .map_or(0, |p| ((p.as_secs_f64() * self.sample_rate as f64) / 4.0).max(1.0) as u64);
         self.shared.meter_period.store(period, Ordering::Relaxed);
     }
 
-    #[napi]
+    #[napi(ts_args_type = "callback: (message: string) => void")]
     pub fn on_error(&self, callback: ErrorFn) -> napi::Result<u32> {
         drop(self.control()?);
         let mut subs = self.subs.lock().map_err(|_| closed())?;
@@ -496,7 +531,9 @@ impl Drop for NativeEngine {
 }
 
 fn serde_json_number(v: f64) -> serde_json::Value {
-    serde_json::Number::from_f64(v).map(serde_json::Value::Number).unwrap_or_else(|| serde_json::Value::String(ferrite_engine::error::show(v)))
+    serde_json::Number::from_f64(v)
+        .map(serde_json::Value::Number)
+        .unwrap_or_else(|| serde_json::Value::String(ferrite_engine::error::show(v)))
 }
 
 /// One audio device, as `listDevices()` reports it.

@@ -61,14 +61,8 @@ pub const PARAMS: &[ParamSpec] = &[
 ];
 
 /// Defaults in [`PARAMS`] order.
-pub const DEFAULTS: [f64; 6] = [
-    DEFAULT_THRESHOLD_DB,
-    DEFAULT_RATIO,
-    DEFAULT_ATTACK_MS,
-    DEFAULT_RELEASE_MS,
-    DEFAULT_KNEE_DB,
-    DEFAULT_MAKEUP_DB,
-];
+pub const DEFAULTS: [f64; 6] =
+    [DEFAULT_THRESHOLD_DB, DEFAULT_RATIO, DEFAULT_ATTACK_MS, DEFAULT_RELEASE_MS, DEFAULT_KNEE_DB, DEFAULT_MAKEUP_DB];
 
 /// The static curve: output level in dB for input level `x` dB, threshold
 /// `t` dB, ratio `r` (>= 1) and knee width `w` dB (>= 0), as in the module
@@ -246,11 +240,7 @@ impl Compressor {
                 } else {
                     0.0
                 };
-                let a = if target > self.reduction {
-                    self.attack_coef
-                } else {
-                    self.release_coef
-                };
+                let a = if target > self.reduction { self.attack_coef } else { self.release_coef };
                 let mut r = target + a * (self.reduction - target);
                 if !r.is_finite() {
                     r = 0.0;
@@ -259,11 +249,7 @@ impl Compressor {
                     r = 0.0;
                 }
                 self.reduction = r;
-                *g = if r == 0.0 {
-                    self.makeup_lin
-                } else {
-                    ((self.makeup - r) * NEPER_PER_DB).exp()
-                };
+                *g = if r == 0.0 { self.makeup_lin } else { ((self.makeup - r) * NEPER_PER_DB).exp() };
             }
         }
         let g = gain.get(..n).unwrap_or(&[]);
@@ -359,11 +345,7 @@ mod tests {
 
     fn prepared(channels: usize, max_block: usize) -> Compressor {
         let mut c = Compressor::new();
-        c.prepare(&PrepareContext {
-            sample_rate: FS,
-            max_block,
-            channels,
-        });
+        c.prepare(&PrepareContext { sample_rate: FS, max_block, channels });
         c
     }
 
@@ -396,11 +378,7 @@ mod tests {
                     p.set_constant(params(start)[k]);
                 }
             }
-            let ctx = ProcessContext {
-                frames: f,
-                position: start as u64,
-                params: &pb,
-            };
+            let ctx = ProcessContext { frames: f, position: start as u64, params: &pb };
             comp.process(&ctx, &mut Bus::new(&mut buf, ch, block, f));
             for c in 0..ch {
                 out[c][start..start + f].copy_from_slice(&buf[c * block..c * block + f]);
@@ -450,23 +428,16 @@ mod tests {
         let (lo, hi) = (10f64.powf(-60.0 / 20.0), 10f64.powf(-20.0 / 20.0));
         let step = reference_curve(-20.0, t, r, 0.0) - -20.0; // -15 dB
         let (n_on, n_off, n) = (1_000usize, 30_000usize, 60_000usize);
-        let x: Vec<f64> = (0..n)
-            .map(|i| if (n_on..n_off).contains(&i) { hi } else { lo })
-            .collect();
+        let x: Vec<f64> = (0..n).map(|i| if (n_on..n_off).contains(&i) { hi } else { lo }).collect();
         let mut comp = prepared(1, 64);
-        let out = run(&mut comp, std::slice::from_ref(&x), 64, false, &|_| {
-            [t, r, attack, release, 0.0, 0.0]
-        });
+        let out = run(&mut comp, std::slice::from_ref(&x), 64, false, &|_| [t, r, attack, release, 0.0, 0.0]);
         let gain_db = |i: usize| db(out[0][i] / x[i]);
         let aa = (-1.0 / (attack / 1000.0 * FS)).exp();
         let ar = (-1.0 / (release / 1000.0 * FS)).exp();
         for k in [1usize, 10, 100, 480, 1_000, 5_000] {
             // Frame n_on + k - 1 has had k smoothing steps toward the step.
             let expect = step * (1.0 - aa.powi(k as i32));
-            assert!(
-                (gain_db(n_on + k - 1) - expect).abs() < 1e-9,
-                "attack k {k}"
-            );
+            assert!((gain_db(n_on + k - 1) - expect).abs() < 1e-9, "attack k {k}");
         }
         // After τ the reduction covers 1 - 1/e of the step.
         let at_tau = gain_db(n_on + 480 - 1) / step;
@@ -474,10 +445,7 @@ mod tests {
         let settled = step * (1.0 - aa.powi((n_off - n_on) as i32));
         for k in [1usize, 100, 4_800, 10_000] {
             let expect = settled * ar.powi(k as i32);
-            assert!(
-                (gain_db(n_off + k - 1) - expect).abs() < 1e-9,
-                "release k {k}"
-            );
+            assert!((gain_db(n_off + k - 1) - expect).abs() < 1e-9, "release k {k}");
         }
         let at_tau = gain_db(n_off + 4_800 - 1) / settled;
         assert!((at_tau - (-1.0f64).exp()).abs() < 1e-9, "{at_tau}");
@@ -486,13 +454,8 @@ mod tests {
     #[test]
     fn makeup_gain_applies_below_threshold() {
         let x: Vec<f64> = (0..500).map(|i| 0.01 * (i as f64 * 0.1).sin()).collect();
-        let out = run(
-            &mut prepared(1, 128),
-            std::slice::from_ref(&x),
-            128,
-            false,
-            &|_| [-10.0, 4.0, 10.0, 100.0, 6.0, 6.0],
-        );
+        let out =
+            run(&mut prepared(1, 128), std::slice::from_ref(&x), 128, false, &|_| [-10.0, 4.0, 10.0, 100.0, 6.0, 6.0]);
         let g = 10f64.powf(6.0 / 20.0);
         for (y, x) in out[0].iter().zip(&x) {
             assert!((y - x * g).abs() <= 1e-15, "{y} vs {}", x * g);
@@ -504,13 +467,7 @@ mod tests {
         let n = 4_800;
         let loud = vec![0.5; n];
         let quiet = vec![0.01; n];
-        let out = run(
-            &mut prepared(2, 64),
-            &[loud.clone(), quiet.clone()],
-            64,
-            false,
-            &|_| DEFAULTS,
-        );
+        let out = run(&mut prepared(2, 64), &[loud.clone(), quiet.clone()], 64, false, &|_| DEFAULTS);
         for i in 0..n {
             assert!((out[0][i] / loud[i] - out[1][i] / quiet[i]).abs() < 1e-12);
         }
@@ -536,30 +493,11 @@ mod tests {
         let b: Vec<f64> = noise(2, n).iter().map(|v| 0.2 * v).collect();
         let params = |i: usize| {
             let s = i as f64;
-            [
-                -30.0 + 10.0 * (s / 400.0).sin(),
-                3.0 + (s / 300.0).cos(),
-                5.0,
-                50.0 + 40.0 * (s / 1000.0).sin(),
-                6.0,
-                2.0,
-            ]
+            [-30.0 + 10.0 * (s / 400.0).sin(), 3.0 + (s / 300.0).cos(), 5.0, 50.0 + 40.0 * (s / 1000.0).sin(), 6.0, 2.0]
         };
-        let reference = run(
-            &mut prepared(2, 1),
-            &[a.clone(), b.clone()],
-            1,
-            true,
-            &params,
-        );
+        let reference = run(&mut prepared(2, 1), &[a.clone(), b.clone()], 1, true, &params);
         for block in [37, 64, 128] {
-            let out = run(
-                &mut prepared(2, block),
-                &[a.clone(), b.clone()],
-                block,
-                true,
-                &params,
-            );
+            let out = run(&mut prepared(2, block), &[a.clone(), b.clone()], block, true, &params);
             assert_eq!(out, reference, "block {block}");
         }
     }
@@ -588,13 +526,7 @@ mod tests {
             }
             p
         };
-        let out = run(
-            &mut prepared(1, 128),
-            std::slice::from_ref(&x),
-            128,
-            true,
-            &params,
-        );
+        let out = run(&mut prepared(1, 128), std::slice::from_ref(&x), 128, true, &params);
         let max_makeup = 10f64.powf(60.0 / 20.0);
         for (y, x) in out[0].iter().zip(&x) {
             assert!(y.is_finite());
@@ -612,13 +544,7 @@ mod tests {
         let n = 3_000;
         let x: Vec<f64> = noise(9, n);
         let p = |_: usize| DEFAULTS;
-        let whole = run(
-            &mut prepared(1, 64),
-            std::slice::from_ref(&x),
-            64,
-            false,
-            &p,
-        );
+        let whole = run(&mut prepared(1, 64), std::slice::from_ref(&x), 64, false, &p);
         let mut first = prepared(1, 64);
         let head = run(&mut first, &[x[..1_000].to_vec()], 64, false, &p);
         let mut second = prepared(1, 64);
@@ -630,9 +556,6 @@ mod tests {
         assert_eq!(joined, whole[0]);
         assert_eq!(second.latency(), 0);
         second.reset();
-        assert_eq!(
-            run(&mut second, std::slice::from_ref(&x), 64, false, &p),
-            whole
-        );
+        assert_eq!(run(&mut second, std::slice::from_ref(&x), 64, false, &p), whole);
     }
 }

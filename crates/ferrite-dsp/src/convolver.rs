@@ -101,11 +101,7 @@ struct Cursor {
 }
 
 impl Cursor {
-    const START: Cursor = Cursor {
-        phase: 0,
-        fdl_pos: 0,
-        next_part: 1,
-    };
+    const START: Cursor = Cursor { phase: 0, fdl_pos: 0, next_part: 1 };
 }
 
 /// Zero-latency partitioned convolution with a fixed IR (see the module documentation).
@@ -195,10 +191,7 @@ impl Convolver {
     /// power of two, at least 2).
     pub fn with_partition_size(ir: Vec<Vec<f32>>, normalize: bool, partition: usize) -> Self {
         let b = partition.max(2).next_power_of_two();
-        let mut ir: Vec<Vec<f64>> = ir
-            .into_iter()
-            .map(|c| c.into_iter().map(f64::from).collect())
-            .collect();
+        let mut ir: Vec<Vec<f64>> = ir.into_iter().map(|c| c.into_iter().map(f64::from).collect()).collect();
         if ir.is_empty() {
             ir.push(Vec::new());
         }
@@ -238,10 +231,7 @@ impl Convolver {
                 }
                 let off = (c * parts + p) * bins;
                 let out = &mut spectra[off..off + bins];
-                if forward
-                    .process_with_scratch(&mut time, out, &mut scratch)
-                    .is_err()
-                {
+                if forward.process_with_scratch(&mut time, out, &mut scratch).is_err() {
                     out.fill(Complex::new(0.0, 0.0));
                 }
             }
@@ -314,11 +304,7 @@ impl Convolver {
         let bins = b + 1;
         let hl = head.len();
         // H_p · X_{m-p} for p in `from..to` (X_{m-1} is the newest stored spectrum).
-        let accumulate = |acc: &mut [Complex<f64>],
-                          fdl: &[Complex<f64>],
-                          fdl_pos: usize,
-                          from: usize,
-                          to: usize| {
+        let accumulate = |acc: &mut [Complex<f64>], fdl: &[Complex<f64>], fdl_pos: usize, from: usize, to: usize| {
             for p in from..to {
                 let slot = (fdl_pos + 1 + parts - p) % parts;
                 let xs = fdl.get(slot * bins..(slot + 1) * bins).unwrap_or(&[]);
@@ -359,22 +345,12 @@ impl Convolver {
                 // (over X_{m-parts}, no longer needed).
                 cur.fdl_pos = (cur.fdl_pos + 1) % parts;
                 work.time.copy_from_slice(hist);
-                let slot = fdl
-                    .get_mut(cur.fdl_pos * bins..(cur.fdl_pos + 1) * bins)
-                    .unwrap_or(&mut []);
-                if work
-                    .forward
-                    .process_with_scratch(work.time, slot, work.scratch_fwd)
-                    .is_err()
-                {
+                let slot = fdl.get_mut(cur.fdl_pos * bins..(cur.fdl_pos + 1) * bins).unwrap_or(&mut []);
+                if work.forward.process_with_scratch(work.time, slot, work.scratch_fwd).is_err() {
                     slot.fill(Complex::new(0.0, 0.0));
                 }
                 complex_mac(acc, slot, spectra.get(..bins).unwrap_or(&[]));
-                if work
-                    .inverse
-                    .process_with_scratch(acc, work.time, work.scratch_inv)
-                    .is_err()
-                {
+                if work.inverse.process_with_scratch(acc, work.time, work.scratch_inv).is_err() {
                     work.time.fill(0.0);
                 }
                 acc.fill(Complex::new(0.0, 0.0));
@@ -442,19 +418,7 @@ impl Processor for Convolver {
                 x.fill(0.0);
                 continue;
             };
-            after = Self::run_channel(
-                x,
-                hist,
-                fdl,
-                tail,
-                acc,
-                head,
-                spectra,
-                self.cursor,
-                b,
-                parts,
-                &mut work,
-            );
+            after = Self::run_channel(x, hist, fdl, tail, acc, head, spectra, self.cursor, b, parts, &mut work);
         }
         // Every channel advanced alike.
         self.cursor = after;
@@ -490,16 +454,11 @@ impl Processor for Convolver {
         let Some(prev) = previous.as_any_mut().downcast_mut::<Convolver>() else {
             return false;
         };
-        if prev.b != self.b || prev.channels != self.channels || prev.hist.len() != self.hist.len()
-        {
+        if prev.b != self.b || prev.channels != self.channels || prev.hist.len() != self.hist.len() {
             return false;
         }
         self.hist.copy_from_slice(&prev.hist);
-        self.cursor = Cursor {
-            phase: prev.cursor.phase,
-            fdl_pos: 0,
-            next_part: 1,
-        };
+        self.cursor = Cursor { phase: prev.cursor.phase, fdl_pos: 0, next_part: 1 };
         self.started = prev.started;
         let bins = self.b + 1;
         self.fdl.fill(Complex::new(0.0, 0.0));
@@ -511,9 +470,7 @@ impl Processor for Convolver {
                 let src = (prev.cursor.fdl_pos + prev.parts - j) % prev.parts;
                 let d = (c * self.parts + dst) * bins;
                 let s = (c * prev.parts + src) * bins;
-                if let (Some(d), Some(s)) =
-                    (self.fdl.get_mut(d..d + bins), prev.fdl.get(s..s + bins))
-                {
+                if let (Some(d), Some(s)) = (self.fdl.get_mut(d..d + bins), prev.fdl.get(s..s + bins)) {
                     d.copy_from_slice(s);
                 }
             }
@@ -560,17 +517,10 @@ mod tests {
     /// Direct convolution in f64 of `x` with the f32 IR `h` (converted to f64).
     fn direct(x: &[f64], h: &[f32], scale: f64) -> Vec<f64> {
         let h: Vec<f64> = h.iter().map(|&v| v as f64 * scale).collect();
-        (0..x.len())
-            .map(|n| (0..h.len().min(n + 1)).map(|i| h[i] * x[n - i]).sum())
-            .collect()
+        (0..x.len()).map(|n| (0..h.len().min(n + 1)).map(|i| h[i] * x[n - i]).sum()).collect()
     }
 
-    fn run(
-        conv: &mut Convolver,
-        input: &[Vec<f64>],
-        block: usize,
-        start_pos: u64,
-    ) -> Vec<Vec<f64>> {
+    fn run(conv: &mut Convolver, input: &[Vec<f64>], block: usize, start_pos: u64) -> Vec<Vec<f64>> {
         let ch = input.len();
         let n = input[0].len();
         let mut out = vec![vec![0.0; n]; ch];
@@ -582,11 +532,7 @@ mod tests {
             for c in 0..ch {
                 buf[c * block..c * block + f].copy_from_slice(&input[c][start..start + f]);
             }
-            let ctx = ProcessContext {
-                frames: f,
-                position: start_pos + start as u64,
-                params: &params,
-            };
+            let ctx = ProcessContext { frames: f, position: start_pos + start as u64, params: &params };
             conv.process(&ctx, &mut Bus::new(&mut buf, ch, block, f));
             for c in 0..ch {
                 out[c][start..start + f].copy_from_slice(&buf[c * block..c * block + f]);
@@ -598,21 +544,14 @@ mod tests {
 
     fn prepared(ir: Vec<Vec<f32>>, normalize: bool, channels: usize, block: usize) -> Convolver {
         let mut c = Convolver::new(ir, normalize);
-        c.prepare(&PrepareContext {
-            sample_rate: 48_000.0,
-            max_block: block,
-            channels,
-        });
+        c.prepare(&PrepareContext { sample_rate: 48_000.0, max_block: block, channels });
         c
     }
 
     fn assert_close(got: &[f64], want: &[f64], what: &str) {
         let peak = want.iter().fold(0.0f64, |m, v| m.max(v.abs()));
         assert!(peak > 0.0, "{what}: silent reference");
-        let err = got
-            .iter()
-            .zip(want)
-            .fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
+        let err = got.iter().zip(want).fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
         assert!(err <= 1e-9 * peak, "{what}: max error {err} vs peak {peak}");
     }
 
@@ -627,22 +566,14 @@ mod tests {
             assert_eq!(conv.latency(), 0);
             let out = run(&mut conv, &x, 128, 0);
             for c in 0..2 {
-                assert_close(
-                    &out[c],
-                    &direct(&x[c], &h, 1.0),
-                    &format!("mono IR len {len} ch {c}"),
-                );
+                assert_close(&out[c], &direct(&x[c], &h, 1.0), &format!("mono IR len {len} ch {c}"));
             }
             // Stereo IR: channel c to channel c.
             let h2 = [ir_noise(400 + k as u64, len), ir_noise(500 + k as u64, len)];
             let mut conv = prepared(h2.to_vec(), false, 2, 64);
             let out = run(&mut conv, &x, 64, 0);
             for c in 0..2 {
-                assert_close(
-                    &out[c],
-                    &direct(&x[c], &h2[c], 1.0),
-                    &format!("stereo IR len {len} ch {c}"),
-                );
+                assert_close(&out[c], &direct(&x[c], &h2[c], 1.0), &format!("stereo IR len {len} ch {c}"));
             }
         }
     }
@@ -656,11 +587,7 @@ mod tests {
         for b in [2usize, 16, 64, 256, 1024, 2048] {
             for pos in [0u64, 1, 1_000_003] {
                 let mut conv = Convolver::with_partition_size(vec![h.clone()], false, b);
-                conv.prepare(&PrepareContext {
-                    sample_rate: 44_100.0,
-                    max_block: 37,
-                    channels: 1,
-                });
+                conv.prepare(&PrepareContext { sample_rate: 44_100.0, max_block: 37, channels: 1 });
                 let out = run(&mut conv, std::slice::from_ref(&x), 37, pos);
                 assert_close(&out[0], &want, &format!("B {b} start {pos}"));
             }
@@ -674,11 +601,7 @@ mod tests {
         let x = [noise(3, 800), noise(4, 800), noise(5, 800)];
         let out = run(&mut prepared(h.clone(), false, 3, 128), &x, 128, 0);
         assert_close(&out[0], &direct(&x[0], &h[0], 1.0), "ch 0");
-        assert_close(
-            &out[1],
-            &direct(&x[1], &h[1], 1.0),
-            "ch 1 (shorter IR channel padded)",
-        );
+        assert_close(&out[1], &direct(&x[1], &h[1], 1.0), "ch 1 (shorter IR channel padded)");
         assert_close(&out[2], &direct(&x[2], &h[0], 1.0), "ch 2");
     }
 
@@ -711,18 +634,10 @@ mod tests {
         let h = ir_noise(31, 900);
         let e: f64 = h.iter().map(|&v| (v as f64).powi(2)).sum();
         let x = noise(32, 2_000);
-        let out = run(
-            &mut prepared(vec![h.clone()], true, 1, 128),
-            std::slice::from_ref(&x),
-            128,
-            0,
-        );
+        let out = run(&mut prepared(vec![h.clone()], true, 1, 128), std::slice::from_ref(&x), 128, 0);
         assert_close(&out[0], &direct(&x, &h, 1.0 / e.sqrt()), "normalized mono");
         // Stereo: the total energy over both channels becomes 2 (one unit per channel).
-        let h2 = vec![
-            ir_noise(33, 500),
-            h.iter().map(|v| v * 3.0).collect::<Vec<f32>>(),
-        ];
+        let h2 = vec![ir_noise(33, 500), h.iter().map(|v| v * 3.0).collect::<Vec<f32>>()];
         let e2: f64 = h2.iter().flatten().map(|&v| (v as f64).powi(2)).sum();
         let s = 1.0 / (e2 / 2.0).sqrt();
         let xs = [noise(34, 1_500), noise(35, 1_500)];
@@ -732,12 +647,7 @@ mod tests {
         let energy: f64 = h2.iter().flatten().map(|&v| (v as f64 * s).powi(2)).sum();
         assert!((energy - 2.0).abs() < 1e-12);
         // An all-zero IR stays silent instead of dividing by zero.
-        let out = run(
-            &mut prepared(vec![vec![0.0; 10]], true, 1, 16),
-            &[vec![1.0; 40]],
-            16,
-            0,
-        );
+        let out = run(&mut prepared(vec![vec![0.0; 10]], true, 1, 16), &[vec![1.0; 40]], 16, 0);
         assert!(out[0].iter().all(|v| *v == 0.0));
     }
 
@@ -745,12 +655,7 @@ mod tests {
     fn take_state_continues_and_reset_starts_over() {
         let h = ir_noise(41, 3_000);
         let x = noise(42, 5_000);
-        let whole = run(
-            &mut prepared(vec![h.clone()], false, 1, 64),
-            std::slice::from_ref(&x),
-            64,
-            0,
-        );
+        let whole = run(&mut prepared(vec![h.clone()], false, 1, 64), std::slice::from_ref(&x), 64, 0);
         let mut first = prepared(vec![h.clone()], false, 1, 64);
         let head = run(&mut first, &[x[..1_234].to_vec()], 64, 0);
         let mut second = prepared(vec![h.clone()], false, 1, 64);
@@ -764,11 +669,7 @@ mod tests {
         assert_eq!(run(&mut second, std::slice::from_ref(&x), 64, 0), whole);
         // A different partition size: nothing taken.
         let mut other = Convolver::with_partition_size(vec![h], false, 512);
-        other.prepare(&PrepareContext {
-            sample_rate: 48_000.0,
-            max_block: 64,
-            channels: 1,
-        });
+        other.prepare(&PrepareContext { sample_rate: 48_000.0, max_block: 64, channels: 1 });
         assert!(!other.take_state(&mut second));
     }
 
@@ -788,26 +689,14 @@ mod tests {
         let out = run(&mut second, &[x[swap..].to_vec()], 64, swap as u64);
         let want = direct(&x, &new, 1.0);
         let boundary = swap.div_ceil(b) * b;
-        assert_close(
-            &out[0][boundary - swap..],
-            &want[boundary..],
-            "new IR after the boundary",
-        );
+        assert_close(&out[0][boundary - swap..], &want[boundary..], "new IR after the boundary");
     }
 
     #[test]
     fn complex_mac_multiplies_and_accumulates() {
         let mut acc = vec![Complex::new(1.0, -1.0); 3];
-        let a = [
-            Complex::new(1.0, 2.0),
-            Complex::new(0.0, 1.0),
-            Complex::new(-3.0, 0.5),
-        ];
-        let b = [
-            Complex::new(3.0, -1.0),
-            Complex::new(0.0, 1.0),
-            Complex::new(2.0, 2.0),
-        ];
+        let a = [Complex::new(1.0, 2.0), Complex::new(0.0, 1.0), Complex::new(-3.0, 0.5)];
+        let b = [Complex::new(3.0, -1.0), Complex::new(0.0, 1.0), Complex::new(2.0, 2.0)];
         complex_mac(&mut acc, &a, &b);
         for i in 0..3 {
             assert_eq!(acc[i], Complex::new(1.0, -1.0) + a[i] * b[i]);

@@ -51,10 +51,8 @@ pub const DEFAULT_RELEASE_MS: f64 = 100.0;
 pub const MAX_LOOKAHEAD_MS: f64 = 1000.0;
 
 /// Parameter table of [`Limiter`].
-pub const PARAMS: &[ParamSpec] = &[
-    ParamSpec::new("ceilingDb", -120.0, 24.0),
-    ParamSpec::new("releaseMs", 0.0, 60_000.0),
-];
+pub const PARAMS: &[ParamSpec] =
+    &[ParamSpec::new("ceilingDb", -120.0, 24.0), ParamSpec::new("releaseMs", 0.0, 60_000.0)];
 
 /// Gains live on a grid of `1 / ONE` so that the window sum is exact.
 const ONE: u64 = 1 << 32;
@@ -74,12 +72,7 @@ struct MinWindow {
 
 impl MinWindow {
     fn with_capacity(cap: usize) -> Self {
-        Self {
-            frame: vec![0; cap],
-            value: vec![0; cap],
-            head: 0,
-            len: 0,
-        }
+        Self { frame: vec![0; cap], value: vec![0; cap], head: 0, len: 0 }
     }
 
     fn clear(&mut self) {
@@ -205,11 +198,8 @@ impl Limiter {
     /// `round(lookahead_ms · fs / 1000)` frames at the prepared rate, at least 1
     /// when the lookahead is above 0. The API default is [`DEFAULT_LOOKAHEAD_MS`].
     pub fn new(lookahead_ms: f64) -> Self {
-        let lookahead_ms = if lookahead_ms.is_finite() {
-            lookahead_ms.clamp(0.0, MAX_LOOKAHEAD_MS)
-        } else {
-            DEFAULT_LOOKAHEAD_MS
-        };
+        let lookahead_ms =
+            if lookahead_ms.is_finite() { lookahead_ms.clamp(0.0, MAX_LOOKAHEAD_MS) } else { DEFAULT_LOOKAHEAD_MS };
         Self {
             lookahead_ms,
             delay: 0,
@@ -254,11 +244,7 @@ impl Limiter {
     fn update_ceiling(&mut self, db: f64) {
         if db != self.cached_ceiling_db {
             self.cached_ceiling_db = db;
-            let db = if db.is_finite() {
-                db.clamp(-120.0, 24.0)
-            } else {
-                DEFAULT_CEILING_DB
-            };
+            let db = if db.is_finite() { db.clamp(-120.0, 24.0) } else { DEFAULT_CEILING_DB };
             self.ceiling = f32_floor(10f64.powf(db / 20.0));
         }
     }
@@ -267,11 +253,7 @@ impl Limiter {
     fn update_release(&mut self, ms: f64) {
         if ms != self.cached_release_ms {
             self.cached_release_ms = ms;
-            let ms = if ms.is_finite() {
-                ms.max(0.0)
-            } else {
-                DEFAULT_RELEASE_MS
-            };
+            let ms = if ms.is_finite() { ms.max(0.0) } else { DEFAULT_RELEASE_MS };
             let tau = ms / 1000.0 * self.sample_rate;
             self.release_coef = if tau > 0.0 { (-1.0 / tau).exp() } else { 0.0 };
         }
@@ -536,11 +518,7 @@ mod tests {
                     p.set_constant(params(start)[k]);
                 }
             }
-            let ctx = ProcessContext {
-                frames: f,
-                position: start as u64,
-                params: &pb,
-            };
+            let ctx = ProcessContext { frames: f, position: start as u64, params: &pb };
             lim.process(&ctx, &mut Bus::new(&mut buf, ch, block, f));
             for c in 0..ch {
                 out[c][start..start + f].copy_from_slice(&buf[c * block..c * block + f]);
@@ -552,11 +530,7 @@ mod tests {
 
     fn prepared(lookahead_ms: f64, channels: usize, max_block: usize) -> Limiter {
         let mut l = Limiter::new(lookahead_ms);
-        l.prepare(&PrepareContext {
-            sample_rate: FS,
-            max_block,
-            channels,
-        });
+        l.prepare(&PrepareContext { sample_rate: FS, max_block, channels });
         l
     }
 
@@ -569,25 +543,16 @@ mod tests {
         let amp = 10f64.powf(6.0 / 20.0);
         let ceiling = 10f64.powf(-1.0 / 20.0);
         let n = 48_000;
-        let l: Vec<f64> = (0..n)
-            .map(|i| amp * (2.0 * core::f64::consts::PI * 997.0 * i as f64 / FS).sin())
-            .collect();
-        let r: Vec<f64> = (0..n)
-            .map(|i| amp * (2.0 * core::f64::consts::PI * 1503.0 * i as f64 / FS + 1.0).sin())
-            .collect();
+        let l: Vec<f64> = (0..n).map(|i| amp * (2.0 * core::f64::consts::PI * 997.0 * i as f64 / FS).sin()).collect();
+        let r: Vec<f64> =
+            (0..n).map(|i| amp * (2.0 * core::f64::consts::PI * 1503.0 * i as f64 / FS + 1.0).sin()).collect();
         let mut lim = prepared(DEFAULT_LOOKAHEAD_MS, 2, 128);
         let out = run(&mut lim, &[l, r], 128, false, &defaults);
         let peak = out.iter().flatten().fold(0.0f64, |m, v| m.max(v.abs()));
         assert!(peak <= ceiling, "peak {peak} above ceiling {ceiling}");
-        assert!(
-            peak > 0.99 * ceiling,
-            "limiter over-attenuates: peak {peak}"
-        );
+        assert!(peak > 0.99 * ceiling, "limiter over-attenuates: peak {peak}");
         // Also after the conversion to f32 that crosses to JavaScript.
-        assert!(out
-            .iter()
-            .flatten()
-            .all(|v| (*v as f32).abs() as f64 <= ceiling));
+        assert!(out.iter().flatten().all(|v| (*v as f32).abs() as f64 <= ceiling));
         assert_eq!(lim.clamp_count(), 0, "the safety clamp had to act");
     }
 
@@ -595,15 +560,8 @@ mod tests {
     fn bursts_and_fast_release_never_exceed_the_ceiling_without_the_clamp() {
         // Quiet noise with sudden loud spikes and a 1 ms release: the hardest case
         // for a smoothed gain. Various ceilings and lookaheads.
-        for (k, (look, ceil_db)) in [
-            (5.0, -1.0),
-            (0.5, -6.0),
-            (0.02, -0.1),
-            (0.0, -3.0),
-            (2.0, 0.0),
-        ]
-        .into_iter()
-        .enumerate()
+        for (k, (look, ceil_db)) in
+            [(5.0, -1.0), (0.5, -6.0), (0.02, -0.1), (0.0, -3.0), (2.0, 0.0)].into_iter().enumerate()
         {
             let ceiling = 10f64.powf(ceil_db / 20.0);
             let mut x = noise(7 + k as u64, 20_000);
@@ -620,10 +578,7 @@ mod tests {
             let mut lim = prepared(look, 2, 64);
             let out = run(&mut lim, &[x, y2], 64, false, &|_| [ceil_db, 1.0]);
             let peak = out.iter().flatten().fold(0.0f64, |m, v| m.max(v.abs()));
-            assert!(
-                peak <= ceiling,
-                "lookahead {look}: peak {peak} above {ceiling}"
-            );
+            assert!(peak <= ceiling, "lookahead {look}: peak {peak} above {ceiling}");
             assert!(peak > 0.9 * ceiling);
             assert_eq!(lim.clamp_count(), 0, "lookahead {look}: safety clamp acted");
         }
@@ -669,11 +624,7 @@ mod tests {
             (0.0, 48_000.0, 0),
         ] {
             let mut lim = Limiter::new(look);
-            lim.prepare(&PrepareContext {
-                sample_rate: fs,
-                max_block: 64,
-                channels: 1,
-            });
+            lim.prepare(&PrepareContext { sample_rate: fs, max_block: 64, channels: 1 });
             assert_eq!(lim.latency(), expect, "lookahead {look} ms at {fs}");
             let mut x = vec![0.0; 600];
             x[0] = 0.5;
@@ -688,11 +639,7 @@ mod tests {
         x[10] = 4.0;
         let out = run(&mut lim, &[x], 64, false, &defaults);
         let c = 10f64.powf(-1.0 / 20.0);
-        assert!(
-            out[0][250] <= c && out[0][250] > c * (1.0 - 1e-6),
-            "{}",
-            out[0][250]
-        );
+        assert!(out[0][250] <= c && out[0][250] > c * (1.0 - 1e-6), "{}", out[0][250]);
     }
 
     #[test]
@@ -703,9 +650,7 @@ mod tests {
         x[1000] = 10.0;
         let mut lim = prepared(1.0, 1, 128);
         let d = lim.latency();
-        let out = run(&mut lim, std::slice::from_ref(&x), 128, false, &|_| {
-            [DEFAULT_CEILING_DB, release_ms]
-        });
+        let out = run(&mut lim, std::slice::from_ref(&x), 128, false, &|_| [DEFAULT_CEILING_DB, release_ms]);
         let deficit = |i: usize| 1.0 - out[0][i] / x[i - d];
         // Once the peak has left both windows, 1 - g decays by exp(-1/τ) per frame.
         let n0 = 1000 + 3 * (d + 1) + 10;
@@ -713,10 +658,7 @@ mod tests {
         for k in [1usize, 100, tau as usize, 5 * tau as usize] {
             let ratio = deficit(n0 + k) / deficit(n0);
             let expect = (-(k as f64) / tau).exp();
-            assert!(
-                (ratio - expect).abs() < 1e-6 * expect.max(1e-3),
-                "k {k}: {ratio} vs {expect}"
-            );
+            assert!((ratio - expect).abs() < 1e-6 * expect.max(1e-3), "k {k}: {ratio} vs {expect}");
         }
         assert!(deficit(n0) > 0.5);
         // Recovery reaches exact unity gain: the tail is a bit-exact delayed copy.
@@ -727,33 +669,13 @@ mod tests {
     #[test]
     fn output_does_not_depend_on_block_size() {
         let n = 6_000;
-        let a: Vec<f64> = noise(5, n)
-            .iter()
-            .enumerate()
-            .map(|(i, v)| v * if i % 1500 < 300 { 5.0 } else { 0.5 })
-            .collect();
+        let a: Vec<f64> =
+            noise(5, n).iter().enumerate().map(|(i, v)| v * if i % 1500 < 300 { 5.0 } else { 0.5 }).collect();
         let b: Vec<f64> = noise(6, n).iter().map(|v| 2.0 * v).collect();
-        let params = |i: usize| {
-            [
-                -3.0 - (i as f64 / 500.0).cos(),
-                30.0 + 20.0 * (i as f64 / 900.0).sin(),
-            ]
-        };
-        let reference = run(
-            &mut prepared(3.0, 2, 1),
-            &[a.clone(), b.clone()],
-            1,
-            true,
-            &params,
-        );
+        let params = |i: usize| [-3.0 - (i as f64 / 500.0).cos(), 30.0 + 20.0 * (i as f64 / 900.0).sin()];
+        let reference = run(&mut prepared(3.0, 2, 1), &[a.clone(), b.clone()], 1, true, &params);
         for block in [37, 64, 128] {
-            let out = run(
-                &mut prepared(3.0, 2, block),
-                &[a.clone(), b.clone()],
-                block,
-                true,
-                &params,
-            );
+            let out = run(&mut prepared(3.0, 2, block), &[a.clone(), b.clone()], block, true, &params);
             assert_eq!(out, reference, "block {block}");
         }
     }
@@ -762,13 +684,7 @@ mod tests {
     fn take_state_continues_and_reset_starts_over() {
         let n = 4_000;
         let x: Vec<f64> = noise(9, n).iter().map(|v| 3.0 * v).collect();
-        let whole = run(
-            &mut prepared(2.0, 1, 64),
-            std::slice::from_ref(&x),
-            64,
-            false,
-            &defaults,
-        );
+        let whole = run(&mut prepared(2.0, 1, 64), std::slice::from_ref(&x), 64, false, &defaults);
         let mut first = prepared(2.0, 1, 64);
         let head = run(&mut first, &[x[..1_000].to_vec()], 64, false, &defaults);
         let mut second = prepared(2.0, 1, 64);

@@ -57,11 +57,7 @@ fn allocations(f: impl FnOnce()) -> usize {
 }
 
 fn drive(p: &mut dyn Processor, fresh: &mut dyn Processor, params: &mut [ParamBuffer]) {
-    let ctx = PrepareContext {
-        sample_rate: 48_000.0,
-        max_block: 128,
-        channels: 2,
-    };
+    let ctx = PrepareContext { sample_rate: 48_000.0, max_block: 128, channels: 2 };
     p.prepare(&ctx);
     fresh.prepare(&ctx);
     let mut data = vec![0.0f64; 2 * 128];
@@ -82,11 +78,7 @@ fn drive(p: &mut dyn Processor, fresh: &mut dyn Processor, params: &mut [ParamBu
                     pb.set_constant(-3.0);
                 }
             }
-            let ctx = ProcessContext {
-                frames,
-                position: block * 128,
-                params,
-            };
+            let ctx = ProcessContext { frames, position: block * 128, params };
             p.process(&ctx, &mut Bus::new(&mut data, 2, 128, frames));
         }
         p.reset();
@@ -109,17 +101,8 @@ fn compressor_does_not_allocate() {
 
 #[test]
 fn convolver_does_not_allocate() {
-    let ir: Vec<Vec<f32>> = vec![
-        (0..3000)
-            .map(|i| (i as f32 * 0.37).sin() / (1.0 + i as f32))
-            .collect();
-        2
-    ];
-    drive(
-        &mut Convolver::new(ir.clone(), true),
-        &mut Convolver::new(ir, true),
-        &mut [],
-    );
+    let ir: Vec<Vec<f32>> = vec![(0..3000).map(|i| (i as f32 * 0.37).sin() / (1.0 + i as f32)).collect(); 2];
+    drive(&mut Convolver::new(ir.clone(), true), &mut Convolver::new(ir, true), &mut []);
 }
 
 #[test]

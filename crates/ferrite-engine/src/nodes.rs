@@ -320,7 +320,10 @@ pub fn build(desc: &NodeDesc, ctx: &BuildContext<'_>) -> Result<BuiltNode> {
         "oscillator" => {
             let w = opts.string("type", Some("sine"))?;
             let wave = match w.as_str() {
-                "sine" | "saw" | "square" | "triangle" => 0,
+                "sine" => oscillator::Waveform::Sine,
+                "saw" => oscillator::Waveform::Saw,
+                "square" => oscillator::Waveform::Square,
+                "triangle" => oscillator::Waveform::Triangle,
                 _ => {
                     return Err(EngineError::type_error(format!(
                         "{label}: unknown oscillator type '{w}' (known: sine, saw, square, triangle)"
@@ -332,8 +335,7 @@ pub fn build(desc: &NodeDesc, ctx: &BuildContext<'_>) -> Result<BuiltNode> {
                 pd("amplitude", 1.0, Limit::Range(-1e6, 1e6)),
                 pd("phase", 0.0, Limit::Range(-1e6, 1e6)),
             ];
-            let _ = (wave, defs);
-            return Err(not_yet(&label));
+            (Role::Source, defs, Some(Box::new(oscillator::Oscillator::new(wave))))
         }
         "constant" => (
             Role::Source,

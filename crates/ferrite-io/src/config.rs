@@ -52,11 +52,7 @@ impl StreamConfig {
             buffer_size: self.buffer_size.unwrap_or(DEFAULT_BUFFER_SIZE),
             channels: self.channels.unwrap_or(DEFAULT_CHANNELS),
         };
-        validate(
-            Some(resolved.sample_rate),
-            Some(resolved.buffer_size),
-            Some(resolved.channels),
-        )?;
+        validate(Some(resolved.sample_rate), Some(resolved.buffer_size), Some(resolved.channels))?;
         Ok(resolved)
     }
 }
@@ -70,16 +66,12 @@ pub(crate) fn validate(
     let bad = |what: String| Err(crate::IoError::new(crate::IoErrorKind::InvalidConfig, what));
     if let Some(sr) = sample_rate {
         if !(1_000..=1_536_000).contains(&sr) {
-            return bad(format!(
-                "sampleRate {sr} is out of range (1000..=1536000 Hz)"
-            ));
+            return bad(format!("sampleRate {sr} is out of range (1000..=1536000 Hz)"));
         }
     }
     if let Some(bs) = buffer_size {
         if !(1..=65_536).contains(&bs) {
-            return bad(format!(
-                "bufferSize {bs} is out of range (1..=65536 frames)"
-            ));
+            return bad(format!("bufferSize {bs} is out of range (1..=65536 frames)"));
         }
     }
     if let Some(ch) = channels {

@@ -47,10 +47,7 @@ impl DenormalGuard {
     pub fn new() -> Self {
         let previous = arch::read();
         arch::write(arch::with_flush(previous));
-        Self {
-            previous,
-            _not_send: PhantomData,
-        }
+        Self { previous, _not_send: PhantomData }
     }
 }
 
@@ -211,18 +208,12 @@ mod tests {
 
     #[test]
     fn tail_is_subnormal_without_the_guard() {
-        assert!(
-            !flush_enabled(),
-            "test threads start in the default FP mode"
-        );
+        assert!(!flush_enabled(), "test threads start in the default FP mode");
         let y = one_pole_tail(STEPS);
         assert!(y.is_subnormal(), "{y:e} should be subnormal");
         // Reference in closed form: 0.9^6800 = exp(6800 ln 0.9).
         let expected = (STEPS as f64 * 0.9_f64.ln()).exp();
-        assert!(
-            ((y - expected) / expected).abs() < 1e-6,
-            "{y:e} vs {expected:e}"
-        );
+        assert!(((y - expected) / expected).abs() < 1e-6, "{y:e} vs {expected:e}");
     }
 
     #[test]
@@ -258,10 +249,7 @@ mod tests {
             (saw_subnormal, y1, y2)
         };
         let (subnormal_without, ..) = run();
-        assert!(
-            subnormal_without,
-            "without the guard the tail passes through subnormals"
-        );
+        assert!(subnormal_without, "without the guard the tail passes through subnormals");
         let _guard = DenormalGuard::new();
         let (subnormal_with, y1, y2) = run();
         assert!(!subnormal_with);
@@ -289,11 +277,7 @@ mod tests {
                 let _inner = DenormalGuard::new();
                 assert_eq!(control_register(), inside);
             }
-            assert_eq!(
-                control_register(),
-                inside,
-                "inner guard restores the outer mode"
-            );
+            assert_eq!(control_register(), inside, "inner guard restores the outer mode");
         }
         assert_eq!(control_register(), before);
         assert!(!flush_enabled());

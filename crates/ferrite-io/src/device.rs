@@ -19,9 +19,8 @@ use crate::{AudioCallback, IoError, IoErrorKind, Stats, StreamConfig};
 pub const DEFAULT_DEVICE: &str = "default";
 
 /// Sample rates reported by [`list_devices`] when a device supports a range.
-const COMMON_RATES: [u32; 11] = [
-    8_000, 11_025, 16_000, 22_050, 32_000, 44_100, 48_000, 88_200, 96_000, 176_400, 192_000,
-];
+const COMMON_RATES: [u32; 11] =
+    [8_000, 11_025, 16_000, 22_050, 32_000, 44_100, 48_000, 88_200, 96_000, 176_400, 192_000];
 
 /// A running stream without a callback for this long is reported as lost.
 const STALL_TIMEOUT: Duration = Duration::from_millis(1_000);
@@ -32,12 +31,7 @@ const STARTUP_TIMEOUT: Duration = Duration::from_millis(3_000);
 const MAX_LISTED_RATE: u32 = 768_000;
 
 /// Output sample formats we convert to, best first.
-const OUTPUT_FORMATS: [SampleFormat; 4] = [
-    SampleFormat::F32,
-    SampleFormat::I32,
-    SampleFormat::I16,
-    SampleFormat::U16,
-];
+const OUTPUT_FORMATS: [SampleFormat; 4] = [SampleFormat::F32, SampleFormat::I32, SampleFormat::I16, SampleFormat::U16];
 
 /// One device cpal can see.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -75,11 +69,7 @@ pub fn list_devices() -> Vec<DeviceInfo> {
     let default_id = default_device.as_ref().and_then(|d| d.id().ok());
     let mut infos: Vec<DeviceInfo> = host
         .devices()
-        .map(|devices| {
-            devices
-                .filter_map(|device| describe(&device, default_id.as_ref()))
-                .collect()
-        })
+        .map(|devices| devices.filter_map(|device| describe(&device, default_id.as_ref())).collect())
         .unwrap_or_default();
     // ALSA's `default` PCM is not always among the hints: add it when it works.
     if !infos.iter().any(|info| info.is_default) {
@@ -121,10 +111,7 @@ fn device_name(device: &cpal::Device) -> String {
     }
 }
 
-fn max_channels(
-    configs: Option<impl Iterator<Item = SupportedStreamConfigRange>>,
-    rates: &mut Vec<u32>,
-) -> u16 {
+fn max_channels(configs: Option<impl Iterator<Item = SupportedStreamConfigRange>>, rates: &mut Vec<u32>) -> u16 {
     let mut most = 0;
     for range in configs.into_iter().flatten() {
         most = most.max(range.channels());
@@ -147,11 +134,7 @@ enum Direction {
 
 /// Finds a device by id (`alsa:null`), host-local id (`null`), name, or
 /// `default`. A miss is `NotFound`, listing what exists.
-fn find_device(
-    host: &cpal::Host,
-    wanted: Option<&str>,
-    direction: Direction,
-) -> Result<cpal::Device, IoError> {
+fn find_device(host: &cpal::Host, wanted: Option<&str>, direction: Direction) -> Result<cpal::Device, IoError> {
     let wanted = wanted.unwrap_or(DEFAULT_DEVICE);
     if wanted.eq_ignore_ascii_case(DEFAULT_DEVICE) {
         let device = match direction {
@@ -162,23 +145,16 @@ fn find_device(
             return Ok(device);
         }
     }
-    let mut devices: Vec<cpal::Device> = host
-        .devices()
-        .map_err(|e| from_cpal("could not enumerate audio devices", e))?
-        .collect();
+    let mut devices: Vec<cpal::Device> =
+        host.devices().map_err(|e| from_cpal("could not enumerate audio devices", e))?.collect();
     let matches = |device: &cpal::Device| {
-        device
-            .id()
-            .is_ok_and(|id| id.to_string() == wanted || id.id() == wanted)
-            || device_name(device) == wanted
+        device.id().is_ok_and(|id| id.to_string() == wanted || id.id() == wanted) || device_name(device) == wanted
     };
     if let Some(position) = devices.iter().position(matches) {
         return Ok(devices.swap_remove(position));
     }
-    let known: Vec<String> = devices
-        .iter()
-        .filter_map(|d| d.id().ok().map(|id| format!("{id} ({})", device_name(d))))
-        .collect();
+    let known: Vec<String> =
+        devices.iter().filter_map(|d| d.id().ok().map(|id| format!("{id} ({})", device_name(d)))).collect();
     let what = match direction {
         Direction::Output => "output",
         Direction::Input => "input",
@@ -187,11 +163,7 @@ fn find_device(
         IoErrorKind::NotFound,
         format!(
             "no audio {what} device named \"{wanted}\"; available: {}",
-            if known.is_empty() {
-                "none".to_owned()
-            } else {
-                known.join(", ")
-            }
+            if known.is_empty() { "none".to_owned() } else { known.join(", ") }
         ),
     ))
 }
@@ -200,13 +172,7 @@ fn describe_ranges(ranges: &[SupportedStreamConfigRange]) -> String {
     let list: Vec<String> = ranges
         .iter()
         .map(|r| {
-            format!(
-                "{} ch {:?} {}..={} Hz",
-                r.channels(),
-                r.sample_format(),
-                r.min_sample_rate(),
-                r.max_sample_rate()
-            )
+            format!("{} ch {:?} {}..={} Hz", r.channels(), r.sample_format(), r.min_sample_rate(), r.max_sample_rate())
         })
         .collect();
     list.join("; ")
@@ -216,9 +182,7 @@ fn describe_ranges(ranges: &[SupportedStreamConfigRange]) -> String {
 /// range is unknown), else the device's default.
 fn buffer_request(range: &SupportedStreamConfigRange, frames: u32) -> BufferSize {
     match *range.buffer_size() {
-        cpal::SupportedBufferSize::Range { min, max } if !(min..=max).contains(&frames) => {
-            BufferSize::Default
-        }
+        cpal::SupportedBufferSize::Range { min, max } if !(min..=max).contains(&frames) => BufferSize::Default,
         _ => BufferSize::Fixed(frames),
     }
 }
@@ -266,10 +230,7 @@ fn buffer_request(range: &SupportedStreamConfigRange, frames: u32) -> BufferSize
 /// stream.close();
 /// # Ok::<(), ferrite_io::IoError>(())
 /// ```
-pub fn open_device<C: AudioCallback>(
-    config: &StreamConfig,
-    callback: C,
-) -> Result<Stream, IoError> {
+pub fn open_device<C: AudioCallback>(config: &StreamConfig, callback: C) -> Result<Stream, IoError> {
     validate(config.sample_rate, config.buffer_size, config.channels)?;
     let host = cpal::default_host();
     let device = find_device(&host, config.device.as_deref(), Direction::Output)?;
@@ -297,14 +258,7 @@ pub fn open_device<C: AudioCallback>(
     let (error_tx, error_rx) = crossbeam_channel::bounded::<IoError>(64);
 
     let input = if config.input_device.is_some() || config.want_input {
-        Some(open_input(
-            &host,
-            config.input_device.as_deref(),
-            sample_rate,
-            requested,
-            &stats,
-            &error_tx,
-        )?)
+        Some(open_input(&host, config.input_device.as_deref(), sample_rate, requested, &stats, &error_tx)?)
     } else {
         None
     };
@@ -317,11 +271,7 @@ pub fn open_device<C: AudioCallback>(
     let output_stream = build_with_fallback(requested, &range, |buffer_size| {
         build_output(
             &device,
-            cpal::StreamConfig {
-                channels,
-                sample_rate,
-                buffer_size,
-            },
+            cpal::StreamConfig { channels, sample_rate, buffer_size },
             range.sample_format(),
             state_rx.clone(),
             error_sender(&stats, &error_tx, "audio output stream failed"),
@@ -344,25 +294,17 @@ pub fn open_device<C: AudioCallback>(
         granted as usize,
         feed,
     );
-    state_tx.send(state).map_err(|_| {
-        IoError::new(
-            IoErrorKind::Backend,
-            "the output stream dropped its callback slot",
-        )
-    })?;
+    state_tx
+        .send(state)
+        .map_err(|_| IoError::new(IoErrorKind::Backend, "the output stream dropped its callback slot"))?;
 
     if let Some(input) = &input_stream {
-        input
-            .play()
-            .map_err(|e| from_cpal("could not start the input stream", e))?;
+        input.play().map_err(|e| from_cpal("could not start the input stream", e))?;
     }
-    output_stream
-        .play()
-        .map_err(|e| from_cpal(&format!("{label}: could not start the output stream"), e))?;
+    output_stream.play().map_err(|e| from_cpal(&format!("{label}: could not start the output stream"), e))?;
     // Some hosts just stop calling back when the device goes away (ALSA's
     // jack plugin when the server dies): report that as an error too.
-    let buffer_duration =
-        Duration::from_nanos(u64::from(granted) * 1_000_000_000 / u64::from(sample_rate));
+    let buffer_duration = Duration::from_nanos(u64::from(granted) * 1_000_000_000 / u64::from(sample_rate));
     let watchdog = Watchdog::spawn(
         stats.clone(),
         error_tx,
@@ -377,18 +319,12 @@ pub fn open_device<C: AudioCallback>(
         input_channels,
         stats,
         error_rx,
-        Backend::Device {
-            output: Some(output_stream),
-            input: input_stream,
-            watchdog,
-        },
+        Backend::Device { output: Some(output_stream), input: input_stream, watchdog },
     ))
 }
 
 fn device_label(device: &cpal::Device) -> String {
-    device
-        .id()
-        .map_or_else(|_| device.to_string(), |id| id.to_string())
+    device.id().map_or_else(|_| device.to_string(), |id| id.to_string())
 }
 
 /// A supported configuration at `sample_rate` with the first of `channels`
@@ -417,9 +353,7 @@ fn build_with_fallback(
     mut build: impl FnMut(BufferSize) -> Result<cpal::Stream, cpal::Error>,
 ) -> Result<cpal::Stream, cpal::Error> {
     match buffer_request(range, frames) {
-        BufferSize::Fixed(frames) => {
-            build(BufferSize::Fixed(frames)).or_else(|_| build(BufferSize::Default))
-        }
+        BufferSize::Fixed(frames) => build(BufferSize::Fixed(frames)).or_else(|_| build(BufferSize::Default)),
         BufferSize::Default => build(BufferSize::Default),
     }
 }
@@ -529,14 +463,7 @@ impl<C: AudioCallback> OutputState<C> {
     ///
     /// No allocation, lock or panic.
     fn render<T: FromSample<f32>>(&mut self, data: &mut [T]) {
-        let Self {
-            runner,
-            channels,
-            max_frames,
-            output,
-            input,
-            feed,
-        } = self;
+        let Self { runner, channels, max_frames, output, input, feed } = self;
         let channels = *channels;
         let block = *max_frames * channels;
         // Over-budget callbacks are counted in the statistics by the runner.
@@ -579,10 +506,7 @@ fn open_input(
         .supported_input_configs()
         .map_err(|e| from_cpal(&format!("{label}: cannot read its input configurations"), e))?
         .collect();
-    let preferred = device
-        .default_input_config()
-        .map(|c| c.channels())
-        .unwrap_or(2);
+    let preferred = device.default_input_config().map(|c| c.channels()).unwrap_or(2);
     let mut channel_choices = vec![preferred, 2, 1];
     channel_choices.extend(ranges.iter().map(|r| r.channels()));
     let range = pick_config(&ranges, &channel_choices, sample_rate).ok_or_else(|| {
@@ -601,19 +525,14 @@ fn open_input(
         consumer_slot = Some(consumer);
         build_input(
             &device,
-            cpal::StreamConfig {
-                channels,
-                sample_rate,
-                buffer_size,
-            },
+            cpal::StreamConfig { channels, sample_rate, buffer_size },
             range.sample_format(),
             InputPush::new(producer, usize::from(channels)),
             error_sender(stats, errors, "audio input stream failed"),
         )
     })
     .map_err(|e| from_cpal(&format!("{label}: could not open the input stream"), e))?;
-    let consumer = consumer_slot
-        .ok_or_else(|| IoError::new(IoErrorKind::Backend, "input ring was not created"))?;
+    let consumer = consumer_slot.ok_or_else(|| IoError::new(IoErrorKind::Backend, "input ring was not created"))?;
     Ok((stream, consumer, channels))
 }
 

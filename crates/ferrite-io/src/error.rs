@@ -52,25 +52,13 @@ pub struct IoError {
 impl IoError {
     /// An error of `kind` with a human-readable `message`.
     pub fn new(kind: IoErrorKind, message: impl Into<Cow<'static, str>>) -> Self {
-        Self {
-            kind,
-            message: message.into(),
-            source: None,
-        }
+        Self { kind, message: message.into(), source: None }
     }
 
     /// An error of `kind` with a static message and the backend error that caused it.
     /// Does not allocate, so it may be built in a backend's error callback.
-    pub(crate) fn from_backend(
-        kind: IoErrorKind,
-        message: &'static str,
-        source: cpal::Error,
-    ) -> Self {
-        Self {
-            kind,
-            message: Cow::Borrowed(message),
-            source: Some(source),
-        }
+    pub(crate) fn from_backend(kind: IoErrorKind, message: &'static str, source: cpal::Error) -> Self {
+        Self { kind, message: Cow::Borrowed(message), source: Some(source) }
     }
 
     /// The kind of failure.
@@ -95,9 +83,7 @@ impl fmt::Display for IoError {
 
 impl std::error::Error for IoError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source
-            .as_ref()
-            .map(|e| e as &(dyn std::error::Error + 'static))
+        self.source.as_ref().map(|e| e as &(dyn std::error::Error + 'static))
     }
 }
 
@@ -108,9 +94,7 @@ pub(crate) fn kind_from_cpal(kind: cpal::ErrorKind) -> IoErrorKind {
         | cpal::ErrorKind::HostUnavailable
         | cpal::ErrorKind::DeviceBusy
         | cpal::ErrorKind::PermissionDenied => IoErrorKind::DeviceUnavailable,
-        cpal::ErrorKind::UnsupportedConfig | cpal::ErrorKind::UnsupportedOperation => {
-            IoErrorKind::Unsupported
-        }
+        cpal::ErrorKind::UnsupportedConfig | cpal::ErrorKind::UnsupportedOperation => IoErrorKind::Unsupported,
         cpal::ErrorKind::InvalidInput => IoErrorKind::InvalidConfig,
         cpal::ErrorKind::StreamInvalidated | cpal::ErrorKind::Xrun => IoErrorKind::Stream,
         _ => IoErrorKind::Backend,
@@ -119,9 +103,5 @@ pub(crate) fn kind_from_cpal(kind: cpal::ErrorKind) -> IoErrorKind {
 
 /// Wraps a cpal error met on the control side, with context.
 pub(crate) fn from_cpal(context: &str, err: cpal::Error) -> IoError {
-    IoError {
-        kind: kind_from_cpal(err.kind()),
-        message: Cow::Owned(context.to_owned()),
-        source: Some(err),
-    }
+    IoError { kind: kind_from_cpal(err.kind()), message: Cow::Owned(context.to_owned()), source: Some(err) }
 }

@@ -22,10 +22,7 @@ pub(crate) struct InputPush {
 
 impl InputPush {
     pub(crate) fn new(producer: Producer<f32>, channels: usize) -> Self {
-        Self {
-            producer,
-            channels: channels.max(1),
-        }
+        Self { producer, channels: channels.max(1) }
     }
 
     /// Pushes as many whole frames of `data` as fit; the rest is dropped
@@ -41,10 +38,7 @@ impl InputPush {
     {
         let frames = (self.producer.slots() / self.channels).min(data.len() / self.channels);
         if let Ok(chunk) = self.producer.write_chunk_uninit(frames * self.channels) {
-            chunk.fill_from_iter(
-                data.iter()
-                    .map(|&sample| <f32 as cpal::FromSample<T>>::from_sample_(sample)),
-            );
+            chunk.fill_from_iter(data.iter().map(|&sample| <f32 as cpal::FromSample<T>>::from_sample_(sample)));
         }
     }
 }
@@ -66,12 +60,7 @@ impl InputFeed {
     pub(crate) fn new(consumer: Consumer<f32>, channels: usize, max_frames: usize) -> Self {
         let channels = channels.max(1);
         let max_frames = max_frames.max(1);
-        Self {
-            consumer,
-            channels,
-            raw: vec![0.0; max_frames * channels],
-            max_backlog: max_frames * 4,
-        }
+        Self { consumer, channels, raw: vec![0.0; max_frames * channels], max_backlog: max_frames * 4 }
     }
 
     /// Fills `input` (`frames` frames of `out_channels`) from the ring.
@@ -106,10 +95,7 @@ impl InputFeed {
             return;
         }
         for (index, out_frame) in input.chunks_exact_mut(out_channels).enumerate() {
-            let captured = self
-                .raw
-                .get(index * channels..(index + 1) * channels)
-                .filter(|_| index < got);
+            let captured = self.raw.get(index * channels..(index + 1) * channels).filter(|_| index < got);
             match captured {
                 Some(frame) => {
                     for (c, sample) in out_frame.iter_mut().enumerate() {

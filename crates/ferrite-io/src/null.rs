@@ -41,8 +41,7 @@ pub const NULL_THREAD_NAME: &str = "ferrite-audio";
 pub fn open_null<C: AudioCallback>(config: &StreamConfig, callback: C) -> Result<Stream, IoError> {
     let resolved = config.resolve_null()?;
     let stats = Arc::new(Stats::new());
-    let period_ns =
-        u64::from(resolved.buffer_size) * 1_000_000_000 / u64::from(resolved.sample_rate);
+    let period_ns = u64::from(resolved.buffer_size) * 1_000_000_000 / u64::from(resolved.sample_rate);
     stats.set_budget_ns(period_ns);
     let stop = Arc::new(AtomicBool::new(false));
     let (error_tx, error_rx) = crossbeam_channel::bounded::<IoError>(1);
@@ -68,10 +67,7 @@ pub fn open_null<C: AudioCallback>(config: &StreamConfig, callback: C) -> Result
             clock.run();
         })
         .map_err(|e| {
-            IoError::new(
-                IoErrorKind::Backend,
-                format!("could not start the {NULL_THREAD_NAME} thread: {e}"),
-            )
+            IoError::new(IoErrorKind::Backend, format!("could not start the {NULL_THREAD_NAME} thread: {e}"))
         })?;
 
     Ok(Stream::new(
@@ -81,10 +77,7 @@ pub fn open_null<C: AudioCallback>(config: &StreamConfig, callback: C) -> Result
         0,
         stats,
         error_rx,
-        Backend::Null(NullHandle {
-            stop,
-            thread: Some(thread),
-        }),
+        Backend::Null(NullHandle { stop, thread: Some(thread) }),
     ))
 }
 
@@ -119,12 +112,8 @@ impl<C: AudioCallback> NullClock<C> {
 
             n = n.saturating_add(1);
             let now = Instant::now();
-            let mut deadline = start
-                .checked_add(self.period.saturating_mul(n))
-                .unwrap_or(now);
-            let late = deadline
-                .checked_add(self.period)
-                .is_some_and(|limit| now > limit);
+            let mut deadline = start.checked_add(self.period.saturating_mul(n)).unwrap_or(now);
+            let late = deadline.checked_add(self.period).is_some_and(|limit| now > limit);
             if late {
                 // More than a period late: resynchronise rather than burst.
                 if !over_budget {

@@ -23,8 +23,8 @@ pub fn promote_current_thread() -> bool {
 #[cfg(unix)]
 mod imp {
     use thread_priority::unix::{
-        set_thread_priority_and_policy, thread_native_id, thread_schedule_policy,
-        RealtimeThreadSchedulePolicy, ThreadSchedulePolicy,
+        set_thread_priority_and_policy, thread_native_id, thread_schedule_policy, RealtimeThreadSchedulePolicy,
+        ThreadSchedulePolicy,
     };
     use thread_priority::{ThreadPriority, ThreadPriorityValue};
 
@@ -33,12 +33,8 @@ mod imp {
             return false;
         };
         let fifo = ThreadSchedulePolicy::Realtime(RealtimeThreadSchedulePolicy::Fifo);
-        let granted = set_thread_priority_and_policy(
-            thread_native_id(),
-            ThreadPriority::Crossplatform(value),
-            fifo,
-        )
-        .is_ok();
+        let granted =
+            set_thread_priority_and_policy(thread_native_id(), ThreadPriority::Crossplatform(value), fifo).is_ok();
         // Confirm by reading the policy back rather than trusting the return code.
         granted && matches!(thread_schedule_policy(), Ok(policy) if policy == fifo)
     }
@@ -47,9 +43,7 @@ mod imp {
 #[cfg(windows)]
 mod imp {
     pub(super) fn promote() -> bool {
-        thread_priority::ThreadPriority::Max
-            .set_for_current()
-            .is_ok()
+        thread_priority::ThreadPriority::Max.set_for_current().is_ok()
     }
 }
 

@@ -19,12 +19,7 @@ pub(crate) struct Runner<C> {
 
 impl<C: AudioCallback> Runner<C> {
     pub(crate) fn new(callback: C, stats: Arc<Stats>, sample_rate: u32) -> Self {
-        Self {
-            callback,
-            stats,
-            sample_rate: u64::from(sample_rate.max(1)),
-            thread_ready: false,
-        }
+        Self { callback, stats, sample_rate: u64::from(sample_rate.max(1)), thread_ready: false }
     }
 
     /// Runs one device callback of `frames` frames: `body` renders it (in one

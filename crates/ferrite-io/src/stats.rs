@@ -275,13 +275,7 @@ mod tests {
     fn buckets_cover_every_value_in_order() {
         // Each value falls in the bucket whose range contains it, and ranges tile.
         let mut values: Vec<u64> = (0..5_000).collect();
-        values.extend([
-            1 << 20,
-            (1 << 20) + 12_345,
-            2_666_667,
-            u64::from(u32::MAX),
-            1 << 40,
-        ]);
+        values.extend([1 << 20, (1 << 20) + 12_345, 2_666_667, u64::from(u32::MAX), 1 << 40]);
         for v in values {
             let b = bucket_of(v);
             let (low, high) = bucket_range(b);
@@ -309,16 +303,8 @@ mod tests {
         // Reference: nearest-rank percentiles of the raw data.
         let p50 = sorted[499] as f64;
         let p99 = sorted[989] as f64;
-        assert!(
-            (s.p50_us - p50).abs() <= p50 / 32.0,
-            "{} vs {p50}",
-            s.p50_us
-        );
-        assert!(
-            (s.p99_us - p99).abs() <= p99 / 32.0,
-            "{} vs {p99}",
-            s.p99_us
-        );
+        assert!((s.p50_us - p50).abs() <= p50 / 32.0, "{} vs {p50}", s.p50_us);
+        assert!((s.p99_us - p99).abs() <= p99 / 32.0, "{} vs {p99}", s.p99_us);
         assert_eq!(s.max_us, 1000.0);
         assert_eq!(s.callbacks, 1000);
         assert_eq!(s.frames_rendered, 128_000);
@@ -329,25 +315,14 @@ mod tests {
     fn over_budget_counts_as_xrun_and_sums_into_xruns() {
         let stats = Stats::new();
         assert!(!stats.record_callback(64, 1_000, 2_000));
-        assert!(
-            !stats.record_callback(64, 2_000, 2_000),
-            "equal to budget is in time"
-        );
+        assert!(!stats.record_callback(64, 2_000, 2_000), "equal to budget is in time");
         assert!(stats.record_callback(64, 2_001, 2_000));
         stats.record_backend_xrun();
         stats.record_late_wakeup();
         stats.record_dropped_message();
         stats.dropped_messages_counter().fetch_add(2, Relaxed);
         let s = stats.snapshot();
-        assert_eq!(
-            (
-                s.overrun_callbacks,
-                s.backend_xruns,
-                s.late_wakeups,
-                s.xruns
-            ),
-            (1, 1, 1, 3)
-        );
+        assert_eq!((s.overrun_callbacks, s.backend_xruns, s.late_wakeups, s.xruns), (1, 1, 1, 3));
         assert_eq!(s.dropped_messages, 3);
     }
 

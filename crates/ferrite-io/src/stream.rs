@@ -13,11 +13,7 @@ pub(crate) enum Backend {
     /// The null backend's thread.
     Null(NullHandle),
     /// cpal streams: output, then the optional input.
-    Device {
-        output: Option<cpal::Stream>,
-        input: Option<cpal::Stream>,
-        watchdog: Option<Watchdog>,
-    },
+    Device { output: Option<cpal::Stream>, input: Option<cpal::Stream>, watchdog: Option<Watchdog> },
 }
 
 /// A running audio stream (device or null). Reports what was granted, its
@@ -43,15 +39,7 @@ impl Stream {
         errors: Receiver<IoError>,
         backend: Backend,
     ) -> Self {
-        Self {
-            sample_rate,
-            buffer_size,
-            channels,
-            input_channels,
-            stats,
-            errors,
-            backend,
-        }
+        Self { sample_rate, buffer_size, channels, input_channels, stats, errors, backend }
     }
 
     /// Granted sample rate in Hz.
@@ -102,11 +90,7 @@ impl Stream {
     fn stop(&mut self) {
         match &mut self.backend {
             Backend::Null(handle) => handle.stop(),
-            Backend::Device {
-                output,
-                input,
-                watchdog,
-            } => {
+            Backend::Device { output, input, watchdog } => {
                 // The watchdog first, so that stopping is not reported as a stall.
                 drop(watchdog.take());
                 // Output before input: it consumes the input's ring.

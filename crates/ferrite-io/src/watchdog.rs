@@ -61,10 +61,7 @@ impl Watchdog {
                 }
             })
             .ok()?;
-        Some(Self {
-            stop: Some(stop_tx),
-            thread: Some(thread),
-        })
+        Some(Self { stop: Some(stop_tx), thread: Some(thread) })
     }
 
     /// Stops the thread and waits for it. Idempotent.
@@ -90,17 +87,10 @@ mod tests {
     fn reports_a_stall_once_and_rearms_after_callbacks_resume() {
         let stats = Arc::new(Stats::new());
         let (tx, rx) = crossbeam_channel::unbounded();
-        let mut dog = Watchdog::spawn(
-            stats.clone(),
-            tx,
-            Duration::from_millis(40),
-            Duration::from_millis(40),
-        )
-        .expect("spawn");
+        let mut dog =
+            Watchdog::spawn(stats.clone(), tx, Duration::from_millis(40), Duration::from_millis(40)).expect("spawn");
         stats.record_callback(128, 1_000, 2_000_000);
-        let first = rx
-            .recv_timeout(Duration::from_secs(5))
-            .expect("stall reported");
+        let first = rx.recv_timeout(Duration::from_secs(5)).expect("stall reported");
         assert_eq!(first.kind(), IoErrorKind::DeviceUnavailable);
         // Still stalled: not reported again.
         assert!(rx.recv_timeout(Duration::from_millis(150)).is_err());
@@ -109,23 +99,15 @@ mod tests {
         assert!(rx.recv_timeout(Duration::from_secs(5)).is_ok());
         dog.stop();
         // The sender went with the thread: the channel disconnects.
-        assert!(matches!(
-            rx.recv_timeout(Duration::from_secs(1)),
-            Err(RecvTimeoutError::Disconnected)
-        ));
+        assert!(matches!(rx.recv_timeout(Duration::from_secs(1)), Err(RecvTimeoutError::Disconnected)));
     }
 
     #[test]
     fn a_running_stream_is_not_reported() {
         let stats = Arc::new(Stats::new());
         let (tx, rx) = crossbeam_channel::unbounded();
-        let dog = Watchdog::spawn(
-            stats.clone(),
-            tx,
-            Duration::from_millis(200),
-            Duration::from_millis(200),
-        )
-        .expect("spawn");
+        let dog =
+            Watchdog::spawn(stats.clone(), tx, Duration::from_millis(200), Duration::from_millis(200)).expect("spawn");
         for _ in 0..30 {
             stats.record_callback(128, 1_000, 2_000_000);
             thread::sleep(Duration::from_millis(10));

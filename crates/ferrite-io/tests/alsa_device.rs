@@ -34,10 +34,7 @@ fn lists_the_null_device_with_output_capabilities() {
     let null = devices.iter().find(|d| d.id == id).expect("listed");
     assert!(null.output_channels >= 1, "{null:?}");
     assert!(null.sample_rates.contains(&48_000), "{null:?}");
-    assert!(
-        null.sample_rates.windows(2).all(|w| w[0] < w[1]),
-        "sorted, unique"
-    );
+    assert!(null.sample_rates.windows(2).all(|w| w[0] < w[1]), "sorted, unique");
     assert!(devices.iter().filter(|d| d.is_default).count() <= 1);
 }
 
@@ -70,16 +67,8 @@ fn a_stream_on_the_null_device_calls_back() {
     }
     let stats = stream.stats();
     stream.close();
-    assert!(
-        calls.load(Relaxed) >= 10,
-        "callbacks: {}",
-        calls.load(Relaxed)
-    );
-    assert_eq!(
-        sizes_ok.load(Relaxed),
-        1,
-        "the callback saw inconsistent sizes"
-    );
+    assert!(calls.load(Relaxed) >= 10, "callbacks: {}", calls.load(Relaxed));
+    assert_eq!(sizes_ok.load(Relaxed), 1, "the callback saw inconsistent sizes");
     assert!(stats.callbacks >= 10);
     assert!(stats.frames_rendered >= stats.callbacks);
     let after = calls.load(Relaxed);
@@ -91,12 +80,8 @@ fn a_stream_on_the_null_device_calls_back() {
 fn the_null_device_can_be_reopened() {
     let id = null_device_id();
     for _ in 0..2 {
-        let config = StreamConfig {
-            device: Some(id.clone()),
-            ..Default::default()
-        };
-        let stream =
-            open_device(&config, |out: &mut [f32], _: &[f32], _, _| out.fill(0.0)).expect("open");
+        let config = StreamConfig { device: Some(id.clone()), ..Default::default() };
+        let stream = open_device(&config, |out: &mut [f32], _: &[f32], _, _| out.fill(0.0)).expect("open");
         thread::sleep(Duration::from_millis(10));
         stream.close();
     }
@@ -104,10 +89,7 @@ fn the_null_device_can_be_reopened() {
 
 #[test]
 fn a_missing_device_is_not_found_and_the_message_lists_devices() {
-    let config = StreamConfig {
-        device: Some("no-such-device".into()),
-        ..Default::default()
-    };
+    let config = StreamConfig { device: Some("no-such-device".into()), ..Default::default() };
     let err = open_device(&config, |_: &mut [f32], _: &[f32], _, _| {}).expect_err("must fail");
     assert_eq!(err.kind(), IoErrorKind::NotFound);
     let message = err.to_string();

@@ -49,11 +49,7 @@ static ALLOCATOR: CountingAllocator = CountingAllocator;
 
 #[test]
 fn the_device_callback_path_does_not_allocate() {
-    let id = list_devices()
-        .into_iter()
-        .find(|d| d.id.ends_with(":null"))
-        .map(|d| d.id)
-        .expect("ALSA null PCM");
+    let id = list_devices().into_iter().find(|d| d.id.ends_with(":null")).map(|d| d.id).expect("ALSA null PCM");
     let marks = Arc::new([AtomicU64::new(u64::MAX), AtomicU64::new(u64::MAX)]);
     let calls = Arc::new(AtomicU64::new(0));
     let (m, counter) = (marks.clone(), calls.clone());

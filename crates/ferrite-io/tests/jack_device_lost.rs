@@ -17,27 +17,18 @@ use std::time::{Duration, Instant};
 use ferrite_io::{open_device, IoErrorKind, Stream, StreamConfig};
 
 fn script(name: &str) {
-    let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "..", "..", "scripts", name]
-        .iter()
-        .collect();
-    let status = Command::new("bash")
-        .arg(&path)
-        .stdout(std::process::Stdio::null())
-        .status()
-        .expect("run script");
+    let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "..", "..", "scripts", name].iter().collect();
+    let status = Command::new("bash").arg(&path).stdout(std::process::Stdio::null()).status().expect("run script");
     assert!(status.success(), "{} failed", path.display());
 }
 
 fn open_counting() -> (Stream, Arc<AtomicU64>) {
     let calls = Arc::new(AtomicU64::new(0));
     let counter = calls.clone();
-    let stream = open_device(
-        &StreamConfig::default(),
-        move |out: &mut [f32], _: &[f32], _, _| {
-            out.fill(0.0);
-            counter.fetch_add(1, Relaxed);
-        },
-    )
+    let stream = open_device(&StreamConfig::default(), move |out: &mut [f32], _: &[f32], _, _| {
+        out.fill(0.0);
+        counter.fetch_add(1, Relaxed);
+    })
     .expect("open the default device");
     (stream, calls)
 }
@@ -61,9 +52,7 @@ fn a_lost_server_is_reported_and_the_device_can_be_reopened() {
     assert!(wait_for_calls(&calls, 20), "callbacks before the loss");
 
     script("jack-dummy-stop.sh");
-    let error = errors
-        .recv_timeout(Duration::from_secs(10))
-        .expect("the loss is reported");
+    let error = errors.recv_timeout(Duration::from_secs(10)).expect("the loss is reported");
     eprintln!("reported: {error}");
     assert_eq!(error.kind(), IoErrorKind::DeviceUnavailable, "{error}");
     stream.close(); // must not hang

@@ -36,48 +36,28 @@ fn default_device_through_jack() {
 fn paced_at_48000_over_128() {
     let devices = list_devices();
     eprintln!("devices: {devices:#?}");
-    assert!(
-        devices.iter().any(|d| d.is_default),
-        "the default device is listed once JACK is its backend"
-    );
+    assert!(devices.iter().any(|d| d.is_default), "the default device is listed once JACK is its backend");
 
     let calls = Arc::new(AtomicU64::new(0));
     let frames_seen = Arc::new(AtomicU64::new(0));
     let (counter, frames_total) = (calls.clone(), frames_seen.clone());
-    let config = StreamConfig {
-        sample_rate: Some(48_000),
-        buffer_size: Some(128),
-        channels: Some(2),
-        ..Default::default()
-    };
+    let config =
+        StreamConfig { sample_rate: Some(48_000), buffer_size: Some(128), channels: Some(2), ..Default::default() };
     let stream = open_device(&config, move |out: &mut [f32], _: &[f32], frames, _| {
         out.fill(0.0);
         counter.fetch_add(1, Relaxed);
         frames_total.fetch_add(frames as u64, Relaxed);
     })
     .expect("open the default device through JACK");
-    eprintln!(
-        "granted: {} Hz, {} frames, {} channels",
-        stream.sample_rate(),
-        stream.buffer_size(),
-        stream.channels()
-    );
+    eprintln!("granted: {} Hz, {} frames, {} channels", stream.sample_rate(), stream.buffer_size(), stream.channels());
     assert_eq!(stream.sample_rate(), 48_000);
 
     // Warm up, then measure over two seconds.
     thread::sleep(Duration::from_millis(500));
     let before = stream.stats();
-    let (c0, f0, t0) = (
-        calls.load(Relaxed),
-        frames_seen.load(Relaxed),
-        Instant::now(),
-    );
+    let (c0, f0, t0) = (calls.load(Relaxed), frames_seen.load(Relaxed), Instant::now());
     thread::sleep(Duration::from_secs(2));
-    let (c1, f1, t1) = (
-        calls.load(Relaxed),
-        frames_seen.load(Relaxed),
-        Instant::now(),
-    );
+    let (c1, f1, t1) = (calls.load(Relaxed), frames_seen.load(Relaxed), Instant::now());
     let after = stream.stats();
     let errors: Vec<String> = stream.errors().try_iter().map(|e| e.to_string()).collect();
     stream.close();
@@ -86,26 +66,16 @@ fn paced_at_48000_over_128() {
     let seconds = (t1 - t0).as_secs_f64();
     // Frames per second is the device clock: 48000, ±20 %.
     let frame_rate = (f1 - f0) as f64 / seconds;
-    assert!(
-        (38_400.0..=57_600.0).contains(&frame_rate),
-        "{frame_rate} frames/s, expected about 48000"
-    );
+    assert!((38_400.0..=57_600.0).contains(&frame_rate), "{frame_rate} frames/s, expected about 48000");
     // Callbacks per second: 48000/128 = 375 when the granted size is 128.
-    let buffer = after
-        .frames_rendered
-        .checked_div(after.callbacks)
-        .unwrap_or(0);
+    let buffer = after.frames_rendered.checked_div(after.callbacks).unwrap_or(0);
     let rate = (c1 - c0) as f64 / seconds;
     let expected = 48_000.0 / buffer.max(1) as f64;
     assert!(
         (rate - expected).abs() <= expected * 0.2,
         "{rate} callbacks/s with {buffer}-frame buffers, expected about {expected}"
     );
-    assert_eq!(
-        after.xruns - before.xruns,
-        0,
-        "xruns while measuring: {after:?}"
-    );
+    assert_eq!(after.xruns - before.xruns, 0, "xruns while measuring: {after:?}");
     assert!(errors.is_empty(), "stream errors: {errors:?}");
 }
 

@@ -61,11 +61,7 @@ fn the_running_null_backend_does_not_allocate() {
     let at_200 = Arc::new(AtomicU64::new(u64::MAX));
     let calls = Arc::new(AtomicU64::new(0));
     let (a10, a200, counter) = (at_10.clone(), at_200.clone(), calls.clone());
-    let config = StreamConfig {
-        sample_rate: Some(48_000),
-        buffer_size: Some(64),
-        ..Default::default()
-    };
+    let config = StreamConfig { sample_rate: Some(48_000), buffer_size: Some(64), ..Default::default() };
     let stream = open_null(&config, move |out: &mut [f32], inp: &[f32], _, _| {
         ON_AUDIO_THREAD.with(|flag| flag.set(true));
         for (o, i) in out.iter_mut().zip(inp) {
@@ -84,12 +80,7 @@ fn the_running_null_backend_does_not_allocate() {
     stream.close();
     let (first, last) = (at_10.load(Relaxed), at_200.load(Relaxed));
     assert_ne!(first, u64::MAX);
-    assert_eq!(
-        last,
-        first,
-        "{} allocations on the audio thread over 190 callbacks",
-        last - first
-    );
+    assert_eq!(last, first, "{} allocations on the audio thread over 190 callbacks", last - first);
     // The probe itself works: an allocation on a flagged thread is counted.
     let before = AUDIO_THREAD_ALLOCATIONS.load(Relaxed);
     ON_AUDIO_THREAD.with(|flag| flag.set(true));

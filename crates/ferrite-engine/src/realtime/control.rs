@@ -159,7 +159,10 @@ impl EngineControl {
     pub fn reset_meter(&mut self, name: &str) -> Result<()> {
         let index = self.meter_index.iter().find(|(n, _)| n == name).map(|(_, i)| *i).ok_or_else(|| {
             let known: Vec<&str> = self.meter_index.iter().map(|(n, _)| n.as_str()).collect();
-            EngineError::type_error(format!("resetMeter: no meter named '{name}' in the current graph (meters: {})", if known.is_empty() { "none".into() } else { known.join(", ") }))
+            EngineError::type_error(format!(
+                "resetMeter: no meter named '{name}' in the current graph (meters: {})",
+                if known.is_empty() { "none".into() } else { known.join(", ") }
+            ))
         })?;
         self.send(ControlMsg::ResetMeter { generation: self.generation, node: index as u32 });
         Ok(())
