@@ -8,5 +8,6 @@
 pub mod processor;
 
 pub mod gain;
+pub mod meter;
 
 pub use processor::{Bus, ParamBlock, ParamBuffer, ParamSpec, PrepareContext, ProcessContext, Processor};
