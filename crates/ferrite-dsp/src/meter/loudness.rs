@@ -185,6 +185,11 @@ impl LoudnessWindows {
         lufs(self.short_term)
     }
 
+    /// True when a sub-block is partly filled.
+    pub fn mid_subblock(&self) -> bool {
+        self.pos > 0
+    }
+
     /// Back to silence (filters, sums, ring).
     ///
     /// # Realtime

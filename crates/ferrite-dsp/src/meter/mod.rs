@@ -31,11 +31,23 @@
 //! Sub-block boundaries are counted in frames since `prepare`, so readings do
 //! not depend on how the render is split into blocks.
 
+#[cfg(test)]
+mod ebu_tests;
+mod histogram;
 mod k_weighting;
 pub mod loudness;
 
 use crate::processor::{Bus, ParamSpec, PrepareContext, ProcessContext, Processor};
-use loudness::LoudnessWindows;
+use histogram::LoudnessHistogram;
+use loudness::{LoudnessWindows, SubBlockEnd, MOMENTARY_SUBBLOCKS, SHORT_TERM_SUBBLOCKS};
+
+/// Relative gate of integrated loudness (ITU-R BS.1770-4), LU.
+const INTEGRATED_RELATIVE_GATE_LU: f64 = -10.0;
+/// Relative gate of loudness range (EBU Tech 3342), LU.
+const RANGE_RELATIVE_GATE_LU: f64 = -20.0;
+/// Sub-blocks between two short-term blocks of the loudness range (1 s, a
+/// 2/3 overlap of the 3 s blocks, as libebur128).
+const RANGE_HOP_SUBBLOCKS: u64 = 10;
 
 /// Parameter table of [`Meter`]: empty.
 pub const PARAMS: &[ParamSpec] = &[];
@@ -141,6 +153,58 @@ struct State {
     channels: usize,
     levels: LevelState,
     windows: LoudnessWindows,
+    gating: Gating,
+}
+
+/// Integrated loudness and loudness range since the integration started.
+#[derive(Debug, Clone)]
+struct Gating {
+    /// 400 ms blocks every 100 ms.
+    blocks: LoudnessHistogram,
+    /// 3 s blocks every 1 s.
+    short_term_blocks: LoudnessHistogram,
+    /// Whole sub-blocks heard since the integration started.
+    subblocks: u64,
+    /// The integration started in the middle of a sub-block: that sub-block
+    /// holds older audio and does not count.
+    skip_partial: bool,
+}
+
+impl Gating {
+    fn new() -> Self {
+        Self {
+            blocks: LoudnessHistogram::new(),
+            short_term_blocks: LoudnessHistogram::new(),
+            subblocks: 0,
+            skip_partial: false,
+        }
+    }
+
+    /// Restarts the integration; `mid_subblock` tells whether the current
+    /// sub-block already holds audio.
+    fn restart(&mut self, mid_subblock: bool) {
+        self.blocks.clear();
+        self.short_term_blocks.clear();
+        self.subblocks = 0;
+        self.skip_partial = mid_subblock;
+    }
+
+    /// A 100 ms boundary: adds the 400 ms block (and every 1 s the 3 s block)
+    /// once the window holds only audio heard since the integration started.
+    fn on_subblock(&mut self, end: SubBlockEnd) {
+        if self.skip_partial {
+            self.skip_partial = false;
+            return;
+        }
+        self.subblocks = self.subblocks.saturating_add(1);
+        if self.subblocks >= MOMENTARY_SUBBLOCKS as u64 {
+            self.blocks.add(end.momentary);
+        }
+        let st = SHORT_TERM_SUBBLOCKS as u64;
+        if self.subblocks >= st && (self.subblocks - st) % RANGE_HOP_SUBBLOCKS == 0 {
+            self.short_term_blocks.add(end.short_term);
+        }
+    }
 }
 
 /// The `meter` processor: a pass-through tap that measures peak, RMS, true
@@ -199,8 +263,22 @@ impl Meter {
             true_peak_db,
             momentary_lufs: s.windows.momentary_lufs(),
             short_term_lufs: s.windows.short_term_lufs(),
-            integrated_lufs: f64::NEG_INFINITY,
-            loudness_range_lu: 0.0,
+            integrated_lufs: s.gating.blocks.gated_mean_lufs(INTEGRATED_RELATIVE_GATE_LU),
+            loudness_range_lu: s.gating.short_term_blocks.range_lu(RANGE_RELATIVE_GATE_LU),
+        }
+    }
+
+    /// Starts integrated loudness and loudness range anew (momentary,
+    /// short-term, peaks and RMS go on). The first gating block is the 400 ms
+    /// ending 4 whole sub-blocks later (the sub-block in progress, which holds
+    /// older audio, does not count).
+    ///
+    /// # Realtime
+    /// Does not allocate, lock or panic.
+    pub fn reset_integration(&mut self) {
+        if let Some(s) = self.state.as_deref_mut() {
+            let mid = s.windows.mid_subblock();
+            s.gating.restart(mid);
         }
     }
 }
@@ -217,6 +295,7 @@ impl Processor for Meter {
             channels: ctx.channels,
             levels: LevelState::new(ctx.channels),
             windows: LoudnessWindows::new(sample_rate, ctx.channels),
+            gating: Gating::new(),
         }));
     }
 
@@ -266,7 +345,9 @@ impl Processor for Meter {
                 }
             }
             off += n;
-            let _ = s.windows.advance(n);
+            if let Some(end) = s.windows.advance(n) {
+                s.gating.on_subblock(end);
+            }
         }
     }
 
@@ -277,6 +358,7 @@ impl Processor for Meter {
             s.levels.total_frames = 0;
             s.levels.interval_frames = 0;
             s.windows.clear();
+            s.gating.restart(false);
         }
     }
 
