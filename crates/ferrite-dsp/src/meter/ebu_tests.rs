@@ -2,6 +2,9 @@
 //! cases and the EBU Tech 3342 (loudness range) cases that are defined as
 //! synthetic signals, generated here from the documents' descriptions.
 //!
+//! These run the meter without its true-peak stage (which they do not
+//! check), to stay fast in unoptimized test builds.
+//!
 //! Every tone is a 1 kHz sine whose level is given in dBFS (peak), written
 //! identically into each channel named by the case. Not covered, because
 //! they need the EBU's programme material: Tech 3341 cases 7 and 8 and Tech
@@ -10,7 +13,7 @@
 //! 13 and later) are not generated here either; true peak has its own tests
 //! in `true_peak.rs`.
 
-use super::test_support::{meter, run, tone_segments};
+use super::test_support::{loudness_meter as meter, run, tone_segments};
 
 /// Runs a stereo tone sequence and returns the meter's total reading.
 fn stereo_reading(fs: f64, segments: &[(f64, f64)]) -> super::MeterReading {

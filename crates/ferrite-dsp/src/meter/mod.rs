@@ -36,10 +36,12 @@ mod ebu_tests;
 mod histogram;
 mod k_weighting;
 pub mod loudness;
+mod true_peak;
 
 use crate::processor::{Bus, ParamSpec, PrepareContext, ProcessContext, Processor};
 use histogram::LoudnessHistogram;
 use loudness::{LoudnessWindows, SubBlockEnd, MOMENTARY_SUBBLOCKS, SHORT_TERM_SUBBLOCKS};
+use true_peak::TruePeak;
 
 /// Relative gate of integrated loudness (ITU-R BS.1770-4), LU.
 const INTEGRATED_RELATIVE_GATE_LU: f64 = -10.0;
@@ -151,9 +153,13 @@ impl LevelState {
 struct State {
     sample_rate: f64,
     channels: usize,
+    /// Always true in the product; loudness-only tests turn it off to stay
+    /// fast in unoptimized builds (see `test_support::loudness_meter`).
+    measure_true_peak: bool,
     levels: LevelState,
     windows: LoudnessWindows,
     gating: Gating,
+    true_peak: TruePeak,
 }
 
 /// Integrated loudness and loudness range since the integration started.
@@ -293,9 +299,11 @@ impl Processor for Meter {
         self.state = Some(Box::new(State {
             sample_rate,
             channels: ctx.channels,
+            measure_true_peak: true,
             levels: LevelState::new(ctx.channels),
             windows: LoudnessWindows::new(sample_rate, ctx.channels),
             gating: Gating::new(),
+            true_peak: TruePeak::new(sample_rate, ctx.channels),
         }));
     }
 
@@ -322,15 +330,26 @@ impl Processor for Meter {
                     i += sq;
                 }
             }
+            // The interval maximum is never above the total one: interpolate
+            // whenever the block could beat the interval's.
+            let known = s.levels.interval.get(c).map_or(0.0, |l| l.true_peak);
+            let tp = if s.measure_true_peak {
+                s.true_peak.channel_block(c, x, known)
+            } else {
+                0.0
+            };
             if let Some(l) = s.levels.total.get_mut(c) {
                 l.peak = l.peak.max(peak);
                 l.sum_sq = t;
+                l.true_peak = l.true_peak.max(tp);
             }
             if let Some(l) = s.levels.interval.get_mut(c) {
                 l.peak = l.peak.max(peak);
                 l.sum_sq = i;
+                l.true_peak = l.true_peak.max(tp);
             }
         }
+        s.true_peak.advance(frames);
         s.levels.total_frames = s.levels.total_frames.saturating_add(frames as u64);
         s.levels.interval_frames = s.levels.interval_frames.saturating_add(frames as u64);
 
@@ -359,6 +378,7 @@ impl Processor for Meter {
             s.levels.interval_frames = 0;
             s.windows.clear();
             s.gating.restart(false);
+            s.true_peak.clear();
         }
     }
 
@@ -423,6 +443,17 @@ pub(crate) mod test_support {
             max_block: 4096,
             channels,
         });
+        m
+    }
+
+    /// A prepared meter that skips true peak (its reading falls back to the
+    /// sample peak): for the long loudness-only tests, which would otherwise
+    /// spend most of their time oversampling in unoptimized test builds.
+    pub fn loudness_meter(sample_rate: f64, channels: usize) -> Meter {
+        let mut m = meter(sample_rate, channels);
+        if let Some(s) = m.state.as_deref_mut() {
+            s.measure_true_peak = false;
+        }
         m
     }
 
@@ -499,7 +530,18 @@ mod tests {
         let first = m.take_interval_reading();
         assert!(close(first.peak_db, -6.0, 0.01));
         let silence = vec![0.0; 4800 * 40];
-        run(&mut m, &[silence.clone(), silence], 64, &mut 0);
+        run(&mut m, &[silence.clone(), silence.clone()], 64, &mut 0);
+        // The true-peak interpolator delays by 12 frames: the tone's last
+        // inter-sample values land in this interval.
+        let tail = m.take_interval_reading();
+        assert_eq!(tail.peak_db, f64::NEG_INFINITY);
+        assert!(tail.true_peak_db < -6.0 + 0.5);
+        run(
+            &mut m,
+            &[silence[..64].to_vec(), silence[..64].to_vec()],
+            64,
+            &mut 0,
+        );
         let second = m.take_interval_reading();
         assert_eq!(second.peak_db, f64::NEG_INFINITY);
         assert_eq!(second.rms_db, f64::NEG_INFINITY);
@@ -551,7 +593,7 @@ mod tests {
         for fs in [44100.0, 48000.0] {
             for level in [-23.0, -33.0] {
                 let x = tone_segments(1000.0, fs, &[(level, 20.0)]);
-                let mut m = meter(fs, 2);
+                let mut m = loudness_meter(fs, 2);
                 run(&mut m, &[x.clone(), x], 256, &mut 0);
                 let r = m.total_reading();
                 assert!(
@@ -572,9 +614,9 @@ mod tests {
     fn mono_counts_one_channel_and_stereo_two() {
         let fs = 48000.0;
         let x = tone_segments(1000.0, fs, &[(-20.0, 1.0)]);
-        let mut mono = meter(fs, 1);
+        let mut mono = loudness_meter(fs, 1);
         run(&mut mono, core::slice::from_ref(&x), 128, &mut 0);
-        let mut stereo = meter(fs, 2);
+        let mut stereo = loudness_meter(fs, 2);
         run(&mut stereo, &[x.clone(), x], 128, &mut 0);
         let d = stereo.total_reading().momentary_lufs - mono.total_reading().momentary_lufs;
         assert!(close(d, 10.0 * 2f64.log10(), 1e-9), "{d}");
@@ -588,7 +630,7 @@ mod tests {
         let momentary_with = |active: usize| {
             let mut sig = vec![silent.clone(); 6];
             sig[active] = x.clone();
-            let mut m = meter(fs, 6);
+            let mut m = loudness_meter(fs, 6);
             run(&mut m, &sig, 128, &mut 0);
             m.total_reading().momentary_lufs
         };
