@@ -8,6 +8,7 @@
 pub mod processor;
 
 pub mod gain;
+pub mod meter;
 
 pub mod biquad;
 pub mod constant;

@@ -1,35 +1,29 @@
-//! Meter readings as the engine reports them.
+//! Meter readings as the engine reports them (the DSP lives in `ferrite_dsp::meter`).
 
+pub use ferrite_dsp::meter::MeterReading;
+use ferrite_dsp::meter::Meter;
 use ferrite_dsp::Processor;
 
-/// Placeholder until the meter processor lands.
-#[derive(Debug, Clone, Copy)]
-pub struct MeterReading {
-    /// dB
-    pub peak_db: f64,
-    /// dB
-    pub rms_db: f64,
-    /// dB
-    pub true_peak_db: f64,
-    /// LUFS
-    pub momentary_lufs: f64,
-    /// LUFS
-    pub short_term_lufs: f64,
-    /// LUFS
-    pub integrated_lufs: f64,
-    /// LU
-    pub loudness_range_lu: f64,
-}
-
-/// Reading of a meter processor.
-pub fn reading_of(_p: &mut dyn Processor, _total: bool) -> Option<MeterReading> {
-    None
+/// The reading of a meter node's processor: over its whole life (`total`), or
+/// over the interval since the previous interval reading (which restarts it).
+///
+/// # Realtime
+/// Does not allocate, lock or panic.
+pub fn reading_of(p: &mut dyn Processor, total: bool) -> Option<MeterReading> {
+    let m = p.as_any_mut().downcast_mut::<Meter>()?;
+    Some(if total { m.total_reading() } else { m.take_interval_reading() })
 }
 
 /// Starts a meter processor's integrated loudness and loudness range anew.
 ///
 /// # Realtime
 /// Does not allocate, lock or panic.
-pub fn reset_integration(_p: &mut dyn Processor) -> bool {
-    false
+pub fn reset_integration(p: &mut dyn Processor) -> bool {
+    match p.as_any_mut().downcast_mut::<Meter>() {
+        Some(m) => {
+            m.reset_integration();
+            true
+        }
+        None => false,
+    }
 }

@@ -480,8 +480,7 @@ pub fn build(desc: &NodeDesc, ctx: &BuildContext<'_>) -> Result<BuiltNode> {
                 None => desc.id.to_string(),
             };
             meter_name = Some(name);
-            let _ = meter_name.take();
-            return Err(not_yet(&label));
+            (Role::Effect, vec![], Some(Box::new(meter::Meter::new())))
         }
         other => {
             return Err(EngineError::type_error(format!(
@@ -521,10 +520,6 @@ pub fn build(desc: &NodeDesc, ctx: &BuildContext<'_>) -> Result<BuiltNode> {
         }
     }
     Ok(BuiltNode { id: desc.id, kind: desc.kind.clone(), role, params, processor, meter_name })
-}
-
-fn not_yet(label: &str) -> EngineError {
-    EngineError::other(format!("{label}: this node type is not implemented yet"))
 }
 
 /// Frames of lookahead a limiter with `ms` milliseconds reports at `sample_rate`.

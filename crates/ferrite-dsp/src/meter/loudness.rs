@@ -1,0 +1,206 @@
+//! Loudness per ITU-R BS.1770-4 and EBU R128: K-weighted mean square summed
+//! over channels with their weights, in 100 ms sub-blocks.
+//!
+//! The last 30 sub-block energies live in a ring: momentary loudness is the
+//! mean of the newest 4 (400 ms), short-term the mean of all 30 (3 s). Before
+//! a window has filled, the missing sub-blocks count as silence. Both are
+//! updated at each 100 ms boundary (EBU Tech 3341 asks for at least 10 Hz).
+
+use super::k_weighting::{KState, KWeighting};
+
+/// Sub-blocks in the momentary window (400 ms).
+pub(crate) const MOMENTARY_SUBBLOCKS: usize = 4;
+/// Sub-blocks in the short-term window (3 s).
+pub(crate) const SHORT_TERM_SUBBLOCKS: usize = 30;
+
+/// `-0.691 + 10·log10(z)`: loudness in LUFS of a weighted mean square `z`
+/// (`-inf` for 0).
+#[inline]
+pub(crate) fn lufs(z: f64) -> f64 {
+    -0.691 + 10.0 * z.log10()
+}
+
+/// BS.1770 weight of channel `c` in a render of `channels` channels.
+///
+/// - 1 to 3 channels: every channel 1.0 (mono, stereo, L R C).
+/// - 4 channels: quad L R Ls Rs: 1.0, 1.0, 1.41, 1.41.
+/// - 5 channels: 5.0 L R C Ls Rs: 1.0, 1.0, 1.0, 1.41, 1.41.
+/// - 6 or more: 5.1 L R C LFE Ls Rs: 1.0, 1.0, 1.0, 0 (LFE excluded), 1.41,
+///   1.41; channels past the sixth count 1.0.
+pub(crate) fn channel_weight(c: usize, channels: usize) -> f64 {
+    const SURROUND: f64 = 1.41;
+    match (channels, c) {
+        (0..=3, _) => 1.0,
+        (4, 2 | 3) => SURROUND,
+        (5, 3 | 4) => SURROUND,
+        (6.., 3) => 0.0,
+        (6.., 4 | 5) => SURROUND,
+        _ => 1.0,
+    }
+}
+
+/// What happened at a 100 ms boundary, for the gating stages.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct SubBlockEnd {
+    /// Mean square over the last 400 ms.
+    pub momentary: f64,
+    /// Mean square over the last 3 s.
+    pub short_term: f64,
+}
+
+/// K-weighting, per-channel sub-block sums and the 3 s ring of sub-block energies.
+#[derive(Debug, Clone)]
+pub(crate) struct LoudnessWindows {
+    k: KWeighting,
+    /// Frames per 100 ms sub-block (`round(fs / 10)`, at least 1).
+    hop: usize,
+    /// Frames already in the current sub-block.
+    pos: usize,
+    /// Per channel: filter memory.
+    filters: Box<[KState]>,
+    /// Per channel: K-weighted sum of squares in the current sub-block.
+    sums: Box<[f64]>,
+    /// Per channel: BS.1770 weight.
+    weights: Box<[f64]>,
+    /// Weighted energies (sum of squares, not yet divided by frames) of the
+    /// last [`SHORT_TERM_SUBBLOCKS`] sub-blocks; `ring[next]` is the oldest.
+    ring: [f64; SHORT_TERM_SUBBLOCKS],
+    next: usize,
+    momentary: f64,
+    short_term: f64,
+}
+
+impl LoudnessWindows {
+    /// Allocates the state for `channels` channels at `sample_rate` (control side).
+    pub fn new(sample_rate: f64, channels: usize) -> Self {
+        let hop = ((sample_rate / 10.0).round() as usize).max(1);
+        Self {
+            k: KWeighting::new(sample_rate),
+            hop,
+            pos: 0,
+            filters: vec![KState::default(); channels].into_boxed_slice(),
+            sums: vec![0.0; channels].into_boxed_slice(),
+            weights: (0..channels).map(|c| channel_weight(c, channels)).collect(),
+            ring: [0.0; SHORT_TERM_SUBBLOCKS],
+            next: 0,
+            momentary: 0.0,
+            short_term: 0.0,
+        }
+    }
+
+    /// Frames that still fit in the current sub-block (at least 1).
+    #[inline]
+    pub fn room(&self) -> usize {
+        self.hop.saturating_sub(self.pos).max(1)
+    }
+
+    /// Feeds `x` (at most [`Self::room`] frames) of channel `c`. Call it for
+    /// every channel with the same number of frames, then [`Self::advance`].
+    ///
+    /// # Realtime
+    /// Does not allocate, lock or panic.
+    #[inline]
+    pub fn feed(&mut self, c: usize, x: &[f64]) {
+        let k = self.k;
+        let (Some(f), Some(s), Some(w)) = (
+            self.filters.get_mut(c),
+            self.sums.get_mut(c),
+            self.weights.get(c),
+        ) else {
+            return;
+        };
+        if *w == 0.0 {
+            return;
+        }
+        let mut acc = *s;
+        for &v in x {
+            let y = f.tick(&k, v);
+            acc += y * y;
+        }
+        *s = acc;
+    }
+
+    /// Counts `frames` fed frames; returns the window energies when they
+    /// completed a sub-block.
+    ///
+    /// # Realtime
+    /// Does not allocate, lock or panic.
+    pub fn advance(&mut self, frames: usize) -> Option<SubBlockEnd> {
+        self.pos = self.pos.saturating_add(frames);
+        if self.pos < self.hop {
+            return None;
+        }
+        self.pos = 0;
+        let mut e = 0.0;
+        for ((s, w), f) in self
+            .sums
+            .iter_mut()
+            .zip(self.weights.iter())
+            .zip(self.filters.iter_mut())
+        {
+            if !s.is_finite() {
+                // A NaN or infinity reached the meter: forget it rather than
+                // poisoning every later reading.
+                f.clear();
+                *s = 0.0;
+            }
+            f.flush_tiny();
+            e += w * *s;
+            *s = 0.0;
+        }
+        if let Some(slot) = self.ring.get_mut(self.next) {
+            *slot = e;
+        }
+        self.next = (self.next + 1) % SHORT_TERM_SUBBLOCKS;
+        // Sum oldest to newest so the result does not depend on anything but the data.
+        let mut short = 0.0;
+        let mut moment = 0.0;
+        for i in 0..SHORT_TERM_SUBBLOCKS {
+            let v = self
+                .ring
+                .get((self.next + i) % SHORT_TERM_SUBBLOCKS)
+                .copied()
+                .unwrap_or(0.0);
+            short += v;
+            if i >= SHORT_TERM_SUBBLOCKS - MOMENTARY_SUBBLOCKS {
+                moment += v;
+            }
+        }
+        let hop = self.hop as f64;
+        self.momentary = moment / (MOMENTARY_SUBBLOCKS as f64 * hop);
+        self.short_term = short / (SHORT_TERM_SUBBLOCKS as f64 * hop);
+        Some(SubBlockEnd {
+            momentary: self.momentary,
+            short_term: self.short_term,
+        })
+    }
+
+    /// Momentary loudness (LUFS) as of the last 100 ms boundary.
+    pub fn momentary_lufs(&self) -> f64 {
+        lufs(self.momentary)
+    }
+
+    /// Short-term loudness (LUFS) as of the last 100 ms boundary.
+    pub fn short_term_lufs(&self) -> f64 {
+        lufs(self.short_term)
+    }
+
+    /// True when a sub-block is partly filled.
+    pub fn mid_subblock(&self) -> bool {
+        self.pos > 0
+    }
+
+    /// Back to silence (filters, sums, ring).
+    ///
+    /// # Realtime
+    /// Does not allocate, lock or panic.
+    pub fn clear(&mut self) {
+        self.pos = 0;
+        self.filters.iter_mut().for_each(KState::clear);
+        self.sums.iter_mut().for_each(|s| *s = 0.0);
+        self.ring = [0.0; SHORT_TERM_SUBBLOCKS];
+        self.next = 0;
+        self.momentary = 0.0;
+        self.short_term = 0.0;
+    }
+}

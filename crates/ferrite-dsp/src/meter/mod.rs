@@ -1,0 +1,688 @@
+//! `meter`: a pass-through tap measuring sample peak, RMS, true peak and
+//! loudness (ITU-R BS.1770-4, EBU R128 / Tech 3341 / Tech 3342).
+//!
+//! Parameters: none ([`PARAMS`] is empty).
+//!
+//! [`Meter::process`](Processor::process) leaves the bus unchanged. Every
+//! measurement runs on the audio thread in bounded memory, allocated in
+//! [`Processor::prepare`]; a meter can run for any duration.
+//!
+//! What is measured (all levels are the maximum over channels):
+//! - **sample peak** and **RMS**, both over the whole life since the last
+//!   [`Meter::reset`] ("total") and over the interval since the previous
+//!   [`Meter::take_interval_reading`] ("interval", for real-time meters that
+//!   fall when the signal stops);
+//! - **true peak** (BS.1770-4 Annex 2): the peak of the signal oversampled
+//!   8× below 96 kHz, 4× below 176.4 kHz, 2× above, total and interval;
+//! - **momentary** (400 ms) and **short-term** (3 s) loudness, K-weighted,
+//!   updated every 100 ms;
+//! - **integrated** loudness (gated: −70 LUFS absolute, −10 LU relative, 400 ms
+//!   blocks every 100 ms) and **loudness range** (EBU Tech 3342: 3 s blocks
+//!   every 1 s, −70 LUFS absolute and −20 LU relative gates, 10th to 95th
+//!   percentile), since the last [`Meter::reset_integration`] or
+//!   [`Meter::reset`].
+//!
+//! Silence reads `-inf` dB / LUFS and a loudness range of 0.
+//!
+//! Channel weights follow BS.1770 for up to 5.1 (see
+//! [`loudness`](self::loudness) for every channel count): 6 channels are
+//! L R C LFE Ls Rs, with the LFE excluded and the surrounds weighted 1.41.
+//!
+//! Sub-block boundaries are counted in frames since `prepare`, so readings do
+//! not depend on how the render is split into blocks.
+
+#[cfg(test)]
+mod ebu_tests;
+mod histogram;
+mod k_weighting;
+pub mod loudness;
+mod true_peak;
+
+use crate::processor::{Bus, ParamSpec, PrepareContext, ProcessContext, Processor};
+use histogram::LoudnessHistogram;
+use loudness::{LoudnessWindows, SubBlockEnd, MOMENTARY_SUBBLOCKS, SHORT_TERM_SUBBLOCKS};
+use true_peak::TruePeak;
+
+/// Relative gate of integrated loudness (ITU-R BS.1770-4), LU.
+const INTEGRATED_RELATIVE_GATE_LU: f64 = -10.0;
+/// Relative gate of loudness range (EBU Tech 3342), LU.
+const RANGE_RELATIVE_GATE_LU: f64 = -20.0;
+/// Sub-blocks between two short-term blocks of the loudness range (1 s, a
+/// 2/3 overlap of the 3 s blocks, as libebur128).
+const RANGE_HOP_SUBBLOCKS: u64 = 10;
+
+/// Parameter table of [`Meter`]: empty.
+pub const PARAMS: &[ParamSpec] = &[];
+
+/// One reading of a [`Meter`]. Levels are in dB relative to full scale (1.0),
+/// loudness in LUFS, loudness range in LU. Silence reads `f64::NEG_INFINITY`
+/// (and a loudness range of 0).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MeterReading {
+    /// Largest absolute sample value, in dBFS, over all channels.
+    pub peak_db: f64,
+    /// RMS of the loudest channel, in dBFS (a full-scale sine reads −3.01).
+    pub rms_db: f64,
+    /// Largest absolute value of the oversampled signal, in dBTP.
+    pub true_peak_db: f64,
+    /// K-weighted loudness of the last 400 ms (as of the last 100 ms boundary).
+    pub momentary_lufs: f64,
+    /// K-weighted loudness of the last 3 s (as of the last 100 ms boundary).
+    pub short_term_lufs: f64,
+    /// Gated integrated loudness since the integration started.
+    pub integrated_lufs: f64,
+    /// Loudness range (EBU Tech 3342) since the integration started, in LU.
+    pub loudness_range_lu: f64,
+}
+
+impl MeterReading {
+    /// The reading of a meter that has heard nothing.
+    pub const SILENT: MeterReading = MeterReading {
+        peak_db: f64::NEG_INFINITY,
+        rms_db: f64::NEG_INFINITY,
+        true_peak_db: f64::NEG_INFINITY,
+        momentary_lufs: f64::NEG_INFINITY,
+        short_term_lufs: f64::NEG_INFINITY,
+        integrated_lufs: f64::NEG_INFINITY,
+        loudness_range_lu: 0.0,
+    };
+}
+
+/// `20·log10(x)`, `-inf` for 0.
+#[inline]
+fn db(x: f64) -> f64 {
+    20.0 * x.log10()
+}
+
+/// Peak, sum of squares and true peak of one channel over some span.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Levels {
+    peak: f64,
+    sum_sq: f64,
+    true_peak: f64,
+}
+
+impl Levels {
+    const ZERO: Levels = Levels {
+        peak: 0.0,
+        sum_sq: 0.0,
+        true_peak: 0.0,
+    };
+}
+
+/// Per-channel levels, total and interval, and the frame counts they cover.
+#[derive(Debug, Clone)]
+struct LevelState {
+    total: Box<[Levels]>,
+    interval: Box<[Levels]>,
+    total_frames: u64,
+    interval_frames: u64,
+}
+
+impl LevelState {
+    fn new(channels: usize) -> Self {
+        Self {
+            total: vec![Levels::ZERO; channels].into_boxed_slice(),
+            interval: vec![Levels::ZERO; channels].into_boxed_slice(),
+            total_frames: 0,
+            interval_frames: 0,
+        }
+    }
+
+    /// Max over channels of peak, RMS and true peak, in dB.
+    fn read(levels: &[Levels], frames: u64) -> (f64, f64, f64) {
+        let mut peak = 0.0f64;
+        let mut sum_sq = 0.0f64;
+        let mut true_peak = 0.0f64;
+        for l in levels {
+            peak = peak.max(l.peak);
+            sum_sq = sum_sq.max(l.sum_sq);
+            true_peak = true_peak.max(l.true_peak);
+        }
+        let rms = if frames == 0 {
+            0.0
+        } else {
+            (sum_sq / frames as f64).sqrt()
+        };
+        (db(peak), db(rms), db(true_peak.max(peak)))
+    }
+}
+
+/// Everything a meter has measured, moved as a whole across graph swaps.
+#[derive(Debug, Clone)]
+struct State {
+    sample_rate: f64,
+    channels: usize,
+    /// Always true in the product; loudness-only tests turn it off to stay
+    /// fast in unoptimized builds (see `test_support::loudness_meter`).
+    measure_true_peak: bool,
+    levels: LevelState,
+    windows: LoudnessWindows,
+    gating: Gating,
+    true_peak: TruePeak,
+}
+
+/// Integrated loudness and loudness range since the integration started.
+#[derive(Debug, Clone)]
+struct Gating {
+    /// 400 ms blocks every 100 ms.
+    blocks: LoudnessHistogram,
+    /// 3 s blocks every 1 s.
+    short_term_blocks: LoudnessHistogram,
+    /// Whole sub-blocks heard since the integration started.
+    subblocks: u64,
+    /// The integration started in the middle of a sub-block: that sub-block
+    /// holds older audio and does not count.
+    skip_partial: bool,
+}
+
+impl Gating {
+    fn new() -> Self {
+        Self {
+            blocks: LoudnessHistogram::new(),
+            short_term_blocks: LoudnessHistogram::new(),
+            subblocks: 0,
+            skip_partial: false,
+        }
+    }
+
+    /// Restarts the integration; `mid_subblock` tells whether the current
+    /// sub-block already holds audio.
+    fn restart(&mut self, mid_subblock: bool) {
+        self.blocks.clear();
+        self.short_term_blocks.clear();
+        self.subblocks = 0;
+        self.skip_partial = mid_subblock;
+    }
+
+    /// A 100 ms boundary: adds the 400 ms block (and every 1 s the 3 s block)
+    /// once the window holds only audio heard since the integration started.
+    fn on_subblock(&mut self, end: SubBlockEnd) {
+        if self.skip_partial {
+            self.skip_partial = false;
+            return;
+        }
+        self.subblocks = self.subblocks.saturating_add(1);
+        if self.subblocks >= MOMENTARY_SUBBLOCKS as u64 {
+            self.blocks.add(end.momentary);
+        }
+        let st = SHORT_TERM_SUBBLOCKS as u64;
+        if self.subblocks >= st && (self.subblocks - st) % RANGE_HOP_SUBBLOCKS == 0 {
+            self.short_term_blocks.add(end.short_term);
+        }
+    }
+}
+
+/// The `meter` processor: a pass-through tap that measures peak, RMS, true
+/// peak and loudness. See the [module documentation](self) for what it
+/// measures and how.
+///
+/// Reading it ([`Meter::total_reading`], [`Meter::take_interval_reading`])
+/// and resetting it are cheap and allocation-free, so the render core can do
+/// both on the audio thread between blocks.
+#[derive(Debug, Default)]
+pub struct Meter {
+    state: Option<Box<State>>,
+}
+
+impl Meter {
+    /// A meter; it measures nothing until prepared.
+    pub fn new() -> Self {
+        Self { state: None }
+    }
+
+    /// Peak, RMS and true peak over the whole life since the last
+    /// [`Meter::reset`]; loudness fields as of now.
+    ///
+    /// # Realtime
+    /// Does not allocate, lock or panic.
+    pub fn total_reading(&self) -> MeterReading {
+        let Some(s) = self.state.as_deref() else {
+            return MeterReading::SILENT;
+        };
+        let (peak_db, rms_db, true_peak_db) =
+            LevelState::read(&s.levels.total, s.levels.total_frames);
+        Self::with_loudness(s, peak_db, rms_db, true_peak_db)
+    }
+
+    /// Peak, RMS and true peak since the previous call (or since prepare or
+    /// reset), then restarts those interval accumulators; loudness fields as
+    /// of now. An interval without frames reads `-inf`.
+    ///
+    /// # Realtime
+    /// Does not allocate, lock or panic.
+    pub fn take_interval_reading(&mut self) -> MeterReading {
+        let Some(s) = self.state.as_deref_mut() else {
+            return MeterReading::SILENT;
+        };
+        let (peak_db, rms_db, true_peak_db) =
+            LevelState::read(&s.levels.interval, s.levels.interval_frames);
+        s.levels.interval.iter_mut().for_each(|l| *l = Levels::ZERO);
+        s.levels.interval_frames = 0;
+        Self::with_loudness(s, peak_db, rms_db, true_peak_db)
+    }
+
+    fn with_loudness(s: &State, peak_db: f64, rms_db: f64, true_peak_db: f64) -> MeterReading {
+        MeterReading {
+            peak_db,
+            rms_db,
+            true_peak_db,
+            momentary_lufs: s.windows.momentary_lufs(),
+            short_term_lufs: s.windows.short_term_lufs(),
+            integrated_lufs: s.gating.blocks.gated_mean_lufs(INTEGRATED_RELATIVE_GATE_LU),
+            loudness_range_lu: s.gating.short_term_blocks.range_lu(RANGE_RELATIVE_GATE_LU),
+        }
+    }
+
+    /// Starts integrated loudness and loudness range anew (momentary,
+    /// short-term, peaks and RMS go on). The first gating block is the 400 ms
+    /// ending 4 whole sub-blocks later (the sub-block in progress, which holds
+    /// older audio, does not count).
+    ///
+    /// # Realtime
+    /// Does not allocate, lock or panic.
+    pub fn reset_integration(&mut self) {
+        if let Some(s) = self.state.as_deref_mut() {
+            let mid = s.windows.mid_subblock();
+            s.gating.restart(mid);
+        }
+    }
+}
+
+impl Processor for Meter {
+    fn prepare(&mut self, ctx: &PrepareContext) {
+        let sample_rate = if ctx.sample_rate.is_finite() && ctx.sample_rate > 0.0 {
+            ctx.sample_rate
+        } else {
+            48000.0
+        };
+        self.state = Some(Box::new(State {
+            sample_rate,
+            channels: ctx.channels,
+            measure_true_peak: true,
+            levels: LevelState::new(ctx.channels),
+            windows: LoudnessWindows::new(sample_rate, ctx.channels),
+            gating: Gating::new(),
+            true_peak: TruePeak::new(sample_rate, ctx.channels),
+        }));
+    }
+
+    fn process(&mut self, ctx: &ProcessContext<'_>, io: &mut Bus<'_>) {
+        let Some(s) = self.state.as_deref_mut() else {
+            return;
+        };
+        let frames = ctx.frames.min(io.frames());
+        let channels = io.channels().min(s.channels);
+
+        // Sample peak and sum of squares, per channel.
+        for c in 0..channels {
+            let x = io.channel(c);
+            let x = x.get(..frames).unwrap_or(x);
+            let mut peak = 0.0f64;
+            let mut t = s.levels.total.get(c).map_or(0.0, |l| l.sum_sq);
+            let mut i = s.levels.interval.get(c).map_or(0.0, |l| l.sum_sq);
+            for &v in x {
+                // `max` ignores NaN, so a NaN sample cannot stick in the peak.
+                peak = peak.max(v.abs());
+                let sq = v * v;
+                if sq.is_finite() {
+                    t += sq;
+                    i += sq;
+                }
+            }
+            // The interval maximum is never above the total one: interpolate
+            // whenever the block could beat the interval's.
+            let known = s.levels.interval.get(c).map_or(0.0, |l| l.true_peak);
+            let tp = if s.measure_true_peak {
+                s.true_peak.channel_block(c, x, known)
+            } else {
+                0.0
+            };
+            if let Some(l) = s.levels.total.get_mut(c) {
+                l.peak = l.peak.max(peak);
+                l.sum_sq = t;
+                l.true_peak = l.true_peak.max(tp);
+            }
+            if let Some(l) = s.levels.interval.get_mut(c) {
+                l.peak = l.peak.max(peak);
+                l.sum_sq = i;
+                l.true_peak = l.true_peak.max(tp);
+            }
+        }
+        s.true_peak.advance(frames);
+        s.levels.total_frames = s.levels.total_frames.saturating_add(frames as u64);
+        s.levels.interval_frames = s.levels.interval_frames.saturating_add(frames as u64);
+
+        // Loudness: walk the block in pieces that end on 100 ms boundaries.
+        let mut off = 0;
+        while off < frames {
+            let n = s.windows.room().min(frames - off);
+            for c in 0..channels {
+                let x = io.channel(c);
+                if let Some(piece) = x.get(off..off + n) {
+                    s.windows.feed(c, piece);
+                }
+            }
+            off += n;
+            if let Some(end) = s.windows.advance(n) {
+                s.gating.on_subblock(end);
+            }
+        }
+    }
+
+    fn reset(&mut self) {
+        if let Some(s) = self.state.as_deref_mut() {
+            s.levels.total.iter_mut().for_each(|l| *l = Levels::ZERO);
+            s.levels.interval.iter_mut().for_each(|l| *l = Levels::ZERO);
+            s.levels.total_frames = 0;
+            s.levels.interval_frames = 0;
+            s.windows.clear();
+            s.gating.restart(false);
+            s.true_peak.clear();
+        }
+    }
+
+    fn take_state(&mut self, previous: &mut dyn Processor) -> bool {
+        let Some(prev) = previous.as_any_mut().downcast_mut::<Meter>() else {
+            return false;
+        };
+        match (self.state.as_deref(), prev.state.as_deref()) {
+            (Some(a), Some(b)) if a.sample_rate == b.sample_rate && a.channels == b.channels => {
+                core::mem::swap(&mut self.state, &mut prev.state);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn core::any::Any {
+        self
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    //! Signal generators and a driver shared by the meter's tests.
+    use super::*;
+
+    /// Feeds planar `signal` (one Vec per channel) through `meter` in blocks of `block`.
+    pub fn run(meter: &mut Meter, signal: &[Vec<f64>], block: usize, position: &mut u64) {
+        let channels = signal.len();
+        let len = signal.first().map_or(0, |c| c.len());
+        let mut buf = vec![0.0; channels * block];
+        let mut start = 0;
+        while start < len {
+            let n = block.min(len - start);
+            for (c, ch) in signal.iter().enumerate() {
+                buf[c * block..c * block + n].copy_from_slice(&ch[start..start + n]);
+            }
+            let ctx = ProcessContext {
+                frames: n,
+                position: *position,
+                params: &[],
+            };
+            let mut bus = Bus::new(&mut buf, channels, block, n);
+            meter.process(&ctx, &mut bus);
+            for (c, ch) in signal.iter().enumerate() {
+                assert_eq!(
+                    &buf[c * block..c * block + n],
+                    &ch[start..start + n],
+                    "meter changed the signal"
+                );
+            }
+            *position += n as u64;
+            start += n;
+        }
+    }
+
+    /// A prepared meter.
+    pub fn meter(sample_rate: f64, channels: usize) -> Meter {
+        let mut m = Meter::new();
+        m.prepare(&PrepareContext {
+            sample_rate,
+            max_block: 4096,
+            channels,
+        });
+        m
+    }
+
+    /// A prepared meter that skips true peak (its reading falls back to the
+    /// sample peak): for the long loudness-only tests, which would otherwise
+    /// spend most of their time oversampling in unoptimized test builds.
+    pub fn loudness_meter(sample_rate: f64, channels: usize) -> Meter {
+        let mut m = meter(sample_rate, channels);
+        if let Some(s) = m.state.as_deref_mut() {
+            s.measure_true_peak = false;
+        }
+        m
+    }
+
+    /// A phase-continuous sine of `freq` Hz whose amplitude (dBFS peak) steps
+    /// through `segments` of (dBFS, seconds).
+    pub fn tone_segments(freq: f64, sample_rate: f64, segments: &[(f64, f64)]) -> Vec<f64> {
+        let mut out = Vec::new();
+        for &(level_db, seconds) in segments {
+            let a = 10f64.powf(level_db / 20.0);
+            let n = (seconds * sample_rate).round() as usize;
+            for _ in 0..n {
+                let i = out.len() as f64;
+                out.push(a * (2.0 * core::f64::consts::PI * freq * i / sample_rate).sin());
+            }
+        }
+        out
+    }
+
+    /// Deterministic uniform noise in [-1, 1) (xorshift64*).
+    pub fn noise(len: usize, seed: u64) -> Vec<f64> {
+        let mut s = seed.max(1);
+        (0..len)
+            .map(|_| {
+                s ^= s >> 12;
+                s ^= s << 25;
+                s ^= s >> 27;
+                let r = s.wrapping_mul(0x2545_f491_4f6c_dd1d);
+                (r >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::*;
+    use super::*;
+    use core::f64::consts::PI;
+
+    fn close(a: f64, b: f64, tol: f64) -> bool {
+        (a - b).abs() <= tol
+    }
+
+    #[test]
+    fn sine_peak_and_rms_are_analytic() {
+        let fs = 48000.0;
+        let a = 0.5;
+        // 1 kHz at 48 kHz: exactly 48 samples a period, the peak is sampled.
+        let x: Vec<f64> = (0..48000)
+            .map(|i| a * (2.0 * PI * 1000.0 * i as f64 / fs).sin())
+            .collect();
+        let mut m = meter(fs, 2);
+        run(
+            &mut m,
+            &[x.clone(), x.iter().map(|v| v * 0.5).collect()],
+            128,
+            &mut 0,
+        );
+        let r = m.total_reading();
+        assert!(close(r.peak_db, 20.0 * a.log10(), 1e-9), "{}", r.peak_db);
+        assert!(
+            close(r.rms_db, 20.0 * (a / 2f64.sqrt()).log10(), 1e-6),
+            "{}",
+            r.rms_db
+        );
+    }
+
+    #[test]
+    fn interval_readings_fall_to_minus_infinity_after_silence() {
+        let fs = 48000.0;
+        let mut m = meter(fs, 2);
+        let tone = tone_segments(1000.0, fs, &[(-6.0, 1.0)]);
+        run(&mut m, &[tone.clone(), tone], 64, &mut 0);
+        let first = m.take_interval_reading();
+        assert!(close(first.peak_db, -6.0, 0.01));
+        let silence = vec![0.0; 4800 * 40];
+        run(&mut m, &[silence.clone(), silence.clone()], 64, &mut 0);
+        // The true-peak interpolator delays by 12 frames: the tone's last
+        // inter-sample values land in this interval.
+        let tail = m.take_interval_reading();
+        assert_eq!(tail.peak_db, f64::NEG_INFINITY);
+        assert!(tail.true_peak_db < -6.0 + 0.5);
+        run(
+            &mut m,
+            &[silence[..64].to_vec(), silence[..64].to_vec()],
+            64,
+            &mut 0,
+        );
+        let second = m.take_interval_reading();
+        assert_eq!(second.peak_db, f64::NEG_INFINITY);
+        assert_eq!(second.rms_db, f64::NEG_INFINITY);
+        assert_eq!(second.true_peak_db, f64::NEG_INFINITY);
+        // 4 s of silence: both loudness windows are silent again.
+        assert_eq!(second.momentary_lufs, f64::NEG_INFINITY);
+        assert_eq!(second.short_term_lufs, f64::NEG_INFINITY);
+        // The total still remembers the tone.
+        assert!(close(m.total_reading().peak_db, -6.0, 0.01));
+        // An interval with no frames at all is silent too.
+        assert_eq!(m.take_interval_reading().peak_db, f64::NEG_INFINITY);
+    }
+
+    #[test]
+    fn unprepared_and_fresh_meters_read_silence() {
+        let m = Meter::new();
+        assert_eq!(m.total_reading(), MeterReading::SILENT);
+        let m = meter(44100.0, 2);
+        assert_eq!(m.total_reading(), MeterReading::SILENT);
+        assert!(PARAMS.is_empty());
+    }
+
+    #[test]
+    fn readings_do_not_depend_on_the_block_size() {
+        let fs = 44100.0;
+        let len = (fs * 7.3) as usize;
+        let n = noise(len, 7);
+        let t = tone_segments(3000.0, fs, &[(-10.0, 3.0), (-30.0, 2.0), (-3.0, 2.3)]);
+        let sig = vec![
+            n.iter()
+                .zip(t.iter())
+                .map(|(a, b)| 0.3 * a + b)
+                .collect::<Vec<_>>(),
+            t,
+        ];
+        let mut readings = Vec::new();
+        for block in [1, 37, 128] {
+            let mut m = meter(fs, 2);
+            run(&mut m, &sig, block, &mut 0);
+            readings.push(m.total_reading());
+        }
+        assert_eq!(readings[0], readings[1]);
+        assert_eq!(readings[0], readings[2]);
+    }
+
+    #[test]
+    fn a_stereo_sine_at_minus_23_dbfs_reads_minus_23_lufs_momentary_and_short_term() {
+        // EBU Tech 3341 cases 1 and 2 (momentary and short-term parts).
+        for fs in [44100.0, 48000.0] {
+            for level in [-23.0, -33.0] {
+                let x = tone_segments(1000.0, fs, &[(level, 20.0)]);
+                let mut m = loudness_meter(fs, 2);
+                run(&mut m, &[x.clone(), x], 256, &mut 0);
+                let r = m.total_reading();
+                assert!(
+                    close(r.momentary_lufs, level, 0.1),
+                    "{fs} {level}: M {}",
+                    r.momentary_lufs
+                );
+                assert!(
+                    close(r.short_term_lufs, level, 0.1),
+                    "{fs} {level}: S {}",
+                    r.short_term_lufs
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn mono_counts_one_channel_and_stereo_two() {
+        let fs = 48000.0;
+        let x = tone_segments(1000.0, fs, &[(-20.0, 1.0)]);
+        let mut mono = loudness_meter(fs, 1);
+        run(&mut mono, core::slice::from_ref(&x), 128, &mut 0);
+        let mut stereo = loudness_meter(fs, 2);
+        run(&mut stereo, &[x.clone(), x], 128, &mut 0);
+        let d = stereo.total_reading().momentary_lufs - mono.total_reading().momentary_lufs;
+        assert!(close(d, 10.0 * 2f64.log10(), 1e-9), "{d}");
+    }
+
+    #[test]
+    fn five_one_weights_exclude_the_lfe_and_boost_the_surrounds() {
+        let fs = 48000.0;
+        let x = tone_segments(1000.0, fs, &[(-20.0, 1.0)]);
+        let silent = vec![0.0; x.len()];
+        let momentary_with = |active: usize| {
+            let mut sig = vec![silent.clone(); 6];
+            sig[active] = x.clone();
+            let mut m = loudness_meter(fs, 6);
+            run(&mut m, &sig, 128, &mut 0);
+            m.total_reading().momentary_lufs
+        };
+        let front = momentary_with(0);
+        assert!(close(momentary_with(1), front, 1e-9));
+        assert!(close(momentary_with(2), front, 1e-9));
+        assert_eq!(momentary_with(3), f64::NEG_INFINITY, "LFE must not count");
+        assert!(close(
+            momentary_with(4) - front,
+            10.0 * 1.41f64.log10(),
+            1e-9
+        ));
+        assert!(close(
+            momentary_with(5) - front,
+            10.0 * 1.41f64.log10(),
+            1e-9
+        ));
+    }
+
+    #[test]
+    fn process_never_grows_memory() {
+        // Structural check: every buffer is a boxed slice or array sized in
+        // prepare; a long run leaves their lengths and addresses unchanged.
+        let fs = 48000.0;
+        let mut m = meter(fs, 2);
+        let snapshot = |m: &Meter| {
+            let s = m.state.as_deref().unwrap();
+            (
+                s.levels.total.as_ptr(),
+                s.levels.total.len(),
+                s as *const State,
+            )
+        };
+        let before = snapshot(&m);
+        let x = noise(48000 * 5, 3);
+        run(&mut m, &[x.clone(), x], 128, &mut 0);
+        let _ = m.take_interval_reading();
+        m.reset();
+        assert_eq!(before, snapshot(&m));
+    }
+
+    #[test]
+    fn take_state_keeps_the_measurement() {
+        let fs = 48000.0;
+        let x = tone_segments(1000.0, fs, &[(-12.0, 1.0)]);
+        let mut old = meter(fs, 2);
+        run(&mut old, &[x.clone(), x], 128, &mut 0);
+        let before = old.total_reading();
+        let mut new = meter(fs, 2);
+        assert!(new.take_state(&mut old));
+        assert_eq!(new.total_reading(), before);
+        let mut other_rate = meter(44100.0, 2);
+        assert!(!other_rate.take_state(&mut new));
+    }
+}
