@@ -275,12 +275,15 @@ pub fn compile(desc: &GraphDesc, settings: RenderSettings, buffers: &SideBuffers
     Ok(Compiled { graph, lanes, lane_targets, info })
 }
 
+/// Lanes and their `(node index, param index)` targets, in binding order.
+pub type CompiledLanes = (Vec<Lane>, Vec<(usize, usize)>);
+
 /// Validates lanes against a compiled graph's parameters.
 pub fn compile_lanes(
     descs: &[LaneDesc],
     info: &GraphInfo,
     sample_rate: f64,
-) -> Result<(Vec<Lane>, Vec<(usize, usize)>)> {
+) -> Result<CompiledLanes> {
     let mut lanes = Vec::with_capacity(descs.len());
     let mut targets = Vec::with_capacity(descs.len());
     for l in descs {
@@ -328,8 +331,7 @@ fn topological_order(built: &[BuiltNode], preds: &[Vec<usize>], succs: &[Vec<usi
     let start = (0..n).find(|&i| indeg[i] > 0).unwrap_or(0);
     let mut path = vec![start];
     let mut cur = start;
-    loop {
-        let Some(&p) = preds[cur].iter().find(|&&p| indeg[p] > 0) else { break };
+    while let Some(&p) = preds[cur].iter().find(|&&p| indeg[p] > 0) {
         if let Some(at) = path.iter().position(|&x| x == p) {
             let mut cycle: Vec<usize> = path[at..].to_vec();
             cycle.reverse();

@@ -511,7 +511,8 @@ pub fn build(desc: &NodeDesc, ctx: &BuildContext<'_>) -> Result<BuiltNode> {
         params.push(ParamInfo { value, ..info });
     }
     for k in desc.params.keys() {
-        if !params.iter().any(|p| &p.name == k) && !(desc.kind == "limiter" && k == "lookaheadMs") {
+        let limiter_option = desc.kind == "limiter" && k == "lookaheadMs";
+        if !limiter_option && !params.iter().any(|p| &p.name == k) {
             let known: Vec<&str> = params.iter().map(|p| p.name.as_str()).collect();
             return Err(EngineError::type_error(format!(
                 "{label}: unknown parameter '{k}' (known: {})",

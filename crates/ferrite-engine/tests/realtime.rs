@@ -142,7 +142,7 @@ fn real_time_and_offline_renders_are_the_same_samples() {
     .unwrap();
     let (mut control, mut core, _m) = engine_pair(settings());
     control.set_graph(&desc, &bufs).unwrap();
-    let mut got = vec![Vec::new(), Vec::new()];
+    let mut got = [Vec::new(), Vec::new()];
     let mut pos = 0;
     for frames in [100usize, 256, 1, 37, 128].iter().cycle() {
         if pos >= 9000 {

@@ -182,11 +182,7 @@ impl AudioCore {
 
     fn drain_params(&mut self) {
         let gen = self.program.as_ref().map_or(0, |p| p.generation);
-        loop {
-            let m = match self.params.peek() {
-                Ok(m) => *m,
-                Err(_) => break,
-            };
+        while let Ok(&m) = self.params.peek() {
             if m.generation() > gen {
                 // Its graph is published but not yet taken: wait for it.
                 break;
