@@ -1,6 +1,100 @@
-use criterion::{criterion_group, criterion_main, Criterion};
+//! Render-core benchmarks: one 128-frame block of an EQ-heavy session, the
+//! reference session's compile time, and the audio-thread cost of a graph swap.
+//!
+//! `cargo bench --bench render`
 
-fn bench(_c: &mut Criterion) {}
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use ferrite_engine::desc::GraphDesc;
+use ferrite_engine::realtime::engine_pair;
+use ferrite_engine::{compile, RenderSettings};
+use serde_json::{json, Value};
+use std::hint::black_box;
 
-criterion_group!(benches, bench);
+const SR: f64 = 48000.0;
+
+/// `tracks` oscillators, each through an 8-band EQ, a compressor, a gain and a
+/// pan, into a master limiter and meter (DESIGN.md's reference session at 64).
+fn session(tracks: u32, dynamics: bool) -> GraphDesc {
+    let mut nodes = vec![json!({"id": 0, "type": "input"}), json!({"id": 1, "type": "output"})];
+    let mut conns: Vec<Value> = Vec::new();
+    let master = 2;
+    nodes.push(json!({"id": master, "type": "gain", "params": {"gain": 0.1}}));
+    let mut next = 10;
+    if dynamics {
+        nodes.push(json!({"id": 3, "type": "limiter", "params": {"ceilingDb": -1.0}}));
+        nodes.push(json!({"id": 4, "type": "meter", "options": {"name": "master"}}));
+        conns.extend([json!([master, 3]), json!([3, 4]), json!([4, 1])]);
+    } else {
+        conns.push(json!([master, 1]));
+    }
+    for t in 0..tracks {
+        let mut params = serde_json::Map::new();
+        let mut bands = Vec::new();
+        for b in 0..8 {
+            bands.push(json!({"type": "peaking"}));
+            params.insert(format!("bands[{b}].frequency"), json!(100.0 * (b as f64 + 1.0).powf(2.0)));
+            params.insert(format!("bands[{b}].q"), json!(1.0));
+            params.insert(format!("bands[{b}].gainDb"), json!(if b % 2 == 0 { 3.0 } else { -3.0 }));
+        }
+        let (osc, eq, comp, gain, pan) = (next, next + 1, next + 2, next + 3, next + 4);
+        next += 5;
+        nodes.push(json!({"id": osc, "type": "oscillator", "params": {"frequency": 55.0 + t as f64 * 7.0, "amplitude": 0.3}, "options": {"type": "saw"}}));
+        nodes.push(json!({"id": eq, "type": "eq", "params": params, "options": {"bands": bands}}));
+        nodes.push(json!({"id": gain, "type": "gain", "params": {"gain": 0.5}}));
+        nodes.push(json!({"id": pan, "type": "pan", "params": {"pan": (t as f64 / tracks as f64) * 2.0 - 1.0}}));
+        conns.push(json!([osc, eq]));
+        if dynamics {
+            nodes.push(json!({"id": comp, "type": "compressor", "params": {"thresholdDb": -20.0}}));
+            conns.extend([json!([eq, comp]), json!([comp, gain])]);
+        } else {
+            conns.push(json!([eq, gain]));
+        }
+        conns.extend([json!([gain, pan]), json!([pan, master])]);
+    }
+    GraphDesc::from_value(&json!({"version": 1, "nodes": nodes, "connections": conns})).expect("valid session")
+}
+
+fn bench_render(c: &mut Criterion) {
+    let settings = RenderSettings { sample_rate: SR, channels: 2, max_block: 128 };
+    let mut group = c.benchmark_group("render_block_128");
+    for (name, tracks, dynamics) in [("16_tracks_x_8band_eq", 16, false), ("reference_session_64_tracks", 64, true)] {
+        let mut compiled = compile(&session(tracks, dynamics), settings, &[]).expect("compiles");
+        let mut pos = 0u64;
+        group.throughput(Throughput::Elements(128));
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                compiled.graph.render_block(pos, 128, &mut compiled.lanes);
+                pos += 128;
+                black_box(compiled.graph.output(0, 128)[0])
+            })
+        });
+    }
+    group.finish();
+}
+
+fn bench_compile_and_swap(c: &mut Criterion) {
+    let settings = RenderSettings { sample_rate: SR, channels: 2, max_block: 128 };
+    let desc = session(64, true);
+    c.bench_function("compile_reference_session_64_tracks", |b| {
+        b.iter(|| black_box(compile(&desc, settings, &[]).expect("compiles")))
+    });
+    // The audio thread's share of a swap: take the published program, hand
+    // state over from the running one, render one block.
+    c.bench_function("swap_on_audio_thread_64_tracks", |b| {
+        let (mut control, mut core, _meters) = engine_pair(settings);
+        control.set_graph(&desc, &[]).expect("compiles");
+        let mut out = vec![0.0f32; 256];
+        core.render(&mut out, &[], 0, 128, 2);
+        b.iter_batched(
+            || {
+                control.collect_garbage();
+                control.set_graph(&desc, &[]).expect("compiles");
+            },
+            |()| core.render(&mut out, &[], 0, 128, 2),
+            BatchSize::PerIteration,
+        )
+    });
+}
+
+criterion_group!(benches, bench_render, bench_compile_and_swap);
 criterion_main!(benches);

@@ -279,11 +279,7 @@ pub fn compile(desc: &GraphDesc, settings: RenderSettings, buffers: &SideBuffers
 pub type CompiledLanes = (Vec<Lane>, Vec<(usize, usize)>);
 
 /// Validates lanes against a compiled graph's parameters.
-pub fn compile_lanes(
-    descs: &[LaneDesc],
-    info: &GraphInfo,
-    sample_rate: f64,
-) -> Result<CompiledLanes> {
+pub fn compile_lanes(descs: &[LaneDesc], info: &GraphInfo, sample_rate: f64) -> Result<CompiledLanes> {
     let mut lanes = Vec::with_capacity(descs.len());
     let mut targets = Vec::with_capacity(descs.len());
     for l in descs {

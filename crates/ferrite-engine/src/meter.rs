@@ -1,7 +1,7 @@
 //! Meter readings as the engine reports them (the DSP lives in `ferrite_dsp::meter`).
 
-pub use ferrite_dsp::meter::MeterReading;
 use ferrite_dsp::meter::Meter;
+pub use ferrite_dsp::meter::MeterReading;
 use ferrite_dsp::Processor;
 
 /// The reading of a meter node's processor: over its whole life (`total`), or

@@ -24,10 +24,7 @@ fn stereo_reading(fs: f64, segments: &[(f64, f64)]) -> super::MeterReading {
 }
 
 fn assert_near(what: &str, got: f64, want: f64, tol: f64) {
-    assert!(
-        (got - want).abs() <= tol,
-        "{what}: got {got}, want {want} ± {tol}"
-    );
+    assert!((got - want).abs() <= tol, "{what}: got {got}, want {want} ± {tol}");
 }
 
 #[test]
@@ -52,16 +49,7 @@ fn tech3341_case_3_relative_gate() {
 #[test]
 fn tech3341_case_4_absolute_and_relative_gates() {
     // -72, -36, -23, -36, -72 dBFS for 10, 10, 60, 10, 10 s: I = -23.0 ± 0.1.
-    let r = stereo_reading(
-        48000.0,
-        &[
-            (-72.0, 10.0),
-            (-36.0, 10.0),
-            (-23.0, 60.0),
-            (-36.0, 10.0),
-            (-72.0, 10.0),
-        ],
-    );
+    let r = stereo_reading(48000.0, &[(-72.0, 10.0), (-36.0, 10.0), (-23.0, 60.0), (-36.0, 10.0), (-72.0, 10.0)]);
     assert_near("integrated", r.integrated_lufs, -23.0, 0.1);
 }
 
@@ -106,18 +94,11 @@ fn readings_every_100ms(fs: f64, segments: &[(f64, f64)]) -> Vec<super::MeterRea
 fn tech3341_case_9_short_term_is_constant() {
     // Alternating -20 dBFS for 1.34 s and -30 dBFS for 1.66 s, 5 times:
     // S = -23.0 ± 0.1 constant after 3 s.
-    let seq: Vec<(f64, f64)> = (0..5)
-        .flat_map(|_| [(-20.0, 1.34), (-30.0, 1.66)])
-        .collect();
+    let seq: Vec<(f64, f64)> = (0..5).flat_map(|_| [(-20.0, 1.34), (-30.0, 1.66)]).collect();
     for fs in [44100.0, 48000.0] {
         let readings = readings_every_100ms(fs, &seq);
         for (i, r) in readings.iter().enumerate().skip(30) {
-            assert_near(
-                &format!("short-term at {} ms", (i + 1) * 100),
-                r.short_term_lufs,
-                -23.0,
-                0.1,
-            );
+            assert_near(&format!("short-term at {} ms", (i + 1) * 100), r.short_term_lufs, -23.0, 0.1);
         }
     }
 }
@@ -126,18 +107,11 @@ fn tech3341_case_9_short_term_is_constant() {
 fn tech3341_case_12_momentary_is_constant() {
     // Alternating -20 dBFS for 0.18 s and -30 dBFS for 0.22 s, 25 times:
     // M = -23.0 ± 0.1 constant after 0.4 s.
-    let seq: Vec<(f64, f64)> = (0..25)
-        .flat_map(|_| [(-20.0, 0.18), (-30.0, 0.22)])
-        .collect();
+    let seq: Vec<(f64, f64)> = (0..25).flat_map(|_| [(-20.0, 0.18), (-30.0, 0.22)]).collect();
     for fs in [44100.0, 48000.0] {
         let readings = readings_every_100ms(fs, &seq);
         for (i, r) in readings.iter().enumerate().skip(4) {
-            assert_near(
-                &format!("momentary at {} ms", (i + 1) * 100),
-                r.momentary_lufs,
-                -23.0,
-                0.1,
-            );
+            assert_near(&format!("momentary at {} ms", (i + 1) * 100), r.momentary_lufs, -23.0, 0.1);
         }
     }
 }
@@ -149,25 +123,11 @@ fn tech3342_cases_1_to_4_loudness_range() {
         (&[(-20.0, 20.0), (-30.0, 20.0)], 10.0),
         (&[(-20.0, 20.0), (-15.0, 20.0)], 5.0),
         (&[(-40.0, 20.0), (-20.0, 20.0)], 20.0),
-        (
-            &[
-                (-50.0, 20.0),
-                (-35.0, 20.0),
-                (-20.0, 20.0),
-                (-35.0, 20.0),
-                (-50.0, 20.0),
-            ],
-            15.0,
-        ),
+        (&[(-50.0, 20.0), (-35.0, 20.0), (-20.0, 20.0), (-35.0, 20.0), (-50.0, 20.0)], 15.0),
     ];
     for (i, (segments, want)) in cases.iter().enumerate() {
         let r = stereo_reading(48000.0, segments);
-        assert_near(
-            &format!("Tech 3342 case {}", i + 1),
-            r.loudness_range_lu,
-            *want,
-            1.0,
-        );
+        assert_near(&format!("Tech 3342 case {}", i + 1), r.loudness_range_lu, *want, 1.0);
     }
 }
 
@@ -193,19 +153,9 @@ fn reset_integration_starts_integrated_and_range_anew() {
     let mut pos = 0;
     run(&mut m, &[loud.clone(), loud], 128, &mut pos);
     // Reset in the middle of a 100 ms sub-block, and again later.
-    run(
-        &mut m,
-        &[soft[..2000].to_vec(), soft[..2000].to_vec()],
-        128,
-        &mut pos,
-    );
+    run(&mut m, &[soft[..2000].to_vec(), soft[..2000].to_vec()], 128, &mut pos);
     m.reset_integration();
-    run(
-        &mut m,
-        &[soft[2000..].to_vec(), soft[2000..].to_vec()],
-        128,
-        &mut pos,
-    );
+    run(&mut m, &[soft[2000..].to_vec(), soft[2000..].to_vec()], 128, &mut pos);
     let r = m.total_reading();
     // Without the reset, -13 dBFS would dominate (about -16 LUFS).
     assert_near("integrated after reset", r.integrated_lufs, -33.0, 0.05);

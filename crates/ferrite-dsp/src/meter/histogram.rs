@@ -91,10 +91,7 @@ impl LoudnessHistogram {
             return Some(0);
         }
         let b = Self::bin(gate);
-        let (n, e) = (
-            self.counts.get(b).copied().unwrap_or(0),
-            self.energies.get(b).copied().unwrap_or(0.0),
-        );
+        let (n, e) = (self.counts.get(b).copied().unwrap_or(0), self.energies.get(b).copied().unwrap_or(0.0));
         let straddler_above = n > 0 && lufs(e / n as f64) > gate;
         Some(if straddler_above { b } else { b + 1 })
     }
@@ -206,11 +203,7 @@ mod tests {
         for i in 0..=100 {
             h.add(energy(-40.0 + 0.2 * i as f64));
         }
-        assert!(
-            (h.range_lu(-20.0) - 17.0).abs() < 0.011,
-            "{}",
-            h.range_lu(-20.0)
-        );
+        assert!((h.range_lu(-20.0) - 17.0).abs() < 0.011, "{}", h.range_lu(-20.0));
         let mut empty = LoudnessHistogram::new();
         assert_eq!(empty.range_lu(-20.0), 0.0);
         empty.add(energy(-30.0));

@@ -152,27 +152,11 @@ mod tests {
     fn coefficients_at_48k_match_the_bs1770_table() {
         // ITU-R BS.1770-4, Annex 1, Tables 1 and 2.
         let k = KWeighting::new(48000.0);
-        let table_shelf = [
-            1.53512485958697,
-            -2.69169618940638,
-            1.19839281085285,
-            -1.69065929318241,
-            0.73248077421585,
-        ];
+        let table_shelf = [1.53512485958697, -2.69169618940638, 1.19839281085285, -1.69065929318241, 0.73248077421585];
         let table_hp = [1.0, -2.0, 1.0, -1.99004745483398, 0.99007225036621];
         let got_shelf = [k.shelf.b0, k.shelf.b1, k.shelf.b2, k.shelf.a1, k.shelf.a2];
-        let got_hp = [
-            k.highpass.b0,
-            k.highpass.b1,
-            k.highpass.b2,
-            k.highpass.a1,
-            k.highpass.a2,
-        ];
-        for (g, t) in got_shelf
-            .iter()
-            .zip(table_shelf.iter())
-            .chain(got_hp.iter().zip(table_hp.iter()))
-        {
+        let got_hp = [k.highpass.b0, k.highpass.b1, k.highpass.b2, k.highpass.a1, k.highpass.a2];
+        for (g, t) in got_shelf.iter().zip(table_shelf.iter()).chain(got_hp.iter().zip(table_hp.iter())) {
             assert!((g - t).abs() < 1e-8, "coefficient {g} vs table {t}");
         }
     }
@@ -201,17 +185,14 @@ mod tests {
     #[test]
     fn tick_is_the_cascade_of_the_two_difference_equations() {
         let k = KWeighting::new(44100.0);
-        let x: Vec<f64> = (0..200)
-            .map(|i| ((i * 7919) % 101) as f64 / 50.0 - 1.0)
-            .collect();
+        let x: Vec<f64> = (0..200).map(|i| ((i * 7919) % 101) as f64 / 50.0 - 1.0).collect();
         // Direct form I, written out independently.
         let run = |q: &Biquad, x: &[f64]| -> Vec<f64> {
             let mut y = vec![0.0; x.len()];
             for n in 0..x.len() {
                 let xm = |d: usize| if n >= d { x[n - d] } else { 0.0 };
                 let ym = |y: &[f64], d: usize| if n >= d { y[n - d] } else { 0.0 };
-                y[n] =
-                    q.b0 * x[n] + q.b1 * xm(1) + q.b2 * xm(2) - q.a1 * ym(&y, 1) - q.a2 * ym(&y, 2);
+                y[n] = q.b0 * x[n] + q.b1 * xm(1) + q.b2 * xm(2) - q.a1 * ym(&y, 1) - q.a2 * ym(&y, 2);
             }
             y
         };

@@ -102,11 +102,7 @@ impl LoudnessWindows {
     #[inline]
     pub fn feed(&mut self, c: usize, x: &[f64]) {
         let k = self.k;
-        let (Some(f), Some(s), Some(w)) = (
-            self.filters.get_mut(c),
-            self.sums.get_mut(c),
-            self.weights.get(c),
-        ) else {
+        let (Some(f), Some(s), Some(w)) = (self.filters.get_mut(c), self.sums.get_mut(c), self.weights.get(c)) else {
             return;
         };
         if *w == 0.0 {
@@ -132,12 +128,7 @@ impl LoudnessWindows {
         }
         self.pos = 0;
         let mut e = 0.0;
-        for ((s, w), f) in self
-            .sums
-            .iter_mut()
-            .zip(self.weights.iter())
-            .zip(self.filters.iter_mut())
-        {
+        for ((s, w), f) in self.sums.iter_mut().zip(self.weights.iter()).zip(self.filters.iter_mut()) {
             if !s.is_finite() {
                 // A NaN or infinity reached the meter: forget it rather than
                 // poisoning every later reading.
@@ -156,11 +147,7 @@ impl LoudnessWindows {
         let mut short = 0.0;
         let mut moment = 0.0;
         for i in 0..SHORT_TERM_SUBBLOCKS {
-            let v = self
-                .ring
-                .get((self.next + i) % SHORT_TERM_SUBBLOCKS)
-                .copied()
-                .unwrap_or(0.0);
+            let v = self.ring.get((self.next + i) % SHORT_TERM_SUBBLOCKS).copied().unwrap_or(0.0);
             short += v;
             if i >= SHORT_TERM_SUBBLOCKS - MOMENTARY_SUBBLOCKS {
                 moment += v;
@@ -169,10 +156,7 @@ impl LoudnessWindows {
         let hop = self.hop as f64;
         self.momentary = moment / (MOMENTARY_SUBBLOCKS as f64 * hop);
         self.short_term = short / (SHORT_TERM_SUBBLOCKS as f64 * hop);
-        Some(SubBlockEnd {
-            momentary: self.momentary,
-            short_term: self.short_term,
-        })
+        Some(SubBlockEnd { momentary: self.momentary, short_term: self.short_term })
     }
 
     /// Momentary loudness (LUFS) as of the last 100 ms boundary.

@@ -103,11 +103,7 @@ struct Levels {
 }
 
 impl Levels {
-    const ZERO: Levels = Levels {
-        peak: 0.0,
-        sum_sq: 0.0,
-        true_peak: 0.0,
-    };
+    const ZERO: Levels = Levels { peak: 0.0, sum_sq: 0.0, true_peak: 0.0 };
 }
 
 /// Per-channel levels, total and interval, and the frame counts they cover.
@@ -139,11 +135,7 @@ impl LevelState {
             sum_sq = sum_sq.max(l.sum_sq);
             true_peak = true_peak.max(l.true_peak);
         }
-        let rms = if frames == 0 {
-            0.0
-        } else {
-            (sum_sq / frames as f64).sqrt()
-        };
+        let rms = if frames == 0 { 0.0 } else { (sum_sq / frames as f64).sqrt() };
         (db(peak), db(rms), db(true_peak.max(peak)))
     }
 }
@@ -240,8 +232,7 @@ impl Meter {
         let Some(s) = self.state.as_deref() else {
             return MeterReading::SILENT;
         };
-        let (peak_db, rms_db, true_peak_db) =
-            LevelState::read(&s.levels.total, s.levels.total_frames);
+        let (peak_db, rms_db, true_peak_db) = LevelState::read(&s.levels.total, s.levels.total_frames);
         Self::with_loudness(s, peak_db, rms_db, true_peak_db)
     }
 
@@ -255,8 +246,7 @@ impl Meter {
         let Some(s) = self.state.as_deref_mut() else {
             return MeterReading::SILENT;
         };
-        let (peak_db, rms_db, true_peak_db) =
-            LevelState::read(&s.levels.interval, s.levels.interval_frames);
+        let (peak_db, rms_db, true_peak_db) = LevelState::read(&s.levels.interval, s.levels.interval_frames);
         s.levels.interval.iter_mut().for_each(|l| *l = Levels::ZERO);
         s.levels.interval_frames = 0;
         Self::with_loudness(s, peak_db, rms_db, true_peak_db)
@@ -291,11 +281,7 @@ impl Meter {
 
 impl Processor for Meter {
     fn prepare(&mut self, ctx: &PrepareContext) {
-        let sample_rate = if ctx.sample_rate.is_finite() && ctx.sample_rate > 0.0 {
-            ctx.sample_rate
-        } else {
-            48000.0
-        };
+        let sample_rate = if ctx.sample_rate.is_finite() && ctx.sample_rate > 0.0 { ctx.sample_rate } else { 48000.0 };
         self.state = Some(Box::new(State {
             sample_rate,
             channels: ctx.channels,
@@ -333,11 +319,7 @@ impl Processor for Meter {
             // The interval maximum is never above the total one: interpolate
             // whenever the block could beat the interval's.
             let known = s.levels.interval.get(c).map_or(0.0, |l| l.true_peak);
-            let tp = if s.measure_true_peak {
-                s.true_peak.channel_block(c, x, known)
-            } else {
-                0.0
-            };
+            let tp = if s.measure_true_peak { s.true_peak.channel_block(c, x, known) } else { 0.0 };
             if let Some(l) = s.levels.total.get_mut(c) {
                 l.peak = l.peak.max(peak);
                 l.sum_sq = t;
@@ -416,19 +398,11 @@ pub(crate) mod test_support {
             for (c, ch) in signal.iter().enumerate() {
                 buf[c * block..c * block + n].copy_from_slice(&ch[start..start + n]);
             }
-            let ctx = ProcessContext {
-                frames: n,
-                position: *position,
-                params: &[],
-            };
+            let ctx = ProcessContext { frames: n, position: *position, params: &[] };
             let mut bus = Bus::new(&mut buf, channels, block, n);
             meter.process(&ctx, &mut bus);
             for (c, ch) in signal.iter().enumerate() {
-                assert_eq!(
-                    &buf[c * block..c * block + n],
-                    &ch[start..start + n],
-                    "meter changed the signal"
-                );
+                assert_eq!(&buf[c * block..c * block + n], &ch[start..start + n], "meter changed the signal");
             }
             *position += n as u64;
             start += n;
@@ -438,11 +412,7 @@ pub(crate) mod test_support {
     /// A prepared meter.
     pub fn meter(sample_rate: f64, channels: usize) -> Meter {
         let mut m = Meter::new();
-        m.prepare(&PrepareContext {
-            sample_rate,
-            max_block: 4096,
-            channels,
-        });
+        m.prepare(&PrepareContext { sample_rate, max_block: 4096, channels });
         m
     }
 
@@ -502,23 +472,12 @@ mod tests {
         let fs = 48000.0;
         let a = 0.5;
         // 1 kHz at 48 kHz: exactly 48 samples a period, the peak is sampled.
-        let x: Vec<f64> = (0..48000)
-            .map(|i| a * (2.0 * PI * 1000.0 * i as f64 / fs).sin())
-            .collect();
+        let x: Vec<f64> = (0..48000).map(|i| a * (2.0 * PI * 1000.0 * i as f64 / fs).sin()).collect();
         let mut m = meter(fs, 2);
-        run(
-            &mut m,
-            &[x.clone(), x.iter().map(|v| v * 0.5).collect()],
-            128,
-            &mut 0,
-        );
+        run(&mut m, &[x.clone(), x.iter().map(|v| v * 0.5).collect()], 128, &mut 0);
         let r = m.total_reading();
         assert!(close(r.peak_db, 20.0 * a.log10(), 1e-9), "{}", r.peak_db);
-        assert!(
-            close(r.rms_db, 20.0 * (a / 2f64.sqrt()).log10(), 1e-6),
-            "{}",
-            r.rms_db
-        );
+        assert!(close(r.rms_db, 20.0 * (a / 2f64.sqrt()).log10(), 1e-6), "{}", r.rms_db);
     }
 
     #[test]
@@ -536,12 +495,7 @@ mod tests {
         let tail = m.take_interval_reading();
         assert_eq!(tail.peak_db, f64::NEG_INFINITY);
         assert!(tail.true_peak_db < -6.0 + 0.5);
-        run(
-            &mut m,
-            &[silence[..64].to_vec(), silence[..64].to_vec()],
-            64,
-            &mut 0,
-        );
+        run(&mut m, &[silence[..64].to_vec(), silence[..64].to_vec()], 64, &mut 0);
         let second = m.take_interval_reading();
         assert_eq!(second.peak_db, f64::NEG_INFINITY);
         assert_eq!(second.rms_db, f64::NEG_INFINITY);
@@ -570,13 +524,7 @@ mod tests {
         let len = (fs * 7.3) as usize;
         let n = noise(len, 7);
         let t = tone_segments(3000.0, fs, &[(-10.0, 3.0), (-30.0, 2.0), (-3.0, 2.3)]);
-        let sig = vec![
-            n.iter()
-                .zip(t.iter())
-                .map(|(a, b)| 0.3 * a + b)
-                .collect::<Vec<_>>(),
-            t,
-        ];
+        let sig = vec![n.iter().zip(t.iter()).map(|(a, b)| 0.3 * a + b).collect::<Vec<_>>(), t];
         let mut readings = Vec::new();
         for block in [1, 37, 128] {
             let mut m = meter(fs, 2);
@@ -596,16 +544,8 @@ mod tests {
                 let mut m = loudness_meter(fs, 2);
                 run(&mut m, &[x.clone(), x], 256, &mut 0);
                 let r = m.total_reading();
-                assert!(
-                    close(r.momentary_lufs, level, 0.1),
-                    "{fs} {level}: M {}",
-                    r.momentary_lufs
-                );
-                assert!(
-                    close(r.short_term_lufs, level, 0.1),
-                    "{fs} {level}: S {}",
-                    r.short_term_lufs
-                );
+                assert!(close(r.momentary_lufs, level, 0.1), "{fs} {level}: M {}", r.momentary_lufs);
+                assert!(close(r.short_term_lufs, level, 0.1), "{fs} {level}: S {}", r.short_term_lufs);
             }
         }
     }
@@ -638,16 +578,8 @@ mod tests {
         assert!(close(momentary_with(1), front, 1e-9));
         assert!(close(momentary_with(2), front, 1e-9));
         assert_eq!(momentary_with(3), f64::NEG_INFINITY, "LFE must not count");
-        assert!(close(
-            momentary_with(4) - front,
-            10.0 * 1.41f64.log10(),
-            1e-9
-        ));
-        assert!(close(
-            momentary_with(5) - front,
-            10.0 * 1.41f64.log10(),
-            1e-9
-        ));
+        assert!(close(momentary_with(4) - front, 10.0 * 1.41f64.log10(), 1e-9));
+        assert!(close(momentary_with(5) - front, 10.0 * 1.41f64.log10(), 1e-9));
     }
 
     #[test]
@@ -658,11 +590,7 @@ mod tests {
         let mut m = meter(fs, 2);
         let snapshot = |m: &Meter| {
             let s = m.state.as_deref().unwrap();
-            (
-                s.levels.total.as_ptr(),
-                s.levels.total.len(),
-                s as *const State,
-            )
+            (s.levels.total.as_ptr(), s.levels.total.len(), s as *const State)
         };
         let before = snapshot(&m);
         let x = noise(48000 * 5, 3);

@@ -90,14 +90,9 @@ impl TruePeak {
         let h: Vec<f64> = (0..len)
             .map(|n| {
                 let t = (n as f64 - center) / factor as f64;
-                let sinc = if t == 0.0 {
-                    1.0
-                } else {
-                    (PI * t).sin() / (PI * t)
-                };
+                let sinc = if t == 0.0 { 1.0 } else { (PI * t).sin() / (PI * t) };
                 let r = (n as f64 - center) / center;
-                let w =
-                    bessel_i0(KAISER_BETA * (1.0 - r * r).max(0.0).sqrt()) / bessel_i0(KAISER_BETA);
+                let w = bessel_i0(KAISER_BETA * (1.0 - r * r).max(0.0).sqrt()) / bessel_i0(KAISER_BETA);
                 sinc * w
             })
             .collect();
@@ -105,9 +100,7 @@ impl TruePeak {
         let mut gain_bound = 1.0f64;
         for phase in 1..factor {
             // Output phase `phase` uses h[m·factor + phase] for the input m samples back.
-            let mut c: Vec<f64> = (0..TAPS)
-                .map(|j| h[(TAPS - 1 - j) * factor + phase])
-                .collect();
+            let mut c: Vec<f64> = (0..TAPS).map(|j| h[(TAPS - 1 - j) * factor + phase]).collect();
             let dc: f64 = c.iter().sum();
             c.iter_mut().for_each(|v| *v /= dc);
             gain_bound = gain_bound.max(c.iter().map(|v| v.abs()).sum());
@@ -139,9 +132,8 @@ impl TruePeak {
             return 0.0;
         };
         let mut pos = self.pos;
-        let mut block_max = hist
-            .get(pos + 1..=pos + TAPS)
-            .map_or(0.0, |w| w.iter().fold(0.0f64, |m, v| m.max(v.abs())));
+        let mut block_max =
+            hist.get(pos + 1..=pos + TAPS).map_or(0.0, |w| w.iter().fold(0.0f64, |m, v| m.max(v.abs())));
         let mut sample_max = 0.0f64;
         for v in x {
             sample_max = sample_max.max(v.abs());
@@ -160,8 +152,7 @@ impl TruePeak {
             if !compute {
                 continue;
             }
-            let Some(Ok(window)) = hist.get(pos + 1..=pos + TAPS).map(<&[f64; TAPS]>::try_from)
-            else {
+            let Some(Ok(window)) = hist.get(pos + 1..=pos + TAPS).map(<&[f64; TAPS]>::try_from) else {
                 continue;
             };
             for phase in self.coefs.chunks_exact(TAPS) {
@@ -208,14 +199,9 @@ mod tests {
         // sin(π/2·n + π/4): every sample is ±0.7071, the peaks fall halfway
         // between samples.
         for fs in [44100.0, 48000.0, 96000.0, 192000.0] {
-            let x: Vec<f64> = (0..(fs as usize / 2))
-                .map(|n| (PI / 2.0 * n as f64 + PI / 4.0).sin())
-                .collect();
+            let x: Vec<f64> = (0..(fs as usize / 2)).map(|n| (PI / 2.0 * n as f64 + PI / 4.0).sin()).collect();
             let (peak, tp) = true_peak_db_of(&x, fs);
-            assert!(
-                (peak - 20.0 * 0.5f64.sqrt().log10()).abs() < 1e-9,
-                "{fs}: sample peak {peak}"
-            );
+            assert!((peak - 20.0 * 0.5f64.sqrt().log10()).abs() < 1e-9, "{fs}: sample peak {peak}");
             assert!(tp.abs() < 0.2, "{fs}: true peak {tp} dBTP");
         }
     }
@@ -223,9 +209,7 @@ mod tests {
     #[test]
     fn full_scale_997_hz_reads_0_dbtp() {
         let fs = 48000.0;
-        let x: Vec<f64> = (0..48000)
-            .map(|n| (2.0 * PI * 997.0 * n as f64 / fs + 0.3).sin())
-            .collect();
+        let x: Vec<f64> = (0..48000).map(|n| (2.0 * PI * 997.0 * n as f64 / fs + 0.3).sin()).collect();
         let (peak, tp) = true_peak_db_of(&x, fs);
         assert!(tp.abs() < 0.01, "{tp}");
         assert!(peak <= tp);
@@ -267,9 +251,7 @@ mod tests {
             let (re, im) = phase
                 .iter()
                 .enumerate()
-                .fold((0.0, 0.0), |(re, im), (j, h)| {
-                    (re + h * (w * j as f64).cos(), im + h * (w * j as f64).sin())
-                });
+                .fold((0.0, 0.0), |(re, im), (j, h)| (re + h * (w * j as f64).cos(), im + h * (w * j as f64).sin()));
             let g = 20.0 * (re * re + im * im).sqrt().log10();
             assert!(g.abs() < 0.01, "{g}");
         }
@@ -282,11 +264,7 @@ mod tests {
         let fs = 48000.0;
         let x: Vec<f64> = (0..20000)
             .map(|n| {
-                let a = if n < 3000 {
-                    0.9
-                } else {
-                    0.3 + 0.2 * ((n / 500) % 3) as f64
-                };
+                let a = if n < 3000 { 0.9 } else { 0.3 + 0.2 * ((n / 500) % 3) as f64 };
                 a * (2.0 * PI * 11000.0 * n as f64 / fs).sin()
             })
             .collect();
