@@ -580,6 +580,140 @@ export class Graph {
   serializeAutomation(): string {
     return stringify(this.#automation())
   }
+
+  // --- Graph.fromJSON (packaging/CLI) ---------------------------------------
+
+  /**
+   * Rebuilds a graph from its {@link Graph.toJSON} form (an object or a JSON
+   * string), through the same validated builder methods, so a bad document
+   * throws the usual `TypeError` / `RangeError`, prefixed with where it is
+   * (`Graph.fromJSON: nodes[3] (biquad, id 3): ...`). Node ids are kept when
+   * the nodes are listed in id order, as `toJSON` lists them.
+   *
+   * ```ts
+   * const copy = Graph.fromJSON(JSON.stringify(graph))
+   * ```
+   */
+  static fromJSON(json: object | string): Graph {
+    const where = 'Graph.fromJSON'
+    let doc: unknown = json
+    if (typeof json === 'string') {
+      try {
+        doc = JSON.parse(json)
+      } catch (e) {
+        throw new TypeError(`${where}: not valid JSON: ${(e as Error).message}`)
+      }
+    }
+    const d = checkObject(where, doc, false)
+    if (d.format !== 'ferrite-graph') throw new TypeError(`${where}: 'format' must be "ferrite-graph", got ${describe(d.format)}`)
+    if (d.version !== GRAPH_FORMAT_VERSION) {
+      throw new RangeError(`${where}: graph format version ${describe(d.version)} is not supported (this build reads version ${GRAPH_FORMAT_VERSION})`)
+    }
+    checkKeys(where, d, ['format', 'version', 'nodes', 'connections', 'automation'])
+    if (!Array.isArray(d.nodes)) throw new TypeError(`${where}: 'nodes' must be an array, got ${describe(d.nodes)}`)
+    const g = new Graph()
+    const refs = new Map<number, NodeRef>()
+    const within = <T>(w: string, f: () => T): T => {
+      try {
+        return f()
+      } catch (e) {
+        if (e instanceof TypeError) throw new TypeError(`${w}: ${e.message}`)
+        if (e instanceof RangeError) throw new RangeError(`${w}: ${e.message}`)
+        throw e
+      }
+    }
+    const audio = (w: string, v: unknown): Float32Array[] => {
+      if (!Array.isArray(v)) throw new TypeError(`${w} must be an array of channels (arrays of numbers), got ${describe(v)}`)
+      return v.map((c: unknown, j) => {
+        if (!Array.isArray(c) || c.some((x) => typeof x !== 'number')) throw new TypeError(`${w}[${j}] must be an array of numbers`)
+        return Float32Array.from(c as number[])
+      })
+    }
+    d.nodes.forEach((n: unknown, i) => {
+      const node = checkObject(`${where}: nodes[${i}]`, n, false)
+      const w = `${where}: nodes[${i}] (${typeof node.type === 'string' ? node.type : 'node'}, id ${describe(node.id)})`
+      checkKeys(w, node, ['id', 'type', 'params', 'options'])
+      if (typeof node.id !== 'number' || !Number.isInteger(node.id)) throw new TypeError(`${w}: 'id' must be an integer`)
+      if (refs.has(node.id)) throw new TypeError(`${w}: duplicate node id ${node.id}`)
+      const params = checkObject(`${w}: params`, node.params, true)
+      const options = { ...checkObject(`${w}: options`, node.options, true) }
+      const both = (): never => ({ ...options, ...params }) as never
+      const ref = within(w, (): NodeRef => {
+        switch (node.type) {
+          case 'input':
+          case 'output':
+            checkKeys('options', { ...options, ...params }, [])
+            if ([...refs.values()].includes(g[node.type])) throw new TypeError(`a graph has one ${node.type} node`)
+            return g[node.type]
+          case 'oscillator':
+            return g.oscillator(both())
+          case 'constant':
+            return g.constant(both())
+          case 'gain':
+            return g.gain(both())
+          case 'pan':
+            return g.pan(both())
+          case 'biquad':
+            return g.biquad(both())
+          case 'delay':
+            return g.delay(both())
+          case 'compressor':
+            return g.compressor(both())
+          case 'limiter':
+            return g.limiter(both())
+          case 'meter':
+            return g.meter(both())
+          case 'player':
+            if ('channels' in options) options.channels = audio('options.channels', options.channels)
+            return g.player(both())
+          case 'convolver':
+            if ('ir' in options) options.ir = audio('options.ir', options.ir)
+            return g.convolver(both())
+          case 'eq': {
+            checkKeys('options', options, ['bands'])
+            if (!Array.isArray(options.bands)) throw new TypeError(`options.bands must be an array, got ${describe(options.bands)}`)
+            const known = new Set<string>()
+            const bands = options.bands.map((b: unknown, j) => {
+              const band = checkObject(`options.bands[${j}]`, b, false)
+              const out: Record<string, unknown> = { ...band }
+              for (const k of ['frequency', 'q', 'gainDb']) {
+                const key = `bands[${j}].${k}`
+                known.add(key)
+                if (key in params) out[k] = params[key]
+              }
+              return out
+            })
+            checkKeys('params', params, [...known])
+            return g.eq({ bands } as never)
+          }
+          default:
+            throw new TypeError(`unknown node type ${describe(node.type)}`)
+        }
+      })
+      refs.set(node.id, ref)
+    })
+    const refOf = (w: string, id: unknown): NodeRef => {
+      const r = typeof id === 'number' ? refs.get(id) : undefined
+      if (!r) throw new TypeError(`${w}: unknown node id ${describe(id)}`)
+      return r
+    }
+    const connections = d.connections === undefined ? [] : d.connections
+    if (!Array.isArray(connections)) throw new TypeError(`${where}: 'connections' must be an array, got ${describe(connections)}`)
+    connections.forEach((c: unknown, i) => {
+      const w = `${where}: connections[${i}]`
+      if (!Array.isArray(c) || c.length !== 2) throw new TypeError(`${w} must be a [from, to] pair of node ids, got ${describe(c)}`)
+      within(w, () => g.connect(refOf('from', c[0]), refOf('to', c[1])))
+    })
+    const automation = d.automation === undefined ? [] : d.automation
+    if (!Array.isArray(automation)) throw new TypeError(`${where}: 'automation' must be an array, got ${describe(automation)}`)
+    automation.forEach((a: unknown, i) => {
+      const w = `${where}: automation[${i}]`
+      const lane = checkObject(w, a, false)
+      checkKeys(w, lane, ['node', 'param', 'points'])
+      within(w, () => g.automate(refOf('node', lane.node), lane.param as string, new AutomationLane(lane.points as AutomationPoint[])))
+    })
+    return g
+  }
 }
 
 /** JSON with non-finite numbers as strings, so the engine refuses them by name. */

@@ -171,5 +171,9 @@ echo "tsc refuses an unknown biquad type: $(echo "$out" | grep -o "error TS[0-9]
 echo "== TypeScript through tsx"
 npx --no-install tsx render.ts
 echo "== CLI through npx"
-npx --no-install ferrite --help | head -3
+help=$(npx --no-install ferrite --help)
+sed -n 1p <<<"$help"
+node -e "const { Graph } = require('ferrite-audio'); const g = new Graph(); g.chain(g.oscillator({ frequency: 1000, amplitude: 0.5 }), g.output); require('fs').writeFileSync('tone.json', JSON.stringify(g))"
+npx --no-install ferrite render tone.json --out tone.wav --seconds 1 --quiet
+npx --no-install ferrite loudness tone.wav
 echo "pack-test: OK (no Rust on PATH; CommonJS, worker_threads, ESM, strict TypeScript, CLI)"

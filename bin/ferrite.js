@@ -1,0 +1,295 @@
+#!/usr/bin/env node
+// The `ferrite` command line: render a graph file to WAV, list devices,
+// measure a WAV file's loudness. Plain CommonJS over the package's public API.
+'use strict'
+
+const fs = require('node:fs')
+const path = require('node:path')
+
+const HELP = `ferrite — the ferrite-audio command line
+
+Usage:
+  ferrite render <graph.json> --out <out.wav> --seconds <N> [options]
+      Renders a graph file (the Graph.toJSON() form) offline to a WAV file.
+      --out <file>          output WAV file (required)
+      --seconds <N>         length in seconds (or --frames <N>)
+      --frames <N>          length in frames
+      --sample-rate <Hz>    default 48000
+      --channels <N>        default 2
+      --bit-depth <16|24|32>  default 24 (32 = float)
+      --input <file.wav>    fed to the graph's input node
+      --progress            always show the progress bar (default: when stderr is a terminal)
+      --quiet               no progress bar, no summary
+      --json                print the summary (and the graph's meters) as JSON
+
+  ferrite loudness <file.wav> [--json]
+      Integrated loudness (LUFS), loudness range (LU), true peak (dBTP) and
+      sample peak (dBFS), EBU R128 / ITU-R BS.1770, measured by a meter node.
+
+  ferrite devices [--json]
+      Lists the audio devices (ALSA's "null" device is one even without a sound card).
+
+  ferrite --help | -h       this text
+  ferrite --version | -v    the package version
+
+Exit codes: 0 success, 1 failure (the message says why), 2 bad command line.`
+
+class UsageError extends Error {}
+
+function loadApi() {
+  return require('../index.js')
+}
+
+/** Parses `args` into positionals and --flags; `valued` flags take the next argument. */
+function parseArgs(args, valued, booleans) {
+  const positionals = []
+  const flags = {}
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]
+    if (a.startsWith('--')) {
+      const eq = a.indexOf('=')
+      const name = eq > 0 ? a.slice(2, eq) : a.slice(2)
+      if (valued.includes(name)) {
+        const v = eq > 0 ? a.slice(eq + 1) : args[++i]
+        if (v === undefined) throw new UsageError(`--${name} needs a value`)
+        flags[name] = v
+      } else if (booleans.includes(name) && eq < 0) {
+        flags[name] = true
+      } else {
+        throw new UsageError(`unknown option --${name}`)
+      }
+    } else {
+      positionals.push(a)
+    }
+  }
+  return { positionals, flags }
+}
+
+function numberFlag(flags, name, fallback, check) {
+  if (flags[name] === undefined) return fallback
+  const v = Number(flags[name])
+  if (flags[name] === '' || !Number.isFinite(v) || !check(v)) throw new UsageError(`--${name} ${JSON.stringify(flags[name])} is not valid`)
+  return v
+}
+
+function fmt(x, digits = 1) {
+  if (x === -Infinity) return '-inf'
+  if (x === Infinity) return '+inf'
+  if (Number.isNaN(x)) return 'n/a'
+  return x.toFixed(digits)
+}
+
+/** JSON where -Infinity/Infinity/NaN stay readable (as strings). */
+function toJson(v) {
+  return JSON.stringify(v, (_k, x) => (typeof x === 'number' && !Number.isFinite(x) ? String(x) : x), 2)
+}
+
+/**
+ * A progress bar on stderr for one long promise. renderOffline is a single
+ * call, so progress is estimated from a short calibration render's speed; the
+ * bar stops at 99% until the render resolves, then shows 100%.
+ */
+function progressBar(label, estimateMs, stream) {
+  const width = 30
+  const start = Date.now()
+  let last = ''
+  const draw = (fraction, done) => {
+    const filled = Math.round(width * fraction)
+    const secs = ((Date.now() - start) / 1000).toFixed(1)
+    const line = `${label} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${String(Math.floor(fraction * 100)).padStart(3)}% ${secs}s`
+    if (line === last && !done) return
+    last = line
+    stream.write(stream.isTTY ? `\r${line}` : `${line}\n`)
+  }
+  draw(0, false)
+  const timer = setInterval(() => draw(Math.min(0.99, (Date.now() - start) / Math.max(estimateMs, 1)), false), stream.isTTY ? 100 : 1000)
+  return {
+    finish() {
+      clearInterval(timer)
+      draw(1, true)
+      if (stream.isTTY) stream.write('\n')
+    },
+    fail() {
+      clearInterval(timer)
+      if (stream.isTTY) stream.write('\n')
+    },
+  }
+}
+
+function readGraphFile(api, file) {
+  let text
+  try {
+    text = fs.readFileSync(file, 'utf8')
+  } catch (e) {
+    throw new Error(`cannot read graph file ${file}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`)
+  }
+  let doc
+  try {
+    doc = JSON.parse(text)
+  } catch (e) {
+    throw new Error(`${file} is not valid JSON: ${e.message}`)
+  }
+  try {
+    return api.Graph.fromJSON(doc)
+  } catch (e) {
+    throw new Error(`${file} is not a valid ferrite graph: ${e.message.replace(/^Graph\.fromJSON: /, '')}`)
+  }
+}
+
+async function render(args) {
+  const { positionals, flags } = parseArgs(
+    args,
+    ['out', 'seconds', 'frames', 'sample-rate', 'channels', 'bit-depth', 'input'],
+    ['progress', 'quiet', 'json'],
+  )
+  if (positionals.length !== 1) throw new UsageError('render needs exactly one graph file: ferrite render <graph.json> --out out.wav --seconds N')
+  if (!flags.out) throw new UsageError('render needs --out <file.wav>')
+  const sampleRate = numberFlag(flags, 'sample-rate', 48000, (v) => Number.isInteger(v) && v >= 1000 && v <= 1536000)
+  const channels = numberFlag(flags, 'channels', 2, (v) => Number.isInteger(v) && v >= 1 && v <= 64)
+  const bitDepth = numberFlag(flags, 'bit-depth', 24, (v) => v === 16 || v === 24 || v === 32)
+  if ((flags.seconds === undefined) === (flags.frames === undefined)) throw new UsageError('render needs one of --seconds <N> or --frames <N>')
+  const frames =
+    flags.frames !== undefined
+      ? numberFlag(flags, 'frames', 0, (v) => Number.isInteger(v) && v > 0)
+      : Math.round(numberFlag(flags, 'seconds', 0, (v) => v > 0) * sampleRate)
+  if (frames < 1) throw new UsageError('render length is under one frame')
+
+  const api = loadApi()
+  const graph = readGraphFile(api, positionals[0])
+  const opts = { sampleRate, frames, channels }
+  if (flags.input) {
+    const wav = api.readWav(flags.input)
+    if (wav.sampleRate !== sampleRate) throw new Error(`--input ${flags.input} is ${wav.sampleRate} Hz, the render is ${sampleRate} Hz (use --sample-rate ${wav.sampleRate})`)
+    opts.input = wav.channels
+  }
+
+  const showProgress = !flags.quiet && (flags.progress || process.stderr.isTTY)
+  let bar = null
+  if (showProgress) {
+    // Calibrate: render a short piece and extrapolate the duration.
+    const probe = Math.min(frames, Math.max(4096, Math.round(sampleRate / 4)))
+    const t0 = process.hrtime.bigint()
+    await api.renderOffline(graph, { ...opts, frames: probe, input: opts.input && opts.input.map((c) => c.subarray(0, Math.min(c.length, probe))) })
+    const estimateMs = (Number(process.hrtime.bigint() - t0) / 1e6) * (frames / probe)
+    // On a terminal, a render that takes under half a second gets no bar.
+    if (flags.progress || estimateMs > 500) bar = progressBar(`rendering ${path.basename(flags.out)}`, estimateMs, process.stderr)
+  }
+  let result
+  try {
+    result = await api.renderOffline(graph, opts)
+  } catch (e) {
+    if (bar) bar.fail()
+    throw e
+  }
+  if (bar) bar.finish()
+  api.writeWav(flags.out, result.channels, sampleRate, { bitDepth })
+  const summary = { out: flags.out, frames, seconds: frames / sampleRate, sampleRate, channels, bitDepth, latencyFrames: result.latencyFrames, meters: result.meters }
+  if (flags.json) {
+    console.log(toJson(summary))
+  } else if (!flags.quiet) {
+    console.log(`wrote ${flags.out}: ${frames} frames (${fmt(frames / sampleRate, 3)} s), ${channels} ch, ${sampleRate} Hz, ${bitDepth === 32 ? '32-bit float' : `${bitDepth}-bit`}; latency ${result.latencyFrames} frames`)
+    for (const [name, m] of Object.entries(result.meters)) {
+      console.log(`meter ${name}: integrated ${fmt(m.integratedLufs)} LUFS, range ${fmt(m.loudnessRangeLu)} LU, true peak ${fmt(m.truePeakDb)} dBTP, peak ${fmt(m.peakDb)} dBFS, RMS ${fmt(m.rmsDb)} dBFS`)
+    }
+  }
+}
+
+async function loudness(args) {
+  const { positionals, flags } = parseArgs(args, [], ['json'])
+  if (positionals.length !== 1) throw new UsageError('loudness needs exactly one file: ferrite loudness <file.wav>')
+  const file = positionals[0]
+  const api = loadApi()
+  if (!fs.existsSync(file)) throw new Error(`cannot read ${file}: no such file`)
+  const wav = api.readWav(file)
+  const frames = wav.channels[0].length
+  const g = new api.Graph()
+  g.chain(g.player({ channels: wav.channels }), g.meter({ name: 'loudness' }), g.output)
+  const r = await api.renderOffline(g, { sampleRate: wav.sampleRate, frames, channels: wav.channels.length })
+  const m = r.meters.loudness
+  const out = {
+    file,
+    sampleRate: wav.sampleRate,
+    channels: wav.channels.length,
+    frames,
+    seconds: frames / wav.sampleRate,
+    integratedLufs: m.integratedLufs,
+    loudnessRangeLu: m.loudnessRangeLu,
+    truePeakDb: m.truePeakDb,
+    samplePeakDb: m.peakDb,
+    rmsDb: m.rmsDb,
+    momentaryLufs: m.momentaryLufs,
+    shortTermLufs: m.shortTermLufs,
+  }
+  if (flags.json) {
+    console.log(toJson(out))
+    return
+  }
+  console.log(`${file}: ${out.channels} ch, ${out.sampleRate} Hz, ${fmt(out.seconds, 3)} s`)
+  console.log(`  Integrated loudness: ${fmt(out.integratedLufs)} LUFS`)
+  console.log(`  Loudness range:      ${fmt(out.loudnessRangeLu)} LU`)
+  console.log(`  True peak:           ${fmt(out.truePeakDb)} dBTP`)
+  console.log(`  Sample peak:         ${fmt(out.samplePeakDb)} dBFS`)
+}
+
+function devices(args) {
+  const { positionals, flags } = parseArgs(args, [], ['json'])
+  if (positionals.length) throw new UsageError(`devices takes no arguments (got ${positionals.join(' ')})`)
+  const list = loadApi().listDevices()
+  if (flags.json) {
+    console.log(toJson(list))
+    return
+  }
+  if (list.length === 0) {
+    console.log('no audio devices')
+    return
+  }
+  for (const d of list) {
+    const rates = d.sampleRates.length ? d.sampleRates.join('/') + ' Hz' : 'rates unknown'
+    console.log(`${d.isDefault ? '*' : ' '} ${d.id}${d.name && d.name !== d.id ? `  (${d.name})` : ''}  out ${d.outputChannels}, in ${d.inputChannels}, ${rates}`)
+  }
+  if (list.some((d) => d.isDefault)) console.log('(* default)')
+}
+
+async function main(argv) {
+  const [command, ...rest] = argv
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    console.log(HELP)
+    return command === undefined ? 2 : 0
+  }
+  if (command === '--version' || command === '-v') {
+    console.log(require('../package.json').version)
+    return 0
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    console.log(HELP)
+    return 0
+  }
+  switch (command) {
+    case 'render':
+      await render(rest)
+      return 0
+    case 'loudness':
+      await loudness(rest)
+      return 0
+    case 'devices':
+      devices(rest)
+      return 0
+    default:
+      throw new UsageError(`unknown command ${JSON.stringify(command)}`)
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code
+  },
+  (e) => {
+    if (e instanceof UsageError) {
+      process.stderr.write(`ferrite: ${e.message}\nRun 'ferrite --help' for usage.\n`)
+      process.exitCode = 2
+    } else {
+      process.stderr.write(`ferrite: ${e && e.message ? e.message : String(e)}\n`)
+      process.exitCode = 1
+    }
+  },
+)
