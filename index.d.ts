@@ -147,6 +147,18 @@ export declare class Graph {
     latencyFrames(sampleRate: number): number;
     /** The serialized form sent to the engine (audio buffers inline as arrays of numbers). */
     toJSON(): object;
+    /**
+     * Rebuilds a graph from its {@link Graph.toJSON} form (an object or a JSON
+     * string), through the same validated builder methods, so a bad document
+     * throws the usual `TypeError` / `RangeError`, prefixed with where it is
+     * (`Graph.fromJSON: nodes[3] (biquad, id 3): ...`). Node ids are kept when
+     * the nodes are listed in id order, as `toJSON` lists them.
+     *
+     * ```ts
+     * const copy = Graph.fromJSON(JSON.stringify(graph))
+     * ```
+     */
+    static fromJSON(json: object | string): Graph;
 }
 /** Loudness and level readings of one meter node. Silence reads `-Infinity`. */
 export interface MeterReading {

@@ -74,8 +74,13 @@ cat >package.json <<'EOF'
 { "name": "ferrite-pack-test-app", "version": "1.0.0", "private": true }
 EOF
 echo "== npm install --offline (the two tarballs; typescript $ts_version, @types/node $types_version, tsx $tsx_version)"
-npm install --offline --no-audit --no-fund --loglevel=error \
-  "$root_tgz" "$plat_tgz" "typescript@$ts_version" "@types/node@$types_version" "tsx@$tsx_version"
+deps=("$root_tgz" "$plat_tgz" "typescript@$ts_version" "@types/node@$types_version" "tsx@$tsx_version")
+if ! npm install --offline --no-audit --no-fund --loglevel=error "${deps[@]}"; then
+  # The dev tools were not in this npm cache: fetch them (ferrite-audio and its
+  # binary still come only from the local tarballs).
+  echo "== npm cache lacks the dev tools: npm install --prefer-offline"
+  npm install --prefer-offline --no-audit --no-fund --loglevel=error "${deps[@]}"
+fi
 if [ -n "$(find node_modules/ferrite-audio -name '*.node')" ]; then
   echo "pack-test: a .node file ended up inside ferrite-audio" >&2; exit 1
 fi
