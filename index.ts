@@ -6,7 +6,7 @@
  *
  * @packageDocumentation
  */
-import * as native from './binding'
+import * as native from './load-binding' // binding.js, with a load error that says what to install
 
 // ---------------------------------------------------------------------------
 // Errors: the native side tags its messages; rethrow them as the right class.

@@ -35,7 +35,7 @@ listing=$(tar -tzf "$root_tgz")
 if grep -q '\.node$' <<<"$listing"; then
   echo "pack-test: the root tarball must not contain a .node binary" >&2; exit 1
 fi
-for f in index.js index.mjs index.d.ts binding.js binding.d.ts bin/ferrite.js README.md package.json; do
+for f in index.js index.mjs index.d.ts binding.js binding.d.ts load-binding.js load-binding.d.ts bin/ferrite.js README.md package.json; do
   grep -qx "package/$f" <<<"$listing" || { echo "pack-test: package/$f is missing from the root tarball" >&2; exit 1; }
 done
 

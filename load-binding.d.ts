@@ -1,0 +1,2 @@
+// The native binding, loaded by load-binding.js with a clearer load error.
+export * from './binding'
