@@ -27,10 +27,19 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/ferrite-pack.XXXXXX")
 if [ "${FERRITE_KEEP_PACK_TEST:-}" = 1 ]; then echo "pack-test: keeping $tmp"; else trap 'rm -rf "$tmp"' EXIT; fi
 
 version=$(node -p "require('./package.json').version")
-echo "== npm pack (root, $version)"
-npm pack --pack-destination "$tmp" --silent >/dev/null
+echo "== npm pack (root, $version), with optionalDependencies as published"
+# What the publish job does: the published package.json lists the platform
+# packages (scripts/set-optional-deps.js, as napi pre-publish does).
+mkdir "$tmp/stage"
+npm pack --pack-destination "$tmp/stage" --silent >/dev/null
+tar -xzf "$tmp/stage/ferrite-audio-$version.tgz" -C "$tmp/stage"
+node scripts/set-optional-deps.js "$tmp/stage/package/package.json" >/dev/null
+(cd "$tmp/stage/package" && npm pack --pack-destination "$tmp" --silent --ignore-scripts >/dev/null)
 root_tgz="$tmp/ferrite-audio-$version.tgz"
 [ -f "$root_tgz" ] || { echo "pack-test: npm pack did not write $root_tgz" >&2; exit 1; }
+tar -xzOf "$root_tgz" package/package.json | node -e "
+  const p = JSON.parse(require('fs').readFileSync(0, 'utf8'))
+  if (p.optionalDependencies?.['ferrite-audio-linux-x64-gnu'] !== p.version) { console.error('pack-test: optionalDependencies lack ferrite-audio-linux-x64-gnu@' + p.version); process.exit(1) }"
 listing=$(tar -tzf "$root_tgz")
 if grep -q '\.node$' <<<"$listing"; then
   echo "pack-test: the root tarball must not contain a .node binary" >&2; exit 1
