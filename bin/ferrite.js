@@ -166,11 +166,22 @@ async function render(args) {
   const showProgress = !flags.quiet && (flags.progress || process.stderr.isTTY)
   let bar = null
   if (showProgress) {
-    // Calibrate: render a short piece and extrapolate the duration.
-    const probe = Math.min(frames, Math.max(4096, Math.round(sampleRate / 4)))
-    const t0 = process.hrtime.bigint()
-    await api.renderOffline(graph, { ...opts, frames: probe, input: opts.input && opts.input.map((c) => c.subarray(0, Math.min(c.length, probe))) })
-    const estimateMs = (Number(process.hrtime.bigint() - t0) / 1e6) * (frames / probe)
+    // Calibrate: time two short renders (n1 and n2 = 16·n1 frames) to
+    // separate the fixed cost (compile, thread start) from the cost per frame.
+    const timeRender = async (n) => {
+      const t0 = process.hrtime.bigint()
+      await api.renderOffline(graph, { ...opts, frames: n, input: opts.input && opts.input.map((c) => c.subarray(0, Math.min(c.length, n))) })
+      return Number(process.hrtime.bigint() - t0) / 1e6
+    }
+    const n1 = Math.max(1, Math.min(frames, Math.round(sampleRate / 4)))
+    const n2 = 16 * n1
+    const t1 = await timeRender(n1)
+    let estimateMs = (t1 * frames) / n1
+    if (frames > 2 * n2) {
+      const t2 = await timeRender(n2)
+      const perFrame = t2 > t1 ? (t2 - t1) / (n2 - n1) : t2 / n2
+      estimateMs = Math.max(0, t2 - perFrame * n2) + perFrame * frames
+    }
     // On a terminal, a render that takes under half a second gets no bar.
     if (flags.progress || estimateMs > 500) bar = progressBar(`rendering ${path.basename(flags.out)}`, estimateMs, process.stderr)
   }
