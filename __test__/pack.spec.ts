@@ -11,8 +11,7 @@ const root = join(__dirname, '..')
 function whyNot(): string | null {
   if (process.platform !== 'linux' || process.arch !== 'x64') return `the pack test is for linux x64 (this is ${process.platform} ${process.arch})`
   if (!existsSync(join(root, 'ferrite-audio.linux-x64-gnu.node'))) return 'ferrite-audio.linux-x64-gnu.node is not built (npm run build)'
-  const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm'
-  const r = spawnSync(npm, ['pack', '--dry-run', '--json'], { cwd: root, encoding: 'utf8' })
+  const r = spawnSync('npm', ['pack', '--dry-run', '--json'], { cwd: root, encoding: 'utf8' })
   if (r.error || r.status !== 0) return `npm pack cannot run here: ${r.error?.message ?? r.stderr.trim().split('\n').pop()}`
   return null
 }
