@@ -130,3 +130,17 @@ test('devices.ts lists the devices', async (t) => {
   for (const id of ids) t.true(res.stdout.includes(id), id)
   t.regex(res.stdout, new RegExp(`${ids.length} devices?`))
 })
+
+test('the examples type-check under --strict', async (t) => {
+  const files = ['master.ts', 'live-eq.ts', 'automation-sweep.ts', 'devices.ts'].map((f) => join(root, 'examples', f))
+  const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc')
+  const args = [tsc, '--noEmit', '--strict', '--target', 'ES2022', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--types', 'node', ...files]
+  const r = await new Promise<{ code: number | null; out: string }>((resolve) => {
+    const p = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    p.stdout.on('data', (d) => (out += d))
+    p.stderr.on('data', (d) => (out += d))
+    p.on('close', (code) => resolve({ code, out }))
+  })
+  t.is(r.code, 0, r.out)
+})
