@@ -190,6 +190,22 @@ impl LoudnessWindows {
         self.pos > 0
     }
 
+    /// Takes over `other`'s history (same sample rate): the ring, the
+    /// sub-block position, and the filters and sums of the channels both have.
+    pub fn take_from(&mut self, other: &LoudnessWindows) {
+        self.pos = other.pos.min(self.hop.saturating_sub(1));
+        self.ring = other.ring;
+        self.next = other.next;
+        self.momentary = other.momentary;
+        self.short_term = other.short_term;
+        for (a, b) in self.filters.iter_mut().zip(other.filters.iter()) {
+            *a = *b;
+        }
+        for (a, b) in self.sums.iter_mut().zip(other.sums.iter()) {
+            *a = *b;
+        }
+    }
+
     /// Back to silence (filters, sums, ring).
     ///
     /// # Realtime

@@ -131,6 +131,18 @@ impl LevelState {
         }
     }
 
+    /// Copies `other`'s frame counts and the levels of the channels both have.
+    fn take_from(&mut self, other: &LevelState) {
+        for (a, b) in self.total.iter_mut().zip(other.total.iter()) {
+            *a = *b;
+        }
+        for (a, b) in self.interval.iter_mut().zip(other.interval.iter()) {
+            *a = *b;
+        }
+        self.total_frames = other.total_frames;
+        self.interval_frames = other.interval_frames;
+    }
+
     /// Max over channels of peak, RMS and true peak, in dB.
     fn read(levels: &[Levels], frames: u64) -> (f64, f64, f64) {
         let mut peak = 0.0f64;
@@ -388,13 +400,23 @@ impl Processor for Meter {
         let Some(prev) = previous.as_any_mut().downcast_mut::<Meter>() else {
             return false;
         };
-        match (self.state.as_deref(), prev.state.as_deref()) {
-            (Some(a), Some(b)) if a.sample_rate == b.sample_rate && a.channels == b.channels => {
-                core::mem::swap(&mut self.state, &mut prev.state);
-                true
-            }
-            _ => false,
+        let (Some(mine), Some(old)) = (self.state.as_deref_mut(), prev.state.as_deref_mut()) else {
+            return false;
+        };
+        if mine.sample_rate != old.sample_rate {
+            return false;
         }
+        if mine.channels == old.channels {
+            core::mem::swap(&mut self.state, &mut prev.state);
+            return true;
+        }
+        // Another channel count: keep the loudness history and integration,
+        // and the levels of the channels both have.
+        mine.levels.take_from(&old.levels);
+        mine.windows.take_from(&old.windows);
+        mine.true_peak.take_from(&old.true_peak);
+        core::mem::swap(&mut mine.gating, &mut old.gating);
+        true
     }
 
     fn as_any_mut(&mut self) -> &mut dyn core::any::Any {
@@ -686,5 +708,13 @@ mod tests {
         assert_eq!(new.total_reading(), before);
         let mut other_rate = meter(44100.0, 2);
         assert!(!other_rate.take_state(&mut new));
+        // Another channel count keeps loudness and the shared channels' levels.
+        let mut mono = meter(fs, 1);
+        assert!(mono.take_state(&mut new));
+        let after = mono.total_reading();
+        assert_eq!(after.integrated_lufs, before.integrated_lufs);
+        assert_eq!(after.loudness_range_lu, before.loudness_range_lu);
+        assert_eq!(after.momentary_lufs, before.momentary_lufs);
+        assert_eq!(after.peak_db, before.peak_db);
     }
 }

@@ -181,6 +181,18 @@ impl TruePeak {
         self.pos = (self.pos + frames % TAPS) % TAPS;
     }
 
+    /// Takes over `other`'s history for the channels both have (same rate).
+    pub fn take_from(&mut self, other: &TruePeak) {
+        for (a, b) in self
+            .history
+            .chunks_exact_mut(2 * TAPS)
+            .zip(other.history.chunks_exact(2 * TAPS))
+        {
+            a.copy_from_slice(b);
+        }
+        self.pos = other.pos;
+    }
+
     /// Forgets the input history.
     ///
     /// # Realtime
