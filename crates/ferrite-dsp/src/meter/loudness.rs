@@ -20,7 +20,8 @@ pub(crate) fn lufs(z: f64) -> f64 {
     -0.691 + 10.0 * z.log10()
 }
 
-/// BS.1770 weight of channel `c` in a render of `channels` channels.
+/// BS.1770 weight of channel `c` in a render of `channels` channels (the
+/// table in the `meter` module documentation).
 ///
 /// - 1 to 3 channels: every channel 1.0 (mono, stereo, L R C).
 /// - 4 channels: quad L R Ls Rs: 1.0, 1.0, 1.41, 1.41.

@@ -24,18 +24,26 @@
 //!
 //! Silence reads `-inf` dB / LUFS and a loudness range of 0.
 //!
-//! Channel weights follow BS.1770 for up to 5.1 (see
-//! [`loudness`](self::loudness) for every channel count): 6 channels are
-//! L R C LFE Ls Rs, with the LFE excluded and the surrounds weighted 1.41.
+//! Channel weights follow BS.1770 for up to 5.1 (surrounds 1.41, about
+//! +1.5 dB; LFE excluded), by channel count:
 //!
-//! Sub-block boundaries are counted in frames since `prepare`, so readings do
-//! not depend on how the render is split into blocks.
+//! | channels | layout            | weights                         |
+//! |----------|-------------------|---------------------------------|
+//! | 1–3      | mono, L R, L R C  | all 1.0                         |
+//! | 4        | L R Ls Rs         | 1.0 1.0 1.41 1.41               |
+//! | 5        | L R C Ls Rs (5.0) | 1.0 1.0 1.0 1.41 1.41           |
+//! | 6        | L R C LFE Ls Rs   | 1.0 1.0 1.0 0 1.41 1.41         |
+//! | 7+       | 5.1, then more    | as 6; channels past the sixth 1.0 |
+//!
+//! The 100 ms sub-block boundaries are counted in frames since `prepare` (or
+//! [`Meter::reset`]), not per `process` call, so readings do not depend on
+//! how the render is split into blocks.
 
 #[cfg(test)]
 mod ebu_tests;
 mod histogram;
 mod k_weighting;
-pub mod loudness;
+mod loudness;
 #[cfg(test)]
 mod reference_tests;
 mod true_peak;
@@ -234,6 +242,31 @@ impl Gating {
 /// Reading it ([`Meter::total_reading`], [`Meter::take_interval_reading`])
 /// and resetting it are cheap and allocation-free, so the render core can do
 /// both on the audio thread between blocks.
+///
+/// # Example
+/// ```
+/// use ferrite_dsp::meter::Meter;
+/// use ferrite_dsp::{Bus, PrepareContext, ProcessContext, Processor};
+///
+/// let (fs, n) = (48_000.0, 480);
+/// let mut meter = Meter::new();
+/// meter.prepare(&PrepareContext { sample_rate: fs, max_block: n, channels: 2 });
+/// // Two seconds of a 1 kHz stereo sine at -23 dBFS, in blocks of 10 ms.
+/// let amplitude = 10f64.powf(-23.0 / 20.0);
+/// let mut block = vec![0.0; 2 * n];
+/// for b in 0..200u64 {
+///     for (i, v) in block.iter_mut().enumerate() {
+///         let t = (b * n as u64 + (i % n) as u64) as f64 / fs;
+///         *v = amplitude * (2.0 * std::f64::consts::PI * 1000.0 * t).sin();
+///     }
+///     let ctx = ProcessContext { frames: n, position: b * n as u64, params: &[] };
+///     meter.process(&ctx, &mut Bus::new(&mut block, 2, n, n));
+/// }
+/// let r = meter.total_reading();
+/// assert!((r.integrated_lufs - -23.0).abs() < 0.1);
+/// assert!((r.momentary_lufs - -23.0).abs() < 0.1);
+/// assert!((r.peak_db - -23.0).abs() < 0.01);
+/// ```
 #[derive(Debug, Default)]
 pub struct Meter {
     state: Option<Box<State>>,
