@@ -233,6 +233,37 @@ mod tests {
     }
 
     #[test]
+    fn sines_whose_peaks_fall_between_samples() {
+        // Tones at fs/4, fs/6 and fs/8 with phase offsets that put every
+        // sample off the crest (in the manner of EBU Tech 3341's true-peak
+        // signals), at -6.02 dBFS: the true peak is the amplitude; Tech 3341
+        // allows +0.2 / -0.4 dB.
+        let fs = 48000.0;
+        let a: f64 = 0.5;
+        for (div, phase_deg) in [(4.0, 45.0), (6.0, 60.0), (8.0, 67.5)] {
+            let phase = phase_deg * PI / 180.0;
+            // A 10 ms fade-in: a tone switched on mid-cycle is a step, whose
+            // reconstruction overshoots (a true inter-sample peak of its own).
+            let x: Vec<f64> = (0..24000)
+                .map(|n| {
+                    let fade = 0.5 - 0.5 * (PI * (n as f64 / 480.0).min(1.0)).cos();
+                    fade * a * (2.0 * PI * n as f64 / div + phase).sin()
+                })
+                .collect();
+            let (peak, tp) = true_peak_db_of(&x, fs);
+            let want = 20.0 * a.log10();
+            assert!(
+                peak < want - 0.5,
+                "fs/{div}: the samples must miss the crest ({peak})"
+            );
+            assert!(
+                tp - want <= 0.2 && tp - want >= -0.4,
+                "fs/{div} at {phase_deg} degrees: {tp} dBTP"
+            );
+        }
+    }
+
+    #[test]
     fn full_scale_997_hz_reads_0_dbtp() {
         let fs = 48000.0;
         let x: Vec<f64> = (0..48000)
