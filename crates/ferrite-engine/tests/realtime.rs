@@ -177,3 +177,65 @@ fn bad_set_param_calls_are_refused_by_name() {
     let e = control.set_param(5, "gain", 1.0, None, Some(-3.0)).unwrap_err();
     assert!(e.message.contains("atFrame"), "{}", e.message);
 }
+
+/// A constant 1 through a gain whose lane is the signal: the output is the lane.
+fn lane_graph(points: serde_json::Value) -> ferrite_engine::GraphDesc {
+    graph(json!({"version": 1, "nodes": [
+        {"id": 0, "type": "output"}, {"id": 1, "type": "constant", "params": {"value": 1}},
+        {"id": 2, "type": "gain", "params": {"gain": 1}}],
+        "connections": [[1, 2], [2, 0]],
+        "automation": [{"node": 2, "param": "gain", "points": points}]}))
+}
+
+#[test]
+fn lanes_follow_seek_and_loop_and_are_replaced_while_playing() {
+    let (mut control, mut core, _m) = engine_pair(settings());
+    let points =
+        json!([{"frame": 0, "value": 0}, {"frame": 1000, "value": 1, "curve": "step"}, {"frame": 2000, "value": 0.25}]);
+    let desc = lane_graph(points.clone());
+    let lane = ferrite_engine::automation::Lane::new(&desc.automation[0].points);
+    control.set_graph(&desc, &[]).unwrap();
+    let shared = control.shared().clone();
+    let t = &shared.transport;
+    let mut out = vec![0.0f32; 300 * 2];
+    let mut got = Vec::new();
+    for _ in 0..8 {
+        core.render(&mut out, &[], 0, 300, 2);
+        got.extend(out.chunks(2).map(|f| f[0]));
+    }
+    for (p, &x) in got.iter().enumerate() {
+        assert_eq!(x, lane.value_at(p as u64) as f32, "frame {p}");
+    }
+    assert_eq!(
+        (got[999], got[1000], got[1999], got[2000]),
+        (0.999, 1.0, 1.0, 0.25),
+        "ramp, then a step held until frame 2000"
+    );
+    // Seek back, then loop 900..1100 across the step: the lane wraps with the transport.
+    t.seek(850);
+    t.set_loop(900, Some(1100));
+    let mut looped = Vec::new();
+    for _ in 0..3 {
+        core.render(&mut out, &[], 0, 300, 2);
+        looped.extend(out.chunks(2).map(|f| f[0]));
+    }
+    let frames: Vec<u64> = (0..900u64).map(|i| if i < 250 { 850 + i } else { 900 + (i - 250) % 200 }).collect();
+    for (i, &p) in frames.iter().enumerate() {
+        assert_eq!(looped[i], lane.value_at(p) as f32, "looped frame {i} = transport {p}");
+    }
+    // Replace the lane while playing: a flat 0.75 from the next callback, no recompile.
+    t.set_loop(0, None);
+    control.set_automation(&lane_graph(json!([{"frame": 0, "value": 0.75}])).automation).unwrap();
+    reset_violation_count();
+    assert_no_alloc(|| core.render(&mut out, &[], 0, 300, 2));
+    assert_eq!(violation_count(), 0);
+    assert!(out.chunks(2).all(|f| f[0] == 0.75));
+    // Automated parameters refuse setParam until their lane is removed.
+    assert!(control.set_param(2, "gain", 0.5, None, None).unwrap_err().message.contains("automation lane"));
+    control.set_automation(&[]).unwrap();
+    core.render(&mut out, &[], 0, 300, 2);
+    assert!(out.chunks(2).all(|f| f[0] == 0.75), "a parameter keeps its lane's last value");
+    control.set_param(2, "gain", 0.5, Some(0.0), None).unwrap();
+    core.render(&mut out, &[], 0, 300, 2);
+    assert!(out.chunks(2).all(|f| f[0] == 0.5));
+}

@@ -2,7 +2,7 @@
 //! publishes graphs, queues parameter changes, collects replaced programs.
 //! Never waits for the audio thread.
 
-use super::messages::{ControlMsg, ParamMsg, Program};
+use super::messages::{ControlMsg, Garbage, LaneSet, ParamMsg, Program};
 use super::Shared;
 use crate::compile::{compile, compile_lanes, GraphInfo, RenderSettings};
 use crate::desc::{GraphDesc, LaneDesc};
@@ -18,8 +18,9 @@ pub type MeterNames = Arc<Mutex<(u64, Vec<String>)>>;
 pub struct EngineControl {
     settings: RenderSettings,
     programs: triple_buffer::Input<Option<Box<Program>>>,
+    lane_sets: triple_buffer::Input<Option<Box<LaneSet>>>,
     params: rtrb::Producer<ControlMsg>,
-    garbage: rtrb::Consumer<Box<Program>>,
+    garbage: rtrb::Consumer<Garbage>,
     generation: u64,
     info: GraphInfo,
     automated: Vec<(usize, usize)>,
@@ -32,13 +33,15 @@ impl EngineControl {
     pub(crate) fn new(
         settings: RenderSettings,
         programs: triple_buffer::Input<Option<Box<Program>>>,
+        lane_sets: triple_buffer::Input<Option<Box<LaneSet>>>,
         params: rtrb::Producer<ControlMsg>,
-        garbage: rtrb::Consumer<Box<Program>>,
+        garbage: rtrb::Consumer<Garbage>,
         shared: Arc<Shared>,
     ) -> Self {
         Self {
             settings,
             programs,
+            lane_sets,
             params,
             garbage,
             generation: 0,
@@ -83,12 +86,13 @@ impl EngineControl {
         self.generation += 1;
         let names: Vec<String> = compiled.graph.meters().iter().map(|(n, _)| n.clone()).collect();
         self.info = compiled.info;
-        self.automated = compiled.lane_targets;
+        self.automated = compiled.lane_targets.clone();
         self.meter_index = compiled.graph.meters().to_vec();
         self.programs.write(Some(Box::new(Program {
             generation: self.generation,
             graph: compiled.graph,
             lanes: compiled.lanes,
+            lane_targets: compiled.lane_targets,
         })));
         if let Ok(mut m) = self.meter_names.lock() {
             *m = (self.generation, names);
@@ -96,9 +100,15 @@ impl EngineControl {
         Ok(())
     }
 
-    /// Checks lanes against the newest graph (for `setAutomation`).
-    pub fn check_lanes(&self, lanes: &[LaneDesc]) -> Result<()> {
-        compile_lanes(lanes, &self.info, self.settings.sample_rate).map(|_| ())
+    /// Replaces the automation lanes of the newest graph while it plays,
+    /// without recompiling it. Lanes name nodes by id and parameters by name;
+    /// parameters without a lane keep the last value their old lane gave.
+    pub fn set_automation(&mut self, lanes: &[LaneDesc]) -> Result<()> {
+        self.collect_garbage();
+        let (lanes, targets) = compile_lanes(lanes, &self.info, self.settings.sample_rate)?;
+        self.automated = targets.clone();
+        self.lane_sets.write(Some(Box::new(LaneSet { generation: self.generation, lanes, targets })));
+        Ok(())
     }
 
     /// Queues a parameter change. `ramp_ms`: linear ramp length (default 0 when

@@ -1,6 +1,6 @@
 //! [`AudioCore`]: everything the audio thread owns and does in one callback.
 
-use super::messages::{ControlMsg, MeterMsg, ParamMsg, Program};
+use super::messages::{ControlMsg, Garbage, LaneSet, MeterMsg, ParamMsg, Program};
 use super::{Shared, MAX_SCHEDULED};
 use crate::meter::{reading_of, reset_integration};
 use std::sync::atomic::Ordering;
@@ -11,10 +11,12 @@ use std::sync::Arc;
 pub struct AudioCore {
     program: Option<Box<Program>>,
     programs: triple_buffer::Output<Option<Box<Program>>>,
+    lane_sets: triple_buffer::Output<Option<Box<LaneSet>>>,
+    pending_lanes: Option<Box<LaneSet>>,
     params: rtrb::Consumer<ControlMsg>,
     scheduled: Vec<ParamMsg>,
-    garbage: rtrb::Producer<Box<Program>>,
-    pending_garbage: Option<Box<Program>>,
+    garbage: rtrb::Producer<Garbage>,
+    pending_garbage: Option<Garbage>,
     meters: rtrb::Producer<MeterMsg>,
     shared: Arc<Shared>,
     frames_since_meters: u64,
@@ -24,14 +26,17 @@ pub struct AudioCore {
 impl AudioCore {
     pub(crate) fn new(
         programs: triple_buffer::Output<Option<Box<Program>>>,
+        lane_sets: triple_buffer::Output<Option<Box<LaneSet>>>,
         params: rtrb::Consumer<ControlMsg>,
-        garbage: rtrb::Producer<Box<Program>>,
+        garbage: rtrb::Producer<Garbage>,
         meters: rtrb::Producer<MeterMsg>,
         shared: Arc<Shared>,
     ) -> Self {
         Self {
             program: None,
             programs,
+            lane_sets,
+            pending_lanes: None,
             params,
             scheduled: Vec::with_capacity(MAX_SCHEDULED),
             garbage,
@@ -55,6 +60,7 @@ impl AudioCore {
     /// Does not allocate, free, lock, log or panic.
     pub fn render(&mut self, output: &mut [f32], input: &[f32], in_channels: usize, frames: usize, channels: usize) {
         self.take_new_program();
+        self.take_new_lanes();
         self.drain_params();
         let transport = &self.shared.transport;
         if let Some(region) = transport.loop_region() {
@@ -154,12 +160,42 @@ impl AudioCore {
         }
         self.shared.generation.store(new.generation, Ordering::Release);
         if let Some(old) = self.program.replace(new) {
-            self.discard(old);
+            self.discard(Garbage::Program(old));
+        }
+    }
+
+    /// Takes the newest published lane set: it replaces the running graph's
+    /// lanes when it was made for that graph, waits when its graph is not yet
+    /// taken, and goes back to the control side when it is stale.
+    fn take_new_lanes(&mut self) {
+        if self.lane_sets.update() {
+            if let Some(set) = self.lane_sets.output_buffer_mut().take() {
+                if let Some(older) = self.pending_lanes.replace(set) {
+                    self.discard(Garbage::Lanes(older));
+                }
+            }
+        }
+        let gen = self.program.as_ref().map_or(0, |p| p.generation);
+        match self.pending_lanes.as_ref().map(|s| s.generation) {
+            Some(g) if g == gen => {
+                if let (Some(mut set), Some(prog)) = (self.pending_lanes.take(), self.program.as_mut()) {
+                    std::mem::swap(&mut prog.lanes, &mut set.lanes);
+                    std::mem::swap(&mut prog.lane_targets, &mut set.targets);
+                    prog.graph.bind_lanes(&prog.lane_targets);
+                    self.discard(Garbage::Lanes(set));
+                }
+            }
+            Some(g) if g < gen => {
+                if let Some(set) = self.pending_lanes.take() {
+                    self.discard(Garbage::Lanes(set));
+                }
+            }
+            _ => {}
         }
     }
 
     /// Hands a replaced program back to the control side; never frees here.
-    fn discard(&mut self, old: Box<Program>) {
+    fn discard(&mut self, old: Garbage) {
         if let Some(p) = self.pending_garbage.take() {
             if let Err(rtrb::PushError::Full(p)) = self.garbage.push(p) {
                 self.pending_garbage = Some(p);
