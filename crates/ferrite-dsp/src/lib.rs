@@ -9,4 +9,8 @@ pub mod processor;
 
 pub mod gain;
 
-pub use processor::{Bus, ParamBlock, ParamBuffer, ParamSpec, PrepareContext, ProcessContext, Processor};
+pub mod kernels;
+
+pub use processor::{
+    Bus, ParamBlock, ParamBuffer, ParamSpec, PrepareContext, ProcessContext, Processor,
+};

@@ -72,7 +72,11 @@ pub struct ParamBuffer {
 impl ParamBuffer {
     /// A buffer able to hold `max_block` per-frame values, starting constant at `value`.
     pub fn new(value: f64, max_block: usize) -> Self {
-        Self { value, varying: false, values: vec![value; max_block.max(1)].into_boxed_slice() }
+        Self {
+            value,
+            varying: false,
+            values: vec![value; max_block.max(1)].into_boxed_slice(),
+        }
     }
 
     /// Makes the whole block constant at `value`.
@@ -168,8 +172,17 @@ impl<'a> Bus<'a> {
     /// dropped (clamped), never a panic.
     pub fn new(data: &'a mut [f64], channels: usize, stride: usize, frames: usize) -> Self {
         let stride = stride.max(frames);
-        let channels = if stride == 0 { 0 } else { channels.min(data.len() / stride) };
-        Self { data, channels, stride, frames }
+        let channels = if stride == 0 {
+            0
+        } else {
+            channels.min(data.len() / stride)
+        };
+        Self {
+            data,
+            channels,
+            stride,
+            frames,
+        }
     }
 
     /// Number of channels.
@@ -221,7 +234,10 @@ impl<'a> Bus<'a> {
     pub fn channels_mut(&mut self) -> impl Iterator<Item = &mut [f64]> + '_ {
         let frames = self.frames;
         let n = self.channels;
-        self.data.chunks_mut(self.stride.max(1)).take(n).map(move |c| &mut c[..frames])
+        self.data
+            .chunks_mut(self.stride.max(1))
+            .take(n)
+            .map(move |c| &mut c[..frames])
     }
 
     /// Sets every sample to zero.

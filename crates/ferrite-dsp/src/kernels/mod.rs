@@ -1,0 +1,151 @@
+//! SIMD kernels: the arithmetic every processor and the render core lean on,
+//! with one scalar reference and SSE4.2, AVX2+FMA and AVX-512F paths chosen at
+//! run time (see [`simd_level`]).
+//!
+//! Each kernel has a safe entry that uses the global level (for example
+//! [`gain`]) and one that takes a level (`gain_at`); a level the CPU cannot
+//! run is lowered to one it can, so the safe entries are always sound.
+//!
+//! # Exactness
+//! Every SIMD path performs, per element, the same operations in the same
+//! order as the scalar reference. Where a path uses FMA (AVX2, AVX-512) the
+//! fused product-sum is rounded once, so those paths equal a scalar reference
+//! written with [`f64::mul_add`] *bit for bit*, and differ from the plain
+//! scalar path only by rounding. SSE4.2 has no FMA and equals the plain scalar
+//! path bit for bit. Kernels with no product-sum (gain, mix, pan, peak) are
+//! bit-exact at every level. Reductions (`sum_squares`) add in a different
+//! order per width and agree to about 1e-15 relative.
+//!
+//! # Realtime
+//! No kernel allocates, locks, logs or panics; mismatched slice lengths are
+//! handled by processing the common prefix.
+//!
+//! On aarch64 only the scalar paths exist for now (NEON paths were not
+//! written because they could not be compile-checked here).
+
+pub mod dispatch;
+pub mod gain;
+pub mod mix;
+pub mod scan;
+
+#[cfg(target_arch = "x86_64")]
+#[allow(dead_code)] // TEMP: the biquad and cmac kernels use the rest
+mod x86;
+
+pub use dispatch::{parse_simd_override, simd_level, supported_levels, SimdLevel};
+pub use gain::{gain, gain_at, gain_ramp, gain_ramp_at, gain_varying, gain_varying_at};
+pub use mix::{mix_into, mix_into_at, pan_stereo, pan_stereo_at};
+pub use scan::{peak_abs, peak_abs_at, sum_squares, sum_squares_at};
+
+/// `a·b + c`, fused (one rounding) when `FUSED`, else rounded twice. The
+/// scalar mirror of the vector `madd`.
+#[allow(dead_code)] // TEMP
+#[inline(always)]
+pub(crate) fn scalar_madd<const FUSED: bool>(a: f64, b: f64, c: f64) -> f64 {
+    if FUSED {
+        a.mul_add(b, c)
+    } else {
+        a * b + c
+    }
+}
+
+/// `c − a·b`, fused when `FUSED`. The scalar mirror of the vector `nmadd`.
+#[allow(dead_code)] // TEMP
+#[inline(always)]
+pub(crate) fn scalar_nmadd<const FUSED: bool>(a: f64, b: f64, c: f64) -> f64 {
+    if FUSED {
+        (-a).mul_add(b, c)
+    } else {
+        c - a * b
+    }
+}
+
+/// Instantiates a kernel-body macro once per x86-64 level, each in a module
+/// named like the level's vocabulary in `x86.rs`.
+macro_rules! for_each_x86_level {
+    ($body:ident) => {
+        #[cfg(target_arch = "x86_64")]
+        $body!(sse, "sse4.2");
+        #[cfg(target_arch = "x86_64")]
+        $body!(avx2, "avx2,fma");
+        #[cfg(target_arch = "x86_64")]
+        $body!(avx512, "avx512f");
+    };
+}
+pub(crate) use for_each_x86_level;
+
+/// Runs `$path::$f(args)` in the module of the runnable level, or `$scalar`.
+macro_rules! dispatch_level {
+    ($level:expr, $scalar:expr, $f:ident($($arg:expr),* $(,)?)) => {
+        match $crate::kernels::dispatch::runnable($level) {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `runnable` returned AVX-512F, so the CPU supports it.
+            $crate::kernels::SimdLevel::Avx512 => unsafe { avx512::$f($($arg),*) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `runnable` returned AVX2, detected together with FMA.
+            $crate::kernels::SimdLevel::Avx2 => unsafe { avx2::$f($($arg),*) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `runnable` returned SSE4.2, so the CPU supports it.
+            $crate::kernels::SimdLevel::Sse42 => unsafe { sse::$f($($arg),*) },
+            _ => $scalar,
+        }
+    };
+}
+pub(crate) use dispatch_level;
+
+#[cfg(test)]
+#[allow(dead_code)] // TEMP
+pub(crate) mod testutil {
+    //! Helpers shared by the kernel tests: a tiny deterministic PRNG and
+    //! the lengths that exercise every remainder path.
+
+    /// Lengths covering empty, shorter than any vector, and odd remainders.
+    pub const LENGTHS: &[usize] = &[0, 1, 2, 3, 7, 8, 9, 16, 17, 31, 129];
+
+    /// xorshift64*: deterministic, good enough for test signals.
+    pub struct Rng(u64);
+
+    impl Rng {
+        pub fn new(seed: u64) -> Self {
+            Self(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+        }
+        pub fn next_u64(&mut self) -> u64 {
+            let mut x = self.0;
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            self.0 = x;
+            x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        }
+        /// Uniform in [-1, 1).
+        pub fn signed(&mut self) -> f64 {
+            (self.next_u64() >> 11) as f64 / (1u64 << 52) as f64 - 1.0
+        }
+        pub fn vec(&mut self, n: usize) -> Vec<f64> {
+            (0..n).map(|_| self.signed()).collect()
+        }
+    }
+
+    /// Bitwise equality of two f64 slices, with the first differing index.
+    pub fn assert_bits_eq(got: &[f64], want: &[f64], what: &str) {
+        assert_eq!(got.len(), want.len(), "{what}: length");
+        for (i, (g, w)) in got.iter().zip(want).enumerate() {
+            assert_eq!(g.to_bits(), w.to_bits(), "{what}: index {i}: {g} vs {w}");
+        }
+    }
+
+    /// `|got − want| ≤ rel · max(|want|, floor)` element-wise.
+    pub fn assert_close(got: &[f64], want: &[f64], rel: f64, floor: f64, what: &str) {
+        assert_eq!(got.len(), want.len(), "{what}: length");
+        for (i, (g, w)) in got.iter().zip(want).enumerate() {
+            let tol = rel * w.abs().max(floor);
+            assert!((g - w).abs() <= tol, "{what}: index {i}: {g} vs {w}");
+        }
+    }
+
+    /// Whether a level's `madd` is fused.
+    pub fn fused(level: crate::kernels::SimdLevel) -> bool {
+        use crate::kernels::SimdLevel::*;
+        matches!(level, Avx2 | Avx512)
+    }
+}
