@@ -23,6 +23,8 @@
 //! On aarch64 only the scalar paths exist for now (NEON paths were not
 //! written because they could not be compile-checked here).
 
+pub mod biquad;
+pub mod biquad_bank;
 pub mod dispatch;
 pub mod gain;
 pub mod mix;
@@ -32,6 +34,8 @@ pub mod scan;
 #[allow(dead_code)] // TEMP: the biquad and cmac kernels use the rest
 mod x86;
 
+pub use biquad::BiquadCoeffs;
+pub use biquad_bank::BiquadBank;
 pub use dispatch::{parse_simd_override, simd_level, supported_levels, SimdLevel};
 pub use gain::{gain, gain_at, gain_ramp, gain_ramp_at, gain_varying, gain_varying_at};
 pub use mix::{mix_into, mix_into_at, pan_stereo, pan_stereo_at};
