@@ -25,6 +25,7 @@
 
 pub mod biquad;
 pub mod biquad_bank;
+pub mod biquad_cascade;
 pub mod dispatch;
 pub mod gain;
 pub mod mix;
@@ -36,6 +37,7 @@ mod x86;
 
 pub use biquad::BiquadCoeffs;
 pub use biquad_bank::BiquadBank;
+pub use biquad_cascade::{BiquadCascade, MAX_CASCADE_STAGES};
 pub use dispatch::{parse_simd_override, simd_level, supported_levels, SimdLevel};
 pub use gain::{gain, gain_at, gain_ramp, gain_ramp_at, gain_varying, gain_varying_at};
 pub use mix::{mix_into, mix_into_at, pan_stereo, pan_stereo_at};
