@@ -26,18 +26,19 @@
 pub mod biquad;
 pub mod biquad_bank;
 pub mod biquad_cascade;
+pub mod cmac;
 pub mod dispatch;
 pub mod gain;
 pub mod mix;
 pub mod scan;
 
 #[cfg(target_arch = "x86_64")]
-#[allow(dead_code)] // TEMP: the biquad and cmac kernels use the rest
 mod x86;
 
 pub use biquad::BiquadCoeffs;
 pub use biquad_bank::BiquadBank;
 pub use biquad_cascade::{BiquadCascade, MAX_CASCADE_STAGES};
+pub use cmac::{cmac, cmac_at};
 pub use dispatch::{parse_simd_override, simd_level, supported_levels, SimdLevel};
 pub use gain::{gain, gain_at, gain_ramp, gain_ramp_at, gain_varying, gain_varying_at};
 pub use mix::{mix_into, mix_into_at, pan_stereo, pan_stereo_at};
@@ -45,7 +46,6 @@ pub use scan::{peak_abs, peak_abs_at, sum_squares, sum_squares_at};
 
 /// `a·b + c`, fused (one rounding) when `FUSED`, else rounded twice. The
 /// scalar mirror of the vector `madd`.
-#[allow(dead_code)] // TEMP
 #[inline(always)]
 pub(crate) fn scalar_madd<const FUSED: bool>(a: f64, b: f64, c: f64) -> f64 {
     if FUSED {
@@ -56,7 +56,6 @@ pub(crate) fn scalar_madd<const FUSED: bool>(a: f64, b: f64, c: f64) -> f64 {
 }
 
 /// `c − a·b`, fused when `FUSED`. The scalar mirror of the vector `nmadd`.
-#[allow(dead_code)] // TEMP
 #[inline(always)]
 pub(crate) fn scalar_nmadd<const FUSED: bool>(a: f64, b: f64, c: f64) -> f64 {
     if FUSED {
@@ -100,7 +99,6 @@ macro_rules! dispatch_level {
 pub(crate) use dispatch_level;
 
 #[cfg(test)]
-#[allow(dead_code)] // TEMP
 pub(crate) mod testutil {
     //! Helpers shared by the kernel tests: a tiny deterministic PRNG and
     //! the lengths that exercise every remainder path.
