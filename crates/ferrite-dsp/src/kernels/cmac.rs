@@ -105,13 +105,12 @@ for_each_x86_level!(simd_cmac);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::supported_levels;
     use crate::kernels::testutil::*;
 
     #[test]
     fn cmac_matches_the_complex_product_at_every_level() {
         let mut rng = Rng::new(7);
-        for level in supported_levels() {
+        for_each_test_level(|level| {
             for &bins in LENGTHS {
                 let (acc0, x, h) = (
                     rng.vec(2 * bins),
@@ -133,12 +132,12 @@ mod tests {
                 }
                 assert_bits_eq(&acc, &want, &format!("cmac {level} bins={bins}"));
             }
-        }
+        });
     }
 
     #[test]
     fn cmac_of_unit_phasors_adds_angles() {
-        for level in supported_levels() {
+        for_each_test_level(|level| {
             let n = 13;
             let ph = |a: f64| [a.cos(), a.sin()];
             let x: Vec<f64> = (0..n).flat_map(|k| ph(0.1 * k as f64)).collect();
@@ -151,6 +150,6 @@ mod tests {
                 assert!((acc[2 * k] - w[0]).abs() < 1e-15 && (acc[2 * k + 1] - w[1]).abs() < 1e-15);
             }
             assert_eq!(acc[2 * n], 9.0);
-        }
+        });
     }
 }

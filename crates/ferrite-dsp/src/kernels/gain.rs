@@ -145,7 +145,7 @@ mod tests {
     #[test]
     fn gain_kernels_match_the_formula_bit_for_bit_at_every_level() {
         let mut rng = Rng::new(1);
-        for level in supported_levels_all() {
+        for_each_test_level(|level| {
             for &n in LENGTHS {
                 let x = rng.vec(n);
                 let gv = rng.vec(n + 3); // longer gain: only the common length counts
@@ -171,16 +171,16 @@ mod tests {
                     .collect();
                 assert_bits_eq(&a, &want, &format!("gain_ramp {level} n={n}"));
             }
-        }
+        });
     }
 
     #[test]
     fn gain_varying_with_a_short_gain_leaves_the_tail() {
-        for level in supported_levels_all() {
+        for_each_test_level(|level| {
             let mut x = vec![1.0; 11];
             gain_varying_at(level, &mut x, &[2.0; 5]);
             assert_eq!(x, [2.0, 2.0, 2.0, 2.0, 2.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]);
-        }
+        });
     }
 
     #[test]
@@ -190,9 +190,5 @@ mod tests {
         gain_varying(&mut x, &[2.0, 2.0, 2.0]);
         gain_ramp(&mut x, 1.0, 1.0);
         assert_eq!(x, [1.0, -4.0, 9.0]);
-    }
-
-    fn supported_levels_all() -> Vec<SimdLevel> {
-        crate::kernels::supported_levels()
     }
 }

@@ -81,13 +81,12 @@ for_each_x86_level!(simd_mix);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::supported_levels;
     use crate::kernels::testutil::*;
 
     #[test]
     fn mix_and_pan_match_the_formula_bit_for_bit_at_every_level() {
         let mut rng = Rng::new(2);
-        for level in supported_levels() {
+        for_each_test_level(|level| {
             for &n in LENGTHS {
                 let (d0, s) = (rng.vec(n), rng.vec(n + 1));
                 let g = rng.signed() * 2.0;
@@ -105,16 +104,16 @@ mod tests {
                 assert_bits_eq(&l, &wl, &format!("pan l {level} n={n}"));
                 assert_bits_eq(&r, &wr, &format!("pan r {level} n={n}"));
             }
-        }
+        });
     }
 
     #[test]
     fn mix_with_a_short_source_leaves_the_tail() {
-        for level in supported_levels() {
+        for_each_test_level(|level| {
             let mut d = vec![1.0; 9];
             mix_into_at(level, &mut d, &[1.0; 4], 2.0);
             assert_eq!(d, [3.0, 3.0, 3.0, 3.0, 1.0, 1.0, 1.0, 1.0, 1.0]);
-        }
+        });
         let mut d = vec![1.0, 2.0];
         let (mut l, mut r) = (vec![1.0], vec![1.0]);
         mix_into(&mut d, &[1.0, 1.0], 0.5);

@@ -75,6 +75,9 @@ macro_rules! for_each_x86_level {
         $body!(avx2, "avx2,fma");
         #[cfg(target_arch = "x86_64")]
         $body!(avx512, "avx512f");
+        // Test-only: the bodies at width 8 on a portable vocabulary (x86.rs).
+        #[cfg(all(test, target_arch = "x86_64"))]
+        $body!(emu8, "sse4.2");
     };
 }
 pub(crate) use for_each_x86_level;
@@ -83,6 +86,9 @@ pub(crate) use for_each_x86_level;
 macro_rules! dispatch_level {
     ($level:expr, $scalar:expr, $f:ident($($arg:expr),* $(,)?)) => {
         match $crate::kernels::dispatch::runnable($level) {
+            #[cfg(all(test, target_arch = "x86_64"))]
+            // SAFETY: the emulated vocabulary needs no CPU feature beyond the baseline.
+            _ if $crate::kernels::testutil::emu8_on() => unsafe { emu8::$f($($arg),*) },
             #[cfg(target_arch = "x86_64")]
             // SAFETY: `runnable` returned AVX-512F, so the CPU supports it.
             $crate::kernels::SimdLevel::Avx512 => unsafe { avx512::$f($($arg),*) },
@@ -144,6 +150,30 @@ pub(crate) mod testutil {
         for (i, (g, w)) in got.iter().zip(want).enumerate() {
             let tol = rel * w.abs().max(floor);
             assert!((g - w).abs() <= tol, "{what}: index {i}: {g} vs {w}");
+        }
+    }
+
+    thread_local! {
+        static EMU8: core::cell::Cell<bool> = const { core::cell::Cell::new(false) };
+    }
+
+    /// Whether kernels on this test thread run the emulated width-8 bodies.
+    pub fn emu8_on() -> bool {
+        EMU8.with(|c| c.get())
+    }
+
+    /// Calls `f` with every level this CPU supports, then (x86-64) once more
+    /// with `Avx512` while the kernels run their bodies on the emulated
+    /// 8-lane vocabulary (`x86::emu8`, AVX-512 semantics), so the width-8
+    /// logic is tested on CPUs without AVX-512 too.
+    pub fn for_each_test_level(mut f: impl FnMut(crate::kernels::SimdLevel)) {
+        for level in crate::kernels::supported_levels() {
+            f(level);
+        }
+        if cfg!(target_arch = "x86_64") {
+            EMU8.with(|c| c.set(true));
+            f(crate::kernels::SimdLevel::Avx512);
+            EMU8.with(|c| c.set(false));
         }
     }
 

@@ -336,3 +336,80 @@ pub(super) mod avx512 {
         _mm512_fmaddsub_pd(x, hr, _mm512_mul_pd(xs, hi))
     }
 }
+
+/// Test-only portable 8-lane vocabulary with fused `madd` (the AVX-512
+/// semantics, written with plain arrays and `mul_add`). Instantiating the
+/// kernel bodies with it checks their width-8 logic (blocking, remainders,
+/// the single-vector wavefront) on CPUs without AVX-512; the AVX-512
+/// intrinsics themselves are only exercised where the CPU has them.
+#[cfg(test)]
+pub(super) mod emu8 {
+    /// The vector type.
+    pub type V = [f64; 8];
+    /// Lanes per vector.
+    pub const W: usize = 8;
+    /// Whether `madd`/`nmadd` are fused.
+    pub const FUSED: bool = true;
+
+    fn map2(a: V, b: V, f: impl Fn(f64, f64) -> f64) -> V {
+        core::array::from_fn(|i| f(a[i], b[i]))
+    }
+    /// Loads `W` f64. Safety: `p..p+W` readable.
+    pub unsafe fn load(p: *const f64) -> V {
+        // SAFETY: the caller guarantees `W` readable f64 at `p`.
+        unsafe { core::ptr::read_unaligned(p.cast::<V>()) }
+    }
+    /// Stores `W` f64. Safety: `p..p+W` writable.
+    pub unsafe fn store(p: *mut f64, v: V) {
+        // SAFETY: the caller guarantees `W` writable f64 at `p`.
+        unsafe { core::ptr::write_unaligned(p.cast::<V>(), v) }
+    }
+    pub fn splat(x: f64) -> V {
+        [x; 8]
+    }
+    pub fn to_array(v: V) -> [f64; W] {
+        v
+    }
+    pub fn from_array(a: [f64; W]) -> V {
+        a
+    }
+    pub fn add(a: V, b: V) -> V {
+        map2(a, b, |a, b| a + b)
+    }
+    pub fn mul(a: V, b: V) -> V {
+        map2(a, b, |a, b| a * b)
+    }
+    pub fn madd(a: V, b: V, c: V) -> V {
+        core::array::from_fn(|i| a[i].mul_add(b[i], c[i]))
+    }
+    pub fn nmadd(a: V, b: V, c: V) -> V {
+        core::array::from_fn(|i| (-a[i]).mul_add(b[i], c[i]))
+    }
+    pub fn max(a: V, b: V) -> V {
+        // maxpd: the second operand when either is NaN or both are equal.
+        map2(a, b, |a, b| if a > b { a } else { b })
+    }
+    pub fn abs(a: V) -> V {
+        a.map(f64::abs)
+    }
+    pub fn shift_in(v: V, prev: V) -> V {
+        core::array::from_fn(|i| if i == 0 { prev[7] } else { v[i - 1] })
+    }
+    pub type M = u32;
+    pub fn mask(bits: u32) -> M {
+        bits & 0xff
+    }
+    pub fn select(m: M, a: V, b: V) -> V {
+        core::array::from_fn(|i| if m & (1 << i) != 0 { a[i] } else { b[i] })
+    }
+    pub fn cmul(x: V, h: V) -> V {
+        core::array::from_fn(|i| {
+            let (p, q) = (i & !1, i | 1);
+            if i % 2 == 0 {
+                x[p].mul_add(h[p], -(x[q] * h[q]))
+            } else {
+                x[q].mul_add(h[p], x[p] * h[q])
+            }
+        })
+    }
+}
