@@ -94,6 +94,19 @@ fn bench_cascade(c: &mut Criterion) {
             b.iter(|| eq.process_at(level, black_box(&mut data)))
         });
     }
+    g.finish();
+    // Two channels (a stereo EQ) through two cascades in one interleaved pass.
+    let mut g = c.benchmark_group("cascade_8_pair");
+    g.throughput(Throughput::Elements((2 * stages * FRAMES) as u64));
+    for level in supported_levels() {
+        let ((mut l, mut a), (mut r, mut b)) = (make_cascade(stages), make_cascade(stages));
+        g.bench_function(BenchmarkId::from_parameter(level.name()), |bch| {
+            bch.iter(|| l.process_pair_at(level, black_box(&mut a), &mut r, black_box(&mut b)))
+        });
+    }
+    g.finish();
+    let mut g = c.benchmark_group("cascade_8");
+    g.throughput(Throughput::Elements((stages * FRAMES) as u64));
     // The baseline: 8 biquads in series, sample by sample, plain scalar code
     // written here (not a kernel).
     let coeffs: Vec<BiquadCoeffs> = (0..stages).map(|s| band(s * 5)).collect();
@@ -154,6 +167,10 @@ fn ratio_report() {
     let casc_rate = rate(8 * FRAMES, 4_000, || {
         eq.process_at(best, black_box(&mut eq_data))
     });
+    let ((mut l, mut a), (mut r, mut b)) = (make_cascade(8), make_cascade(8));
+    let pair_rate = rate(2 * 8 * FRAMES, 2_000, || {
+        l.process_pair_at(best, black_box(&mut a), &mut r, &mut b)
+    });
     let coeffs: Vec<BiquadCoeffs> = (0..8).map(|s| band(s * 5)).collect();
     let mut z = vec![[0.0f64; 2]; 8];
     let mut s_data = signal(FRAMES);
@@ -165,10 +182,12 @@ fn ratio_report() {
     println!("biquad summary (level {best}, G biquad-samples/s, best of 15 windows, one run):");
     println!("  serial scalar chain (8 stages)   {:.3}", g(serial_rate));
     println!("  cascade 8 stages, wavefront      {:.3}", g(casc_rate));
+    println!("  cascade 8 stages, stereo pair    {:.3}", g(pair_rate));
     println!("  bank 64 lanes x 1 stage          {:.3}", g(bank_rate));
     println!("  bank 128 lanes x 8 stages        {:.3}", g(big_rate));
     println!("ratio bank/serial = {:.1}", bank_rate / serial_rate);
     println!("ratio cascade/serial = {:.2}", casc_rate / serial_rate);
+    println!("ratio cascade pair/serial = {:.2}", pair_rate / serial_rate);
     println!(
         "bank vs 5.5 G limit (DESIGN.md, AVX-512) = {:.0}% (goal >= 40%)",
         100.0 * bank_rate / LIMIT
