@@ -325,6 +325,74 @@ macro_rules! simd_cascade {
                 }
             }
 
+            /// Coefficient vectors of `C` cascades.
+            struct Coefs<const NV: usize, const C: usize> {
+                b0: [[V; NV]; C],
+                b1: [[V; NV]; C],
+                b2: [[V; NV]; C],
+                a1: [[V; NV]; C],
+                a2: [[V; NV]; C],
+            }
+
+            /// State vectors and the previous step's outputs of `C` cascades.
+            struct State<const NV: usize, const C: usize> {
+                z1: [[V; NV]; C],
+                z2: [[V; NV]; C],
+                y: [[V; NV]; C],
+            }
+
+            /// One wavefront step of `C` cascades; `MASKED` during fill and drain.
+            #[inline]
+            #[target_feature(enable = $feat)]
+            fn step_n<const NV: usize, const C: usize, const MASKED: bool>(
+                k: &Coefs<NV, C>,
+                st: &mut State<NV, C>,
+                data: &mut [&mut [f64]; C],
+                step: usize,
+                n: usize,
+                stages: usize,
+            ) {
+                let last = stages - 1;
+                let (out_v, out_l) = (last / W, last % W);
+                let bits = if MASKED {
+                    active_lanes(step, n, stages)
+                } else {
+                    0
+                };
+                for c in 0..C {
+                    let xin = data[c].get(step).copied().unwrap_or(0.0);
+                    // Lane k's input is lane k−1's previous output; lane 0 takes x.
+                    let mut xv = [splat(0.0); NV];
+                    let mut carry = splat(xin);
+                    for (xv, y) in xv.iter_mut().zip(&st.y[c]) {
+                        *xv = shift_in(*y, carry);
+                        carry = *y;
+                    }
+                    for j in 0..NV {
+                        let x = xv[j];
+                        let (z1, z2) = (st.z1[c][j], st.z2[c][j]);
+                        let yj = madd(k.b0[c][j], x, z1);
+                        let z1n = nmadd(k.a1[c][j], yj, madd(k.b1[c][j], x, z2));
+                        let z2n = nmadd(k.a2[c][j], yj, mul(k.b2[c][j], x));
+                        st.y[c][j] = yj;
+                        if MASKED {
+                            let m = mask(bits >> (j * W));
+                            st.z1[c][j] = select(m, z1n, z1);
+                            st.z2[c][j] = select(m, z2n, z2);
+                        } else {
+                            st.z1[c][j] = z1n;
+                            st.z2[c][j] = z2n;
+                        }
+                    }
+                    if step >= last {
+                        let out = st.y[c].get(out_v).map(|v| to_array(*v));
+                        if let (Some(out), Some(d)) = (out, data[c].get_mut(step - last)) {
+                            *d = out.get(out_l).copied().unwrap_or(*d);
+                        }
+                    }
+                }
+            }
+
             /// The wavefront over `NV` vectors (lanes `0..NV·W`, stages
             /// `0..stages`) for `C` independent cascades advanced in lock-step,
             /// so that their recursions overlap in the pipeline. All `data`
@@ -334,7 +402,7 @@ macro_rules! simd_cascade {
             unsafe fn run<const NV: usize, const C: usize>(
                 mut p: [&mut Planes; C],
                 stages: usize,
-                data: [&mut [f64]; C],
+                mut data: [&mut [f64]; C],
             ) {
                 if NV == 0 || NV * W > MAX || stages == 0 || stages > NV * W {
                     return;
@@ -355,49 +423,26 @@ macro_rules! simd_cascade {
                     z1[c] = get::<NV>(&p.z1);
                     z2[c] = get::<NV>(&p.z2);
                 }
-                // Outputs of the previous step, lane k = stage k.
-                let mut y = [[splat(0.0); NV]; C];
+                let k = Coefs { b0, b1, b2, a1, a2 };
+                let mut st = State {
+                    z1,
+                    z2,
+                    y: [[splat(0.0); NV]; C],
+                };
                 let last = stages - 1;
-                let (out_v, out_l) = (last / W, last % W);
-                for step in 0..n + last {
-                    let steady = step >= last && step < n;
-                    let bits = if steady {
-                        0
-                    } else {
-                        active_lanes(step, n, stages)
-                    };
-                    for c in 0..C {
-                        let xin = data[c].get(step).copied().unwrap_or(0.0);
-                        // Lane k's input is lane k−1's previous output; lane 0 takes x.
-                        let mut xv = [splat(0.0); NV];
-                        let mut carry = splat(xin);
-                        for (xv, y) in xv.iter_mut().zip(&y[c]) {
-                            *xv = shift_in(*y, carry);
-                            carry = *y;
-                        }
-                        for j in 0..NV {
-                            let x = xv[j];
-                            let yj = madd(b0[c][j], x, z1[c][j]);
-                            let z1n = nmadd(a1[c][j], yj, madd(b1[c][j], x, z2[c][j]));
-                            let z2n = nmadd(a2[c][j], yj, mul(b2[c][j], x));
-                            y[c][j] = yj;
-                            if steady {
-                                z1[c][j] = z1n;
-                                z2[c][j] = z2n;
-                            } else {
-                                let m = mask(bits >> (j * W));
-                                z1[c][j] = select(m, z1n, z1[c][j]);
-                                z2[c][j] = select(m, z2n, z2[c][j]);
-                            }
-                        }
-                        if step >= last {
-                            let out = y[c].get(out_v).map(|v| to_array(*v));
-                            if let (Some(out), Some(d)) = (out, data[c].get_mut(step - last)) {
-                                *d = out.get(out_l).copied().unwrap_or(*d);
-                            }
-                        }
-                    }
+                // Fill: lanes start one by one; steady: every stage lane busy;
+                // drain: lanes finish one by one. Only fill and drain need masks.
+                let fill_end = last.min(n + last);
+                for step in 0..fill_end {
+                    step_n::<NV, C, true>(&k, &mut st, &mut data, step, n, stages);
                 }
+                for step in fill_end..n.max(fill_end) {
+                    step_n::<NV, C, false>(&k, &mut st, &mut data, step, n, stages);
+                }
+                for step in n.max(fill_end)..n + last {
+                    step_n::<NV, C, true>(&k, &mut st, &mut data, step, n, stages);
+                }
+                let State { z1, z2, .. } = st;
                 for (c, p) in p.iter_mut().enumerate() {
                     put::<NV>(&mut p.z1, z1[c]);
                     put::<NV>(&mut p.z2, z2[c]);
