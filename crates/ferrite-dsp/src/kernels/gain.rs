@@ -76,8 +76,12 @@ mod scalar {
 
     /// `first` is the index of `x[0]` in the whole ramp.
     pub fn gain_ramp(x: &mut [f64], first: usize, from: f64, step: f64) {
-        for (i, v) in x.iter_mut().enumerate() {
-            *v *= from + (first + i) as f64 * step;
+        // A running f64 index: integer-valued f64 sums are exact below 2^53,
+        // so this is `(first + i) as f64` without a conversion per element.
+        let mut idx = first as f64;
+        for v in x.iter_mut() {
+            *v *= from + idx * step;
+            idx += 1.0;
         }
     }
 }
@@ -118,16 +122,18 @@ macro_rules! simd_gain {
                 for (i, v) in iota.iter_mut().enumerate() {
                     *v = i as f64;
                 }
-                let iota = from_array(iota);
+                // `idx` holds `base + i` as f64; integer-valued f64 sums below
+                // 2^53 are exact, so it equals `(base + i) as f64` in the scalar path.
+                let mut idx = from_array(iota);
+                let wv = splat(W as f64);
                 let (fv, sv) = (splat(from), splat(step));
                 let mut chunks = x.chunks_exact_mut(W);
                 let mut base = 0usize;
                 for c in &mut chunks {
-                    // Integer-valued f64 sums are exact, so idx == (base + i) as f64.
-                    let idx = add(splat(base as f64), iota);
                     let g = add(fv, mul(idx, sv));
                     // SAFETY: `c` holds exactly `W` elements.
                     unsafe { store(c.as_mut_ptr(), mul(load(c.as_ptr()), g)) };
+                    idx = add(idx, wv);
                     base += W;
                 }
                 super::scalar::gain_ramp(chunks.into_remainder(), base, from, step);
