@@ -254,26 +254,40 @@ impl Planes<'_> {
 mod scalar {
     use super::*;
 
+    /// Stage by stage, frame by frame, lane by lane across each row: the
+    /// same per-lane operations as `tdf2_step::<false>`, in an order the
+    /// compiler can vectorise on its own (it never fuses `a·b + c`, so the
+    /// result stays bit-exact with the plain step).
     pub(super) fn process(p: Planes<'_>, data: &mut [f64], frames: usize) {
+        let stride = p.stride;
         for s in 0..p.stages {
-            for lane in 0..p.stride {
-                let i = s * p.stride + lane;
-                let (Some(z1), Some(z2)) = (p.z1.get(i).copied(), p.z2.get(i).copied()) else {
-                    return;
-                };
-                let c = BiquadCoeffs {
-                    b0: p.b0.get(i).copied().unwrap_or(1.0),
-                    b1: p.b1.get(i).copied().unwrap_or(0.0),
-                    b2: p.b2.get(i).copied().unwrap_or(0.0),
-                    a1: p.a1.get(i).copied().unwrap_or(0.0),
-                    a2: p.a2.get(i).copied().unwrap_or(0.0),
-                };
-                let mut z = [z1, z2];
-                for v in data.iter_mut().skip(lane).step_by(p.stride).take(frames) {
-                    *v = tdf2_step::<false>(&c, &mut z, *v);
-                }
-                if let (Some(a), Some(b)) = (p.z1.get_mut(i), p.z2.get_mut(i)) {
-                    (*a, *b) = (z[0], z[1]);
+            let r = s * stride..(s + 1) * stride;
+            let (Some(b0), Some(b1), Some(b2), Some(a1), Some(a2)) = (
+                p.b0.get(r.clone()),
+                p.b1.get(r.clone()),
+                p.b2.get(r.clone()),
+                p.a1.get(r.clone()),
+                p.a2.get(r.clone()),
+            ) else {
+                return;
+            };
+            let (Some(z1), Some(z2)) = (p.z1.get_mut(r.clone()), p.z2.get_mut(r)) else {
+                return;
+            };
+            for row in data.chunks_exact_mut(stride).take(frames) {
+                let lanes = row.iter_mut().zip(z1.iter_mut().zip(z2.iter_mut()));
+                let coefs = b0.iter().zip(b1).zip(b2.iter().zip(a1).zip(a2));
+                for ((x, (z1, z2)), ((b0, b1), ((b2, a1), a2))) in lanes.zip(coefs) {
+                    let c = BiquadCoeffs {
+                        b0: *b0,
+                        b1: *b1,
+                        b2: *b2,
+                        a1: *a1,
+                        a2: *a2,
+                    };
+                    let mut z = [*z1, *z2];
+                    *x = tdf2_step::<false>(&c, &mut z, *x);
+                    (*z1, *z2) = (z[0], z[1]);
                 }
             }
         }
