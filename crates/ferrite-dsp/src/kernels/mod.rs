@@ -1,27 +1,57 @@
 //! SIMD kernels: the arithmetic every processor and the render core lean on,
 //! with one scalar reference and SSE4.2, AVX2+FMA and AVX-512F paths chosen at
-//! run time (see [`simd_level`]).
+//! run time (see [`simd_level`]; `FERRITE_SIMD` can lower it).
 //!
 //! Each kernel has a safe entry that uses the global level (for example
-//! [`gain`]) and one that takes a level (`gain_at`); a level the CPU cannot
+//! [`gain()`]) and one that takes a level (`gain_at`); a level the CPU cannot
 //! run is lowered to one it can, so the safe entries are always sound.
+//!
+//! | kernel | what | exact vs scalar |
+//! |---|---|---|
+//! | [`gain()`], [`gain_varying`], [`gain_ramp`] | `x *= g`, `x *= g[i]`, `x *= from + i·step` | bit-exact |
+//! | [`mix_into`], [`pan_stereo`] | `dst += g·src`; `l *= gl, r *= gr` | bit-exact |
+//! | [`peak_abs`], [`sum_squares`] | meter scans | peak bit-exact; sum ≈ 1e-15 rel. |
+//! | [`BiquadBank`] | N independent biquad chains, SoA, frame-major | bit-exact per level flavour |
+//! | [`BiquadCascade`] | ≤ 8 series biquads, one signal, wavefront | bit-exact per level flavour |
+//! | [`cmac()`] | `acc += x·h` on `[re, im]` spectra | bit-exact per level flavour |
 //!
 //! # Exactness
 //! Every SIMD path performs, per element, the same operations in the same
 //! order as the scalar reference. Where a path uses FMA (AVX2, AVX-512) the
 //! fused product-sum is rounded once, so those paths equal a scalar reference
-//! written with [`f64::mul_add`] *bit for bit*, and differ from the plain
-//! scalar path only by rounding. SSE4.2 has no FMA and equals the plain scalar
-//! path bit for bit. Kernels with no product-sum (gain, mix, pan, peak) are
-//! bit-exact at every level. Reductions (`sum_squares`) add in a different
-//! order per width and agree to about 1e-15 relative.
+//! written with [`f64::mul_add`] *bit for bit* ("fused flavour"), and differ
+//! from the plain scalar path only by rounding (about 1e-16 relative per
+//! operation). SSE4.2 has no FMA and equals the plain scalar path bit for bit.
+//! Kernels with no product-sum (gain, mix, pan, peak) are bit-exact at every
+//! level. Reductions (`sum_squares`) add in a different order per width.
+//!
+//! # Batching (for the graph compiler)
+//! A [`BiquadBank`] lane's output depends only on that lane's input,
+//! coefficients and state, and on the level: not on how many lanes share the
+//! bank, which lane it is, or what the padding lanes hold; a 1-lane bank, a
+//! lane of a 128-lane bank and a [`BiquadCascade`] with the same stages give
+//! the same bits at one level (tested). So batching like filters of parallel
+//! tracks into one bank keeps every node's output exact, provided that
+//! (1) batched and unbatched nodes run at the same level (all through these
+//! kernels, with [`simd_level`]), (2) every lane of a bank has the same stage
+//! count (pad shorter chains with [`BiquadCoeffs::IDENTITY`] stages: exact up to
+//! the sign of a zero), and (3) when a node enters or leaves a batch its state
+//! moves with it ([`BiquadBank::state`] / [`BiquadBank::set_state`]). The
+//! bank wants frame-major data (`data[t·stride + lane]`); use
+//! [`BiquadBank::write_lane`] / [`BiquadBank::read_lane`] to move planar
+//! channels in and out.
 //!
 //! # Realtime
 //! No kernel allocates, locks, logs or panics; mismatched slice lengths are
-//! handled by processing the common prefix.
+//! handled by processing the common prefix. Only `BiquadBank::new` allocates.
 //!
-//! On aarch64 only the scalar paths exist for now (NEON paths were not
-//! written because they could not be compile-checked here).
+//! # Platforms
+//! x86-64: scalar, SSE4.2, AVX2+FMA, AVX-512F. aarch64 (and others): the
+//! scalar paths only for now; NEON paths were not written because no aarch64
+//! target was installed to compile-check them. The AVX-512 paths could not be
+//! *run* on the machine they were written on (no AVX-512 there): their
+//! width-8 logic is tested on a portable emulation of the vocabulary
+//! (`x86::emu8`), and the real paths run in the tests on any AVX-512 CPU.
 
 pub mod biquad;
 pub mod biquad_bank;
