@@ -107,15 +107,36 @@ pub fn supported_levels() -> Vec<SimdLevel> {
     hardware_levels().to_vec()
 }
 
+/// Levels the CPU runs, scalar first, in a fixed array (no allocation, so
+/// that a kernel's first call on the audio thread cannot allocate).
+#[derive(Clone, Copy)]
+struct Levels {
+    list: [SimdLevel; 4],
+    len: usize,
+}
+
+impl Levels {
+    fn push(&mut self, l: SimdLevel) {
+        if let Some(slot) = self.list.get_mut(self.len) {
+            *slot = l;
+            self.len += 1;
+        }
+    }
+}
+
 /// Up to 4 levels, scalar first. Probed once.
 fn hardware_levels() -> &'static [SimdLevel] {
-    static LEVELS: OnceLock<Vec<SimdLevel>> = OnceLock::new();
-    LEVELS.get_or_init(probe).as_slice()
+    static LEVELS: OnceLock<Levels> = OnceLock::new();
+    let l = LEVELS.get_or_init(probe);
+    l.list.get(..l.len).unwrap_or(&[SimdLevel::Scalar])
 }
 
 #[cfg(target_arch = "x86_64")]
-fn probe() -> Vec<SimdLevel> {
-    let mut v = vec![SimdLevel::Scalar];
+fn probe() -> Levels {
+    let mut v = Levels {
+        list: [SimdLevel::Scalar; 4],
+        len: 1,
+    };
     if is_x86_feature_detected!("sse4.2") {
         v.push(SimdLevel::Sse42);
     }
@@ -129,8 +150,11 @@ fn probe() -> Vec<SimdLevel> {
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-fn probe() -> Vec<SimdLevel> {
-    vec![SimdLevel::Scalar]
+fn probe() -> Levels {
+    Levels {
+        list: [SimdLevel::Scalar; 4],
+        len: 1,
+    }
 }
 
 /// The best level the hardware supports, ignoring `FERRITE_SIMD`.
@@ -142,8 +166,9 @@ fn hardware_best() -> SimdLevel {
 /// The level the kernels use by default: the best the CPU supports, lowered
 /// by `FERRITE_SIMD` if that is set to a known lower level. Detected once.
 ///
-/// Call it once on the control side (start-up) so that the first audio
-/// callback does not pay for the probe.
+/// Call it once on the control side (start-up): its first call reads the
+/// environment, which allocates. Kernels themselves never call it with an
+/// explicit level, and their own hardware check does not allocate.
 ///
 /// # Realtime
 /// After the first call this is one atomic load: no allocation, lock or panic.

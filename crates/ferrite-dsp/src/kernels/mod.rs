@@ -44,6 +44,9 @@
 //! # Realtime
 //! No kernel allocates, locks, logs or panics; mismatched slice lengths are
 //! handled by processing the common prefix. Only `BiquadBank::new` allocates.
+//! The entries without a level call [`simd_level`], whose *first* call reads
+//! `FERRITE_SIMD` (an allocation): call it once at start-up, on the control
+//! side. The `_at` entries never read the environment.
 //!
 //! # Platforms
 //! x86-64: scalar, SSE4.2, AVX2+FMA, AVX-512F. aarch64 (and others): the
