@@ -19,7 +19,7 @@
 
 use super::biquad::{tdf2_step, BiquadCoeffs};
 use super::dispatch::simd_level;
-use super::{dispatch_level, for_each_x86_level, SimdLevel};
+use super::{dispatch_level, for_each_simd_level, SimdLevel};
 
 /// Independent biquad chains across lanes (see the module docs).
 ///
@@ -297,8 +297,8 @@ mod scalar {
 macro_rules! simd_bank {
     ($lv:ident, $feat:literal) => {
         mod $lv {
-            use super::super::x86::$lv::*;
             use super::Planes;
+            use crate::kernels::vocab::$lv::*;
 
             /// Vectors per block of lanes: enough independent recursions to
             /// hide the FMA latency (each lane's step is a chain of 2 FMAs).
@@ -394,7 +394,7 @@ macro_rules! simd_bank {
         }
     };
 }
-for_each_x86_level!(simd_bank);
+for_each_simd_level!(simd_bank);
 
 #[cfg(test)]
 mod tests {

@@ -20,7 +20,7 @@
 
 use super::biquad::{tdf2_step, BiquadCoeffs};
 use super::dispatch::simd_level;
-use super::{dispatch_level, for_each_x86_level, SimdLevel};
+use super::{dispatch_level, for_each_simd_level, SimdLevel};
 
 /// Most stages one [`BiquadCascade`] holds; chain cascades for more.
 pub const MAX_CASCADE_STAGES: usize = 8;
@@ -261,8 +261,8 @@ mod scalar {
 macro_rules! simd_cascade {
     ($lv:ident, $feat:literal) => {
         mod $lv {
-            use super::super::x86::$lv::*;
             use super::{active_lanes, Planes, MAX};
+            use crate::kernels::vocab::$lv::*;
 
             /// One cascade. Safety: the CPU supports the level's features.
             #[target_feature(enable = $feat)]
@@ -455,7 +455,7 @@ macro_rules! simd_cascade {
         }
     };
 }
-for_each_x86_level!(simd_cascade);
+for_each_simd_level!(simd_cascade);
 
 #[cfg(test)]
 mod tests {

@@ -14,7 +14,7 @@
 //! rounded twice. The accumulation itself is a plain add everywhere.
 
 use super::dispatch::simd_level;
-use super::{dispatch_level, for_each_x86_level, SimdLevel};
+use super::{dispatch_level, for_each_simd_level, SimdLevel};
 
 /// `acc += x · h` bin by bin over interleaved complex spectra (see the module docs).
 ///
@@ -59,7 +59,7 @@ mod scalar {
 macro_rules! simd_cmac {
     ($lv:ident, $feat:literal) => {
         mod $lv {
-            use super::super::x86::$lv::*;
+            use crate::kernels::vocab::$lv::*;
 
             /// Safety: the CPU supports the level's features; lengths are equal and even.
             #[target_feature(enable = $feat)]
@@ -100,7 +100,7 @@ macro_rules! simd_cmac {
         }
     };
 }
-for_each_x86_level!(simd_cmac);
+for_each_simd_level!(simd_cmac);
 
 #[cfg(test)]
 mod tests {

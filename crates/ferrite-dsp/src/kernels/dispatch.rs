@@ -5,9 +5,9 @@
 //! (`scalar`, `sse4.2`, `avx2`, `avx512`) can only *lower* the level, for
 //! tests and A/B runs. An unknown value is ignored.
 //!
-//! On aarch64 NEON is part of the baseline, but this crate has no NEON paths
-//! yet (they could not be compile-checked where they were written), so
-//! [`simd_level`] reports [`SimdLevel::Scalar`] there.
+//! On aarch64 NEON (baseline there) is detected with
+//! `is_aarch64_feature_detected!`; `FERRITE_SIMD=scalar` lowers it to scalar
+//! (NEON ranks with SSE4.2 for the cap).
 
 use std::sync::OnceLock;
 
@@ -22,7 +22,7 @@ pub enum SimdLevel {
     Avx2,
     /// x86-64 AVX-512F (512-bit, 8 × f64, with FMA).
     Avx512,
-    /// aarch64 NEON (128-bit). Never detected yet: no NEON paths exist.
+    /// aarch64 NEON (128-bit, 2 × f64, with FMA).
     Neon,
 }
 
@@ -149,7 +149,19 @@ fn probe() -> Levels {
     v
 }
 
-#[cfg(not(target_arch = "x86_64"))]
+#[cfg(target_arch = "aarch64")]
+fn probe() -> Levels {
+    let mut v = Levels {
+        list: [SimdLevel::Scalar; 4],
+        len: 1,
+    };
+    if std::arch::is_aarch64_feature_detected!("neon") {
+        v.push(SimdLevel::Neon);
+    }
+    v
+}
+
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
 fn probe() -> Levels {
     Levels {
         list: [SimdLevel::Scalar; 4],

@@ -4,7 +4,7 @@
 //! gain is `from + i·step` computed the same way everywhere, never accumulated).
 
 use super::dispatch::simd_level;
-use super::{dispatch_level, for_each_x86_level, SimdLevel};
+use super::{dispatch_level, for_each_simd_level, SimdLevel};
 
 /// `x[i] *= g`.
 ///
@@ -89,7 +89,7 @@ mod scalar {
 macro_rules! simd_gain {
     ($lv:ident, $feat:literal) => {
         mod $lv {
-            use super::super::x86::$lv::*;
+            use crate::kernels::vocab::$lv::*;
 
             /// Safety: the CPU supports the level's features.
             #[target_feature(enable = $feat)]
@@ -141,7 +141,7 @@ macro_rules! simd_gain {
         }
     };
 }
-for_each_x86_level!(simd_gain);
+for_each_simd_level!(simd_gain);
 
 #[cfg(test)]
 mod tests {

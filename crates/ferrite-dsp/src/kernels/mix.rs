@@ -4,7 +4,7 @@
 //! sum everywhere (no FMA, so that mixing never depends on the CPU).
 
 use super::dispatch::simd_level;
-use super::{dispatch_level, for_each_x86_level, SimdLevel};
+use super::{dispatch_level, for_each_simd_level, SimdLevel};
 
 /// `dst[i] += g · src[i]` over the common length.
 ///
@@ -54,7 +54,7 @@ mod scalar {
 macro_rules! simd_mix {
     ($lv:ident, $feat:literal) => {
         mod $lv {
-            use super::super::x86::$lv::*;
+            use crate::kernels::vocab::$lv::*;
 
             /// Safety: the CPU supports the level's features.
             #[target_feature(enable = $feat)]
@@ -76,7 +76,7 @@ macro_rules! simd_mix {
         }
     };
 }
-for_each_x86_level!(simd_mix);
+for_each_simd_level!(simd_mix);
 
 #[cfg(test)]
 mod tests {

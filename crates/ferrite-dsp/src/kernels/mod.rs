@@ -49,9 +49,10 @@
 //! side. The `_at` entries never read the environment.
 //!
 //! # Platforms
-//! x86-64: scalar, SSE4.2, AVX2+FMA, AVX-512F. aarch64 (and others): the
-//! scalar paths only for now; NEON paths were not written because no aarch64
-//! target was installed to compile-check them. The AVX-512 paths could not be
+//! x86-64: scalar, SSE4.2, AVX2+FMA, AVX-512F. aarch64: scalar and NEON
+//! (fused, 2 lanes); the NEON paths were compile-checked but not run where
+//! they were written (no aarch64 machine there); the tests run them on any
+//! aarch64 machine. Other targets: scalar. The AVX-512 paths could not be
 //! *run* on the machine they were written on (no AVX-512 there): their
 //! width-8 logic is tested on a portable emulation of the vocabulary
 //! (`x86::emu8`), and the real paths run in the tests on any AVX-512 CPU.
@@ -65,8 +66,20 @@ pub mod gain;
 pub mod mix;
 pub mod scan;
 
+#[cfg(target_arch = "aarch64")]
+mod arm;
 #[cfg(target_arch = "x86_64")]
 mod x86;
+
+/// The per-level vector vocabularies, under one path for the kernel macros.
+mod vocab {
+    #[cfg(target_arch = "aarch64")]
+    pub(super) use super::arm::neon;
+    #[cfg(all(test, target_arch = "x86_64"))]
+    pub(super) use super::x86::emu8;
+    #[cfg(target_arch = "x86_64")]
+    pub(super) use super::x86::{avx2, avx512, sse};
+}
 
 pub use biquad::BiquadCoeffs;
 pub use biquad_bank::BiquadBank;
@@ -98,9 +111,9 @@ pub(crate) fn scalar_nmadd<const FUSED: bool>(a: f64, b: f64, c: f64) -> f64 {
     }
 }
 
-/// Instantiates a kernel-body macro once per x86-64 level, each in a module
-/// named like the level's vocabulary in `x86.rs`.
-macro_rules! for_each_x86_level {
+/// Instantiates a kernel-body macro once per SIMD level of the target, each
+/// in a module named like the level's vocabulary (`x86.rs`, `neon.rs`).
+macro_rules! for_each_simd_level {
     ($body:ident) => {
         #[cfg(target_arch = "x86_64")]
         $body!(sse, "sse4.2");
@@ -111,9 +124,11 @@ macro_rules! for_each_x86_level {
         // Test-only: the bodies at width 8 on a portable vocabulary (x86.rs).
         #[cfg(all(test, target_arch = "x86_64"))]
         $body!(emu8, "sse4.2");
+        #[cfg(target_arch = "aarch64")]
+        $body!(neon, "neon");
     };
 }
-pub(crate) use for_each_x86_level;
+pub(crate) use for_each_simd_level;
 
 /// Runs `$path::$f(args)` in the module of the runnable level, or `$scalar`.
 macro_rules! dispatch_level {
@@ -131,6 +146,9 @@ macro_rules! dispatch_level {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: `runnable` returned SSE4.2, so the CPU supports it.
             $crate::kernels::SimdLevel::Sse42 => unsafe { sse::$f($($arg),*) },
+            #[cfg(target_arch = "aarch64")]
+            // SAFETY: `runnable` returned NEON, detected on this CPU.
+            $crate::kernels::SimdLevel::Neon => unsafe { neon::$f($($arg),*) },
             _ => $scalar,
         }
     };
@@ -186,11 +204,13 @@ pub(crate) mod testutil {
         }
     }
 
+    #[cfg(target_arch = "x86_64")]
     thread_local! {
         static EMU8: core::cell::Cell<bool> = const { core::cell::Cell::new(false) };
     }
 
     /// Whether kernels on this test thread run the emulated width-8 bodies.
+    #[cfg(target_arch = "x86_64")]
     pub fn emu8_on() -> bool {
         EMU8.with(|c| c.get())
     }
@@ -203,7 +223,8 @@ pub(crate) mod testutil {
         for level in crate::kernels::supported_levels() {
             f(level);
         }
-        if cfg!(target_arch = "x86_64") {
+        #[cfg(target_arch = "x86_64")]
+        {
             EMU8.with(|c| c.set(true));
             f(crate::kernels::SimdLevel::Avx512);
             EMU8.with(|c| c.set(false));
@@ -213,6 +234,6 @@ pub(crate) mod testutil {
     /// Whether a level's `madd` is fused.
     pub fn fused(level: crate::kernels::SimdLevel) -> bool {
         use crate::kernels::SimdLevel::*;
-        matches!(level, Avx2 | Avx512)
+        matches!(level, Avx2 | Avx512 | Neon)
     }
 }

@@ -6,7 +6,7 @@
 //! relative; it uses FMA on AVX2 / AVX-512.
 
 use super::dispatch::simd_level;
-use super::{dispatch_level, for_each_x86_level, SimdLevel};
+use super::{dispatch_level, for_each_simd_level, SimdLevel};
 
 /// The largest `|x[i]|`, 0 for an empty slice. If `x` holds a NaN the result
 /// is unspecified (NaN or the peak of the other values).
@@ -54,7 +54,7 @@ mod scalar {
 macro_rules! simd_scan {
     ($lv:ident, $feat:literal) => {
         mod $lv {
-            use super::super::x86::$lv::*;
+            use crate::kernels::vocab::$lv::*;
 
             /// Safety: the CPU supports the level's features.
             #[target_feature(enable = $feat)]
@@ -93,7 +93,7 @@ macro_rules! simd_scan {
         }
     };
 }
-for_each_x86_level!(simd_scan);
+for_each_simd_level!(simd_scan);
 
 #[cfg(test)]
 mod tests {
