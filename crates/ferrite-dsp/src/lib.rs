@@ -25,4 +25,8 @@ pub mod convolver;
 
 pub mod limiter;
 
-pub use processor::{Bus, ParamBlock, ParamBuffer, ParamSpec, PrepareContext, ProcessContext, Processor};
+pub mod kernels;
+
+pub use processor::{
+    Bus, ParamBlock, ParamBuffer, ParamSpec, PrepareContext, ProcessContext, Processor,
+};
