@@ -34,8 +34,13 @@ fn callbacks_do_not_allocate_under_swaps_and_parameter_storms() {
     let mut heard = 0.0f32;
     for cb in 0..600 {
         if cb % 10 == 0 {
-            // A graph swap, compiled on this (control) thread.
-            control.set_graph(&mix_graph(0.5 + (cb % 7) as f64 * 0.1), &bufs).unwrap();
+            // A graph swap, compiled on this (control) thread; every third one
+            // removes a connection (a structural swap, crossfaded).
+            let mut desc = mix_graph(0.5 + (cb % 7) as f64 * 0.1);
+            if cb % 30 == 0 {
+                desc.connections.retain(|&c| c != (6, 5));
+            }
+            control.set_graph(&desc, &bufs).unwrap();
         }
         for k in 0..20 {
             // A storm of parameter changes, some ramped, some at future frames.
@@ -238,4 +243,60 @@ fn lanes_follow_seek_and_loop_and_are_replaced_while_playing() {
     control.set_param(2, "gain", 0.5, Some(0.0), None).unwrap();
     core.render(&mut out, &[], 0, 300, 2);
     assert!(out.chunks(2).all(|f| f[0] == 0.5));
+}
+
+#[test]
+fn a_structural_swap_crossfades_and_a_persistent_node_keeps_its_state() {
+    let (mut control, mut core, _m) = engine_pair(settings());
+    let with_dc = graph(json!({"version": 1, "nodes": [
+        {"id": 0, "type": "output"}, {"id": 1, "type": "constant", "params": {"value": 1}},
+        {"id": 2, "type": "oscillator", "params": {"frequency": 1000, "amplitude": 0.0}}],
+        "connections": [[1, 0], [2, 0]]}));
+    control.set_graph(&with_dc, &[]).unwrap();
+    let mut out = vec![0.0f32; 128 * 2];
+    core.render(&mut out, &[], 0, 128, 2);
+    assert!(out.iter().all(|&x| x == 1.0));
+    // Removing the source is structural: a 10 ms (480-frame) linear fade, not a click.
+    let without = graph(json!({"version": 1, "nodes": [
+        {"id": 0, "type": "output"}, {"id": 2, "type": "oscillator", "params": {"frequency": 1000, "amplitude": 0.0}}],
+        "connections": [[2, 0]]}));
+    control.set_graph(&without, &[]).unwrap();
+    let mut faded = Vec::new();
+    reset_violation_count();
+    for _ in 0..5 {
+        assert_no_alloc(|| core.render(&mut out, &[], 0, 128, 2));
+        faded.extend(out.chunks(2).map(|f| f[0]));
+    }
+    assert_eq!(violation_count(), 0);
+    for (i, &x) in faded.iter().enumerate() {
+        let want = (1.0 - i as f64 / 480.0).max(0.0) as f32;
+        assert!((x - want).abs() < 1e-6, "frame {i}: {x} vs {want}");
+    }
+    control.collect_garbage();
+
+    // A persistent oscillator keeps its phase across a swap that only adds a node.
+    let (mut control, mut core, _m) = engine_pair(settings());
+    let osc = |extra: bool| {
+        let mut nodes = vec![
+            json!({"id": 0, "type": "output"}),
+            json!({"id": 1, "type": "oscillator", "params": {"frequency": 441, "amplitude": 1}}),
+        ];
+        if extra {
+            nodes.push(json!({"id": 5, "type": "gain", "params": {"gain": 1}}));
+        }
+        graph(json!({"version": 1, "nodes": nodes, "connections": [[1, 0]]}))
+    };
+    control.set_graph(&osc(false), &[]).unwrap();
+    let mut got = Vec::new();
+    for k in 0..6 {
+        if k == 3 {
+            control.set_graph(&osc(true), &[]).unwrap();
+        }
+        core.render(&mut out, &[], 0, 128, 2);
+        got.extend(out.chunks(2).map(|f| f[0]));
+    }
+    for (i, &x) in got.iter().enumerate() {
+        let want = (2.0 * std::f64::consts::PI * 441.0 * i as f64 / SR).sin() as f32;
+        assert!((x - want).abs() < 1e-5, "frame {i}: {x} vs {want} (phase lost across the swap?)");
+    }
 }

@@ -25,6 +25,7 @@ pub struct EngineControl {
     info: GraphInfo,
     automated: Vec<(usize, usize)>,
     meter_index: Vec<(String, usize)>,
+    structure: Option<Structure>,
     meter_names: MeterNames,
     shared: Arc<Shared>,
 }
@@ -48,6 +49,7 @@ impl EngineControl {
             info: GraphInfo::default(),
             automated: Vec::new(),
             meter_index: Vec::new(),
+            structure: None,
             meter_names: Arc::new(Mutex::new((0, Vec::new()))),
             shared,
         }
@@ -84,6 +86,16 @@ impl EngineControl {
         self.collect_garbage();
         let compiled = compile(desc, self.settings, buffers)?;
         self.generation += 1;
+        // Removing a node or a connection would click: crossfade from the
+        // previous graph. Adding nodes and connections, or changing values, swaps directly.
+        let structure = Structure::of(desc);
+        let crossfade_frames = match &self.structure {
+            Some(prev) if !prev.is_kept_by(&structure) => {
+                (CROSSFADE_MS * self.settings.sample_rate / 1000.0).round() as u64
+            }
+            _ => 0,
+        };
+        self.structure = Some(structure);
         let names: Vec<String> = compiled.graph.meters().iter().map(|(n, _)| n.clone()).collect();
         self.info = compiled.info;
         self.automated = compiled.lane_targets.clone();
@@ -93,6 +105,7 @@ impl EngineControl {
             graph: compiled.graph,
             lanes: compiled.lanes,
             lane_targets: compiled.lane_targets,
+            crossfade_frames,
         })));
         if let Ok(mut m) = self.meter_names.lock() {
             *m = (self.generation, names);
@@ -189,6 +202,29 @@ impl EngineControl {
         while let Ok(p) = self.garbage.pop() {
             drop(p);
         }
+    }
+}
+
+/// Length of the crossfade of a structural swap.
+pub const CROSSFADE_MS: f64 = 10.0;
+
+/// Which nodes and connections a graph has, to tell structural swaps apart.
+struct Structure {
+    nodes: std::collections::HashSet<(u32, String)>,
+    connections: std::collections::HashSet<(u32, u32)>,
+}
+
+impl Structure {
+    fn of(desc: &GraphDesc) -> Self {
+        Self {
+            nodes: desc.nodes.iter().map(|n| (n.id, n.kind.clone())).collect(),
+            connections: desc.connections.iter().copied().collect(),
+        }
+    }
+
+    /// Whether `next` keeps every node and connection of `self`.
+    fn is_kept_by(&self, next: &Structure) -> bool {
+        self.nodes.is_subset(&next.nodes) && self.connections.is_subset(&next.connections)
     }
 }
 

@@ -21,6 +21,34 @@ pub struct AudioCore {
     shared: Arc<Shared>,
     frames_since_meters: u64,
     loop_region: Option<(u64, u64)>,
+    fading: Option<Fade>,
+}
+
+/// The previous program while a structural swap crossfades away from it.
+struct Fade {
+    program: Box<Program>,
+    remaining: u64,
+    total: u64,
+}
+
+/// Copies the device input into a graph's input node for `n` frames from `offset`.
+///
+/// # Realtime
+/// Does not allocate, lock or panic.
+fn feed_input(graph: &mut crate::graph::CompiledGraph, input: &[f32], in_channels: usize, offset: usize, n: usize) {
+    if !graph.uses_input() {
+        return;
+    }
+    for c in 0..graph.channels() {
+        let dst = graph.input_mut(c);
+        for (i, d) in dst.iter_mut().take(n).enumerate() {
+            *d = if in_channels == 0 {
+                0.0
+            } else {
+                input.get((offset + i) * in_channels + c % in_channels).map_or(0.0, |&x| f64::from(x))
+            };
+        }
+    }
 }
 
 impl AudioCore {
@@ -45,6 +73,7 @@ impl AudioCore {
             shared,
             frames_since_meters: 0,
             loop_region: None,
+            fading: None,
         }
     }
 
@@ -113,26 +142,38 @@ impl AudioCore {
                 }
             }
             let n = n.max(1) as usize;
-            if graph.uses_input() {
-                for c in 0..gch {
-                    let dst = graph.input_mut(c);
-                    for (i, d) in dst.iter_mut().take(n).enumerate() {
-                        *d = if in_channels == 0 {
-                            0.0
-                        } else {
-                            input.get((done + i) * in_channels + c % in_channels).map_or(0.0, |&x| f64::from(x))
-                        };
+            feed_input(graph, input, in_channels, done, n);
+            graph.render_block(pos, n, &mut prog.lanes);
+            // A structural swap crossfades from the previous graph, which keeps
+            // rendering (from its own state) until the fade ends.
+            let fade = match self.fading.as_mut() {
+                Some(f) => {
+                    feed_input(&mut f.program.graph, input, in_channels, done, n);
+                    f.program.graph.render_block(pos, n, &mut f.program.lanes);
+                    Some(f)
+                }
+                None => None,
+            };
+            let old = fade.as_ref().map(|f| (&f.program.graph, f.remaining, f.total));
+            for c in 0..channels {
+                let src = graph.output(c % gch.max(1), n);
+                let prev = old.map(|(g, _, _)| g.output(c % gch.max(1), n));
+                for (i, &x) in src.iter().enumerate() {
+                    let y = match (prev.and_then(|p| p.get(i)), old) {
+                        (Some(&p), Some((_, remaining, total))) => {
+                            // Equal-gain linear fade from old to new.
+                            let t = ((total - remaining + i as u64) as f64 / total as f64).min(1.0);
+                            x * t + p * (1.0 - t)
+                        }
+                        _ => x,
+                    };
+                    if let Some(o) = output.get_mut((done + i) * channels + c) {
+                        *o = y as f32;
                     }
                 }
             }
-            graph.render_block(pos, n, &mut prog.lanes);
-            for c in 0..channels {
-                let src = graph.output(c % gch.max(1), n);
-                for (i, &x) in src.iter().enumerate() {
-                    if let Some(o) = output.get_mut((done + i) * channels + c) {
-                        *o = x as f32;
-                    }
-                }
+            if let Some(f) = self.fading.as_mut() {
+                f.remaining = f.remaining.saturating_sub(n as u64);
             }
             done += n;
             pos += n as u64;
@@ -146,6 +187,11 @@ impl AudioCore {
             rest.fill(0.0);
         }
         self.shared.transport.set_position(pos);
+        if self.fading.as_ref().is_some_and(|f| f.remaining == 0) {
+            if let Some(f) = self.fading.take() {
+                self.discard(Garbage::Program(f.program));
+            }
+        }
         self.push_meters(frames as u64);
     }
 
@@ -159,8 +205,15 @@ impl AudioCore {
             new.graph.take_state_from(&mut old.graph);
         }
         self.shared.generation.store(new.generation, Ordering::Release);
+        let fade = new.crossfade_frames;
         if let Some(old) = self.program.replace(new) {
-            self.discard(Garbage::Program(old));
+            if fade > 0 {
+                if let Some(previous) = self.fading.replace(Fade { program: old, remaining: fade, total: fade }) {
+                    self.discard(Garbage::Program(previous.program));
+                }
+            } else {
+                self.discard(Garbage::Program(old));
+            }
         }
     }
 

@@ -14,6 +14,8 @@ pub struct Program {
     pub lanes: Vec<Lane>,
     /// `(node index, param index)` per lane.
     pub lane_targets: Vec<(usize, usize)>,
+    /// Frames to crossfade from the previous program (0: a plain swap).
+    pub crossfade_frames: u64,
 }
 
 /// A replacement set of automation lanes for the running graph.
