@@ -273,6 +273,17 @@ export declare class Engine {
     }): Promise<Engine>;
     /** Replaces the playing graph (compiled here, swapped in on the audio thread); nodes that persist keep their state. */
     setGraph(g: Graph): void;
+    /**
+     * Replaces the automation lanes of the playing graph without recompiling it
+     * (glitch-free, sample-accurate from the next callback). Pass the graph whose
+     * `automate` calls describe the lanes (its nodes must be those playing), or a
+     * list of lanes. Parameters that lose their lane keep the last value it gave.
+     */
+    setAutomation(source: Graph | Array<{
+        node: NodeRef | number;
+        param: string;
+        lane: AutomationLane;
+    }>): void;
     /** Changes a parameter of a node of the current graph, now or at a transport frame, optionally ramped. */
     setParam(node: NodeRef | number, param: string, value: number, o?: SetParamOptions): void;
     /** Starts or resumes the transport. */

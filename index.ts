@@ -919,6 +919,32 @@ export class Engine {
     callNative(() => this.#native.setGraph(json, buffers))
   }
 
+  /**
+   * Replaces the automation lanes of the playing graph without recompiling it
+   * (glitch-free, sample-accurate from the next callback). Pass the graph whose
+   * `automate` calls describe the lanes (its nodes must be those playing), or a
+   * list of lanes. Parameters that lose their lane keep the last value it gave.
+   */
+  setAutomation(source: Graph | Array<{ node: NodeRef | number; param: string; lane: AutomationLane }>): void {
+    let json: string
+    if (source instanceof Graph) {
+      json = source.serializeAutomation()
+    } else if (Array.isArray(source)) {
+      const lanes = source.map((l, i) => {
+        if (typeof l !== 'object' || l === null) throw new TypeError(`setAutomation: lanes[${i}] must be an object, got ${describe(l)}`)
+        const node = typeof l.node === 'number' ? l.node : (l.node as NodeRef | undefined)?.id
+        if (typeof node !== 'number') throw new TypeError(`setAutomation: lanes[${i}].node must be a NodeRef or a node id, got ${describe(l.node)}`)
+        if (typeof l.param !== 'string') throw new TypeError(`setAutomation: lanes[${i}].param must be a string, got ${describe(l.param)}`)
+        if (!(l.lane instanceof AutomationLane)) throw new TypeError(`setAutomation: lanes[${i}].lane must be an AutomationLane, got ${describe(l.lane)}`)
+        return { node, param: l.param, points: l.lane.toJSON() }
+      })
+      json = stringify(lanes)
+    } else {
+      throw new TypeError(`setAutomation: expected a Graph or an array of lanes, got ${describe(source)}`)
+    }
+    callNative(() => this.#native.setAutomation(json))
+  }
+
   /** Changes a parameter of a node of the current graph, now or at a transport frame, optionally ramped. */
   setParam(node: NodeRef | number, param: string, value: number, o?: SetParamOptions): void {
     const id = typeof node === 'number' ? node : typeof node === 'object' && node !== null ? (node as NodeRef).id : undefined

@@ -348,6 +348,23 @@ impl NativeEngine {
     }
 
     #[napi]
+    pub fn set_automation(&self, json: String) -> napi::Result<()> {
+        let mut c = self.control()?;
+        guarded("setAutomation", || {
+            let v: serde_json::Value = serde_json::from_str(&json)
+                .map_err(|e| EngineError::type_error(format!("setAutomation: not valid JSON ({e})")))?;
+            let arr =
+                v.as_array().ok_or_else(|| EngineError::type_error("setAutomation: expected an array of lanes"))?;
+            let lanes = arr
+                .iter()
+                .enumerate()
+                .map(|(i, l)| ferrite_engine::desc::parse_lane(l, &format!("setAutomation: lanes[{i}]")))
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            c.set_automation(&lanes)
+        })
+    }
+
+    #[napi]
     pub fn set_param(
         &self,
         node: f64,

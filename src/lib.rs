@@ -41,5 +41,5 @@ pub(crate) fn guarded<T>(what: &str, f: impl FnOnce() -> Result<T, EngineError>)
 
 /// The SIMD kernel set chosen at run time.
 pub(crate) fn simd_name() -> String {
-    "scalar".to_string()
+    ferrite_dsp::kernels::simd_level().name().to_string()
 }

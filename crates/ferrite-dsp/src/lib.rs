@@ -25,4 +25,6 @@ pub mod convolver;
 
 pub mod limiter;
 
+pub mod kernels;
+
 pub use processor::{Bus, ParamBlock, ParamBuffer, ParamSpec, PrepareContext, ProcessContext, Processor};

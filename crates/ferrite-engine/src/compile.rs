@@ -112,6 +112,9 @@ pub struct Compiled {
 /// Validates and compiles `desc` for `settings`.
 pub fn compile(desc: &GraphDesc, settings: RenderSettings, buffers: &SideBuffers) -> Result<Compiled> {
     settings.validate()?;
+    // Detect the SIMD level here, on the control side: its first call reads
+    // the environment (allocates), which the audio thread must never do.
+    let _ = ferrite_dsp::kernels::simd_level();
     let ctx = BuildContext { sample_rate: settings.sample_rate, channels: settings.channels, buffers };
     let prep = ferrite_dsp::PrepareContext {
         sample_rate: settings.sample_rate,

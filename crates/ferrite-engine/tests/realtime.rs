@@ -34,8 +34,13 @@ fn callbacks_do_not_allocate_under_swaps_and_parameter_storms() {
     let mut heard = 0.0f32;
     for cb in 0..600 {
         if cb % 10 == 0 {
-            // A graph swap, compiled on this (control) thread.
-            control.set_graph(&mix_graph(0.5 + (cb % 7) as f64 * 0.1), &bufs).unwrap();
+            // A graph swap, compiled on this (control) thread; every third one
+            // removes a connection (a structural swap, crossfaded).
+            let mut desc = mix_graph(0.5 + (cb % 7) as f64 * 0.1);
+            if cb % 30 == 0 {
+                desc.connections.retain(|&c| c != (6, 5));
+            }
+            control.set_graph(&desc, &bufs).unwrap();
         }
         for k in 0..20 {
             // A storm of parameter changes, some ramped, some at future frames.
@@ -176,4 +181,122 @@ fn bad_set_param_calls_are_refused_by_name() {
     assert!(e.message.contains("Nyquist"), "{}", e.message);
     let e = control.set_param(5, "gain", 1.0, None, Some(-3.0)).unwrap_err();
     assert!(e.message.contains("atFrame"), "{}", e.message);
+}
+
+/// A constant 1 through a gain whose lane is the signal: the output is the lane.
+fn lane_graph(points: serde_json::Value) -> ferrite_engine::GraphDesc {
+    graph(json!({"version": 1, "nodes": [
+        {"id": 0, "type": "output"}, {"id": 1, "type": "constant", "params": {"value": 1}},
+        {"id": 2, "type": "gain", "params": {"gain": 1}}],
+        "connections": [[1, 2], [2, 0]],
+        "automation": [{"node": 2, "param": "gain", "points": points}]}))
+}
+
+#[test]
+fn lanes_follow_seek_and_loop_and_are_replaced_while_playing() {
+    let (mut control, mut core, _m) = engine_pair(settings());
+    let points =
+        json!([{"frame": 0, "value": 0}, {"frame": 1000, "value": 1, "curve": "step"}, {"frame": 2000, "value": 0.25}]);
+    let desc = lane_graph(points.clone());
+    let lane = ferrite_engine::automation::Lane::new(&desc.automation[0].points);
+    control.set_graph(&desc, &[]).unwrap();
+    let shared = control.shared().clone();
+    let t = &shared.transport;
+    let mut out = vec![0.0f32; 300 * 2];
+    let mut got = Vec::new();
+    for _ in 0..8 {
+        core.render(&mut out, &[], 0, 300, 2);
+        got.extend(out.chunks(2).map(|f| f[0]));
+    }
+    for (p, &x) in got.iter().enumerate() {
+        assert_eq!(x, lane.value_at(p as u64) as f32, "frame {p}");
+    }
+    assert_eq!(
+        (got[999], got[1000], got[1999], got[2000]),
+        (0.999, 1.0, 1.0, 0.25),
+        "ramp, then a step held until frame 2000"
+    );
+    // Seek back, then loop 900..1100 across the step: the lane wraps with the transport.
+    t.seek(850);
+    t.set_loop(900, Some(1100));
+    let mut looped = Vec::new();
+    for _ in 0..3 {
+        core.render(&mut out, &[], 0, 300, 2);
+        looped.extend(out.chunks(2).map(|f| f[0]));
+    }
+    let frames: Vec<u64> = (0..900u64).map(|i| if i < 250 { 850 + i } else { 900 + (i - 250) % 200 }).collect();
+    for (i, &p) in frames.iter().enumerate() {
+        assert_eq!(looped[i], lane.value_at(p) as f32, "looped frame {i} = transport {p}");
+    }
+    // Replace the lane while playing: a flat 0.75 from the next callback, no recompile.
+    t.set_loop(0, None);
+    control.set_automation(&lane_graph(json!([{"frame": 0, "value": 0.75}])).automation).unwrap();
+    reset_violation_count();
+    assert_no_alloc(|| core.render(&mut out, &[], 0, 300, 2));
+    assert_eq!(violation_count(), 0);
+    assert!(out.chunks(2).all(|f| f[0] == 0.75));
+    // Automated parameters refuse setParam until their lane is removed.
+    assert!(control.set_param(2, "gain", 0.5, None, None).unwrap_err().message.contains("automation lane"));
+    control.set_automation(&[]).unwrap();
+    core.render(&mut out, &[], 0, 300, 2);
+    assert!(out.chunks(2).all(|f| f[0] == 0.75), "a parameter keeps its lane's last value");
+    control.set_param(2, "gain", 0.5, Some(0.0), None).unwrap();
+    core.render(&mut out, &[], 0, 300, 2);
+    assert!(out.chunks(2).all(|f| f[0] == 0.5));
+}
+
+#[test]
+fn a_structural_swap_crossfades_and_a_persistent_node_keeps_its_state() {
+    let (mut control, mut core, _m) = engine_pair(settings());
+    let with_dc = graph(json!({"version": 1, "nodes": [
+        {"id": 0, "type": "output"}, {"id": 1, "type": "constant", "params": {"value": 1}},
+        {"id": 2, "type": "oscillator", "params": {"frequency": 1000, "amplitude": 0.0}}],
+        "connections": [[1, 0], [2, 0]]}));
+    control.set_graph(&with_dc, &[]).unwrap();
+    let mut out = vec![0.0f32; 128 * 2];
+    core.render(&mut out, &[], 0, 128, 2);
+    assert!(out.iter().all(|&x| x == 1.0));
+    // Removing the source is structural: a 10 ms (480-frame) linear fade, not a click.
+    let without = graph(json!({"version": 1, "nodes": [
+        {"id": 0, "type": "output"}, {"id": 2, "type": "oscillator", "params": {"frequency": 1000, "amplitude": 0.0}}],
+        "connections": [[2, 0]]}));
+    control.set_graph(&without, &[]).unwrap();
+    let mut faded = Vec::new();
+    reset_violation_count();
+    for _ in 0..5 {
+        assert_no_alloc(|| core.render(&mut out, &[], 0, 128, 2));
+        faded.extend(out.chunks(2).map(|f| f[0]));
+    }
+    assert_eq!(violation_count(), 0);
+    for (i, &x) in faded.iter().enumerate() {
+        let want = (1.0 - i as f64 / 480.0).max(0.0) as f32;
+        assert!((x - want).abs() < 1e-6, "frame {i}: {x} vs {want}");
+    }
+    control.collect_garbage();
+
+    // A persistent oscillator keeps its phase across a swap that only adds a node.
+    let (mut control, mut core, _m) = engine_pair(settings());
+    let osc = |extra: bool| {
+        let mut nodes = vec![
+            json!({"id": 0, "type": "output"}),
+            json!({"id": 1, "type": "oscillator", "params": {"frequency": 441, "amplitude": 1}}),
+        ];
+        if extra {
+            nodes.push(json!({"id": 5, "type": "gain", "params": {"gain": 1}}));
+        }
+        graph(json!({"version": 1, "nodes": nodes, "connections": [[1, 0]]}))
+    };
+    control.set_graph(&osc(false), &[]).unwrap();
+    let mut got = Vec::new();
+    for k in 0..6 {
+        if k == 3 {
+            control.set_graph(&osc(true), &[]).unwrap();
+        }
+        core.render(&mut out, &[], 0, 128, 2);
+        got.extend(out.chunks(2).map(|f| f[0]));
+    }
+    for (i, &x) in got.iter().enumerate() {
+        let want = (2.0 * std::f64::consts::PI * 441.0 * i as f64 / SR).sin() as f32;
+        assert!((x - want).abs() < 1e-5, "frame {i}: {x} vs {want} (phase lost across the swap?)");
+    }
 }

@@ -20,7 +20,8 @@ pub(crate) fn lufs(z: f64) -> f64 {
     -0.691 + 10.0 * z.log10()
 }
 
-/// BS.1770 weight of channel `c` in a render of `channels` channels.
+/// BS.1770 weight of channel `c` in a render of `channels` channels (the
+/// table in the `meter` module documentation).
 ///
 /// - 1 to 3 channels: every channel 1.0 (mono, stereo, L R C).
 /// - 4 channels: quad L R Ls Rs: 1.0, 1.0, 1.41, 1.41.
@@ -172,6 +173,22 @@ impl LoudnessWindows {
     /// True when a sub-block is partly filled.
     pub fn mid_subblock(&self) -> bool {
         self.pos > 0
+    }
+
+    /// Takes over `other`'s history (same sample rate): the ring, the
+    /// sub-block position, and the filters and sums of the channels both have.
+    pub fn take_from(&mut self, other: &LoudnessWindows) {
+        self.pos = other.pos.min(self.hop.saturating_sub(1));
+        self.ring = other.ring;
+        self.next = other.next;
+        self.momentary = other.momentary;
+        self.short_term = other.short_term;
+        for (a, b) in self.filters.iter_mut().zip(other.filters.iter()) {
+            *a = *b;
+        }
+        for (a, b) in self.sums.iter_mut().zip(other.sums.iter()) {
+            *a = *b;
+        }
     }
 
     /// Back to silence (filters, sums, ring).

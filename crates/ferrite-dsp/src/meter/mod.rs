@@ -24,18 +24,28 @@
 //!
 //! Silence reads `-inf` dB / LUFS and a loudness range of 0.
 //!
-//! Channel weights follow BS.1770 for up to 5.1 (see
-//! [`loudness`](self::loudness) for every channel count): 6 channels are
-//! L R C LFE Ls Rs, with the LFE excluded and the surrounds weighted 1.41.
+//! Channel weights follow BS.1770 for up to 5.1 (surrounds 1.41, about
+//! +1.5 dB; LFE excluded), by channel count:
 //!
-//! Sub-block boundaries are counted in frames since `prepare`, so readings do
-//! not depend on how the render is split into blocks.
+//! | channels | layout            | weights                         |
+//! |----------|-------------------|---------------------------------|
+//! | 1–3      | mono, L R, L R C  | all 1.0                         |
+//! | 4        | L R Ls Rs         | 1.0 1.0 1.41 1.41               |
+//! | 5        | L R C Ls Rs (5.0) | 1.0 1.0 1.0 1.41 1.41           |
+//! | 6        | L R C LFE Ls Rs   | 1.0 1.0 1.0 0 1.41 1.41         |
+//! | 7+       | 5.1, then more    | as 6; channels past the sixth 1.0 |
+//!
+//! The 100 ms sub-block boundaries are counted in frames since `prepare` (or
+//! [`Meter::reset`]), not per `process` call, so readings do not depend on
+//! how the render is split into blocks.
 
 #[cfg(test)]
 mod ebu_tests;
 mod histogram;
 mod k_weighting;
-pub mod loudness;
+mod loudness;
+#[cfg(test)]
+mod reference_tests;
 mod true_peak;
 
 use crate::processor::{Bus, ParamSpec, PrepareContext, ProcessContext, Processor};
@@ -125,6 +135,18 @@ impl LevelState {
         }
     }
 
+    /// Copies `other`'s frame counts and the levels of the channels both have.
+    fn take_from(&mut self, other: &LevelState) {
+        for (a, b) in self.total.iter_mut().zip(other.total.iter()) {
+            *a = *b;
+        }
+        for (a, b) in self.interval.iter_mut().zip(other.interval.iter()) {
+            *a = *b;
+        }
+        self.total_frames = other.total_frames;
+        self.interval_frames = other.interval_frames;
+    }
+
     /// Max over channels of peak, RMS and true peak, in dB.
     fn read(levels: &[Levels], frames: u64) -> (f64, f64, f64) {
         let mut peak = 0.0f64;
@@ -212,6 +234,31 @@ impl Gating {
 /// Reading it ([`Meter::total_reading`], [`Meter::take_interval_reading`])
 /// and resetting it are cheap and allocation-free, so the render core can do
 /// both on the audio thread between blocks.
+///
+/// # Example
+/// ```
+/// use ferrite_dsp::meter::Meter;
+/// use ferrite_dsp::{Bus, PrepareContext, ProcessContext, Processor};
+///
+/// let (fs, n) = (48_000.0, 480);
+/// let mut meter = Meter::new();
+/// meter.prepare(&PrepareContext { sample_rate: fs, max_block: n, channels: 2 });
+/// // Two seconds of a 1 kHz stereo sine at -23 dBFS, in blocks of 10 ms.
+/// let amplitude = 10f64.powf(-23.0 / 20.0);
+/// let mut block = vec![0.0; 2 * n];
+/// for b in 0..200u64 {
+///     for (i, v) in block.iter_mut().enumerate() {
+///         let t = (b * n as u64 + (i % n) as u64) as f64 / fs;
+///         *v = amplitude * (2.0 * std::f64::consts::PI * 1000.0 * t).sin();
+///     }
+///     let ctx = ProcessContext { frames: n, position: b * n as u64, params: &[] };
+///     meter.process(&ctx, &mut Bus::new(&mut block, 2, n, n));
+/// }
+/// let r = meter.total_reading();
+/// assert!((r.integrated_lufs - -23.0).abs() < 0.1);
+/// assert!((r.momentary_lufs - -23.0).abs() < 0.1);
+/// assert!((r.peak_db - -23.0).abs() < 0.01);
+/// ```
 #[derive(Debug, Default)]
 pub struct Meter {
     state: Option<Box<State>>,
@@ -368,13 +415,23 @@ impl Processor for Meter {
         let Some(prev) = previous.as_any_mut().downcast_mut::<Meter>() else {
             return false;
         };
-        match (self.state.as_deref(), prev.state.as_deref()) {
-            (Some(a), Some(b)) if a.sample_rate == b.sample_rate && a.channels == b.channels => {
-                core::mem::swap(&mut self.state, &mut prev.state);
-                true
-            }
-            _ => false,
+        let (Some(mine), Some(old)) = (self.state.as_deref_mut(), prev.state.as_deref_mut()) else {
+            return false;
+        };
+        if mine.sample_rate != old.sample_rate {
+            return false;
         }
+        if mine.channels == old.channels {
+            core::mem::swap(&mut self.state, &mut prev.state);
+            return true;
+        }
+        // Another channel count: keep the loudness history and integration,
+        // and the levels of the channels both have.
+        mine.levels.take_from(&old.levels);
+        mine.windows.take_from(&old.windows);
+        mine.true_peak.take_from(&old.true_peak);
+        core::mem::swap(&mut mine.gating, &mut old.gating);
+        true
     }
 
     fn as_any_mut(&mut self) -> &mut dyn core::any::Any {
@@ -490,7 +547,7 @@ mod tests {
         assert!(close(first.peak_db, -6.0, 0.01));
         let silence = vec![0.0; 4800 * 40];
         run(&mut m, &[silence.clone(), silence.clone()], 64, &mut 0);
-        // The true-peak interpolator delays by 12 frames: the tone's last
+        // The true-peak interpolator delays by 16 frames: the tone's last
         // inter-sample values land in this interval.
         let tail = m.take_interval_reading();
         assert_eq!(tail.peak_db, f64::NEG_INFINITY);
@@ -521,9 +578,9 @@ mod tests {
     #[test]
     fn readings_do_not_depend_on_the_block_size() {
         let fs = 44100.0;
-        let len = (fs * 7.3) as usize;
+        let len = (fs * 4.3) as usize;
         let n = noise(len, 7);
-        let t = tone_segments(3000.0, fs, &[(-10.0, 3.0), (-30.0, 2.0), (-3.0, 2.3)]);
+        let t = tone_segments(3000.0, fs, &[(-10.0, 2.0), (-30.0, 1.0), (-3.0, 1.3)]);
         let sig = vec![n.iter().zip(t.iter()).map(|(a, b)| 0.3 * a + b).collect::<Vec<_>>(), t];
         let mut readings = Vec::new();
         for block in [1, 37, 128] {
@@ -612,5 +669,13 @@ mod tests {
         assert_eq!(new.total_reading(), before);
         let mut other_rate = meter(44100.0, 2);
         assert!(!other_rate.take_state(&mut new));
+        // Another channel count keeps loudness and the shared channels' levels.
+        let mut mono = meter(fs, 1);
+        assert!(mono.take_state(&mut new));
+        let after = mono.total_reading();
+        assert_eq!(after.integrated_lufs, before.integrated_lufs);
+        assert_eq!(after.loudness_range_lu, before.loudness_range_lu);
+        assert_eq!(after.momentary_lufs, before.momentary_lufs);
+        assert_eq!(after.peak_db, before.peak_db);
     }
 }

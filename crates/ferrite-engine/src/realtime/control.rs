@@ -2,7 +2,7 @@
 //! publishes graphs, queues parameter changes, collects replaced programs.
 //! Never waits for the audio thread.
 
-use super::messages::{ControlMsg, ParamMsg, Program};
+use super::messages::{ControlMsg, Garbage, LaneSet, ParamMsg, Program};
 use super::Shared;
 use crate::compile::{compile, compile_lanes, GraphInfo, RenderSettings};
 use crate::desc::{GraphDesc, LaneDesc};
@@ -18,12 +18,14 @@ pub type MeterNames = Arc<Mutex<(u64, Vec<String>)>>;
 pub struct EngineControl {
     settings: RenderSettings,
     programs: triple_buffer::Input<Option<Box<Program>>>,
+    lane_sets: triple_buffer::Input<Option<Box<LaneSet>>>,
     params: rtrb::Producer<ControlMsg>,
-    garbage: rtrb::Consumer<Box<Program>>,
+    garbage: rtrb::Consumer<Garbage>,
     generation: u64,
     info: GraphInfo,
     automated: Vec<(usize, usize)>,
     meter_index: Vec<(String, usize)>,
+    structure: Option<Structure>,
     meter_names: MeterNames,
     shared: Arc<Shared>,
 }
@@ -32,19 +34,22 @@ impl EngineControl {
     pub(crate) fn new(
         settings: RenderSettings,
         programs: triple_buffer::Input<Option<Box<Program>>>,
+        lane_sets: triple_buffer::Input<Option<Box<LaneSet>>>,
         params: rtrb::Producer<ControlMsg>,
-        garbage: rtrb::Consumer<Box<Program>>,
+        garbage: rtrb::Consumer<Garbage>,
         shared: Arc<Shared>,
     ) -> Self {
         Self {
             settings,
             programs,
+            lane_sets,
             params,
             garbage,
             generation: 0,
             info: GraphInfo::default(),
             automated: Vec::new(),
             meter_index: Vec::new(),
+            structure: None,
             meter_names: Arc::new(Mutex::new((0, Vec::new()))),
             shared,
         }
@@ -81,14 +86,26 @@ impl EngineControl {
         self.collect_garbage();
         let compiled = compile(desc, self.settings, buffers)?;
         self.generation += 1;
+        // Removing a node or a connection would click: crossfade from the
+        // previous graph. Adding nodes and connections, or changing values, swaps directly.
+        let structure = Structure::of(desc);
+        let crossfade_frames = match &self.structure {
+            Some(prev) if !prev.is_kept_by(&structure) => {
+                (CROSSFADE_MS * self.settings.sample_rate / 1000.0).round() as u64
+            }
+            _ => 0,
+        };
+        self.structure = Some(structure);
         let names: Vec<String> = compiled.graph.meters().iter().map(|(n, _)| n.clone()).collect();
         self.info = compiled.info;
-        self.automated = compiled.lane_targets;
+        self.automated = compiled.lane_targets.clone();
         self.meter_index = compiled.graph.meters().to_vec();
         self.programs.write(Some(Box::new(Program {
             generation: self.generation,
             graph: compiled.graph,
             lanes: compiled.lanes,
+            lane_targets: compiled.lane_targets,
+            crossfade_frames,
         })));
         if let Ok(mut m) = self.meter_names.lock() {
             *m = (self.generation, names);
@@ -96,9 +113,15 @@ impl EngineControl {
         Ok(())
     }
 
-    /// Checks lanes against the newest graph (for `setAutomation`).
-    pub fn check_lanes(&self, lanes: &[LaneDesc]) -> Result<()> {
-        compile_lanes(lanes, &self.info, self.settings.sample_rate).map(|_| ())
+    /// Replaces the automation lanes of the newest graph while it plays,
+    /// without recompiling it. Lanes name nodes by id and parameters by name;
+    /// parameters without a lane keep the last value their old lane gave.
+    pub fn set_automation(&mut self, lanes: &[LaneDesc]) -> Result<()> {
+        self.collect_garbage();
+        let (lanes, targets) = compile_lanes(lanes, &self.info, self.settings.sample_rate)?;
+        self.automated = targets.clone();
+        self.lane_sets.write(Some(Box::new(LaneSet { generation: self.generation, lanes, targets })));
+        Ok(())
     }
 
     /// Queues a parameter change. `ramp_ms`: linear ramp length (default 0 when
@@ -179,6 +202,29 @@ impl EngineControl {
         while let Ok(p) = self.garbage.pop() {
             drop(p);
         }
+    }
+}
+
+/// Length of the crossfade of a structural swap.
+pub const CROSSFADE_MS: f64 = 10.0;
+
+/// Which nodes and connections a graph has, to tell structural swaps apart.
+struct Structure {
+    nodes: std::collections::HashSet<(u32, String)>,
+    connections: std::collections::HashSet<(u32, u32)>,
+}
+
+impl Structure {
+    fn of(desc: &GraphDesc) -> Self {
+        Self {
+            nodes: desc.nodes.iter().map(|n| (n.id, n.kind.clone())).collect(),
+            connections: desc.connections.iter().copied().collect(),
+        }
+    }
+
+    /// Whether `next` keeps every node and connection of `self`.
+    fn is_kept_by(&self, next: &Structure) -> bool {
+        self.nodes.is_subset(&next.nodes) && self.connections.is_subset(&next.connections)
     }
 }
 

@@ -1,6 +1,6 @@
 //! [`AudioCore`]: everything the audio thread owns and does in one callback.
 
-use super::messages::{ControlMsg, MeterMsg, ParamMsg, Program};
+use super::messages::{ControlMsg, Garbage, LaneSet, MeterMsg, ParamMsg, Program};
 use super::{Shared, MAX_SCHEDULED};
 use crate::meter::{reading_of, reset_integration};
 use std::sync::atomic::Ordering;
@@ -11,27 +11,60 @@ use std::sync::Arc;
 pub struct AudioCore {
     program: Option<Box<Program>>,
     programs: triple_buffer::Output<Option<Box<Program>>>,
+    lane_sets: triple_buffer::Output<Option<Box<LaneSet>>>,
+    pending_lanes: Option<Box<LaneSet>>,
     params: rtrb::Consumer<ControlMsg>,
     scheduled: Vec<ParamMsg>,
-    garbage: rtrb::Producer<Box<Program>>,
-    pending_garbage: Option<Box<Program>>,
+    garbage: rtrb::Producer<Garbage>,
+    pending_garbage: Option<Garbage>,
     meters: rtrb::Producer<MeterMsg>,
     shared: Arc<Shared>,
     frames_since_meters: u64,
     loop_region: Option<(u64, u64)>,
+    fading: Option<Fade>,
+}
+
+/// The previous program while a structural swap crossfades away from it.
+struct Fade {
+    program: Box<Program>,
+    remaining: u64,
+    total: u64,
+}
+
+/// Copies the device input into a graph's input node for `n` frames from `offset`.
+///
+/// # Realtime
+/// Does not allocate, lock or panic.
+fn feed_input(graph: &mut crate::graph::CompiledGraph, input: &[f32], in_channels: usize, offset: usize, n: usize) {
+    if !graph.uses_input() {
+        return;
+    }
+    for c in 0..graph.channels() {
+        let dst = graph.input_mut(c);
+        for (i, d) in dst.iter_mut().take(n).enumerate() {
+            *d = if in_channels == 0 {
+                0.0
+            } else {
+                input.get((offset + i) * in_channels + c % in_channels).map_or(0.0, |&x| f64::from(x))
+            };
+        }
+    }
 }
 
 impl AudioCore {
     pub(crate) fn new(
         programs: triple_buffer::Output<Option<Box<Program>>>,
+        lane_sets: triple_buffer::Output<Option<Box<LaneSet>>>,
         params: rtrb::Consumer<ControlMsg>,
-        garbage: rtrb::Producer<Box<Program>>,
+        garbage: rtrb::Producer<Garbage>,
         meters: rtrb::Producer<MeterMsg>,
         shared: Arc<Shared>,
     ) -> Self {
         Self {
             program: None,
             programs,
+            lane_sets,
+            pending_lanes: None,
             params,
             scheduled: Vec::with_capacity(MAX_SCHEDULED),
             garbage,
@@ -40,6 +73,7 @@ impl AudioCore {
             shared,
             frames_since_meters: 0,
             loop_region: None,
+            fading: None,
         }
     }
 
@@ -55,6 +89,7 @@ impl AudioCore {
     /// Does not allocate, free, lock, log or panic.
     pub fn render(&mut self, output: &mut [f32], input: &[f32], in_channels: usize, frames: usize, channels: usize) {
         self.take_new_program();
+        self.take_new_lanes();
         self.drain_params();
         let transport = &self.shared.transport;
         if let Some(region) = transport.loop_region() {
@@ -107,26 +142,38 @@ impl AudioCore {
                 }
             }
             let n = n.max(1) as usize;
-            if graph.uses_input() {
-                for c in 0..gch {
-                    let dst = graph.input_mut(c);
-                    for (i, d) in dst.iter_mut().take(n).enumerate() {
-                        *d = if in_channels == 0 {
-                            0.0
-                        } else {
-                            input.get((done + i) * in_channels + c % in_channels).map_or(0.0, |&x| f64::from(x))
-                        };
+            feed_input(graph, input, in_channels, done, n);
+            graph.render_block(pos, n, &mut prog.lanes);
+            // A structural swap crossfades from the previous graph, which keeps
+            // rendering (from its own state) until the fade ends.
+            let fade = match self.fading.as_mut() {
+                Some(f) => {
+                    feed_input(&mut f.program.graph, input, in_channels, done, n);
+                    f.program.graph.render_block(pos, n, &mut f.program.lanes);
+                    Some(f)
+                }
+                None => None,
+            };
+            let old = fade.as_ref().map(|f| (&f.program.graph, f.remaining, f.total));
+            for c in 0..channels {
+                let src = graph.output(c % gch.max(1), n);
+                let prev = old.map(|(g, _, _)| g.output(c % gch.max(1), n));
+                for (i, &x) in src.iter().enumerate() {
+                    let y = match (prev.and_then(|p| p.get(i)), old) {
+                        (Some(&p), Some((_, remaining, total))) => {
+                            // Equal-gain linear fade from old to new.
+                            let t = ((total - remaining + i as u64) as f64 / total as f64).min(1.0);
+                            x * t + p * (1.0 - t)
+                        }
+                        _ => x,
+                    };
+                    if let Some(o) = output.get_mut((done + i) * channels + c) {
+                        *o = y as f32;
                     }
                 }
             }
-            graph.render_block(pos, n, &mut prog.lanes);
-            for c in 0..channels {
-                let src = graph.output(c % gch.max(1), n);
-                for (i, &x) in src.iter().enumerate() {
-                    if let Some(o) = output.get_mut((done + i) * channels + c) {
-                        *o = x as f32;
-                    }
-                }
+            if let Some(f) = self.fading.as_mut() {
+                f.remaining = f.remaining.saturating_sub(n as u64);
             }
             done += n;
             pos += n as u64;
@@ -140,6 +187,11 @@ impl AudioCore {
             rest.fill(0.0);
         }
         self.shared.transport.set_position(pos);
+        if self.fading.as_ref().is_some_and(|f| f.remaining == 0) {
+            if let Some(f) = self.fading.take() {
+                self.discard(Garbage::Program(f.program));
+            }
+        }
         self.push_meters(frames as u64);
     }
 
@@ -153,13 +205,50 @@ impl AudioCore {
             new.graph.take_state_from(&mut old.graph);
         }
         self.shared.generation.store(new.generation, Ordering::Release);
+        let fade = new.crossfade_frames;
         if let Some(old) = self.program.replace(new) {
-            self.discard(old);
+            if fade > 0 {
+                if let Some(previous) = self.fading.replace(Fade { program: old, remaining: fade, total: fade }) {
+                    self.discard(Garbage::Program(previous.program));
+                }
+            } else {
+                self.discard(Garbage::Program(old));
+            }
+        }
+    }
+
+    /// Takes the newest published lane set: it replaces the running graph's
+    /// lanes when it was made for that graph, waits when its graph is not yet
+    /// taken, and goes back to the control side when it is stale.
+    fn take_new_lanes(&mut self) {
+        if self.lane_sets.update() {
+            if let Some(set) = self.lane_sets.output_buffer_mut().take() {
+                if let Some(older) = self.pending_lanes.replace(set) {
+                    self.discard(Garbage::Lanes(older));
+                }
+            }
+        }
+        let gen = self.program.as_ref().map_or(0, |p| p.generation);
+        match self.pending_lanes.as_ref().map(|s| s.generation) {
+            Some(g) if g == gen => {
+                if let (Some(mut set), Some(prog)) = (self.pending_lanes.take(), self.program.as_mut()) {
+                    std::mem::swap(&mut prog.lanes, &mut set.lanes);
+                    std::mem::swap(&mut prog.lane_targets, &mut set.targets);
+                    prog.graph.bind_lanes(&prog.lane_targets);
+                    self.discard(Garbage::Lanes(set));
+                }
+            }
+            Some(g) if g < gen => {
+                if let Some(set) = self.pending_lanes.take() {
+                    self.discard(Garbage::Lanes(set));
+                }
+            }
+            _ => {}
         }
     }
 
     /// Hands a replaced program back to the control side; never frees here.
-    fn discard(&mut self, old: Box<Program>) {
+    fn discard(&mut self, old: Garbage) {
         if let Some(p) = self.pending_garbage.take() {
             if let Err(rtrb::PushError::Full(p)) = self.garbage.push(p) {
                 self.pending_garbage = Some(p);

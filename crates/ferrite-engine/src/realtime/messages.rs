@@ -12,6 +12,28 @@ pub struct Program {
     pub graph: CompiledGraph,
     /// Its automation lanes.
     pub lanes: Vec<Lane>,
+    /// `(node index, param index)` per lane.
+    pub lane_targets: Vec<(usize, usize)>,
+    /// Frames to crossfade from the previous program (0: a plain swap).
+    pub crossfade_frames: u64,
+}
+
+/// A replacement set of automation lanes for the running graph.
+pub struct LaneSet {
+    /// Generation of the program the targets refer to.
+    pub generation: u64,
+    /// The lanes.
+    pub lanes: Vec<Lane>,
+    /// `(node index, param index)` per lane.
+    pub targets: Vec<(usize, usize)>,
+}
+
+/// What the audio thread hands back to the control side to be dropped there.
+pub enum Garbage {
+    /// A replaced program.
+    Program(Box<Program>),
+    /// A replaced (or stale) lane set.
+    Lanes(Box<LaneSet>),
 }
 
 /// A parameter change for the audio thread.

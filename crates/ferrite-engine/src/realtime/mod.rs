@@ -5,6 +5,7 @@
 //!  control side                          audio thread
 //!  ───────────                          ────────────
 //!  set_graph: compile ──triple buffer──▶ take newest Program (O(1)), hand state over
+//!  set_automation ────triple buffer──▶ take newest lanes for the running graph
 //!  set_param ─────────────rtrb────────▶ apply now, or at its frame (sample-accurate)
 //!  transport ────────────atomics──────▶ play / stop / seek / loop
 //!  drop old Programs ◀────rtrb──────── replaced Programs (never freed on the audio thread)
@@ -18,7 +19,7 @@ mod transport;
 
 pub use control::{EngineControl, MeterNames};
 pub use core::AudioCore;
-pub use messages::{ControlMsg, MeterMsg, ParamMsg, Program};
+pub use messages::{ControlMsg, Garbage, LaneSet, MeterMsg, ParamMsg, Program};
 pub use transport::Transport;
 
 use crate::compile::RenderSettings;
@@ -53,10 +54,11 @@ pub struct Shared {
 pub fn engine_pair(settings: RenderSettings) -> (EngineControl, AudioCore, rtrb::Consumer<MeterMsg>) {
     let shared = Arc::new(Shared::default());
     let (program_in, program_out) = triple_buffer::TripleBuffer::<Option<Box<Program>>>::default().split();
+    let (lanes_in, lanes_out) = triple_buffer::TripleBuffer::<Option<Box<LaneSet>>>::default().split();
     let (param_tx, param_rx) = rtrb::RingBuffer::new(PARAM_QUEUE);
     let (garbage_tx, garbage_rx) = rtrb::RingBuffer::new(GARBAGE_QUEUE);
     let (meter_tx, meter_rx) = rtrb::RingBuffer::new(METER_QUEUE);
-    let core = AudioCore::new(program_out, param_rx, garbage_tx, meter_tx, shared.clone());
-    let control = EngineControl::new(settings, program_in, param_tx, garbage_rx, shared);
+    let core = AudioCore::new(program_out, lanes_out, param_rx, garbage_tx, meter_tx, shared.clone());
+    let control = EngineControl::new(settings, program_in, lanes_in, param_tx, garbage_rx, shared);
     (control, core, meter_rx)
 }

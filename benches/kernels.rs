@@ -1,0 +1,88 @@
+//! Element-wise and scan kernels at every SIMD level this CPU supports:
+//! gain, ramp, mix, pan, peak, sum of squares and the convolver's complex
+//! multiply-accumulate. Throughput is in f64 elements (complex bins for cmac).
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use ferrite_dsp::kernels::*;
+
+/// 8 channels × 128 frames: one block of a small bus.
+const N: usize = 1024;
+
+fn signal(n: usize, seed: u64) -> Vec<f64> {
+    let mut s = seed | 1;
+    (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s >> 11) as f64 / (1u64 << 52) as f64 - 1.0
+        })
+        .collect()
+}
+
+fn bench(c: &mut Criterion) {
+    let levels = supported_levels();
+    let src = signal(N, 7);
+    let gains: Vec<f64> = (0..N).map(|i| 1.0 - i as f64 * 1e-6).collect();
+
+    let mut g = c.benchmark_group("gain");
+    g.throughput(Throughput::Elements(N as u64));
+    for &l in &levels {
+        let mut x = signal(N, 1);
+        g.bench_function(BenchmarkId::new("const", l.name()), |b| {
+            // Gain 1 keeps the buffer from decaying into denormals.
+            b.iter(|| gain_at(l, black_box(&mut x), black_box(1.0)))
+        });
+        g.bench_function(BenchmarkId::new("varying", l.name()), |b| {
+            b.iter(|| gain_varying_at(l, black_box(&mut x), &gains))
+        });
+        let mut x = signal(N, 1);
+        g.bench_function(BenchmarkId::new("ramp", l.name()), |b| {
+            b.iter(|| gain_ramp_at(l, black_box(&mut x), black_box(1.0), 0.0))
+        });
+        let (mut left, mut right) = (signal(N / 2, 2), signal(N / 2, 3));
+        g.bench_function(BenchmarkId::new("pan_stereo", l.name()), |b| {
+            b.iter(|| pan_stereo_at(l, black_box(&mut left), black_box(&mut right), 1.0, 1.0))
+        });
+    }
+    g.finish();
+
+    let mut g = c.benchmark_group("mix");
+    g.throughput(Throughput::Elements(N as u64));
+    for &l in &levels {
+        let mut dst = signal(N, 4);
+        g.bench_function(BenchmarkId::new("mix_into", l.name()), |b| {
+            b.iter(|| mix_into_at(l, black_box(&mut dst), &src, black_box(0.0)))
+        });
+    }
+    g.finish();
+
+    let mut g = c.benchmark_group("scan");
+    g.throughput(Throughput::Elements(N as u64));
+    for &l in &levels {
+        g.bench_function(BenchmarkId::new("peak_abs", l.name()), |b| b.iter(|| peak_abs_at(l, black_box(&src))));
+        g.bench_function(BenchmarkId::new("sum_squares", l.name()), |b| b.iter(|| sum_squares_at(l, black_box(&src))));
+    }
+    g.finish();
+
+    // One partition of a 2048-point FFT: 1025 bins (2050 f64).
+    let bins = 1025;
+    let (x, h) = (signal(2 * bins, 5), signal(2 * bins, 6));
+    let mut g = c.benchmark_group("cmac");
+    g.throughput(Throughput::Elements(bins as u64));
+    for &l in &levels {
+        let mut acc = vec![0.0; 2 * bins];
+        g.bench_function(BenchmarkId::from_parameter(l.name()), |b| {
+            b.iter(|| {
+                acc.fill(0.0);
+                cmac_at(l, black_box(&mut acc), &x, &h)
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
