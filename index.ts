@@ -126,8 +126,11 @@ export type Curve = 'linear' | 'step' | 'exponential' | 'scurve'
 
 /** One automation breakpoint. */
 export interface AutomationPoint {
+  /** Transport frame of the point (a non-negative integer). */
   frame: number
+  /** Parameter value from this frame. */
   value: number
+  /** How the value moves to the next point (default `'linear'`). */
   curve?: Curve
 }
 
@@ -233,15 +236,21 @@ const WAVEFORMS: readonly Waveform[] = ['sine', 'saw', 'square', 'triangle']
 
 /** A node of a {@link Graph}. */
 export interface NodeRef {
+  /** Node id, unique within its graph (`input` is 0, `output` is 1). */
   readonly id: number
+  /** Node type (`'oscillator'`, `'biquad'`, ...). */
   readonly type: string
 }
 
 /** One band of an {@link Graph.eq}. */
 export interface EqBand {
+  /** Filter type of the band. */
   type: BiquadType
+  /** Centre or corner frequency, Hz (below Nyquist). */
   frequency: number
+  /** Quality factor (default 1/√2). */
   q?: number
+  /** Gain for peaking and shelf bands, dB (default 0). */
   gainDb?: number
 }
 
@@ -726,12 +735,19 @@ function stringify(v: unknown): string {
 
 /** Loudness and level readings of one meter node. Silence reads `-Infinity`. */
 export interface MeterReading {
+  /** Sample peak, dBFS, max over channels (real time: since the previous delivery). */
   peakDb: number
+  /** RMS level, dBFS, max over channels (real time: since the previous delivery). */
   rmsDb: number
+  /** True peak per ITU-R BS.1770-4 Annex 2 (4× or more oversampled), dBTP. */
   truePeakDb: number
+  /** Momentary loudness (400 ms window ending now), LUFS. */
   momentaryLufs: number
+  /** Short-term loudness (3 s window ending now), LUFS. */
   shortTermLufs: number
+  /** Gated integrated loudness (EBU R128) since the start or `resetMeter`, LUFS. */
   integratedLufs: number
+  /** Loudness range (EBU Tech 3342) since the start or `resetMeter`, LU. */
   loudnessRangeLu: number
 }
 
@@ -747,7 +763,9 @@ export interface RenderResult {
 
 /** Options of {@link renderOffline}. */
 export interface RenderOptions {
+  /** Frames per second (1000 to 1536000). */
   sampleRate: number
+  /** Frames to render. */
   frames: number
   /** Default 2. */
   channels?: number
@@ -793,8 +811,16 @@ export function writeWav(path: string, channels: Float32Array[], sampleRate: num
   callNative(() => native.writeWavNative(path, channels, sampleRate, bitDepth))
 }
 
-/** Reads a WAV file into planar `Float32Array` channels. */
-export function readWav(path: string): { sampleRate: number; channels: Float32Array[] } {
+/** A decoded WAV file. */
+export interface WavFile {
+  /** Frames per second. */
+  sampleRate: number
+  /** One `Float32Array` per channel, in [-1, 1] for integer formats. */
+  channels: Float32Array[]
+}
+
+/** Reads a WAV file (16/24/32-bit PCM or 32-bit float) into planar `Float32Array` channels. */
+export function readWav(path: string): WavFile {
   if (typeof path !== 'string') throw new TypeError(`readWav: path must be a string, got ${describe(path)}`)
   return callNative(() => native.readWavNative(path))
 }
@@ -804,14 +830,19 @@ export function readWav(path: string): { sampleRate: number; channels: Float32Ar
 
 /** What {@link Engine.stats} reports. */
 export interface EngineStats {
+  /** Audio callbacks so far. */
   callbacks: number
+  /** Frames rendered so far. */
   framesRendered: number
   /** Backend underruns plus callbacks over budget. */
   xruns: number
   /** The buffer's duration, µs. */
   budgetUs: number
+  /** Median callback time, µs. */
   p50Us: number
+  /** 99th percentile callback time, µs. */
   p99Us: number
+  /** Longest callback, µs. */
   maxUs: number
   /** Control messages that did not fit the queue. */
   droppedMessages: number
@@ -827,8 +858,11 @@ export interface EngineStats {
 export interface EngineOpenOptions {
   /** Device id or name from {@link listDevices} (default: the default device). */
   device?: string
+  /** Requested sample rate; `engine.sampleRate` tells what was granted. */
   sampleRate?: number
+  /** Requested buffer size in frames (fixed when the device allows). */
   bufferSize?: number
+  /** Output channel count (default: the device's). */
   channels?: number
   /** Capture device; the graph's `input` reads it. */
   inputDevice?: string
@@ -1059,11 +1093,17 @@ export class Engine {
 
 /** One audio device. */
 export interface DeviceInfo {
+  /** Identifier to pass as `device` (for example `alsa:null`). */
   id: string
+  /** Human-readable name. */
   name: string
+  /** Whether this is the system's default output. */
   isDefault: boolean
+  /** Most output channels the device offers (0: input only). */
   outputChannels: number
+  /** Most input channels the device offers (0: output only). */
   inputChannels: number
+  /** Common sample rates the device supports. */
   sampleRates: number[]
 }
 
