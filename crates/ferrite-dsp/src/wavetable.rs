@@ -67,7 +67,7 @@ impl Shape {
             }
             Shape::Square if odd => 4.0 / (PI * kf),
             Shape::Triangle if odd => {
-                let s = if (k / 2) % 2 == 0 { 1.0 } else { -1.0 };
+                let s = if (k / 2).is_multiple_of(2) { 1.0 } else { -1.0 };
                 s * 8.0 / (PI * PI * kf * kf)
             }
             _ => 0.0,

@@ -91,7 +91,7 @@ fn no_processor_allocates_on_the_audio_path() {
     }
     let buf: std::sync::Arc<[Box<[f32]>]> = vec![vec![0.25f32; 3000].into_boxed_slice()].into();
     drive("player", Box::new(Player::new(buf.clone(), true, 10)), Box::new(Player::new(buf, true, 10)), &[], ramp, 400);
-    let fq = |k: usize, fr: u64| if k % 3 == 0 { 200.0 + (fr % 5000) as f64 } else { 1.0 };
+    let fq = |k: usize, fr: u64| if k.is_multiple_of(3) { 200.0 + (fr % 5000) as f64 } else { 1.0 };
     let peaking = || Box::new(Biquad::new(BiquadType::Peaking));
     drive("biquad", peaking(), peaking(), &[1000.0, 1.0, 3.0], fq, 400);
     let bands = vec![BiquadType::Lowshelf, BiquadType::Peaking, BiquadType::Highshelf, BiquadType::Lowpass];

@@ -225,7 +225,7 @@ impl Planes<'_> {
     /// the kernels rely on this for their unchecked loads.
     fn is_consistent(&self) -> bool {
         let n = self.stages.checked_mul(self.stride);
-        self.stride % BiquadBank::LANE_PAD == 0
+        self.stride.is_multiple_of(BiquadBank::LANE_PAD)
             && [self.b0.len(), self.b1.len(), self.b2.len(), self.a1.len(), self.a2.len()]
                 .iter()
                 .chain([self.z1.len(), self.z2.len()].iter())

@@ -221,7 +221,7 @@ impl Gating {
             self.blocks.add(end.momentary);
         }
         let st = SHORT_TERM_SUBBLOCKS as u64;
-        if self.subblocks >= st && (self.subblocks - st) % RANGE_HOP_SUBBLOCKS == 0 {
+        if self.subblocks >= st && (self.subblocks - st).is_multiple_of(RANGE_HOP_SUBBLOCKS) {
             self.short_term_blocks.add(end.short_term);
         }
     }

@@ -50,7 +50,7 @@ impl Transport {
     /// [control] Loops `start..end` (`end` exclusive); `None` ends looping.
     pub fn set_loop(&self, start: u64, end: Option<u64>) {
         let s = self.loop_seq.fetch_add(1, Ordering::AcqRel);
-        debug_assert!(s % 2 == 0);
+        debug_assert!(s.is_multiple_of(2));
         self.loop_start.store(start, Ordering::Release);
         self.loop_end.store(end.unwrap_or(NONE), Ordering::Release);
         self.loop_seq.fetch_add(1, Ordering::AcqRel);
