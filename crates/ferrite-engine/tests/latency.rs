@@ -280,3 +280,33 @@ fn the_real_time_engine_reports_and_compensates_the_same_latency() {
     let hits: Vec<(usize, f32)> = got.iter().copied().enumerate().filter(|&(_, x)| x != 0.0).collect();
     assert_eq!(hits, vec![(2 + want, 1.0)]);
 }
+
+#[test]
+fn compensation_delays_keep_their_state_across_a_swap() {
+    // An impulse is inside both the dry path's compensation delay and the
+    // limiter's lookahead when the same graph is published again: the
+    // persistent nodes and the unchanged path keep their state, so it still
+    // arrives as one impulse of 2.
+    let sr = 48_000.0;
+    let mut buf = vec![0.0f64; 1000];
+    buf[100] = 1.0;
+    let g = graph(
+        vec![limiter(2, 5.0), json!({"id": 4, "type": "player", "options": {"channels": [buf]}})],
+        json!([[4, 2], [2, 1], [4, 1]]),
+    );
+    let l = la(5.0, sr);
+    let (mut control, mut core, _m) = engine_pair(RenderSettings { sample_rate: sr, channels: 2, max_block: 128 });
+    control.set_graph(&g, &[]).unwrap();
+    let mut got = Vec::new();
+    let mut out = vec![0.0f32; 2 * 100];
+    for block in 0..8 {
+        if block == 2 {
+            // Frame 200: the impulse (frame 100) is on its way through both paths.
+            control.set_graph(&g, &[]).unwrap();
+        }
+        core.render(&mut out, &[], 0, 100, 2);
+        got.extend(out.chunks(2).map(|f| f[0]));
+    }
+    let hits: Vec<(usize, f32)> = got.iter().copied().enumerate().filter(|&(_, x)| x != 0.0).collect();
+    assert_eq!(hits, vec![(100 + l, 2.0)], "the swap lost what was inside a compensation delay");
+}

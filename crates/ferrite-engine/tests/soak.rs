@@ -29,7 +29,8 @@ fn resident_bytes() -> usize {
 }
 
 /// Graph variant `k` (16 shapes): bit 0 a master limiter, bit 1 an
-/// oscillator, bit 2 a re-routed delay path (and an automated biquad `q`),
+/// oscillator, bit 2 a re-routed delay path beside a limited dry path (so
+/// compensation delays are handed over on swaps) and an automated biquad `q`,
 /// bit 3 a convolver send with a meter. Nodes 1 (output), 2 (player),
 /// 4 (biquad) and 5 (gain) are always there.
 fn variant(k: usize) -> GraphDesc {
@@ -56,7 +57,9 @@ fn variant(k: usize) -> GraphDesc {
     }
     if k & 4 != 0 {
         nodes.push(json!({"id": 6, "type": "delay", "params": {"frames": 300, "feedback": 0.3, "mix": 0.5}}));
-        conns.extend([json!([2, 4]), json!([4, 6]), json!([6, 5]), json!([2, 5])]);
+        // A limiter on the parallel dry path: the other inputs of the gain get compensation delays.
+        nodes.push(json!({"id": 12, "type": "limiter", "params": {"ceilingDb": 0, "lookaheadMs": 1}}));
+        conns.extend([json!([2, 4]), json!([4, 6]), json!([6, 5]), json!([2, 12]), json!([12, 5])]);
         automation.push(json!({"node": 4, "param": "q", "points": [{"frame": 0, "value": 0.7}, {"frame": 96_000, "value": 4, "curve": "scurve"}]}));
     } else {
         conns.extend([json!([2, 4]), json!([4, 5])]);
