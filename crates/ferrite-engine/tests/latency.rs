@@ -310,3 +310,48 @@ fn compensation_delays_keep_their_state_across_a_swap() {
     let hits: Vec<(usize, f32)> = got.iter().copied().enumerate().filter(|&(_, x)| x != 0.0).collect();
     assert_eq!(hits, vec![(100 + l, 2.0)], "the swap lost what was inside a compensation delay");
 }
+
+#[test]
+fn republishing_the_same_graph_changes_no_sample() {
+    // Every persistent node and every unchanged compensation delay keeps its
+    // state, so swapping in the same graph again and again is inaudible: the
+    // real-time output equals an offline render without swaps.
+    let sr = 48_000.0;
+    let ir: Vec<f32> = noise(700, 3, 0.05);
+    let g = graph(
+        vec![
+            json!({"id": 2, "type": "player", "options": {"channels": {"buffer": 0}, "loop": true}}),
+            json!({"id": 3, "type": "convolver", "options": {"ir": [ir], "normalize": false}}),
+            limiter(4, 2.0),
+            json!({"id": 5, "type": "biquad", "params": {"frequency": 900, "q": 3}, "options": {"type": "peaking"}}),
+            json!({"id": 6, "type": "delay", "params": {"frames": 333, "feedback": 0.4, "mix": 0.5}}),
+            json!({"id": 7, "type": "oscillator", "params": {"frequency": 330, "amplitude": 0.1}}),
+            limiter(8, 0.7),
+        ],
+        json!([[2, 3], [3, 1], [2, 4], [4, 5], [5, 1], [2, 6], [6, 8], [8, 1], [7, 1]]),
+    );
+    let buffers = vec![std::sync::Arc::<[Box<[f32]>]>::from(vec![noise(3000, 9, 0.3).into_boxed_slice()])];
+    let frames = 6000usize;
+    let req = OfflineRequest { sample_rate: sr, frames: frames as u64, channels: 2, block_size: 128, input: vec![] };
+    let want = render_offline(&g, &buffers, &req, None).unwrap();
+    let (mut control, mut core, _m) = engine_pair(RenderSettings { sample_rate: sr, channels: 2, max_block: 128 });
+    control.set_graph(&g, &buffers).unwrap();
+    let mut got = Vec::new();
+    let mut pos = 0;
+    for (k, &n) in [100usize, 37, 128, 1, 250].iter().cycle().enumerate() {
+        if pos >= frames {
+            break;
+        }
+        if k % 3 == 2 {
+            control.set_graph(&g, &buffers).unwrap();
+        }
+        let n = n.min(frames - pos);
+        let mut out = vec![0.0f32; 2 * n];
+        core.render(&mut out, &[], 0, n, 2);
+        got.extend(out.chunks(2).map(|f| f[0]));
+        pos += n;
+        control.collect_garbage();
+    }
+    let first_diff = got.iter().zip(&want.channels[0]).position(|(a, b)| a != b);
+    assert_eq!(first_diff, None, "a swap changed the output");
+}
