@@ -391,6 +391,52 @@ proptest! {
         check_outcome(&v)?;
     }
 
+    /// Plausible graphs under random valid settings render, or fail cleanly.
+    #[test]
+    fn plausible_graphs_under_random_settings(
+        v in plausible_graph(),
+        sr in prop::sample::select(vec![8_000.0, 22_050.0, 44_100.0, 48_000.0, 96_000.0, 192_000.0]),
+        channels in 1usize..5,
+        max_block in prop::sample::select(vec![1usize, 2, 37, 64, 128, 1024]),
+    ) {
+        let d = GraphDesc::from_value(&v).expect("well-formed");
+        let settings = RenderSettings { sample_rate: sr, channels, max_block };
+        match compile(&d, settings, &[]) {
+            Ok(mut c) => {
+                let mut pos = 0u64;
+                for n in [max_block, 1, max_block / 2 + 1] {
+                    c.graph.render_block(pos, n, &mut c.lanes);
+                    for ch in 0..channels {
+                        prop_assert_eq!(c.graph.output(ch, n).len(), n, "an output channel is missing");
+                    }
+                    pos += n as u64;
+                }
+            }
+            Err(e) => prop_assert!(e.message.contains('#'), "{}", e.message),
+        }
+    }
+
+    /// Bad render settings are refused by name, whatever the graph.
+    #[test]
+    fn bad_settings_are_refused_by_name(
+        sr in prop_oneof![Just(f64::NAN), Just(f64::INFINITY), Just(0.0), Just(-48_000.0), Just(999.0), Just(2e6), 1_000.0f64..1_536_000.0],
+        channels in 0usize..40,
+        max_block in 0usize..20_000,
+    ) {
+        let v = g(json!([{"id": 0, "type": "output"}, {"id": 2, "type": "gain"}]), json!([[2, 0]]));
+        let settings = RenderSettings { sample_rate: sr, channels, max_block };
+        let valid = sr.is_finite() && (1_000.0..=1_536_000.0).contains(&sr)
+            && (1..=32).contains(&channels) && (1..=16_384).contains(&max_block);
+        match try_compile(&v, settings) {
+            Ok(_) => prop_assert!(valid, "accepted {:?}", settings),
+            Err(e) => {
+                prop_assert!(!valid, "refused {:?}: {}", settings, e.message);
+                prop_assert_eq!(e.kind, ErrorKind::Range);
+                prop_assert!(["sampleRate", "channels", "blockSize"].iter().any(|n| e.message.contains(n)), "{}", e.message);
+            }
+        }
+    }
+
     #[test]
     fn random_json_text_never_panics_the_parser(s in ".{0,60}") {
         if let Err(e) = GraphDesc::parse(&s) {
