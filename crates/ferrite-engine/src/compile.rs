@@ -228,6 +228,7 @@ pub fn compile(desc: &GraphDesc, settings: RenderSettings, buffers: &SideBuffers
     let mut render_nodes = Vec::with_capacity(n);
     let mut input_slot = None;
     let mut output_slot = None;
+    let ids: Vec<u32> = built.iter().map(|b| b.id).collect();
     let mut ordered: Vec<Option<BuiltNode>> = built.into_iter().map(Some).collect();
     for (k, &i) in order.iter().enumerate() {
         let Some(b) = ordered[i].take() else { continue };
@@ -236,7 +237,11 @@ pub fn compile(desc: &GraphDesc, settings: RenderSettings, buffers: &SideBuffers
             .iter()
             .map(|&p| {
                 let d = inmax - lat[p];
-                Edge { src_slot: slot_of[p], comp: (d > 0).then(|| CompDelay::new(d, settings.channels)) }
+                Edge {
+                    src_slot: slot_of[p],
+                    src_id: ids[p],
+                    comp: (d > 0).then(|| CompDelay::new(d, settings.channels)),
+                }
             })
             .collect();
         match b.role {

@@ -62,6 +62,8 @@ impl CompDelay {
 pub struct Edge {
     /// Buffer slot of the source node.
     pub(crate) src_slot: usize,
+    /// Id of the source node (to hand a compensation delay over on a swap).
+    pub(crate) src_id: u32,
     /// Delay that aligns this path with the node's slowest input.
     pub(crate) comp: Option<CompDelay>,
 }
@@ -235,6 +237,15 @@ impl CompiledGraph {
             let Some(old) = previous.nodes.get_mut(old_index) else { continue };
             if let (Some(new_p), Some(old_p)) = (node.processor.as_mut(), old.processor.as_mut()) {
                 new_p.take_state(old_p.as_mut());
+            }
+            // An edge from the same source with a compensation delay of the
+            // same length keeps its delay line (a swap of boxes: no allocation).
+            for edge in node.inputs.iter_mut() {
+                let Some(comp) = edge.comp.as_mut() else { continue };
+                let old_comp = old.inputs.iter_mut().find(|e| e.src_id == edge.src_id).and_then(|e| e.comp.as_mut());
+                if let Some(old_comp) = old_comp.filter(|c| c.len == comp.len && c.line.len() == comp.line.len()) {
+                    std::mem::swap(comp, old_comp);
+                }
             }
         }
     }
