@@ -134,6 +134,9 @@ pub const NODE_TYPES: &[&str] = &[
     "meter",
 ];
 
+/// Largest memory one delay line may take, over all channels (refused before allocating).
+pub const MAX_DELAY_BYTES: u64 = 1 << 30;
+
 /// Largest delay line or lookahead accepted, in seconds of audio (refused before allocating).
 pub const MAX_DELAY_SECONDS: f64 = 600.0;
 
@@ -402,6 +405,16 @@ pub fn build(desc: &NodeDesc, ctx: &BuildContext<'_>) -> Result<BuiltNode> {
                 )));
             }
             let max = max.max(frames);
+            let bytes = (max + 1.0) * ctx.channels as f64 * 8.0;
+            if bytes > MAX_DELAY_BYTES as f64 {
+                return Err(EngineError::range(format!(
+                    "{label}: a {}-frame delay line for {} channels needs {:.1} GiB; the limit is {} GiB",
+                    show(max),
+                    ctx.channels,
+                    bytes / (1u64 << 30) as f64,
+                    MAX_DELAY_BYTES >> 30
+                )));
+            }
             let defs = vec![
                 pd("frames", frames, Limit::Range(0.0, max)),
                 pd("feedback", 0.0, Limit::Range(-0.999, 0.999)),

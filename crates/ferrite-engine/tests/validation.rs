@@ -675,3 +675,15 @@ fn bad_automation_is_refused_by_name() {
             {"node": 2, "param": "gain", "points": [{"frame": 0, "value": 2}]}]});
     assert!(names(&err(&two).message, "gain #2"));
 }
+
+#[test]
+fn a_delay_line_too_large_for_memory_is_refused_by_bytes() {
+    let desc = ferrite_engine::desc::GraphDesc::from_value(&serde_json::json!({"version": 1, "nodes": [
+        {"id": 0, "type": "output"}, {"id": 1, "type": "delay", "params": {"frames": 115_000_000}}],
+        "connections": [[1, 0]]}))
+    .unwrap();
+    let settings = ferrite_engine::RenderSettings { sample_rate: 192_000.0, channels: 32, max_block: 128 };
+    let e = ferrite_engine::compile(&desc, settings, &[]).err().expect("refused");
+    assert_eq!(e.kind, ferrite_engine::ErrorKind::Range);
+    assert!(e.message.contains("delay #1") && e.message.contains("GiB"), "{}", e.message);
+}
