@@ -119,7 +119,7 @@ fn three_thousand_swaps_on_a_rendering_engine() {
                     }
                     report.callbacks += 1;
                     // Leave the CPU to the control side now and then, like a device would.
-                    if report.callbacks % 8 == 0 {
+                    if report.callbacks.is_multiple_of(8) {
                         std::thread::yield_now();
                     }
                 }
