@@ -22,21 +22,11 @@ fn allpass(f0: f64, q: f64) -> BiquadCoeffs {
     let w = 2.0 * std::f64::consts::PI * f0 / 48000.0;
     let alpha = w.sin() / (2.0 * q);
     let c = w.cos();
-    BiquadCoeffs::normalized(
-        1.0 - alpha,
-        -2.0 * c,
-        1.0 + alpha,
-        1.0 + alpha,
-        -2.0 * c,
-        1.0 - alpha,
-    )
+    BiquadCoeffs::normalized(1.0 - alpha, -2.0 * c, 1.0 + alpha, 1.0 + alpha, -2.0 * c, 1.0 - alpha)
 }
 
 fn band(i: usize) -> BiquadCoeffs {
-    allpass(
-        50.0 * 1.37f64.powi((i % 20) as i32),
-        0.5 + (i % 7) as f64 * 0.3,
-    )
+    allpass(50.0 * 1.37f64.powi((i % 20) as i32), 0.5 + (i % 7) as f64 * 0.3)
 }
 
 fn signal(n: usize) -> Vec<f64> {
@@ -112,9 +102,7 @@ fn bench_cascade(c: &mut Criterion) {
     let coeffs: Vec<BiquadCoeffs> = (0..stages).map(|s| band(s * 5)).collect();
     let mut z = vec![[0.0f64; 2]; stages];
     let mut data = signal(FRAMES);
-    g.bench_function("serial_scalar_chain", |b| {
-        b.iter(|| serial_chain(&coeffs, &mut z, black_box(&mut data)))
-    });
+    g.bench_function("serial_scalar_chain", |b| b.iter(|| serial_chain(&coeffs, &mut z, black_box(&mut data))));
     g.finish();
 }
 
@@ -156,27 +144,17 @@ fn ratio_report() {
     const LIMIT: f64 = 5.5e9; // DESIGN.md: AVX-512, 64 lanes, on the reference machine
     let best = ferrite_dsp::kernels::simd_level();
     let (mut bank, mut data) = make_bank(64, 1);
-    let bank_rate = rate(64 * FRAMES, 500, || {
-        bank.process_at(best, black_box(&mut data), FRAMES)
-    });
+    let bank_rate = rate(64 * FRAMES, 500, || bank.process_at(best, black_box(&mut data), FRAMES));
     let (mut big, mut big_data) = make_bank(128, 8);
-    let big_rate = rate(128 * 8 * FRAMES, 40, || {
-        big.process_at(best, black_box(&mut big_data), FRAMES)
-    });
+    let big_rate = rate(128 * 8 * FRAMES, 40, || big.process_at(best, black_box(&mut big_data), FRAMES));
     let (mut eq, mut eq_data) = make_cascade(8);
-    let casc_rate = rate(8 * FRAMES, 4_000, || {
-        eq.process_at(best, black_box(&mut eq_data))
-    });
+    let casc_rate = rate(8 * FRAMES, 4_000, || eq.process_at(best, black_box(&mut eq_data)));
     let ((mut l, mut a), (mut r, mut b)) = (make_cascade(8), make_cascade(8));
-    let pair_rate = rate(2 * 8 * FRAMES, 2_000, || {
-        l.process_pair_at(best, black_box(&mut a), &mut r, &mut b)
-    });
+    let pair_rate = rate(2 * 8 * FRAMES, 2_000, || l.process_pair_at(best, black_box(&mut a), &mut r, &mut b));
     let coeffs: Vec<BiquadCoeffs> = (0..8).map(|s| band(s * 5)).collect();
     let mut z = vec![[0.0f64; 2]; 8];
     let mut s_data = signal(FRAMES);
-    let serial_rate = rate(8 * FRAMES, 4_000, || {
-        serial_chain(&coeffs, &mut z, black_box(&mut s_data))
-    });
+    let serial_rate = rate(8 * FRAMES, 4_000, || serial_chain(&coeffs, &mut z, black_box(&mut s_data)));
     let g = |r: f64| r / 1e9;
     println!();
     println!("biquad summary (level {best}, G biquad-samples/s, best of 15 windows, one run):");
@@ -188,10 +166,7 @@ fn ratio_report() {
     println!("ratio bank/serial = {:.1}", bank_rate / serial_rate);
     println!("ratio cascade/serial = {:.2}", casc_rate / serial_rate);
     println!("ratio cascade pair/serial = {:.2}", pair_rate / serial_rate);
-    println!(
-        "bank vs 5.5 G limit (DESIGN.md, AVX-512) = {:.0}% (goal >= 40%)",
-        100.0 * bank_rate / LIMIT
-    );
+    println!("bank vs 5.5 G limit (DESIGN.md, AVX-512) = {:.0}% (goal >= 40%)", 100.0 * bank_rate / LIMIT);
     if best != SimdLevel::Avx512 {
         println!("  note: this CPU runs {best}, not AVX-512; the 5.5 G limit assumes AVX-512");
     }

@@ -62,12 +62,8 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("scan");
     g.throughput(Throughput::Elements(N as u64));
     for &l in &levels {
-        g.bench_function(BenchmarkId::new("peak_abs", l.name()), |b| {
-            b.iter(|| peak_abs_at(l, black_box(&src)))
-        });
-        g.bench_function(BenchmarkId::new("sum_squares", l.name()), |b| {
-            b.iter(|| sum_squares_at(l, black_box(&src)))
-        });
+        g.bench_function(BenchmarkId::new("peak_abs", l.name()), |b| b.iter(|| peak_abs_at(l, black_box(&src))));
+        g.bench_function(BenchmarkId::new("sum_squares", l.name()), |b| b.iter(|| sum_squares_at(l, black_box(&src))));
     }
     g.finish();
 

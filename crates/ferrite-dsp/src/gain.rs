@@ -58,28 +58,14 @@ mod tests {
         let mut data: Vec<f64> = (0..8).map(|i| i as f64).collect();
         let mut params = [ParamBuffer::new(0.5, 4)];
         let mut g = Gain::new();
-        g.prepare(&PrepareContext {
-            sample_rate: 48000.0,
-            max_block: 4,
-            channels: 2,
-        });
+        g.prepare(&PrepareContext { sample_rate: 48000.0, max_block: 4, channels: 2 });
         {
-            let ctx = ProcessContext {
-                frames: 4,
-                position: 0,
-                params: &params,
-            };
+            let ctx = ProcessContext { frames: 4, position: 0, params: &params };
             g.process(&ctx, &mut Bus::new(&mut data, 2, 4, 4));
         }
         assert_eq!(data, vec![0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5]);
-        params[0]
-            .varying_mut(4)
-            .copy_from_slice(&[1.0, 2.0, 0.0, -1.0]);
-        let ctx = ProcessContext {
-            frames: 4,
-            position: 4,
-            params: &params,
-        };
+        params[0].varying_mut(4).copy_from_slice(&[1.0, 2.0, 0.0, -1.0]);
+        let ctx = ProcessContext { frames: 4, position: 4, params: &params };
         g.process(&ctx, &mut Bus::new(&mut data, 2, 4, 4));
         assert_eq!(data, vec![0.0, 1.0, 0.0, -1.5, 2.0, 5.0, 0.0, -3.5]);
     }

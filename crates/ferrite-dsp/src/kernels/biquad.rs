@@ -34,13 +34,7 @@ pub struct BiquadCoeffs {
 
 impl BiquadCoeffs {
     /// The identity filter (`y = x`).
-    pub const IDENTITY: Self = Self {
-        b0: 1.0,
-        b1: 0.0,
-        b2: 0.0,
-        a1: 0.0,
-        a2: 0.0,
-    };
+    pub const IDENTITY: Self = Self { b0: 1.0, b1: 0.0, b2: 0.0, a1: 0.0, a2: 0.0 };
 
     /// Divides raw coefficients by `a0`. Returns the identity if `a0` is zero
     /// or any result is not finite.
@@ -51,13 +45,7 @@ impl BiquadCoeffs {
     /// assert_eq!((c.b0, c.a1), (1.0, -0.5));
     /// ```
     pub fn normalized(b0: f64, b1: f64, b2: f64, a0: f64, a1: f64, a2: f64) -> Self {
-        let c = Self {
-            b0: b0 / a0,
-            b1: b1 / a0,
-            b2: b2 / a0,
-            a1: a1 / a0,
-            a2: a2 / a0,
-        };
+        let c = Self { b0: b0 / a0, b1: b1 / a0, b2: b2 / a0, a1: a1 / a0, a2: a2 / a0 };
         if [c.b0, c.b1, c.b2, c.a1, c.a2].iter().all(|v| v.is_finite()) {
             c
         } else {
@@ -153,20 +141,14 @@ mod tests {
     #[test]
     fn tdf2_step_equals_direct_form_one() {
         let c = peaking(48000.0, 1000.0, 0.7, 6.0);
-        let x: Vec<f64> = (0..300)
-            .map(|i| ((i * 37) % 101) as f64 / 50.0 - 1.0)
-            .collect();
+        let x: Vec<f64> = (0..300).map(|i| ((i * 37) % 101) as f64 / 50.0 - 1.0).collect();
         let want = filter_df1(&c, &x);
         for fused in [false, true] {
             let mut z = [0.0; 2];
             let got: Vec<f64> = if fused {
-                x.iter()
-                    .map(|&v| tdf2_step::<true>(&c, &mut z, v))
-                    .collect()
+                x.iter().map(|&v| tdf2_step::<true>(&c, &mut z, v)).collect()
             } else {
-                x.iter()
-                    .map(|&v| tdf2_step::<false>(&c, &mut z, v))
-                    .collect()
+                x.iter().map(|&v| tdf2_step::<false>(&c, &mut z, v)).collect()
             };
             for (g, w) in got.iter().zip(&want) {
                 assert!((g - w).abs() < 1e-12, "{g} vs {w}");
@@ -174,17 +156,12 @@ mod tests {
         }
         // The DC gain of a peaking band is 1: a long constant input passes.
         let mut z = [0.0; 2];
-        let y = (0..20000)
-            .map(|_| tdf2_step::<false>(&c, &mut z, 1.0))
-            .last();
+        let y = (0..20000).map(|_| tdf2_step::<false>(&c, &mut z, 1.0)).last();
         assert!((y.unwrap_or(0.0) - 1.0).abs() < 1e-9);
     }
 
     #[test]
     fn normalized_rejects_a_zero_a0() {
-        assert_eq!(
-            BiquadCoeffs::normalized(1.0, 2.0, 3.0, 0.0, 1.0, 1.0),
-            BiquadCoeffs::IDENTITY
-        );
+        assert_eq!(BiquadCoeffs::normalized(1.0, 2.0, 3.0, 0.0, 1.0, 1.0), BiquadCoeffs::IDENTITY);
     }
 }

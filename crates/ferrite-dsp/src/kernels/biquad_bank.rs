@@ -47,9 +47,7 @@ impl BiquadBank {
     /// A bank of `lanes` signals × `stages` biquads, all identity filters
     /// with zero state. Allocates: call on the control side.
     pub fn new(lanes: usize, stages: usize) -> Self {
-        let stride = lanes
-            .div_ceil(Self::LANE_PAD)
-            .saturating_mul(Self::LANE_PAD);
+        let stride = lanes.div_ceil(Self::LANE_PAD).saturating_mul(Self::LANE_PAD);
         let n = stride.saturating_mul(stages);
         Self {
             lanes,
@@ -92,13 +90,7 @@ impl BiquadBank {
         let Some(i) = self.index(stage, lane) else {
             return false;
         };
-        let planes = [
-            &mut self.b0,
-            &mut self.b1,
-            &mut self.b2,
-            &mut self.a1,
-            &mut self.a2,
-        ];
+        let planes = [&mut self.b0, &mut self.b1, &mut self.b2, &mut self.a1, &mut self.a2];
         for (p, v) in planes.into_iter().zip([c.b0, c.b1, c.b2, c.a1, c.a2]) {
             if let Some(slot) = p.get_mut(i) {
                 *slot = v;
@@ -210,11 +202,7 @@ impl BiquadBank {
             z2: &mut self.z2,
         };
         if p.is_consistent() {
-            dispatch_level!(
-                level,
-                scalar::process(p, data, frames),
-                process(p, data, frames)
-            )
+            dispatch_level!(level, scalar::process(p, data, frames), process(p, data, frames))
         }
     }
 }
@@ -238,16 +226,10 @@ impl Planes<'_> {
     fn is_consistent(&self) -> bool {
         let n = self.stages.checked_mul(self.stride);
         self.stride % BiquadBank::LANE_PAD == 0
-            && [
-                self.b0.len(),
-                self.b1.len(),
-                self.b2.len(),
-                self.a1.len(),
-                self.a2.len(),
-            ]
-            .iter()
-            .chain([self.z1.len(), self.z2.len()].iter())
-            .all(|&l| Some(l) == n)
+            && [self.b0.len(), self.b1.len(), self.b2.len(), self.a1.len(), self.a2.len()]
+                .iter()
+                .chain([self.z1.len(), self.z2.len()].iter())
+                .all(|&l| Some(l) == n)
     }
 }
 
@@ -278,13 +260,7 @@ mod scalar {
                 let lanes = row.iter_mut().zip(z1.iter_mut().zip(z2.iter_mut()));
                 let coefs = b0.iter().zip(b1).zip(b2.iter().zip(a1).zip(a2));
                 for ((x, (z1, z2)), ((b0, b1), ((b2, a1), a2))) in lanes.zip(coefs) {
-                    let c = BiquadCoeffs {
-                        b0: *b0,
-                        b1: *b1,
-                        b2: *b2,
-                        a1: *a1,
-                        a2: *a2,
-                    };
+                    let c = BiquadCoeffs { b0: *b0, b1: *b1, b2: *b2, a1: *a1, a2: *a2 };
                     let mut z = [*z1, *z2];
                     *x = tdf2_step::<false>(&c, &mut z, *x);
                     (*z1, *z2) = (z[0], z[1]);
@@ -347,12 +323,7 @@ macro_rules! simd_bank {
             /// Runs lanes `lane..lane + N·W` through all stages.
             /// Safety: as [`process`], and `lane + N·W <= p.stride`.
             #[target_feature(enable = $feat)]
-            unsafe fn block<const N: usize>(
-                p: &mut Planes<'_>,
-                data: &mut [f64],
-                frames: usize,
-                lane: usize,
-            ) {
+            unsafe fn block<const N: usize>(p: &mut Planes<'_>, data: &mut [f64], frames: usize, lane: usize) {
                 let stride = p.stride;
                 let base = data.as_mut_ptr();
                 for s in 0..p.stages {
@@ -413,12 +384,10 @@ mod tests {
                         let stride = bank.stride();
                         assert_eq!(stride % 8, 0);
                         assert!(stride >= lanes && stride < lanes + 8);
-                        let coeffs: Vec<Vec<BiquadCoeffs>> = (0..lanes)
-                            .map(|_| (0..stages).map(|_| random_band(&mut rng)).collect())
-                            .collect();
-                        let z0: Vec<Vec<[f64; 2]>> = (0..lanes)
-                            .map(|_| (0..stages).map(|_| [rng.signed(), rng.signed()]).collect())
-                            .collect();
+                        let coeffs: Vec<Vec<BiquadCoeffs>> =
+                            (0..lanes).map(|_| (0..stages).map(|_| random_band(&mut rng)).collect()).collect();
+                        let z0: Vec<Vec<[f64; 2]>> =
+                            (0..lanes).map(|_| (0..stages).map(|_| [rng.signed(), rng.signed()]).collect()).collect();
                         for l in 0..lanes {
                             for s in 0..stages {
                                 assert!(bank.set_coeffs(s, l, coeffs[l][s]));
@@ -533,14 +502,7 @@ mod tests {
         assert_eq!(bank.coeffs(0, 5), None);
         assert_eq!(bank.state(2, 0), None);
         // Too short a buffer: only whole rows are processed, no panic.
-        bank.set_coeffs(
-            0,
-            0,
-            BiquadCoeffs {
-                b0: 2.0,
-                ..BiquadCoeffs::IDENTITY
-            },
-        );
+        bank.set_coeffs(0, 0, BiquadCoeffs { b0: 2.0, ..BiquadCoeffs::IDENTITY });
         let mut short = vec![1.0; 8 + 3];
         bank.process(&mut short, 5);
         assert_eq!(short[0], 2.0);

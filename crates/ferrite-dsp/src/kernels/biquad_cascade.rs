@@ -176,13 +176,7 @@ impl BiquadCascade {
     ///
     /// # Realtime
     /// No allocation, lock or panic.
-    pub fn process_pair_at(
-        &mut self,
-        level: SimdLevel,
-        a: &mut [f64],
-        other: &mut Self,
-        b: &mut [f64],
-    ) {
+    pub fn process_pair_at(&mut self, level: SimdLevel, a: &mut [f64], other: &mut Self, b: &mut [f64]) {
         let s = self.stages;
         if s != other.stages || a.len() != b.len() || s == 0 || a.is_empty() {
             self.process_at(level, a);
@@ -234,13 +228,7 @@ mod scalar {
         let mut c = [BiquadCoeffs::IDENTITY; MAX];
         let mut z = [[0.0; 2]; MAX];
         for k in 0..stages.min(MAX) {
-            c[k] = BiquadCoeffs {
-                b0: p.b0[k],
-                b1: p.b1[k],
-                b2: p.b2[k],
-                a1: p.a1[k],
-                a2: p.a2[k],
-            };
+            c[k] = BiquadCoeffs { b0: p.b0[k], b1: p.b1[k], b2: p.b2[k], a1: p.a1[k], a2: p.a2[k] };
             z[k] = [p.z1[k], p.z2[k]];
         }
         let (c, z) = (&c[..stages.min(MAX)], &mut z[..stages.min(MAX)]);
@@ -274,22 +262,14 @@ macro_rules! simd_cascade {
             /// Two cascades of equal stage count over equal lengths, interleaved.
             /// Safety: the CPU supports the level's features.
             #[target_feature(enable = $feat)]
-            pub(super) unsafe fn process_pair(
-                p: [&mut Planes; 2],
-                stages: usize,
-                data: [&mut [f64]; 2],
-            ) {
+            pub(super) unsafe fn process_pair(p: [&mut Planes; 2], stages: usize, data: [&mut [f64]; 2]) {
                 // SAFETY: same features.
                 unsafe { process_n::<2>(p, stages, data) }
             }
 
             /// Safety: the CPU supports the level's features.
             #[target_feature(enable = $feat)]
-            unsafe fn process_n<const C: usize>(
-                p: [&mut Planes; C],
-                stages: usize,
-                data: [&mut [f64]; C],
-            ) {
+            unsafe fn process_n<const C: usize>(p: [&mut Planes; C], stages: usize, data: [&mut [f64]; C]) {
                 // Vectors needed for `stages` lanes.
                 match stages.div_ceil(W) {
                     // SAFETY: same features; `NV·W <= MAX` is checked inside.
@@ -358,11 +338,7 @@ macro_rules! simd_cascade {
             ) {
                 let last = stages - 1;
                 let (out_v, out_l) = (last / W, last % W);
-                let bits = if MASKED {
-                    active_lanes(step, n, stages)
-                } else {
-                    0
-                };
+                let bits = if MASKED { active_lanes(step, n, stages) } else { 0 };
                 for c in 0..C {
                     let xin = data[c].get(step).copied().unwrap_or(0.0);
                     // Lane k's input is lane k−1's previous output; lane 0 takes x.
@@ -428,11 +404,7 @@ macro_rules! simd_cascade {
                     z2[c] = get::<NV>(&p.z2);
                 }
                 let k = Coefs { b0, b1, b2, a1, a2 };
-                let mut st = State {
-                    z1,
-                    z2,
-                    y: [[splat(0.0); NV]; C],
-                };
+                let mut st = State { z1, z2, y: [[splat(0.0); NV]; C] };
                 let last = stages - 1;
                 // Fill: lanes start one by one; steady: every stage lane busy;
                 // drain: lanes finish one by one. Only fill and drain need masks.
@@ -480,10 +452,8 @@ mod tests {
         for_each_test_level(|level| {
             for stages in 0..=MAX {
                 for &n in &[0usize, 1, 2, 7, 129, 300] {
-                    let coeffs: Vec<BiquadCoeffs> =
-                        (0..stages).map(|_| random_band(&mut rng)).collect();
-                    let z0: Vec<[f64; 2]> =
-                        (0..stages).map(|_| [rng.signed(), rng.signed()]).collect();
+                    let coeffs: Vec<BiquadCoeffs> = (0..stages).map(|_| random_band(&mut rng)).collect();
+                    let z0: Vec<[f64; 2]> = (0..stages).map(|_| [rng.signed(), rng.signed()]).collect();
                     let mut eq = BiquadCascade::new(stages);
                     for (k, (c, z)) in coeffs.iter().zip(&z0).enumerate() {
                         assert!(eq.set_coeffs(k, *c));
@@ -538,13 +508,7 @@ mod tests {
             }
             // Mismatched lengths fall back to two passes.
             let (mut l, mut r) = (BiquadCascade::new(2), BiquadCascade::new(2));
-            l.set_coeffs(
-                0,
-                BiquadCoeffs {
-                    b0: 2.0,
-                    ..BiquadCoeffs::IDENTITY
-                },
-            );
+            l.set_coeffs(0, BiquadCoeffs { b0: 2.0, ..BiquadCoeffs::IDENTITY });
             let (mut a, mut b) = (vec![1.0; 3], vec![1.0; 5]);
             l.process_pair_at(level, &mut a, &mut r, &mut b);
             assert_eq!((a, b), (vec![2.0; 3], vec![1.0; 5]));

@@ -43,11 +43,7 @@ pub fn cmac_at(level: SimdLevel, acc: &mut [f64], x: &[f64], h: &[f64]) {
 
 mod scalar {
     pub fn cmac(acc: &mut [f64], x: &[f64], h: &[f64]) {
-        for ((a, x), h) in acc
-            .chunks_exact_mut(2)
-            .zip(x.chunks_exact(2))
-            .zip(h.chunks_exact(2))
-        {
+        for ((a, x), h) in acc.chunks_exact_mut(2).zip(x.chunks_exact(2)).zip(h.chunks_exact(2)) {
             if let ([ar, ai], [xr, xi], [hr, hi]) = (a, x, h) {
                 *ar += xr * hr - xi * hi;
                 *ai += xi * hr + xr * hi;
@@ -81,11 +77,7 @@ macro_rules! simd_cmac {
             #[inline]
             #[target_feature(enable = $feat)]
             fn cmac_tail(acc: &mut [f64], x: &[f64], h: &[f64]) {
-                for ((a, x), h) in acc
-                    .chunks_exact_mut(2)
-                    .zip(x.chunks_exact(2))
-                    .zip(h.chunks_exact(2))
-                {
+                for ((a, x), h) in acc.chunks_exact_mut(2).zip(x.chunks_exact(2)).zip(h.chunks_exact(2)) {
                     if let ([ar, ai], [xr, xi], [hr, hi]) = (a, x, h) {
                         if FUSED {
                             *ar += xr.mul_add(*hr, -(xi * hi));
@@ -112,11 +104,7 @@ mod tests {
         let mut rng = Rng::new(7);
         for_each_test_level(|level| {
             for &bins in LENGTHS {
-                let (acc0, x, h) = (
-                    rng.vec(2 * bins),
-                    rng.vec(2 * bins + 1),
-                    rng.vec(2 * bins + 2),
-                );
+                let (acc0, x, h) = (rng.vec(2 * bins), rng.vec(2 * bins + 1), rng.vec(2 * bins + 2));
                 let mut acc = acc0.clone();
                 cmac_at(level, &mut acc, &x, &h);
                 let mut want = acc0.clone();

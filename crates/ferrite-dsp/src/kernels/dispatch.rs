@@ -76,14 +76,9 @@ impl core::fmt::Display for SimdLevel {
 /// ```
 pub fn parse_simd_override(value: &str) -> Option<SimdLevel> {
     let v = value.trim();
-    [
-        SimdLevel::Scalar,
-        SimdLevel::Sse42,
-        SimdLevel::Avx2,
-        SimdLevel::Avx512,
-    ]
-    .into_iter()
-    .find(|l| l.name().eq_ignore_ascii_case(v))
+    [SimdLevel::Scalar, SimdLevel::Sse42, SimdLevel::Avx2, SimdLevel::Avx512]
+        .into_iter()
+        .find(|l| l.name().eq_ignore_ascii_case(v))
 }
 
 /// Applies a cap to a list of supported levels (best last): the best level
@@ -133,10 +128,7 @@ fn hardware_levels() -> &'static [SimdLevel] {
 
 #[cfg(target_arch = "x86_64")]
 fn probe() -> Levels {
-    let mut v = Levels {
-        list: [SimdLevel::Scalar; 4],
-        len: 1,
-    };
+    let mut v = Levels { list: [SimdLevel::Scalar; 4], len: 1 };
     if is_x86_feature_detected!("sse4.2") {
         v.push(SimdLevel::Sse42);
     }
@@ -151,10 +143,7 @@ fn probe() -> Levels {
 
 #[cfg(target_arch = "aarch64")]
 fn probe() -> Levels {
-    let mut v = Levels {
-        list: [SimdLevel::Scalar; 4],
-        len: 1,
-    };
+    let mut v = Levels { list: [SimdLevel::Scalar; 4], len: 1 };
     if std::arch::is_aarch64_feature_detected!("neon") {
         v.push(SimdLevel::Neon);
     }
@@ -163,10 +152,7 @@ fn probe() -> Levels {
 
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
 fn probe() -> Levels {
-    Levels {
-        list: [SimdLevel::Scalar; 4],
-        len: 1,
-    }
+    Levels { list: [SimdLevel::Scalar; 4], len: 1 }
 }
 
 /// The best level the hardware supports, ignoring `FERRITE_SIMD`.
@@ -187,10 +173,7 @@ fn hardware_best() -> SimdLevel {
 pub fn simd_level() -> SimdLevel {
     static LEVEL: OnceLock<SimdLevel> = OnceLock::new();
     *LEVEL.get_or_init(|| {
-        let cap = std::env::var("FERRITE_SIMD")
-            .ok()
-            .as_deref()
-            .and_then(parse_simd_override);
+        let cap = std::env::var("FERRITE_SIMD").ok().as_deref().and_then(parse_simd_override);
         apply_cap(hardware_levels(), cap)
     })
 }

@@ -54,11 +54,7 @@ pub fn gain_ramp(x: &mut [f64], from: f64, step: f64) {
 /// # Realtime
 /// No allocation, lock or panic.
 pub fn gain_ramp_at(level: SimdLevel, x: &mut [f64], from: f64, step: f64) {
-    dispatch_level!(
-        level,
-        scalar::gain_ramp(x, 0, from, step),
-        gain_ramp(x, from, step)
-    )
+    dispatch_level!(level, scalar::gain_ramp(x, 0, from, step), gain_ramp(x, from, step))
 }
 
 mod scalar {
@@ -170,11 +166,7 @@ mod tests {
 
                 let mut a = x.clone();
                 gain_ramp_at(level, &mut a, from, step);
-                let want: Vec<f64> = x
-                    .iter()
-                    .enumerate()
-                    .map(|(i, v)| v * (from + i as f64 * step))
-                    .collect();
+                let want: Vec<f64> = x.iter().enumerate().map(|(i, v)| v * (from + i as f64 * step)).collect();
                 assert_bits_eq(&a, &want, &format!("gain_ramp {level} n={n}"));
             }
         });

@@ -64,12 +64,7 @@ macro_rules! simd_mix {
                 let mut sc = src.chunks_exact(W);
                 for (d, s) in (&mut dc).zip(&mut sc) {
                     // SAFETY: `d` and `s` hold exactly `W` elements each.
-                    unsafe {
-                        store(
-                            d.as_mut_ptr(),
-                            add(load(d.as_ptr()), mul(gv, load(s.as_ptr()))),
-                        )
-                    };
+                    unsafe { store(d.as_mut_ptr(), add(load(d.as_ptr()), mul(gv, load(s.as_ptr())))) };
                 }
                 super::scalar::mix_into(dc.into_remainder(), sc.remainder(), g);
             }

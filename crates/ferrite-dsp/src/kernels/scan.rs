@@ -110,17 +110,10 @@ mod tests {
                     x[n - 1] = -3.5; // the peak in the remainder, negative
                 }
                 let peak = x.iter().map(|v| v.abs()).fold(0.0, f64::max);
-                assert_eq!(
-                    peak_abs_at(level, &x).to_bits(),
-                    peak.to_bits(),
-                    "{level} n={n}"
-                );
+                assert_eq!(peak_abs_at(level, &x).to_bits(), peak.to_bits(), "{level} n={n}");
                 let ss: f64 = x.iter().map(|v| v * v).sum();
                 let got = sum_squares_at(level, &x);
-                assert!(
-                    (got - ss).abs() <= 1e-12 * ss,
-                    "{level} n={n}: {got} vs {ss}"
-                );
+                assert!((got - ss).abs() <= 1e-12 * ss, "{level} n={n}: {got} vs {ss}");
             }
         });
     }
@@ -132,9 +125,7 @@ mod tests {
             x[5] = -0.75;
             assert_eq!(peak_abs_at(level, &x), 0.75);
             // A full-scale square wave has RMS 1.
-            let sq: Vec<f64> = (0..1000)
-                .map(|i| if i % 2 == 0 { 1.0 } else { -1.0 })
-                .collect();
+            let sq: Vec<f64> = (0..1000).map(|i| if i % 2 == 0 { 1.0 } else { -1.0 }).collect();
             assert_eq!((sum_squares_at(level, &sq) / 1000.0).sqrt(), 1.0);
             assert_eq!(peak_abs_at(level, &[]), 0.0);
             assert_eq!(sum_squares_at(level, &[]), 0.0);

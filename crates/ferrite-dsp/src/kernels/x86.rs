@@ -308,10 +308,7 @@ pub(super) mod avx512 {
     #[target_feature(enable = "avx512f")]
     pub fn shift_in(v: V, prev: V) -> V {
         // alignr over the 16-element concatenation [prev, v], starting at prev[7].
-        _mm512_castsi512_pd(_mm512_alignr_epi64::<7>(
-            _mm512_castpd_si512(v),
-            _mm512_castpd_si512(prev),
-        ))
+        _mm512_castsi512_pd(_mm512_alignr_epi64::<7>(_mm512_castpd_si512(v), _mm512_castpd_si512(prev)))
     }
     /// Lane mask from the low `W` bits.
     pub type M = __mmask8;
