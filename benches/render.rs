@@ -4,6 +4,7 @@
 //! `cargo bench --bench render`
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use ferrite_engine::compile::{compile_with, CompileOptions};
 use ferrite_engine::desc::GraphDesc;
 use ferrite_engine::realtime::engine_pair;
 use ferrite_engine::{compile, RenderSettings};
@@ -57,8 +58,16 @@ fn session(tracks: u32, dynamics: bool) -> GraphDesc {
 fn bench_render(c: &mut Criterion) {
     let settings = RenderSettings { sample_rate: SR, channels: 2, max_block: 128 };
     let mut group = c.benchmark_group("render_block_128");
-    for (name, tracks, dynamics) in [("16_tracks_x_8band_eq", 16, false), ("reference_session_64_tracks", 64, true)] {
-        let mut compiled = compile(&session(tracks, dynamics), settings, &[]).expect("compiles");
+    // `_unbatched`: the same graph with the compiler's filter batching off
+    // (crate::batch), node by node, for an A/B in one run.
+    for (name, tracks, dynamics, batch) in [
+        ("16_tracks_x_8band_eq", 16, false, true),
+        ("16_tracks_x_8band_eq_unbatched", 16, false, false),
+        ("reference_session_64_tracks", 64, true, true),
+        ("reference_session_64_tracks_unbatched", 64, true, false),
+    ] {
+        let options = CompileOptions { batch: batch && CompileOptions::from_env().batch };
+        let mut compiled = compile_with(&session(tracks, dynamics), settings, &[], options).expect("compiles");
         let mut pos = 0u64;
         group.throughput(Throughput::Elements(128));
         group.bench_function(name, |b| {

@@ -11,7 +11,11 @@
 //! recomputation when a parameter is varying), so an `Eq` gives the same
 //! samples as its bands run one after another as separate biquads.
 
-use crate::biquad::{sanitize_sample_rate, BiquadType, Coeffs, Section, PARAMS};
+use crate::biquad::{
+    cascade_channels, load_sections, sanitize_sample_rate, store_sections, BankFilter, BiquadType, Coeffs, Section,
+    PARAMS,
+};
+use crate::kernels::BiquadBank;
 use crate::processor::{Bus, ParamSpec, PrepareContext, ProcessContext, Processor};
 
 /// Parameters per band (`frequency`, `q`, `gainDb`).
@@ -87,6 +91,11 @@ impl Processor for Eq {
     /// # Realtime
     /// Does not allocate, lock or panic.
     fn process(&mut self, ctx: &ProcessContext<'_>, io: &mut Bus<'_>) {
+        // All bands constant: each channel through the pipelined cascade
+        // kernel (8 bands per cascade).
+        if cascade_channels(&mut self.sections, self.sample_rate, ctx, io) {
+            return;
+        }
         for (band, section) in self.sections.iter_mut().enumerate() {
             let base = band * PARAMS_PER_BAND;
             let params = [ctx.param(base), ctx.param(base + 1), ctx.param(base + 2)];
@@ -120,6 +129,24 @@ impl Processor for Eq {
 
     fn as_any_mut(&mut self) -> &mut dyn core::any::Any {
         self
+    }
+}
+
+impl BankFilter for Eq {
+    fn bank_stages(&self) -> usize {
+        self.sections.len()
+    }
+
+    fn bank_channels(&self) -> usize {
+        self.sections.first().map_or(0, Section::channels)
+    }
+
+    fn load_bank(&mut self, ctx: &ProcessContext<'_>, bank: &mut BiquadBank, first_lane: usize) -> bool {
+        load_sections(&mut self.sections, self.sample_rate, ctx, bank, first_lane)
+    }
+
+    fn store_bank(&mut self, bank: &BiquadBank, first_lane: usize) {
+        store_sections(&mut self.sections, bank, first_lane)
     }
 }
 

@@ -109,8 +109,34 @@ pub struct Compiled {
     pub info: GraphInfo,
 }
 
-/// Validates and compiles `desc` for `settings`.
+/// Compiler switches that do not change what a graph renders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CompileOptions {
+    /// Run parallel biquad filters as one SIMD bank (see [`crate::batch`]).
+    pub batch: bool,
+}
+
+impl CompileOptions {
+    /// The defaults, with batching off when the environment variable
+    /// `FERRITE_NO_BATCH` is `1` (control side: reads the environment).
+    pub fn from_env() -> Self {
+        Self { batch: crate::batch::enabled_by_env() }
+    }
+}
+
+/// Validates and compiles `desc` for `settings` with
+/// [`CompileOptions::from_env`].
 pub fn compile(desc: &GraphDesc, settings: RenderSettings, buffers: &SideBuffers) -> Result<Compiled> {
+    compile_with(desc, settings, buffers, CompileOptions::from_env())
+}
+
+/// Validates and compiles `desc` for `settings` with explicit options.
+pub fn compile_with(
+    desc: &GraphDesc,
+    settings: RenderSettings,
+    buffers: &SideBuffers,
+    options: CompileOptions,
+) -> Result<Compiled> {
     settings.validate()?;
     // Detect the SIMD level here, on the control side: its first call reads
     // the environment (allocates), which the audio thread must never do.
@@ -174,7 +200,37 @@ pub fn compile(desc: &GraphDesc, settings: RenderSettings, buffers: &SideBuffers
         }
     }
 
-    let order = topological_order(&built, &preds, &succs)?;
+    let mut order = topological_order(&built, &preds, &succs)?;
+
+    // Batching: like filters at the same depth run as one bank; their
+    // members are made contiguous in a depth-sorted order (crate::batch).
+    let groups = if options.batch {
+        let mut depth = vec![0usize; n];
+        for &i in &order {
+            depth[i] = preds[i].iter().map(|&p| depth[p] + 1).max().unwrap_or(0);
+        }
+        let stages: Vec<Option<usize>> = built
+            .iter_mut()
+            .map(|b| match b.role {
+                Role::Effect => b.processor.as_mut().and_then(|p| crate::batch::batchable(p.as_mut())),
+                _ => None,
+            })
+            .collect();
+        let groups = crate::batch::find_groups(&depth, &stages);
+        if !groups.is_empty() {
+            let mut group_of = vec![usize::MAX; n];
+            for (g, (members, _)) in groups.iter().enumerate() {
+                for &i in members {
+                    group_of[i] = g;
+                }
+            }
+            // Stable: within a depth and group, Kahn's order is kept.
+            order.sort_by_key(|&i| (depth[i], group_of[i]));
+        }
+        groups
+    } else {
+        Vec::new()
+    };
 
     // Latency: each node's output latency is the slowest input's plus its own.
     let mut lat = vec![0usize; n];
@@ -261,7 +317,19 @@ pub fn compile(desc: &GraphDesc, settings: RenderSettings, buffers: &SideBuffers
             slot: slot_of[i],
             params: b.params.iter().map(|p| ParamBuffer::new(p.value, settings.max_block)).collect(),
             ctl: b.params.iter().map(|p| ParamCtl::new(p.value)).collect(),
+            batch: None,
         });
+    }
+    let mut batches = Vec::with_capacity(groups.len());
+    for (g, (members, stages)) in groups.into_iter().enumerate() {
+        let mut members: Vec<usize> = members.into_iter().map(|i| pos_in_order[i]).collect();
+        members.sort_unstable();
+        for (m, &k) in members.iter().enumerate() {
+            if let Some(node) = render_nodes.get_mut(k) {
+                node.batch = Some((g, m));
+            }
+        }
+        batches.push(crate::batch::BatchGroup::new(members, stages, settings.channels, settings.max_block));
     }
 
     let mut ids_sorted: Vec<(u32, usize)> = render_nodes.iter().enumerate().map(|(k, n)| (n.id, k)).collect();
@@ -277,6 +345,7 @@ pub fn compile(desc: &GraphDesc, settings: RenderSettings, buffers: &SideBuffers
         latency,
         meters,
         ids_sorted: ids_sorted.into_boxed_slice(),
+        batches,
     };
     let (lanes, lane_targets) = compile_lanes(&desc.automation, &info, settings.sample_rate)?;
     graph.bind_lanes(&lane_targets);

@@ -4,6 +4,7 @@
 //! [`CompiledGraph::render_block`] only reads and writes what exists.
 
 use crate::automation::Lane;
+use crate::batch::BatchGroup;
 use crate::nodes::Role;
 use ferrite_dsp::{Bus, ParamBuffer, ProcessContext, Processor};
 
@@ -109,6 +110,8 @@ pub struct RenderNode {
     pub(crate) slot: usize,
     pub(crate) params: Vec<ParamBuffer>,
     pub(crate) ctl: Vec<ParamCtl>,
+    /// `(group, member)` when the node runs in a batch (see [`crate::batch`]).
+    pub(crate) batch: Option<(usize, usize)>,
 }
 
 /// A graph compiled for one sample rate, channel count and maximum block.
@@ -125,6 +128,8 @@ pub struct CompiledGraph {
     pub(crate) meters: Vec<(String, usize)>,
     /// `(node id, node index)` sorted by id, for state hand-over on a swap.
     pub(crate) ids_sorted: Box<[(u32, usize)]>,
+    /// Groups of batched filters (see [`crate::batch`]).
+    pub(crate) batches: Vec<BatchGroup>,
 }
 
 impl CompiledGraph {
@@ -161,6 +166,11 @@ impl CompiledGraph {
     /// Nodes in render order.
     pub fn nodes(&self) -> &[RenderNode] {
         &self.nodes
+    }
+
+    /// Member counts of the batched filter groups (see [`crate::batch`]).
+    pub fn batch_groups(&self) -> Vec<usize> {
+        self.batches.iter().map(BatchGroup::len).collect()
     }
 
     /// Parameter control of node `node`, parameter `param`.
@@ -273,10 +283,12 @@ impl CompiledGraph {
     pub fn render_block(&mut self, position: u64, frames: usize, lanes: &mut [Lane]) {
         let frames = frames.min(self.max_block);
         let (channels, mb) = (self.channels, self.max_block);
-        for node in self.nodes.iter_mut() {
+        for k in 0..self.nodes.len() {
+            let Some(node) = self.nodes.get_mut(k) else { continue };
             if node.role == Role::Input {
                 continue;
             }
+            let batch = node.batch;
             // Take the node's buffer out of the pool (no allocation: an empty
             // boxed slice is a dangling pointer), sum its inputs into it.
             let Some(slot) = self.pool.get_mut(node.slot) else { continue };
@@ -305,11 +317,23 @@ impl CompiledGraph {
             fill_params(node, position, frames, lanes);
             if let Some(p) = node.processor.as_mut() {
                 let ctx = ProcessContext { frames, position, params: &node.params };
-                let mut bus = Bus::new(&mut buf, channels, mb, frames);
-                p.process(&ctx, &mut bus);
+                match batch.and_then(|(g, m)| Some((self.batches.get_mut(g)?, m))) {
+                    // A batch member: loaded into its group's bank, or run alone.
+                    Some((group, m)) => group.stage(m, p.as_mut(), &ctx, &mut buf, mb),
+                    None => {
+                        let mut bus = Bus::new(&mut buf, channels, mb, frames);
+                        p.process(&ctx, &mut bus);
+                    }
+                }
             }
             if let Some(slot) = self.pool.get_mut(node.slot) {
                 *slot = buf;
+            }
+            // The group's last member: run the bank, hand samples and state back.
+            if let Some(group) = batch.and_then(|(g, _)| self.batches.get_mut(g)) {
+                if group.last() == Some(k) {
+                    group.run(frames, &mut self.nodes, &mut self.pool, mb);
+                }
             }
         }
     }

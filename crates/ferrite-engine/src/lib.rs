@@ -4,6 +4,7 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 pub mod automation;
+pub mod batch;
 pub mod compile;
 pub mod desc;
 pub mod error;

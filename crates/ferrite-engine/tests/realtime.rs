@@ -300,3 +300,51 @@ fn a_structural_swap_crossfades_and_a_persistent_node_keeps_its_state() {
         assert!((x - want).abs() < 1e-5, "frame {i}: {x} vs {want} (phase lost across the swap?)");
     }
 }
+
+/// 16 oscillators each through an 8-band EQ into the output: the EQs run as
+/// one batched bank (crate::batch).
+fn eq_mix_graph(gain_db: f64) -> ferrite_engine::GraphDesc {
+    let mut nodes = vec![json!({"id": 0, "type": "output"})];
+    let mut conns = Vec::new();
+    for t in 0..16u32 {
+        let (osc, eq) = (10 + 2 * t, 11 + 2 * t);
+        let mut params = serde_json::Map::new();
+        let mut bands = Vec::new();
+        for b in 0..8 {
+            bands.push(json!({"type": "peaking"}));
+            params.insert(format!("bands[{b}].frequency"), json!(80.0 * (b + 1) as f64 * (b + 1) as f64));
+            params.insert(format!("bands[{b}].gainDb"), json!(gain_db));
+        }
+        nodes.push(json!({"id": osc, "type": "oscillator", "params": {"frequency": 50.0 + 30.0 * t as f64, "amplitude": 0.05}}));
+        nodes.push(json!({"id": eq, "type": "eq", "params": params, "options": {"bands": bands}}));
+        conns.extend([json!([osc, eq]), json!([eq, 0])]);
+    }
+    graph(json!({"version": 1, "nodes": nodes, "connections": conns}))
+}
+
+#[test]
+fn batched_eq_graph_does_not_allocate_under_swaps_and_ramps() {
+    let (mut control, mut core, _meters) = engine_pair(settings());
+    let mut out = vec![0.0f32; 256 * 2];
+    reset_violation_count();
+    let mut heard = 0.0f32;
+    for cb in 0..300 {
+        if cb % 25 == 0 {
+            control.set_graph(&eq_mix_graph(-3.0 + (cb % 4) as f64), &[]).unwrap();
+        }
+        if cb % 7 == 0 {
+            // Ramps send some members to their per-frame path for a while.
+            let eq = 11 + 2 * (cb as u32 % 16);
+            control.set_param(eq, "bands[3].gainDb", (cb % 12) as f64 - 6.0, Some(300.0), None).unwrap();
+            control
+                .set_param(11 + 2 * ((cb as u32 + 1) % 16), "bands[0].frequency", 100.0 + cb as f64, None, None)
+                .unwrap();
+        }
+        let frames = [256usize, 100, 1, 37][cb % 4];
+        assert_no_alloc(|| core.render(&mut out[..frames * 2], &[], 0, frames, 2));
+        heard = heard.max(out[..frames * 2].iter().fold(0.0f32, |m, x| m.max(x.abs())));
+        control.collect_garbage();
+    }
+    assert_eq!(violation_count(), 0, "the audio thread allocated or freed");
+    assert!(heard > 0.01, "the engine produced sound ({heard})");
+}
