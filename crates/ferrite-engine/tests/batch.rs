@@ -46,7 +46,8 @@ fn session(tracks: u32, automate: bool) -> GraphDesc {
             let f = 60.0 * 2.2f64.powi(b as i32) * (1.0 + 0.03 * t as f64);
             params.insert(format!("bands[{b}].frequency"), json!(f));
             params.insert(format!("bands[{b}].q"), json!(0.6 + 0.2 * ((b as u32 + t) % 5) as f64));
-            params.insert(format!("bands[{b}].gainDb"), json!(if (b as u32 + t) % 2 == 0 { 6.0 } else { -4.5 }));
+            params
+                .insert(format!("bands[{b}].gainDb"), json!(if (b as u32 + t).is_multiple_of(2) { 6.0 } else { -4.5 }));
         }
         nodes.push(json!({"id": eq, "type": "eq", "params": params, "options": {"bands": bands}}));
         conns.push(json!([osc, eq]));
