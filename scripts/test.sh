@@ -25,8 +25,8 @@ npx ava 2>&1 | tee "$log/ava.txt"
 
 rust_pass=$(grep -E '^test result:' "$log/rust.txt" | sed -E 's/.* ([0-9]+) passed.*/\1/' | awk '{s+=$1} END {print s+0}')
 rust_fail=$(grep -E '^test result:' "$log/rust.txt" | sed -E 's/.* ([0-9]+) failed.*/\1/' | awk '{s+=$1} END {print s+0}')
-ava_pass=$(grep -Eo '[0-9]+ tests? passed' "$log/ava.txt" | tail -1 | grep -Eo '^[0-9]+' || echo 0)
-ava_fail=$(grep -Eo '[0-9]+ tests? failed' "$log/ava.txt" | tail -1 | grep -Eo '^[0-9]+' || echo 0)
+ava_pass=$(grep -cE '^\s+✔' "$log/ava.txt" || true)
+ava_fail=$(grep -cE '^\s+✘' "$log/ava.txt" || true)
 [ -n "$ava_pass" ] || ava_pass=0
 [ -n "$ava_fail" ] || ava_fail=0
 if [ "$status" != 0 ] && [ "$((rust_fail + ava_fail))" = 0 ]; then rust_fail=1; fi

@@ -306,7 +306,21 @@ impl AudioCore {
     fn push_meters(&mut self, frames: u64) {
         let period = self.shared.meter_period.load(Ordering::Relaxed);
         self.frames_since_meters += frames;
-        if period == 0 || self.frames_since_meters < period {
+        if period == 0 {
+            // Nobody listens: restart the meters' intervals so that a new
+            // subscriber's first reading covers only its own interval.
+            self.frames_since_meters = 0;
+            if let Some(prog) = self.program.as_mut() {
+                for k in 0..prog.graph.meters().len() {
+                    let Some(idx) = prog.graph.meters().get(k).map(|m| m.1) else { continue };
+                    if let Some(p) = prog.graph.processor_mut(idx) {
+                        let _ = reading_of(p, false);
+                    }
+                }
+            }
+            return;
+        }
+        if self.frames_since_meters < period {
             return;
         }
         self.frames_since_meters = 0;
