@@ -401,7 +401,9 @@ impl Compressor {
         let st = &mut self.gc;
         st.update(ctx, off);
         // 2. Natural log of the peaks, only needed where a peak is above the knee start.
-        let need_ln = automated || peak.iter().any(|&p| p > st.knee_start_lin);
+        // (An or-fold rather than `any`: it vectorizes, the early exit does not.)
+        let knee_start = st.knee_start_lin;
+        let need_ln = automated || peak.iter().fold(false, |above, &p| above | (p > knee_start));
         if need_ln {
             ln_block(self.wide, peak, level);
         }
@@ -441,42 +443,70 @@ impl Compressor {
 }
 
 impl GainComputer {
+    /// The target reduction `x - curve(x)` (dB, >= 0) for a linked peak
+    /// `pk` whose natural log is `lnp` (read only above the knee start).
+    #[inline(always)]
+    fn target(&self, pk: f64, lnp: f64) -> f64 {
+        if pk > self.knee_start_lin {
+            let x = DB_PER_NEPER * lnp;
+            (x - static_curve(x, self.threshold, self.ratio, self.knee)).max(0.0)
+        } else {
+            0.0
+        }
+    }
+
+    /// One smoothing step from `reduction` toward `target` with the attack
+    /// coefficient `att` or the release coefficient `rel`. (The coefficients
+    /// are passed in registers: selecting between two fields by a comparison
+    /// compiled to a load whose address hangs on the comparison, in the
+    /// recursion's critical path.)
+    #[inline(always)]
+    fn step(reduction: f64, target: f64, att: f64, rel: f64) -> f64 {
+        let a = if target > reduction { att } else { rel };
+        let r = target + a * (reduction - target);
+        if !r.is_finite() || (r < 1e-12 && target == 0.0) {
+            0.0
+        } else {
+            r
+        }
+    }
+
     /// The gain computer and the one-pole smoothing over one chunk: reads
     /// the peaks and their logs, writes the gain exponents
     /// `(makeup - r)·ln10/20`; returns whether any frame has a reduction.
-    /// `AUTOMATED` reads the parameters per frame (else they are already current).
+    /// `AUTOMATED` reads the parameters per frame; otherwise they are already
+    /// current, and the targets are computed in a pass of their own (into
+    /// `level`) so that the recursion loop only carries the smoothing.
     #[inline(always)]
     fn frames<const AUTOMATED: bool>(
         &mut self,
         ctx: &ProcessContext<'_>,
         off: usize,
         peak: &[f64],
-        level: &[f64],
+        level: &mut [f64],
         gain: &mut [f64],
     ) -> bool {
         let mut any_reduction = false;
         let mut reduction = self.reduction;
-        for (i, ((g, &pk), &lnp)) in gain.iter_mut().zip(peak).zip(level).enumerate() {
-            if AUTOMATED {
+        if AUTOMATED {
+            for (i, ((g, &pk), &lnp)) in gain.iter_mut().zip(peak).zip(level.iter()).enumerate() {
                 self.update(ctx, off + i);
+                let r = Self::step(reduction, self.target(pk, lnp), self.attack_coef, self.release_coef);
+                reduction = r;
+                any_reduction |= r != 0.0;
+                *g = (self.makeup - r) * NEPER_PER_DB;
             }
-            let target = if pk > self.knee_start_lin {
-                let x = DB_PER_NEPER * lnp;
-                (x - static_curve(x, self.threshold, self.ratio, self.knee)).max(0.0)
-            } else {
-                0.0
-            };
-            let a = if target > reduction { self.attack_coef } else { self.release_coef };
-            let mut r = target + a * (reduction - target);
-            if !r.is_finite() {
-                r = 0.0;
+        } else {
+            for (t, &pk) in level.iter_mut().zip(peak) {
+                *t = self.target(pk, *t);
             }
-            if r < 1e-12 && target == 0.0 {
-                r = 0.0;
+            let (makeup, att, rel) = (self.makeup, self.attack_coef, self.release_coef);
+            for (g, &target) in gain.iter_mut().zip(level.iter()) {
+                let r = Self::step(reduction, target, att, rel);
+                reduction = r;
+                any_reduction |= r != 0.0;
+                *g = (makeup - r) * NEPER_PER_DB;
             }
-            reduction = r;
-            any_reduction |= r != 0.0;
-            *g = (self.makeup - r) * NEPER_PER_DB;
         }
         self.reduction = reduction;
         any_reduction
