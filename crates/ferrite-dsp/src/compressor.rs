@@ -29,6 +29,21 @@
 //! 4. Every channel is multiplied by `10^((makeupDb - g[n]) / 20)`.
 //!
 //! Output is independent of the block size: everything runs per frame.
+//!
+//! # Implementation
+//! A block runs in passes: linked peaks; the natural log of the peaks
+//! (skipped when, with constant parameters, no peak is above the knee start);
+//! the targets `x - y` (their own pass when the parameters are constant); the
+//! one-pole recursion (arithmetic only); `exp` of the gain exponents; the gains
+//! applied. A block with constant parameters, no reduction left and every peak
+//! at or below the knee start only applies the makeup gain.
+//!
+//! `ln` and `exp` are this module's own (`ln_fast`, `exp_fast`: about
+//! 2 ulp against `f64::ln`/`f64::exp`, tested over wide ranges) written in
+//! plain f64 arithmetic, so the AVX2 build of the passes (chosen at run time,
+//! without FMA) and the plain build give the same bits, and so do all block
+//! sizes. Against a frame-by-frame evaluation with `f64::ln`/`f64::exp` the
+//! gains agree to about 1e-13 dB (tested to 1e-9 dB).
 
 use crate::processor::{Bus, ParamSpec, PrepareContext, ProcessContext, Processor};
 
@@ -380,6 +395,7 @@ impl Compressor {
     /// gains (whole chunk, vectorized); the gain applied to every channel.
     /// Every pass works per frame, so the samples do not depend on how a
     /// render is split into chunks or blocks.
+    #[inline(always)]
     fn process_chunk(&mut self, ctx: &ProcessContext<'_>, io: &mut Bus<'_>, off: usize, n: usize) {
         let chans = io.channels();
         let (Some(peak), Some(level), Some(gain)) =
@@ -439,6 +455,16 @@ impl Compressor {
                 }
             }
         }
+    }
+}
+
+impl Compressor {
+    /// [`Compressor::process_chunk`] compiled for AVX2 (without FMA, so every
+    /// operation rounds as in the plain build: the same bits).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn process_chunk_avx2(&mut self, ctx: &ProcessContext<'_>, io: &mut Bus<'_>, off: usize, n: usize) {
+        self.process_chunk(ctx, io, off, n);
     }
 }
 
@@ -573,6 +599,13 @@ impl Processor for Compressor {
         let mut off = 0;
         while off < frames {
             let n = chunk.min(frames - off);
+            #[cfg(target_arch = "x86_64")]
+            if self.wide && std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU supports AVX2 (checked just above).
+                unsafe { self.process_chunk_avx2(ctx, io, off, n) };
+                off += n;
+                continue;
+            }
             self.process_chunk(ctx, io, off, n);
             off += n;
         }
@@ -788,6 +821,23 @@ mod tests {
     }
 
     #[test]
+    fn plain_and_avx2_builds_give_the_same_samples() {
+        let n = 6_000;
+        let x = [noise(41, n), noise(42, n).iter().map(|v| 0.3 * v).collect::<Vec<f64>>()];
+        let params = |i: usize| {
+            let s = i as f64;
+            [-30.0 + 10.0 * (s / 400.0).sin(), 3.0, 5.0, 50.0, 6.0, 2.0 + (s / 700.0).sin()]
+        };
+        for varying in [false, true] {
+            let mut plain = prepared(2, 128);
+            plain.wide = false;
+            let a = run(&mut plain, &x, 128, varying, &params);
+            let b = run(&mut prepared(2, 128), &x, 128, varying, &params);
+            assert_eq!(a, b, "varying {varying}");
+        }
+    }
+
+    #[test]
     fn constant_and_varying_parameter_blocks_agree() {
         let x = [noise(21, 3_000), noise(22, 3_000)];
         let p = |_: usize| [-20.0, 3.0, 2.0, 40.0, 4.0, 1.5];
@@ -931,6 +981,7 @@ mod tests {
         let out = run(&mut prepared(2, 128), &[a.clone(), b.clone()], 128, true, &params);
         let mut g = 0.0f64;
         let mut compressed = 0;
+        let mut worst = 0.0f64;
         for i in 0..n {
             let [t, r, att, rel, w, m] = params(i);
             let pk = a[i].abs().max(b[i].abs());
@@ -944,10 +995,12 @@ mod tests {
             for (o, v) in [(&out[0], &a), (&out[1], &b)] {
                 if v[i] != 0.0 {
                     let got = db(o[i] / v[i]);
+                    worst = worst.max((got - want).abs());
                     assert!((got - want).abs() < 1e-9, "frame {i}: {got} dB, reference {want} dB");
                 }
             }
         }
         assert!(compressed > n / 4, "{compressed}");
+        println!("largest gain difference to the reference: {worst:e} dB");
     }
 }
