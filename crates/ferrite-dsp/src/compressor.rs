@@ -481,6 +481,38 @@ impl GainComputer {
         }
     }
 
+    /// [`GainComputer::target`] with every case computed and one selected
+    /// (same operations per case, so the same bits), for a pass the compiler
+    /// can vectorize and that has no data-dependent branches.
+    #[inline(always)]
+    fn target_branchless(&self, pk: f64, lnp: f64) -> f64 {
+        let (t, r, w) = (self.threshold, self.ratio, self.knee);
+        let x = DB_PER_NEPER * lnp;
+        let over = x - t;
+        let above = t + over / r;
+        let k = over + w / 2.0;
+        let inside = x + (1.0 / r - 1.0) * k * k / (2.0 * w);
+        let y = if w <= 0.0 {
+            if over <= 0.0 {
+                x
+            } else {
+                above
+            }
+        } else if 2.0 * over < -w {
+            x
+        } else if 2.0 * over > w {
+            above
+        } else {
+            inside
+        };
+        let target = (x - y).max(0.0);
+        if pk > self.knee_start_lin {
+            target
+        } else {
+            0.0
+        }
+    }
+
     /// One smoothing step from `reduction` toward `target` with the attack
     /// coefficient `att` or the release coefficient `rel`. (The coefficients
     /// are passed in registers: selecting between two fields by a comparison
@@ -524,7 +556,7 @@ impl GainComputer {
             }
         } else {
             for (t, &pk) in level.iter_mut().zip(peak) {
-                *t = self.target(pk, *t);
+                *t = self.target_branchless(pk, *t);
             }
             let (makeup, att, rel) = (self.makeup, self.attack_coef, self.release_coef);
             for (g, &target) in gain.iter_mut().zip(level.iter()) {
