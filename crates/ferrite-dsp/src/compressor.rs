@@ -29,6 +29,21 @@
 //! 4. Every channel is multiplied by `10^((makeupDb - g[n]) / 20)`.
 //!
 //! Output is independent of the block size: everything runs per frame.
+//!
+//! # Implementation
+//! A block runs in passes: linked peaks; the natural log of the peaks
+//! (skipped when, with constant parameters, no peak is above the knee start);
+//! the targets `x - y` (their own pass when the parameters are constant); the
+//! one-pole recursion (arithmetic only); `exp` of the gain exponents; the gains
+//! applied. A block with constant parameters, no reduction left and every peak
+//! at or below the knee start only applies the makeup gain.
+//!
+//! `ln` and `exp` are this module's own (`ln_fast`, `exp_fast`: about
+//! 2 ulp against `f64::ln`/`f64::exp`, tested over wide ranges) written in
+//! plain f64 arithmetic, so the AVX2 build of the passes (chosen at run time,
+//! without FMA) and the plain build give the same bits, and so do all block
+//! sizes. Against a frame-by-frame evaluation with `f64::ln`/`f64::exp` the
+//! gains agree to about 1e-13 dB (tested to 1e-9 dB).
 
 use crate::processor::{Bus, ParamSpec, PrepareContext, ProcessContext, Processor};
 
@@ -107,6 +122,180 @@ fn sane(v: f64, spec: usize, default: f64) -> f64 {
     }
 }
 
+// ---------------------------------------------------------------------------
+// Block math: natural log and exp as plain f64 arithmetic (no FMA, no table),
+// so that a scalar call, an SSE2 loop and an AVX2 loop give the same bits.
+// Rust never fuses a multiply and an add on its own, so the vectorized loops
+// perform exactly the scalar operations per element.
+
+/// Bits of `sqrt(1/2)`: mantissas are reduced to `[sqrt(1/2), sqrt(2))`.
+const SQRT_HALF_BITS: u64 = 0x3fe6_a09e_667f_3bcd;
+/// Bits of `1.0`.
+const ONE_BITS: u64 = 0x3ff0_0000_0000_0000;
+/// The 52 mantissa bits.
+const MANTISSA: u64 = 0x000f_ffff_ffff_ffff;
+/// `2^52`; `from_bits(bits(2^52) | k) - 2^52 = k` for an integer `k < 2^52`.
+const TWO_52: f64 = 4_503_599_627_370_496.0;
+/// `1.5·2^52`: adding and subtracting it rounds to the nearest integer.
+const ROUND_MAGIC: f64 = 6_755_399_441_055_744.0;
+/// `ln 2` split so that `n·LN2_HI` is exact for `|n| < 2^21`: the high part
+/// keeps 32 significant bits, `LN2_LO = ln 2 - LN2_HI` to double precision.
+const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000);
+const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
+
+/// Natural log of a positive, normal `x` within about 2 ulp (see the tests);
+/// `ln(0) = -inf`, `ln(inf) = inf`. Subnormal, negative or NaN inputs give an
+/// unspecified value (the compressor only uses logs of peaks above its knee
+/// start, at least 10^(-150/20)).
+///
+/// `x = 2^e·m` with `m` in `[sqrt(1/2), sqrt(2))`; `ln m = 2·atanh(s)`,
+/// `s = (m - 1)/(m + 1)`, `|s| <= 0.1716`, summed as the series
+/// `2s·(1 + s²/3 + s⁴/5 + … + s¹⁸/19)` whose next term is below 2.5e-17
+/// relative.
+#[inline(always)]
+fn ln_fast(x: f64) -> f64 {
+    let u = x.to_bits().wrapping_add(ONE_BITS - SQRT_HALF_BITS);
+    // The biased exponent of the shifted bits, as a double, exactly.
+    let e = f64::from_bits(TWO_52.to_bits() | (u >> 52)) - (TWO_52 + 1023.0);
+    let m = f64::from_bits((u & MANTISSA).wrapping_add(SQRT_HALF_BITS));
+    let f = m - 1.0; // exact (Sterbenz)
+    let s = f / (2.0 + f);
+    let z = s * s;
+    let mut q = 1.0 / 19.0;
+    q = q * z + 1.0 / 17.0;
+    q = q * z + 1.0 / 15.0;
+    q = q * z + 1.0 / 13.0;
+    q = q * z + 1.0 / 11.0;
+    q = q * z + 1.0 / 9.0;
+    q = q * z + 1.0 / 7.0;
+    q = q * z + 1.0 / 5.0;
+    q = q * z + 1.0 / 3.0;
+    let t = s + s;
+    let r = e * LN2_HI + (t + (t * (z * q) + e * LN2_LO));
+    if x == 0.0 {
+        f64::NEG_INFINITY
+    } else if x == f64::INFINITY {
+        f64::INFINITY
+    } else {
+        r
+    }
+}
+
+/// `exp(y)` within about 2 ulp for `y` in `[-708, 709]`; 0 below -708
+/// (where `exp` is below 3.3e-308), `inf` above 709 (short of the true
+/// overflow at 709.78), NaN for NaN. The compressor's exponents are at most
+/// `60 dB·ln10/20 ≈ 6.9` (makeup minus a reduction >= 0).
+///
+/// `y = n·ln 2 + r`, `n` the nearest integer to `y/ln 2`, `|r| <= 0.347`;
+/// `exp r` by its Taylor series to `r¹³/13!` (next term below 4e-18
+/// relative), times `2^n` built from bits.
+#[inline(always)]
+fn exp_fast(y: f64) -> f64 {
+    let yc = y.clamp(-708.0, 709.0);
+    let t = yc * core::f64::consts::LOG2_E + ROUND_MAGIC;
+    let n = t - ROUND_MAGIC; // integer in [-1021, 1023]
+    let r = (yc - n * LN2_HI) - n * LN2_LO;
+    let mut p = 1.0 / 6_227_020_800.0;
+    p = p * r + 1.0 / 479_001_600.0;
+    p = p * r + 1.0 / 39_916_800.0;
+    p = p * r + 1.0 / 3_628_800.0;
+    p = p * r + 1.0 / 362_880.0;
+    p = p * r + 1.0 / 40_320.0;
+    p = p * r + 1.0 / 5_040.0;
+    p = p * r + 1.0 / 720.0;
+    p = p * r + 1.0 / 120.0;
+    p = p * r + 1.0 / 24.0;
+    p = p * r + 1.0 / 6.0;
+    p = p * r + 0.5;
+    p = p * r + 1.0;
+    p = p * r + 1.0;
+    // The low bits of `t` hold `n` (two's complement): 2^n = (n + 1023) << 52.
+    let scale = f64::from_bits(t.to_bits().wrapping_sub(ROUND_MAGIC.to_bits()).wrapping_add(1023) << 52);
+    let v = p * scale;
+    if y < -708.0 {
+        0.0
+    } else if y > 709.0 {
+        f64::INFINITY
+    } else {
+        v
+    }
+}
+
+/// `out[i] = ln_fast(inp[i])` over the common length.
+#[inline(always)]
+fn ln_slices(inp: &[f64], out: &mut [f64]) {
+    for (o, &x) in out.iter_mut().zip(inp) {
+        *o = ln_fast(x);
+    }
+}
+
+/// `v[i] = exp_fast(v[i])`.
+#[inline(always)]
+fn exp_slice(v: &mut [f64]) {
+    for x in v.iter_mut() {
+        *x = exp_fast(*x);
+    }
+}
+
+/// [`ln_slices`] compiled for AVX2 (4 lanes).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn ln_slices_avx2(inp: &[f64], out: &mut [f64]) {
+    ln_slices(inp, out);
+}
+
+/// [`exp_slice`] compiled for AVX2 (4 lanes).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn exp_slice_avx2(v: &mut [f64]) {
+    exp_slice(v);
+}
+
+/// Whether this CPU runs AVX2, capped by `FERRITE_SIMD` (control side: the
+/// first call of `simd_level` reads the environment).
+fn wide_available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use crate::kernels::SimdLevel;
+        matches!(crate::kernels::simd_level(), SimdLevel::Avx2 | SimdLevel::Avx512)
+            && std::arch::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// `out = ln(inp)` elementwise (see [`ln_fast`]); `wide` picks the AVX2 build.
+///
+/// # Realtime
+/// Does not allocate, lock or panic.
+fn ln_block(wide: bool, inp: &[f64], out: &mut [f64]) {
+    #[cfg(target_arch = "x86_64")]
+    if wide && std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2 (checked just above).
+        unsafe { ln_slices_avx2(inp, out) };
+        return;
+    }
+    let _ = wide;
+    ln_slices(inp, out);
+}
+
+/// `v = exp(v)` elementwise (see [`exp_fast`]); `wide` picks the AVX2 build.
+///
+/// # Realtime
+/// Does not allocate, lock or panic.
+fn exp_block_in_place(wide: bool, v: &mut [f64]) {
+    #[cfg(target_arch = "x86_64")]
+    if wide && std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2 (checked just above).
+        unsafe { exp_slice_avx2(v) };
+        return;
+    }
+    let _ = wide;
+    exp_slice(v);
+}
+
 /// A feed-forward, linked, soft-knee compressor (see the module documentation).
 ///
 /// ```
@@ -128,12 +317,24 @@ fn sane(v: f64, spec: usize, default: f64) -> f64 {
 /// ```
 #[derive(Debug, Clone)]
 pub struct Compressor {
-    sample_rate: f64,
     channels: usize,
+    /// Run the block math with AVX2 code generation (same bits as without).
+    wide: bool,
+    /// Per-chunk scratch: linked peak per frame.
+    peak: Vec<f64>,
+    /// Per-chunk scratch: natural log of the peak.
+    level: Vec<f64>,
+    /// Per-chunk scratch: gain exponent, then linear gain.
+    gain: Vec<f64>,
+    gc: GainComputer,
+}
+
+/// The gain computer's state and its parameter caches.
+#[derive(Debug, Clone)]
+struct GainComputer {
+    sample_rate: f64,
     /// Smoothed gain reduction in dB (>= 0).
     reduction: f64,
-    /// Per-block scratch: linked peak, then gain.
-    gain: Vec<f64>,
     // Caches keyed on the raw parameter values.
     raw_curve: [f64; 3],
     threshold: f64,
@@ -159,28 +360,214 @@ impl Compressor {
     /// A compressor; every setting arrives as a parameter (see [`PARAMS`], [`DEFAULTS`]).
     pub fn new() -> Self {
         Self {
-            sample_rate: 0.0,
             channels: 0,
-            reduction: 0.0,
+            wide: false,
+            peak: Vec::new(),
+            level: Vec::new(),
             gain: Vec::new(),
-            raw_curve: [f64::NAN; 3],
-            threshold: DEFAULT_THRESHOLD_DB,
-            ratio: DEFAULT_RATIO,
-            knee: DEFAULT_KNEE_DB,
-            knee_start_lin: 0.0,
-            raw_attack: f64::NAN,
-            attack_coef: 0.0,
-            raw_release: f64::NAN,
-            release_coef: 0.0,
-            raw_makeup: f64::NAN,
-            makeup: 0.0,
-            makeup_lin: 1.0,
+            gc: GainComputer {
+                sample_rate: 0.0,
+                reduction: 0.0,
+                raw_curve: [f64::NAN; 3],
+                threshold: DEFAULT_THRESHOLD_DB,
+                ratio: DEFAULT_RATIO,
+                knee: DEFAULT_KNEE_DB,
+                knee_start_lin: 0.0,
+                raw_attack: f64::NAN,
+                attack_coef: 0.0,
+                raw_release: f64::NAN,
+                release_coef: 0.0,
+                raw_makeup: f64::NAN,
+                makeup: 0.0,
+                makeup_lin: 1.0,
+            },
         }
     }
 
     /// The current smoothed gain reduction in dB (for meters and tests).
     pub fn gain_reduction_db(&self) -> f64 {
-        self.reduction
+        self.gc.reduction
+    }
+
+    /// Renders `n <= scratch` frames starting at block offset `off`, in passes:
+    /// linked peaks; `ln` of the peaks (whole chunk, vectorized); the gain
+    /// computer and the one-pole recursion (arithmetic only); `exp` of the
+    /// gains (whole chunk, vectorized); the gain applied to every channel.
+    /// Every pass works per frame, so the samples do not depend on how a
+    /// render is split into chunks or blocks.
+    #[inline(always)]
+    fn process_chunk(&mut self, ctx: &ProcessContext<'_>, io: &mut Bus<'_>, off: usize, n: usize) {
+        let chans = io.channels();
+        let (Some(peak), Some(level), Some(gain)) =
+            (self.peak.get_mut(..n), self.level.get_mut(..n), self.gain.get_mut(..n))
+        else {
+            return;
+        };
+        // 1. Linked detection.
+        peak.fill(0.0);
+        for c in 0..chans {
+            let x = io.channel(c).get(off..off + n).unwrap_or(&[]);
+            for (p, v) in peak.iter_mut().zip(x) {
+                *p = p.max(v.abs());
+            }
+        }
+        // Constant parameters are read once per chunk, automated ones per frame.
+        let automated = (0..PARAMS.len()).any(|k| ctx.param(k).constant().is_none());
+        let makeup_constant = ctx.param(5).constant().is_some();
+        let st = &mut self.gc;
+        st.update(ctx, off);
+        // 2. Natural log of the peaks, only needed where a peak is above the knee start.
+        // (An or-fold rather than `any`: it vectorizes, the early exit does not.)
+        let knee_start = st.knee_start_lin;
+        let need_ln = automated || peak.iter().fold(false, |above, &p| above | (p > knee_start));
+        if need_ln {
+            ln_block(self.wide, peak, level);
+        }
+        // 3. Gain computer and smoothing; `gain` gets the exponent `(makeup - r)·ln10/20`.
+        // With constant parameters, no reduction left and every peak at or below
+        // the knee start, every frame's target is 0 and `r` stays exactly 0:
+        // nothing to compute.
+        let any_reduction = if automated {
+            st.frames::<true>(ctx, off, peak, level, gain)
+        } else if need_ln || st.reduction != 0.0 {
+            st.frames::<false>(ctx, off, peak, level, gain)
+        } else {
+            false
+        };
+        // 4.–5. Gains, applied. With no reduction and a constant makeup every
+        // frame's gain is `makeup_lin` (= exp_fast of the same exponent).
+        if !any_reduction && makeup_constant {
+            let g = st.makeup_lin;
+            if g != 1.0 {
+                for c in 0..chans {
+                    if let Some(x) = io.channel_mut(c).get_mut(off..off + n) {
+                        x.iter_mut().for_each(|s| *s *= g);
+                    }
+                }
+            }
+        } else {
+            exp_block_in_place(self.wide, gain);
+            for c in 0..chans {
+                if let Some(x) = io.channel_mut(c).get_mut(off..off + n) {
+                    for (s, g) in x.iter_mut().zip(gain.iter()) {
+                        *s *= g;
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Compressor {
+    /// [`Compressor::process_chunk`] compiled for AVX2 (without FMA, so every
+    /// operation rounds as in the plain build: the same bits).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn process_chunk_avx2(&mut self, ctx: &ProcessContext<'_>, io: &mut Bus<'_>, off: usize, n: usize) {
+        self.process_chunk(ctx, io, off, n);
+    }
+}
+
+impl GainComputer {
+    /// The target reduction `x - curve(x)` (dB, >= 0) for a linked peak
+    /// `pk` whose natural log is `lnp` (read only above the knee start).
+    #[inline(always)]
+    fn target(&self, pk: f64, lnp: f64) -> f64 {
+        if pk > self.knee_start_lin {
+            let x = DB_PER_NEPER * lnp;
+            (x - static_curve(x, self.threshold, self.ratio, self.knee)).max(0.0)
+        } else {
+            0.0
+        }
+    }
+
+    /// [`GainComputer::target`] with every case computed and one selected
+    /// (same operations per case, so the same bits), for a pass the compiler
+    /// can vectorize and that has no data-dependent branches.
+    #[inline(always)]
+    fn target_branchless(&self, pk: f64, lnp: f64) -> f64 {
+        let (t, r, w) = (self.threshold, self.ratio, self.knee);
+        let x = DB_PER_NEPER * lnp;
+        let over = x - t;
+        let above = t + over / r;
+        let k = over + w / 2.0;
+        let inside = x + (1.0 / r - 1.0) * k * k / (2.0 * w);
+        let y = if w <= 0.0 {
+            if over <= 0.0 {
+                x
+            } else {
+                above
+            }
+        } else if 2.0 * over < -w {
+            x
+        } else if 2.0 * over > w {
+            above
+        } else {
+            inside
+        };
+        let target = (x - y).max(0.0);
+        if pk > self.knee_start_lin {
+            target
+        } else {
+            0.0
+        }
+    }
+
+    /// One smoothing step from `reduction` toward `target` with the attack
+    /// coefficient `att` or the release coefficient `rel`. (The coefficients
+    /// are passed in registers: selecting between two fields by a comparison
+    /// compiled to a load whose address hangs on the comparison, in the
+    /// recursion's critical path.)
+    #[inline(always)]
+    fn step(reduction: f64, target: f64, att: f64, rel: f64) -> f64 {
+        let a = if target > reduction { att } else { rel };
+        let r = target + a * (reduction - target);
+        if !r.is_finite() || (r < 1e-12 && target == 0.0) {
+            0.0
+        } else {
+            r
+        }
+    }
+
+    /// The gain computer and the one-pole smoothing over one chunk: reads
+    /// the peaks and their logs, writes the gain exponents
+    /// `(makeup - r)·ln10/20`; returns whether any frame has a reduction.
+    /// `AUTOMATED` reads the parameters per frame; otherwise they are already
+    /// current, and the targets are computed in a pass of their own (into
+    /// `level`) so that the recursion loop only carries the smoothing.
+    #[inline(always)]
+    fn frames<const AUTOMATED: bool>(
+        &mut self,
+        ctx: &ProcessContext<'_>,
+        off: usize,
+        peak: &[f64],
+        level: &mut [f64],
+        gain: &mut [f64],
+    ) -> bool {
+        let mut any_reduction = false;
+        let mut reduction = self.reduction;
+        if AUTOMATED {
+            for (i, ((g, &pk), &lnp)) in gain.iter_mut().zip(peak).zip(level.iter()).enumerate() {
+                self.update(ctx, off + i);
+                let r = Self::step(reduction, self.target(pk, lnp), self.attack_coef, self.release_coef);
+                reduction = r;
+                any_reduction |= r != 0.0;
+                *g = (self.makeup - r) * NEPER_PER_DB;
+            }
+        } else {
+            for (t, &pk) in level.iter_mut().zip(peak) {
+                *t = self.target_branchless(pk, *t);
+            }
+            let (makeup, att, rel) = (self.makeup, self.attack_coef, self.release_coef);
+            for (g, &target) in gain.iter_mut().zip(level.iter()) {
+                let r = Self::step(reduction, target, att, rel);
+                reduction = r;
+                any_reduction |= r != 0.0;
+                *g = (makeup - r) * NEPER_PER_DB;
+            }
+        }
+        self.reduction = reduction;
+        any_reduction
     }
 
     #[inline]
@@ -209,70 +596,26 @@ impl Compressor {
         if makeup != self.raw_makeup {
             self.raw_makeup = makeup;
             self.makeup = sane(makeup, 5, DEFAULT_MAKEUP_DB);
-            self.makeup_lin = 10f64.powf(self.makeup / 20.0);
+            // The same function as the per-frame gains: bit-identical to them.
+            self.makeup_lin = exp_fast(self.makeup * NEPER_PER_DB);
         }
-    }
-
-    /// Renders `n <= scratch` frames starting at block offset `off`.
-    fn process_chunk(&mut self, ctx: &ProcessContext<'_>, io: &mut Bus<'_>, off: usize, n: usize) {
-        let chans = io.channels();
-        let mut gain = core::mem::take(&mut self.gain);
-        {
-            let peak = gain.get_mut(..n).unwrap_or(&mut []);
-            peak.fill(0.0);
-            for c in 0..chans {
-                let x = io.channel(c).get(off..off + n).unwrap_or(&[]);
-                for (p, v) in peak.iter_mut().zip(x) {
-                    *p = p.max(v.abs());
-                }
-            }
-            // Constant parameters are read once per chunk, automated ones per frame.
-            let automated = (0..PARAMS.len()).any(|k| ctx.param(k).constant().is_none());
-            self.update(ctx, off);
-            for (i, g) in peak.iter_mut().enumerate() {
-                if automated {
-                    self.update(ctx, off + i);
-                }
-                let pk = *g;
-                let target = if pk > self.knee_start_lin {
-                    let x = DB_PER_NEPER * pk.ln();
-                    (x - static_curve(x, self.threshold, self.ratio, self.knee)).max(0.0)
-                } else {
-                    0.0
-                };
-                let a = if target > self.reduction { self.attack_coef } else { self.release_coef };
-                let mut r = target + a * (self.reduction - target);
-                if !r.is_finite() {
-                    r = 0.0;
-                }
-                if r < 1e-12 && target == 0.0 {
-                    r = 0.0;
-                }
-                self.reduction = r;
-                *g = if r == 0.0 { self.makeup_lin } else { ((self.makeup - r) * NEPER_PER_DB).exp() };
-            }
-        }
-        let g = gain.get(..n).unwrap_or(&[]);
-        for c in 0..chans {
-            if let Some(x) = io.channel_mut(c).get_mut(off..off + n) {
-                for (s, g) in x.iter_mut().zip(g) {
-                    *s *= g;
-                }
-            }
-        }
-        self.gain = gain;
     }
 }
 
 impl Processor for Compressor {
     fn prepare(&mut self, ctx: &PrepareContext) {
-        self.sample_rate = ctx.sample_rate;
         self.channels = ctx.channels;
-        self.gain = vec![1.0; ctx.max_block.max(1)];
-        self.raw_curve = [f64::NAN; 3];
-        self.raw_attack = f64::NAN;
-        self.raw_release = f64::NAN;
-        self.raw_makeup = f64::NAN;
+        self.wide = wide_available();
+        let n = ctx.max_block.max(1);
+        self.peak = vec![0.0; n];
+        self.level = vec![0.0; n];
+        self.gain = vec![1.0; n];
+        let gc = &mut self.gc;
+        gc.sample_rate = ctx.sample_rate;
+        gc.raw_curve = [f64::NAN; 3];
+        gc.raw_attack = f64::NAN;
+        gc.raw_release = f64::NAN;
+        gc.raw_makeup = f64::NAN;
         self.reset();
     }
 
@@ -288,6 +631,13 @@ impl Processor for Compressor {
         let mut off = 0;
         while off < frames {
             let n = chunk.min(frames - off);
+            #[cfg(target_arch = "x86_64")]
+            if self.wide && std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU supports AVX2 (checked just above).
+                unsafe { self.process_chunk_avx2(ctx, io, off, n) };
+                off += n;
+                continue;
+            }
             self.process_chunk(ctx, io, off, n);
             off += n;
         }
@@ -296,7 +646,7 @@ impl Processor for Compressor {
     /// # Realtime
     /// Does not allocate, lock or panic.
     fn reset(&mut self) {
-        self.reduction = 0.0;
+        self.gc.reduction = 0.0;
     }
 
     /// Takes the smoothed gain reduction of another `Compressor`.
@@ -306,7 +656,7 @@ impl Processor for Compressor {
     fn take_state(&mut self, previous: &mut dyn Processor) -> bool {
         match previous.as_any_mut().downcast_mut::<Compressor>() {
             Some(prev) => {
-                self.reduction = prev.reduction;
+                self.gc.reduction = prev.gc.reduction;
                 true
             }
             None => false,
@@ -503,6 +853,23 @@ mod tests {
     }
 
     #[test]
+    fn plain_and_avx2_builds_give_the_same_samples() {
+        let n = 6_000;
+        let x = [noise(41, n), noise(42, n).iter().map(|v| 0.3 * v).collect::<Vec<f64>>()];
+        let params = |i: usize| {
+            let s = i as f64;
+            [-30.0 + 10.0 * (s / 400.0).sin(), 3.0, 5.0, 50.0, 6.0, 2.0 + (s / 700.0).sin()]
+        };
+        for varying in [false, true] {
+            let mut plain = prepared(2, 128);
+            plain.wide = false;
+            let a = run(&mut plain, &x, 128, varying, &params);
+            let b = run(&mut prepared(2, 128), &x, 128, varying, &params);
+            assert_eq!(a, b, "varying {varying}");
+        }
+    }
+
+    #[test]
     fn constant_and_varying_parameter_blocks_agree() {
         let x = [noise(21, 3_000), noise(22, 3_000)];
         let p = |_: usize| [-20.0, 3.0, 2.0, 40.0, 4.0, 1.5];
@@ -557,5 +924,115 @@ mod tests {
         assert_eq!(second.latency(), 0);
         second.reset();
         assert_eq!(run(&mut second, std::slice::from_ref(&x), 64, false, &p), whole);
+    }
+    /// Values spread over `[lo, hi]` on a log scale with scrambled mantissas.
+    fn log_spread(lo: f64, hi: f64, n: usize) -> Vec<f64> {
+        let r = noise(77, n);
+        let (a, b) = (lo.ln(), hi.ln());
+        (0..n).map(|i| (a + (b - a) * ((i as f64 + 0.5 * (r[i] + 1.0)) / n as f64)).exp()).collect()
+    }
+
+    #[test]
+    fn ln_fast_matches_std_ln() {
+        let mut xs = log_spread(1e-300, 1e300, 200_000);
+        xs.extend(log_spread(0.5, 2.0, 100_000));
+        xs.extend((1..2_000).map(|k| 1.0 + k as f64 * f64::EPSILON));
+        xs.extend((1..2_000).map(|k| 1.0 - k as f64 * f64::EPSILON / 2.0));
+        xs.extend([f64::MIN_POSITIVE, f64::MAX, 1.0, 2.0, 0.5, 10.0, core::f64::consts::SQRT_2, 1e-6, 1e-8]);
+        let mut worst = 0.0f64;
+        for &x in &xs {
+            let (got, want) = (ln_fast(x), x.ln());
+            let err = (got - want).abs() / want.abs().max(f64::MIN_POSITIVE);
+            worst = worst.max(err);
+            assert!(err <= 4.0 * f64::EPSILON, "ln({x:e}) = {got:e}, std {want:e}, rel {err:e}");
+        }
+        assert_eq!(ln_fast(1.0), 0.0);
+        assert_eq!(ln_fast(0.0), f64::NEG_INFINITY);
+        assert_eq!(ln_fast(f64::INFINITY), f64::INFINITY);
+        assert!(worst < 4.0 * f64::EPSILON, "{worst:e}");
+    }
+
+    #[test]
+    fn exp_fast_matches_std_exp() {
+        let r = noise(78, 300_000);
+        let mut ys: Vec<f64> = r.iter().map(|v| 708.0 * v).collect();
+        ys.extend(r.iter().take(100_000).map(|v| 10.0 * v));
+        ys.extend(r.iter().take(10_000).map(|v| 1e-12 * v));
+        ys.extend([0.0, -0.0, 1.0, -1.0, 708.0, -708.0, 709.0, core::f64::consts::LN_2]);
+        for &y in &ys {
+            let (got, want) = (exp_fast(y), y.exp());
+            let err = (got - want).abs() / want;
+            assert!(err <= 4.0 * f64::EPSILON, "exp({y:e}) = {got:e}, std {want:e}, rel {err:e}");
+        }
+        assert_eq!(exp_fast(0.0), 1.0);
+        // The split of ln 2: the high part has 21 trailing zero bits, the sum is ln 2.
+        assert_eq!(LN2_HI.to_bits() & 0x1f_ffff, 0);
+        assert_eq!(LN2_HI + LN2_LO, core::f64::consts::LN_2);
+        assert_eq!(exp_fast(-1000.0), 0.0);
+        assert_eq!(exp_fast(-708.5), 0.0);
+        assert_eq!(exp_fast(709.5), f64::INFINITY);
+        assert!(exp_fast(f64::NAN).is_nan());
+    }
+
+    #[test]
+    fn block_math_is_the_same_at_every_width_and_length() {
+        let x = log_spread(1e-12, 1e6, 1_001);
+        let y: Vec<f64> = noise(79, 1_001).iter().map(|v| 60.0 * v).collect();
+        let ln_ref: Vec<u64> = x.iter().map(|&v| ln_fast(v).to_bits()).collect();
+        let exp_ref: Vec<u64> = y.iter().map(|&v| exp_fast(v).to_bits()).collect();
+        for wide in [false, true] {
+            for len in [1usize, 3, 4, 5, 37, 128, 1_001] {
+                let mut out = vec![0.0; len];
+                ln_block(wide, &x[..len], &mut out);
+                assert!(out.iter().map(|v| v.to_bits()).eq(ln_ref[..len].iter().copied()), "ln wide {wide} len {len}");
+                let mut v = y[..len].to_vec();
+                exp_block_in_place(wide, &mut v);
+                assert!(v.iter().map(|v| v.to_bits()).eq(exp_ref[..len].iter().copied()), "exp wide {wide} len {len}");
+            }
+        }
+    }
+
+    #[test]
+    fn follows_a_per_frame_reference_with_std_ln_and_exp() {
+        // The algorithm of the module documentation, frame by frame, with
+        // f64::ln / f64::exp, linked over two channels, with automation.
+        let n = 20_000;
+        let a: Vec<f64> = noise(31, n).iter().enumerate().map(|(i, v)| v * (1.0 + (i as f64 / 900.0).sin())).collect();
+        let b: Vec<f64> = noise(32, n).iter().map(|v| 0.3 * v).collect();
+        let params = |i: usize| {
+            let s = i as f64;
+            [
+                -30.0 + 12.0 * (s / 700.0).sin(),
+                4.0 + 2.0 * (s / 500.0).cos(),
+                3.0,
+                80.0,
+                3.0 + 3.0 * (s / 900.0).sin(),
+                1.0 + (s / 1300.0).sin(),
+            ]
+        };
+        let out = run(&mut prepared(2, 128), &[a.clone(), b.clone()], 128, true, &params);
+        let mut g = 0.0f64;
+        let mut compressed = 0;
+        let mut worst = 0.0f64;
+        for i in 0..n {
+            let [t, r, att, rel, w, m] = params(i);
+            let pk = a[i].abs().max(b[i].abs());
+            let x = 20.0 * pk.log10();
+            let target = if pk > 0.0 { (x - reference_curve(x, t, r, w)).max(0.0) } else { 0.0 };
+            let ms = if target > g { att } else { rel };
+            let coef = (-1.0 / (ms / 1000.0 * FS)).exp();
+            g = target + coef * (g - target);
+            let want = m - g;
+            compressed += usize::from(g > 1.0);
+            for (o, v) in [(&out[0], &a), (&out[1], &b)] {
+                if v[i] != 0.0 {
+                    let got = db(o[i] / v[i]);
+                    worst = worst.max((got - want).abs());
+                    assert!((got - want).abs() < 1e-9, "frame {i}: {got} dB, reference {want} dB");
+                }
+            }
+        }
+        assert!(compressed > n / 4, "{compressed}");
+        println!("largest gain difference to the reference: {worst:e} dB");
     }
 }
