@@ -236,8 +236,14 @@ export interface EngineStats {
     callbacks: number;
     /** Frames rendered so far. */
     framesRendered: number;
-    /** Backend underruns plus callbacks over budget. */
+    /** Backend underruns plus callbacks over budget (plus the null backend's late wake-ups). */
     xruns: number;
+    /** Of `xruns`: callbacks that took longer than the buffer's duration. */
+    overrunCallbacks: number;
+    /** Of `xruns`: times the null backend's thread woke more than a period late. */
+    lateWakeups: number;
+    /** Of `xruns`: underruns reported by the device backend. */
+    backendXruns: number;
     /** The buffer's duration, µs. */
     budgetUs: number;
     /** Median callback time, µs. */
