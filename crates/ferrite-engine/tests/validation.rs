@@ -96,22 +96,8 @@ fn cycle_ids(msg: &str) -> Vec<u32> {
 
 // ─────────────────────────────── strategies ───────────────────────────────
 
-const TYPES: &[&str] = &[
-    "input",
-    "output",
-    "oscillator",
-    "constant",
-    "player",
-    "gain",
-    "pan",
-    "biquad",
-    "eq",
-    "delay",
-    "compressor",
-    "limiter",
-    "convolver",
-    "meter",
-];
+/// Every node type the engine knows (the generators draw from it).
+const TYPES: &[&str] = ferrite_engine::nodes::NODE_TYPES;
 
 const UNKNOWN_TYPES: &[&str] = &["", "Gain", "limiter ", "reverb", "#3", "null"];
 
