@@ -1,6 +1,8 @@
 //! Element-wise and scan kernels at every SIMD level this CPU supports:
 //! gain, ramp, mix, pan, peak, sum of squares and the convolver's complex
-//! multiply-accumulate. Throughput is in f64 elements (complex bins for cmac).
+//! multiply-accumulate, and the oscillator kernels (sine, band-limited saw table
+//! read) against a per-frame loop calling `f64::sin`. Throughput is in f64
+//! elements (complex bins for cmac, frames for the oscillators).
 
 use std::hint::black_box;
 
@@ -84,5 +86,44 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+/// Oscillator kernels: 128 frames of a 440 Hz sine and of a band-limited saw
+/// (two table levels crossfaded), at every level, beside a per-frame
+/// `f64::sin` loop (what a naive oscillator does) for scale.
+fn bench_osc(c: &mut Criterion) {
+    use ferrite_dsp::wavetable::{bank, Shape};
+    const FRAMES: usize = 128;
+    let inc = 440.0 / 48000.0;
+    let step = osc::phase_of_cycles(inc);
+    let saw = bank().table(Shape::Saw);
+    let Some(mix) = saw.select(inc).and_then(|s| saw.mix(s)) else { return };
+    let mut out = vec![0.0; FRAMES];
+    let mut g = c.benchmark_group("osc_128");
+    g.throughput(Throughput::Elements(FRAMES as u64));
+    for l in supported_levels() {
+        let mut p = 0u64;
+        g.bench_function(BenchmarkId::new("sine", l.name()), |b| {
+            b.iter(|| p = osc::sine_at(l, 0.5, p, step, black_box(&mut out)))
+        });
+        let mut p = 0u64;
+        g.bench_function(BenchmarkId::new("saw_table", l.name()), |b| {
+            b.iter(|| p = osc::table_at(l, &mix, 0.5, p, step, black_box(&mut out)))
+        });
+    }
+    let mut ph = 0.0f64;
+    g.bench_function("sine_libm_per_frame", |b| {
+        b.iter(|| {
+            for y in out.iter_mut() {
+                *y = 0.5 * (std::f64::consts::TAU * ph).sin();
+                ph += inc;
+                if ph >= 1.0 {
+                    ph -= 1.0;
+                }
+            }
+            black_box(&mut out);
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench, bench_osc);
 criterion_main!(benches);

@@ -55,6 +55,20 @@ fn session(tracks: u32, dynamics: bool) -> GraphDesc {
     GraphDesc::from_value(&json!({"version": 1, "nodes": nodes, "connections": conns})).expect("valid session")
 }
 
+/// `tracks` band-limited saw oscillators, each through a gain, into the
+/// output (`npm run bench`'s "64 plain oscillator tracks").
+fn plain_oscillators(tracks: u32) -> GraphDesc {
+    let mut nodes = vec![json!({"id": 1, "type": "output"})];
+    let mut conns: Vec<Value> = Vec::new();
+    for t in 0..tracks {
+        let (osc, gain) = (10 + 2 * t, 11 + 2 * t);
+        nodes.push(json!({"id": osc, "type": "oscillator", "params": {"frequency": 55.0 + t as f64 * 7.0}, "options": {"type": "saw"}}));
+        nodes.push(json!({"id": gain, "type": "gain", "params": {"gain": 1.0 / f64::from(tracks)}}));
+        conns.extend([json!([osc, gain]), json!([gain, 1])]);
+    }
+    GraphDesc::from_value(&json!({"version": 1, "nodes": nodes, "connections": conns})).expect("valid graph")
+}
+
 fn bench_render(c: &mut Criterion) {
     let settings = RenderSettings { sample_rate: SR, channels: 2, max_block: 128 };
     let mut group = c.benchmark_group("render_block_128");
@@ -71,6 +85,18 @@ fn bench_render(c: &mut Criterion) {
         let mut pos = 0u64;
         group.throughput(Throughput::Elements(128));
         group.bench_function(name, |b| {
+            b.iter(|| {
+                compiled.graph.render_block(pos, 128, &mut compiled.lanes);
+                pos += 128;
+                black_box(compiled.graph.output(0, 128)[0])
+            })
+        });
+    }
+    {
+        let mut compiled =
+            compile_with(&plain_oscillators(64), settings, &[], CompileOptions::from_env()).expect("compiles");
+        let mut pos = 0u64;
+        group.bench_function("64_plain_saw_oscillators", |b| {
             b.iter(|| {
                 compiled.graph.render_block(pos, 128, &mut compiled.lanes);
                 pos += 128;

@@ -19,7 +19,8 @@
 //! large) have full amplitude; those between `H_{m0-1}` and `H_m0` have weight
 //! `w`. Below `fs/(2·MAX_HARMONICS)` the top level is used as is.
 //!
-//! Tables are read with linear interpolation. Each level is at least 2048
+//! Tables are read with linear interpolation (the kernel in
+//! [`crate::kernels::osc`], on a fixed-point phase). Each level is at least 2048
 //! points and 16 points per period of its highest harmonic, and each harmonic
 //! is pre-scaled by `1/sinc²(k/N)` so that the interpolation's pass-band droop
 //! is cancelled: harmonic amplitudes match the Fourier series to about 1e-7.
@@ -29,6 +30,7 @@ use std::sync::OnceLock;
 
 use core::f64::consts::PI;
 
+use crate::kernels::osc::{phase_of_cycles, TableLevel, TableMix};
 use realfft::num_complex::Complex;
 use realfft::RealFftPlanner;
 
@@ -75,27 +77,19 @@ impl Shape {
     }
 }
 
-/// One level: the harmonics `1..=harmonics`, `len` points per period plus one
+/// One level: the harmonics `1..=harmonics`, a power-of-two number of points per period plus one
 /// guard point (a copy of the first) for interpolation.
 #[derive(Debug)]
 struct Level {
     harmonics: u32,
-    len: usize,
     data: Box<[f32]>,
 }
 
 impl Level {
-    /// The level's value at `pos` cycles (`0 <= pos <= 1`).
+    /// The level as the read kernel sees it.
     #[inline(always)]
-    fn read(&self, pos: f64) -> f64 {
-        let x = pos * self.len as f64;
-        // `x >= 0`, so the cast floors; out-of-range positions wrap by the mask.
-        let i = x as usize;
-        let frac = x - i as f64;
-        let i = i & (self.len - 1);
-        let a = self.data.get(i).copied().unwrap_or(0.0) as f64;
-        let b = self.data.get(i + 1).copied().unwrap_or(0.0) as f64;
-        a + frac * (b - a)
+    fn kernel(&self) -> Option<TableLevel<'_>> {
+        TableLevel::new(&self.data)
     }
 }
 
@@ -153,7 +147,7 @@ impl Table {
                 } else {
                     vec![0.0; len + 1].into_boxed_slice()
                 };
-                Level { harmonics, len, data }
+                Level { harmonics, data }
             })
             .collect();
         Self { shape, levels }
@@ -195,18 +189,26 @@ impl Table {
         Some(Selection { lo: m0 - 1, hi: m0, w })
     }
 
-    /// The band-limited waveform at `pos` cycles (`0 <= pos <= 1`).
+    /// The levels of `sel` as the oscillator kernel reads them
+    /// ([`crate::kernels::osc::table_at`]).
     ///
     /// # Realtime
     /// Does not allocate, lock or panic.
-    #[inline(always)]
+    #[inline]
+    pub fn mix(&self, sel: Selection) -> Option<TableMix<'_>> {
+        let lo = self.levels.get(sel.lo)?.kernel()?;
+        let hi = if sel.w == 0.0 { None } else { Some((self.levels.get(sel.hi)?.kernel()?, sel.w)) };
+        Some(TableMix { lo, hi })
+    }
+
+    /// The band-limited waveform at `pos` cycles (wrapped into a cycle; the
+    /// kernel's fixed-point phase, see [`crate::kernels::osc`]).
+    ///
+    /// # Realtime
+    /// Does not allocate, lock or panic.
+    #[inline]
     pub fn read(&self, sel: Selection, pos: f64) -> f64 {
-        let lo = self.levels.get(sel.lo).map_or(0.0, |l| l.read(pos));
-        if sel.w == 0.0 {
-            return lo;
-        }
-        let hi = self.levels.get(sel.hi).map_or(0.0, |l| l.read(pos));
-        lo + sel.w * (hi - lo)
+        self.mix(sel).map_or(0.0, |m| m.read(phase_of_cycles(pos)))
     }
 
     /// Amplitude weight of harmonic `k` under `sel` (1 = full, 0 = absent).
@@ -278,7 +280,7 @@ mod tests {
             for level in [0usize, 3, 17, 40, t.levels.len() - 1] {
                 let sel = Selection { lo: level, hi: level, w: 0.0 };
                 let h = t.levels[level].harmonics;
-                let n = t.levels[level].len;
+                let n = t.levels[level].data.len() - 1;
                 // On table points interpolation is exact: the partial sum with
                 // each harmonic pre-scaled by 1/sinc²(k/n), to f32 precision.
                 for j in (0..n).step_by(7) {

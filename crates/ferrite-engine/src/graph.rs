@@ -6,6 +6,7 @@
 use crate::automation::Lane;
 use crate::batch::BatchGroup;
 use crate::nodes::Role;
+use ferrite_dsp::kernels::mix_into;
 use ferrite_dsp::{Bus, ParamBuffer, ProcessContext, Processor};
 
 /// A compensation delay on one edge: `len` frames per channel, ring-buffered.
@@ -290,29 +291,39 @@ impl CompiledGraph {
             }
             let batch = node.batch;
             // Take the node's buffer out of the pool (no allocation: an empty
-            // boxed slice is a dangling pointer), sum its inputs into it.
+            // boxed slice is a dangling pointer), sum its inputs into it: the
+            // first input is copied (a plain edge) or added to zeros (an edge
+            // with a compensation delay), the others added; no input: zeros.
             let Some(slot) = self.pool.get_mut(node.slot) else { continue };
             let mut buf = std::mem::take(slot);
-            for c in 0..channels {
-                if let Some(ch) = buf.get_mut(c * mb..c * mb + frames) {
-                    ch.fill(0.0);
-                }
-            }
+            let mut empty = true;
             for edge in node.inputs.iter_mut() {
                 let Some(src) = self.pool.get(edge.src_slot) else { continue };
                 match edge.comp.as_mut() {
-                    Some(d) => d.add_delayed(src, &mut buf, channels, mb, frames),
+                    Some(d) => {
+                        if empty {
+                            zero_channels(&mut buf, channels, mb, frames);
+                        }
+                        d.add_delayed(src, &mut buf, channels, mb, frames);
+                    }
                     None => {
                         for c in 0..channels {
                             let r = c * mb..c * mb + frames;
                             if let (Some(s), Some(d)) = (src.get(r.clone()), buf.get_mut(r)) {
-                                for (x, y) in s.iter().zip(d.iter_mut()) {
-                                    *y += *x;
+                                if empty {
+                                    d.copy_from_slice(s);
+                                } else {
+                                    // `1·x` is exactly `x`: a plain sum, vectorized.
+                                    mix_into(d, s, 1.0);
                                 }
                             }
                         }
                     }
                 }
+                empty = false;
+            }
+            if empty {
+                zero_channels(&mut buf, channels, mb, frames);
             }
             fill_params(node, position, frames, lanes);
             if let Some(p) = node.processor.as_mut() {
@@ -335,6 +346,18 @@ impl CompiledGraph {
                     group.run(frames, &mut self.nodes, &mut self.pool, mb);
                 }
             }
+        }
+    }
+}
+
+/// Zeroes the first `frames` samples of each of `channels` rows of `stride`.
+///
+/// # Realtime
+/// Does not allocate, lock or panic.
+fn zero_channels(buf: &mut [f64], channels: usize, stride: usize, frames: usize) {
+    for c in 0..channels {
+        if let Some(ch) = buf.get_mut(c * stride..c * stride + frames) {
+            ch.fill(0.0);
         }
     }
 }

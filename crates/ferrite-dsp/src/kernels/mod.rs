@@ -14,6 +14,7 @@
 //! | [`BiquadBank`] | N independent biquad chains, SoA, frame-major | bit-exact per level flavour |
 //! | [`BiquadCascade`] | ≤ 8 series biquads, one signal, wavefront | bit-exact per level flavour |
 //! | [`cmac()`] | `acc += x·h` on `[re, im]` spectra | bit-exact per level flavour |
+//! | [`osc::sine_at`], [`osc::table_at`] | oscillator sine / band-limited table read on a fixed-point phase | bit-exact |
 //!
 //! # Exactness
 //! Every SIMD path performs, per element, the same operations in the same
@@ -64,6 +65,7 @@ pub mod cmac;
 pub mod dispatch;
 pub mod gain;
 pub mod mix;
+pub mod osc;
 pub mod scan;
 
 #[cfg(target_arch = "aarch64")]
