@@ -80,7 +80,7 @@ fn bench_render(c: &mut Criterion) {
         ("reference_session_64_tracks", 64, true, true),
         ("reference_session_64_tracks_unbatched", 64, true, false),
     ] {
-        let options = CompileOptions { batch: batch && CompileOptions::from_env().batch };
+        let options = CompileOptions { batch: batch && CompileOptions::from_env().batch, ..CompileOptions::from_env() };
         let mut compiled = compile_with(&session(tracks, dynamics), settings, &[], options).expect("compiles");
         let mut pos = 0u64;
         group.throughput(Throughput::Elements(128));

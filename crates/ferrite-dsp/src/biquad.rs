@@ -701,6 +701,53 @@ impl Biquad {
     }
 }
 
+/// Series runs: the engine fuses a chain of biquad nodes (each feeding only
+/// the next) into [`BiquadCascade`]s of up to 8 stages. These calls let it
+/// load a node's cached coefficients and filter memory into a cascade stage
+/// and take the memory back, so that the fused run performs, stage by stage,
+/// exactly the arithmetic of [`Processor::process`] (a one-stage cascade per
+/// node at the same SIMD level): the same bits.
+impl Biquad {
+    /// The coefficients for this block when all three parameters are
+    /// constant over it (the cache [`Processor::process`] uses is updated),
+    /// else `None`.
+    ///
+    /// # Realtime
+    /// Does not allocate, lock or panic.
+    pub fn series_coeffs(&mut self, ctx: &ProcessContext<'_>) -> Option<BiquadCoeffs> {
+        self.section.constant_coeffs(self.sample_rate, [ctx.param(0), ctx.param(1), ctx.param(2)])
+    }
+
+    /// Prepared channel count (channels with filter memory).
+    pub fn series_channels(&self) -> usize {
+        self.section.channels()
+    }
+
+    /// Filter memory `[s1, s2]` of channel `c`.
+    pub fn series_state(&self, c: usize) -> Option<[f64; 2]> {
+        self.section.states.get(c).copied()
+    }
+
+    /// Sets the filter memory of channel `c` (ignored out of range).
+    ///
+    /// # Realtime
+    /// Does not allocate, lock or panic.
+    pub fn set_series_state(&mut self, c: usize, z: [f64; 2]) {
+        if let Some(st) = self.section.states.get_mut(c) {
+            *st = z;
+        }
+    }
+
+    /// Ends a block run in series: clears memory a non-finite input made
+    /// non-finite, as [`Processor::process`] does.
+    ///
+    /// # Realtime
+    /// Does not allocate, lock or panic.
+    pub fn series_done(&mut self) {
+        self.section.clear_non_finite();
+    }
+}
+
 impl Processor for Biquad {
     /// Sizes the per-channel state and the per-frame coefficient buffer.
     /// Filter memory already present (from [`Processor::take_state`]) is kept

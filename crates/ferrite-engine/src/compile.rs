@@ -114,13 +114,16 @@ pub struct Compiled {
 pub struct CompileOptions {
     /// Run parallel biquad filters as one SIMD bank (see [`crate::batch`]).
     pub batch: bool,
+    /// Run series chains of biquad nodes as one cascade (see [`crate::fuse`]).
+    pub fuse: bool,
 }
 
 impl CompileOptions {
     /// The defaults, with batching off when the environment variable
-    /// `FERRITE_NO_BATCH` is `1` (control side: reads the environment).
+    /// `FERRITE_NO_BATCH` is `1` and fusion off when `FERRITE_NO_FUSE` is `1`
+    /// (control side: reads the environment).
     pub fn from_env() -> Self {
-        Self { batch: crate::batch::enabled_by_env() }
+        Self { batch: crate::batch::enabled_by_env(), fuse: crate::fuse::enabled_by_env() }
     }
 }
 
@@ -202,6 +205,24 @@ pub fn compile_with(
 
     let mut order = topological_order(&built, &preds, &succs)?;
 
+    // Fusion: series biquad chains run from their tail (crate::fuse). The
+    // graph is rewired after the cycle check, so errors name every node.
+    let chains = if options.fuse { crate::fuse::find_chains(&built, &preds, &succs) } else { Vec::new() };
+    let mut chain_of_tail: HashMap<usize, Vec<usize>> = HashMap::new();
+    let mut absorbed = vec![false; n];
+    if !chains.is_empty() {
+        crate::fuse::rewire(&chains, &mut preds, &mut succs);
+        order = topological_order(&built, &preds, &succs)?;
+        for chain in chains {
+            if let Some((&tail, members)) = chain.split_last() {
+                for &m in members {
+                    absorbed[m] = true;
+                }
+                chain_of_tail.insert(tail, members.to_vec());
+            }
+        }
+    }
+
     // Batching: like filters at the same depth run as one bank; their
     // members are made contiguous in a depth-sorted order (crate::batch).
     let groups = if options.batch {
@@ -215,6 +236,8 @@ pub fn compile_with(
                 Role::Effect => b.processor.as_mut().and_then(|p| crate::batch::batchable(p.as_mut())),
                 _ => None,
             })
+            .enumerate()
+            .map(|(i, s)| if absorbed[i] || chain_of_tail.contains_key(&i) { None } else { s })
             .collect();
         let groups = crate::batch::find_groups(&depth, &stages);
         if !groups.is_empty() {
@@ -318,7 +341,14 @@ pub fn compile_with(
             params: b.params.iter().map(|p| ParamBuffer::new(p.value, settings.max_block)).collect(),
             ctl: b.params.iter().map(|p| ParamCtl::new(p.value)).collect(),
             batch: None,
+            fused: Box::new([]),
+            absorbed: absorbed[i],
         });
+    }
+    for (tail, members) in &chain_of_tail {
+        if let Some(node) = render_nodes.get_mut(pos_in_order[*tail]) {
+            node.fused = members.iter().map(|&m| pos_in_order[m]).collect();
+        }
     }
     let mut batches = Vec::with_capacity(groups.len());
     for (g, (members, stages)) in groups.into_iter().enumerate() {

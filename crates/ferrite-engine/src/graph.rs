@@ -113,6 +113,11 @@ pub struct RenderNode {
     pub(crate) ctl: Vec<ParamCtl>,
     /// `(group, member)` when the node runs in a batch (see [`crate::batch`]).
     pub(crate) batch: Option<(usize, usize)>,
+    /// For the tail of a fused biquad chain: the render indices of the other
+    /// members, in chain order (see [`crate::fuse`]); empty otherwise.
+    pub(crate) fused: Box<[usize]>,
+    /// A fused chain member other than the tail: the tail runs it.
+    pub(crate) absorbed: bool,
 }
 
 /// A graph compiled for one sample rate, channel count and maximum block.
@@ -172,6 +177,11 @@ impl CompiledGraph {
     /// Member counts of the batched filter groups (see [`crate::batch`]).
     pub fn batch_groups(&self) -> Vec<usize> {
         self.batches.iter().map(BatchGroup::len).collect()
+    }
+
+    /// Lengths of the fused biquad chains, in render order (see [`crate::fuse`]).
+    pub fn fused_chains(&self) -> Vec<usize> {
+        self.nodes.iter().filter(|n| !n.fused.is_empty()).map(|n| n.fused.len() + 1).collect()
     }
 
     /// Parameter control of node `node`, parameter `param`.
@@ -286,7 +296,7 @@ impl CompiledGraph {
         let (channels, mb) = (self.channels, self.max_block);
         for k in 0..self.nodes.len() {
             let Some(node) = self.nodes.get_mut(k) else { continue };
-            if node.role == Role::Input {
+            if node.role == Role::Input || node.absorbed {
                 continue;
             }
             let batch = node.batch;
@@ -326,6 +336,24 @@ impl CompiledGraph {
                 zero_channels(&mut buf, channels, mb, frames);
             }
             fill_params(node, position, frames, lanes);
+            // The tail of a fused chain: the other members first (the whole
+            // chain at once when its parameters are constant).
+            if !node.fused.is_empty() {
+                // Moved out and back: no allocation.
+                let fused = std::mem::take(&mut node.fused);
+                let done =
+                    crate::fuse::run_chain(&mut self.nodes, &fused, k, position, frames, lanes, &mut buf, channels, mb);
+                if let Some(node) = self.nodes.get_mut(k) {
+                    node.fused = fused;
+                }
+                if done {
+                    if let Some(slot) = self.nodes.get(k).and_then(|n| self.pool.get_mut(n.slot)) {
+                        *slot = buf;
+                    }
+                    continue;
+                }
+            }
+            let Some(node) = self.nodes.get_mut(k) else { continue };
             if let Some(p) = node.processor.as_mut() {
                 let ctx = ProcessContext { frames, position, params: &node.params };
                 match batch.and_then(|(g, m)| Some((self.batches.get_mut(g)?, m))) {
@@ -366,7 +394,7 @@ fn zero_channels(buf: &mut [f64], channels: usize, stride: usize, frames: usize)
 ///
 /// # Realtime
 /// Does not allocate, lock or panic.
-fn fill_params(node: &mut RenderNode, position: u64, frames: usize, lanes: &mut [Lane]) {
+pub(crate) fn fill_params(node: &mut RenderNode, position: u64, frames: usize, lanes: &mut [Lane]) {
     for (pb, c) in node.params.iter_mut().zip(node.ctl.iter_mut()) {
         if let Some(lane) = c.lane.and_then(|l| lanes.get_mut(l)) {
             if let Some(v) = lane.fill(position, pb.varying_mut(frames)) {

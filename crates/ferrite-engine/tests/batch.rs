@@ -94,7 +94,7 @@ fn session(tracks: u32, automate: bool) -> GraphDesc {
 }
 
 fn build(desc: &GraphDesc, max_block: usize, batch: bool) -> Compiled {
-    compile_with(desc, settings(max_block), &[], CompileOptions { batch }).expect("compiles")
+    compile_with(desc, settings(max_block), &[], CompileOptions { batch, fuse: true }).expect("compiles")
 }
 
 /// The render input at frame `t`, channel `c`.

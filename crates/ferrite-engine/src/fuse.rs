@@ -1,0 +1,215 @@
+//! Fusion of series biquad chains: `biquad → biquad → … → biquad`, where
+//! each node feeds only the next and the next has no other input, runs as one
+//! pipelined cascade (up to 8 stages per [`BiquadCascade`], both channels of
+//! a stereo pair at once) instead of node by node. This is how Web Audio
+//! style graphs (an EQ built from separate biquad nodes) get the speed of an
+//! `eq` node.
+//!
+//! # How
+//! The compiler finds the chains after checking the graph for cycles and
+//! rewires it: the chain's *tail* (its last node) takes the head's inputs,
+//! the other members (*absorbed*) lose their edges. Order, latency,
+//! compensation delays and buffer slots are then computed on the rewired
+//! graph. Absorbed nodes keep their processors, parameters, automation lanes
+//! and ids (so `setParam`, lanes and state hand-over on a swap work as
+//! before); the render core skips them and the tail runs them, in chain
+//! order, on its own buffer.
+//!
+//! # Exactness
+//! When every parameter of the chain is constant over a block, the chain runs
+//! as cascades whose stages perform exactly the arithmetic of each node's own
+//! constant-parameter path (a one-stage cascade at the same SIMD level), so
+//! the samples and filter memory are the same bits as unfused. Otherwise each
+//! member runs its own `process` in place, in order, which is exactly the
+//! unfused computation (a node with one input starts from a copy of it).
+//! Tested against unfused renders (`FERRITE_NO_FUSE=1` or
+//! [`crate::compile::CompileOptions::fuse`]).
+
+use crate::automation::Lane;
+use crate::graph::{fill_params, RenderNode};
+use crate::nodes::{BuiltNode, Role};
+use ferrite_dsp::biquad::Biquad;
+use ferrite_dsp::kernels::{simd_level, BiquadCascade, BiquadCoeffs, MAX_CASCADE_STAGES};
+use ferrite_dsp::{Bus, ProcessContext};
+
+/// Whether fusion is on by default: not when `FERRITE_NO_FUSE` is `1`
+/// (control side: reads the environment).
+pub(crate) fn enabled_by_env() -> bool {
+    std::env::var("FERRITE_NO_FUSE").map_or(true, |v| v.trim() != "1")
+}
+
+/// Chains of at least two biquad nodes, head first (indices into `built`).
+pub(crate) fn find_chains(built: &[BuiltNode], preds: &[Vec<usize>], succs: &[Vec<usize>]) -> Vec<Vec<usize>> {
+    let is_biquad = |i: usize| built.get(i).is_some_and(|b| b.role == Role::Effect && b.kind == "biquad");
+    // `next[a] = b` when a → b is a fusable link.
+    let next: Vec<Option<usize>> = (0..built.len())
+        .map(|a| match succs.get(a).map(Vec::as_slice) {
+            Some(&[b]) if is_biquad(a) && is_biquad(b) && preds.get(b).map(Vec::as_slice) == Some(&[a]) => Some(b),
+            _ => None,
+        })
+        .collect();
+    let mut has_prev = vec![false; built.len()];
+    for b in next.iter().flatten() {
+        has_prev[*b] = true;
+    }
+    let mut chains = Vec::new();
+    for head in 0..built.len() {
+        if has_prev[head] || next[head].is_none() {
+            continue;
+        }
+        let mut chain = vec![head];
+        let mut cur = head;
+        while let Some(b) = next[cur] {
+            // A cycle of links cannot start from a head; guard anyway.
+            if chain.contains(&b) {
+                break;
+            }
+            chain.push(b);
+            cur = b;
+        }
+        if chain.len() >= 2 {
+            chains.push(chain);
+        }
+    }
+    chains
+}
+
+/// Rewires `preds`/`succs` so each chain's tail takes its head's inputs and
+/// the other members have no edges.
+pub(crate) fn rewire(chains: &[Vec<usize>], preds: &mut [Vec<usize>], succs: &mut [Vec<usize>]) {
+    for chain in chains {
+        let (Some(&head), Some(&tail)) = (chain.first(), chain.last()) else { continue };
+        let head_preds = std::mem::take(&mut preds[head]);
+        for &p in &head_preds {
+            for s in succs[p].iter_mut() {
+                if *s == head {
+                    *s = tail;
+                }
+            }
+        }
+        for &m in &chain[..chain.len() - 1] {
+            preds[m].clear();
+            succs[m].clear();
+        }
+        preds[tail] = head_preds;
+    }
+}
+
+/// The tail's turn (its inputs are summed into `buf`, its own parameters
+/// filled): runs the absorbed members `members` on `buf` and, when the whole
+/// chain has constant parameters, the tail too. Returns `true` when the tail
+/// was run (the caller must not process it again).
+///
+/// # Realtime
+/// Does not allocate, lock or panic.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn run_chain(
+    nodes: &mut [RenderNode],
+    members: &[usize],
+    tail: usize,
+    position: u64,
+    frames: usize,
+    lanes: &mut [Lane],
+    buf: &mut [f64],
+    channels: usize,
+    stride: usize,
+) -> bool {
+    for &j in members {
+        if let Some(n) = nodes.get_mut(j) {
+            fill_params(n, position, frames, lanes);
+        }
+    }
+    let at = |i: usize| if i < members.len() { members.get(i).copied() } else { Some(tail) };
+    let total = members.len() + 1;
+    if (0..total).all(|i| at(i).is_some_and(|j| constant_biquad(nodes, j, frames, position))) {
+        run_cascades(nodes, &at, total, frames, position, buf, channels, stride);
+        return true;
+    }
+    for &j in members {
+        let Some(n) = nodes.get_mut(j) else { continue };
+        if let Some(p) = n.processor.as_mut() {
+            let ctx = ProcessContext { frames, position, params: &n.params };
+            p.process(&ctx, &mut Bus::new(buf, channels, stride, frames));
+        }
+    }
+    false
+}
+
+/// The biquad of node `j`.
+fn biquad(nodes: &mut [RenderNode], j: usize) -> Option<(&mut Biquad, &[ferrite_dsp::ParamBuffer])> {
+    let n = nodes.get_mut(j)?;
+    let b = n.processor.as_mut()?.as_any_mut().downcast_mut::<Biquad>()?;
+    Some((b, &n.params))
+}
+
+/// Whether node `j` is a biquad whose parameters are constant this block
+/// (updates its coefficient cache).
+fn constant_biquad(nodes: &mut [RenderNode], j: usize, frames: usize, position: u64) -> bool {
+    biquad(nodes, j).is_some_and(|(b, params)| b.series_coeffs(&ProcessContext { frames, position, params }).is_some())
+}
+
+/// The whole chain (`at(0..total)`, all constant) as cascades of up to 8
+/// stages, channels in pairs.
+#[allow(clippy::too_many_arguments)]
+fn run_cascades(
+    nodes: &mut [RenderNode],
+    at: &dyn Fn(usize) -> Option<usize>,
+    total: usize,
+    frames: usize,
+    position: u64,
+    buf: &mut [f64],
+    channels: usize,
+    stride: usize,
+) {
+    let level = simd_level();
+    let prepared = at(0).and_then(|j| biquad(nodes, j)).map_or(0, |(b, _)| b.series_channels()).min(channels);
+    let mut start = 0;
+    while start < total {
+        let n = (total - start).min(MAX_CASCADE_STAGES);
+        let mut coeffs = [BiquadCoeffs::IDENTITY; MAX_CASCADE_STAGES];
+        for (s, c) in coeffs.iter_mut().enumerate().take(n) {
+            if let Some((b, params)) = at(start + s).and_then(|j| biquad(nodes, j)) {
+                *c = b.series_coeffs(&ProcessContext { frames, position, params }).unwrap_or(BiquadCoeffs::IDENTITY);
+            }
+        }
+        let mut c = 0;
+        while c < prepared {
+            let pair = c + 1 < prepared;
+            let (mut a, mut b) = (BiquadCascade::new(n), BiquadCascade::new(n));
+            for (s, k) in coeffs.iter().enumerate().take(n) {
+                a.set_coeffs(s, *k);
+                b.set_coeffs(s, *k);
+                if let Some((bq, _)) = at(start + s).and_then(|j| biquad(nodes, j)) {
+                    a.set_state(s, bq.series_state(c).unwrap_or([0.0; 2]));
+                    b.set_state(s, bq.series_state(c + 1).unwrap_or([0.0; 2]));
+                }
+            }
+            let (lo, hi) = buf.split_at_mut(((c + 1) * stride).min(buf.len()));
+            let x = lo.get_mut(c * stride..c * stride + frames);
+            match (x, pair.then(|| hi.get_mut(..frames)).flatten()) {
+                (Some(x), Some(y)) => a.process_pair_at(level, x, &mut b, y),
+                (Some(x), None) => a.process_at(level, x),
+                _ => {}
+            }
+            for s in 0..n {
+                if let Some((bq, _)) = at(start + s).and_then(|j| biquad(nodes, j)) {
+                    if let Some(z) = a.state(s) {
+                        bq.set_series_state(c, z);
+                    }
+                    if pair {
+                        if let Some(z) = b.state(s) {
+                            bq.set_series_state(c + 1, z);
+                        }
+                    }
+                }
+            }
+            c += if pair { 2 } else { 1 };
+        }
+        start += n;
+    }
+    for i in 0..total {
+        if let Some((b, _)) = at(i).and_then(|j| biquad(nodes, j)) {
+            b.series_done();
+        }
+    }
+}

@@ -1,0 +1,266 @@
+//! Fused biquad chains (crate::fuse): which links fuse, fused renders equal
+//! node-by-node renders bit for bit (constant, ramped and automated
+//! parameters, any block size), equal an independent f64 RBJ direct-form-I
+//! reference, and keep their filter memory across a graph swap.
+
+use assert_no_alloc::{assert_no_alloc, reset_violation_count, violation_count, AllocDisabler};
+use ferrite_engine::compile::{compile_with, CompileOptions};
+use ferrite_engine::desc::GraphDesc;
+use ferrite_engine::realtime::engine_pair;
+use ferrite_engine::{Compiled, RenderSettings};
+use serde_json::{json, Value};
+
+#[global_allocator]
+static A: AllocDisabler = AllocDisabler;
+
+const SR: f64 = 48000.0;
+
+/// `(type, frequency, q, gainDb)` of the main chain: 10 nodes, so the fused
+/// run crosses the 8-stage cascade boundary.
+const MAIN: [(&str, f64, f64, f64); 10] = [
+    ("highpass", 30.0, 0.7, 0.0),
+    ("peaking", 90.0, 1.1, 4.0),
+    ("peaking", 250.0, 0.8, -3.0),
+    ("lowpass", 16000.0, 0.9, 0.0),
+    ("peaking", 700.0, 2.0, 6.0),
+    ("peaking", 1500.0, 1.4, -5.0),
+    ("peaking", 3000.0, 0.6, 2.5),
+    ("peaking", 6000.0, 1.0, -2.0),
+    ("peaking", 9000.0, 3.0, 3.0),
+    ("highpass", 45.0, 0.5, 0.0),
+];
+
+fn biquad(id: u32, (ty, f, q, g): (&str, f64, f64, f64)) -> Value {
+    json!({"id": id, "type": "biquad", "options": {"type": ty}, "params": {"frequency": f, "q": q, "gainDb": g}})
+}
+
+/// input → 10 biquads (ids 100..110) → output; osc → 3 biquads (200..203) →
+/// output; a fan-out: 300 → {301, output}, 301 → 302 → output (only
+/// 301 → 302 fuses); a join: 400 → 402, 401 → 402, 402 → 403 → output
+/// (only 402 → 403 fuses); with `automate`, a lane on 103's frequency.
+fn session(automate: bool) -> GraphDesc {
+    let mut nodes = vec![json!({"id": 0, "type": "input"}), json!({"id": 1, "type": "output"})];
+    let mut conns: Vec<Value> = Vec::new();
+    let mut prev = 0;
+    for (k, b) in MAIN.iter().enumerate() {
+        let id = 100 + k as u32;
+        nodes.push(biquad(id, *b));
+        conns.push(json!([prev, id]));
+        prev = id;
+    }
+    conns.push(json!([prev, 1]));
+    nodes.push(json!({"id": 199, "type": "oscillator", "params": {"frequency": 110.0, "amplitude": 0.3}, "options": {"type": "saw"}}));
+    prev = 199;
+    for k in 0..3u32 {
+        nodes.push(biquad(200 + k, MAIN[(k as usize * 3 + 1) % 10]));
+        conns.push(json!([prev, 200 + k]));
+        prev = 200 + k;
+    }
+    conns.push(json!([prev, 1]));
+    for k in 0..3u32 {
+        nodes.push(biquad(300 + k, MAIN[k as usize + 4]));
+    }
+    conns.extend([json!([0, 300]), json!([300, 301]), json!([300, 1]), json!([301, 302]), json!([302, 1])]);
+    for k in 0..4u32 {
+        nodes.push(biquad(400 + k, MAIN[k as usize + 1]));
+    }
+    conns.extend([json!([0, 400]), json!([199, 401]), json!([400, 402]), json!([401, 402]), json!([402, 403])]);
+    conns.push(json!([403, 1]));
+    let automation = if automate {
+        json!([{"node": 103, "param": "frequency", "points": [
+            {"frame": 500, "value": 16000.0}, {"frame": 2500, "value": 2000.0, "curve": "exponential"}]}])
+    } else {
+        json!([])
+    };
+    GraphDesc::from_value(&json!({"version": 1, "nodes": nodes, "connections": conns, "automation": automation}))
+        .expect("valid session")
+}
+
+fn build(desc: &GraphDesc, max_block: usize, fuse: bool) -> Compiled {
+    let settings = RenderSettings { sample_rate: SR, channels: 2, max_block };
+    compile_with(desc, settings, &[], CompileOptions { batch: true, fuse }).expect("compiles")
+}
+
+/// The render input at frame `t`, channel `c`: a deterministic noisy tone.
+fn input(t: usize, c: usize) -> f64 {
+    let x = (t as f64 * 0.031 + c as f64).sin() * 0.4;
+    x + 0.3 * ((t * 7919 + c * 31) % 1000) as f64 / 1000.0 - 0.15
+}
+
+/// Renders in blocks of `block`; `at_block(graph, block index)` runs first.
+fn render(
+    c: &mut Compiled,
+    frames: usize,
+    block: usize,
+    at_block: &mut dyn FnMut(&mut Compiled, usize),
+) -> Vec<Vec<f64>> {
+    let mut out: Vec<Vec<f64>> = (0..2).map(|_| Vec::with_capacity(frames)).collect();
+    let (mut pos, mut k) = (0, 0);
+    while pos < frames {
+        let n = block.min(frames - pos);
+        at_block(c, k);
+        for ch in 0..2 {
+            for (i, v) in c.graph.input_mut(ch).iter_mut().take(n).enumerate() {
+                *v = input(pos + i, ch);
+            }
+        }
+        c.graph.render_block(pos as u64, n, &mut c.lanes);
+        for (ch, o) in out.iter_mut().enumerate() {
+            o.extend_from_slice(c.graph.output(ch, n));
+        }
+        pos += n;
+        k += 1;
+    }
+    out
+}
+
+/// A ramp on 106's gain from block 7 and a jump of 201's q at block 11.
+fn ramps(c: &mut Compiled, k: usize) {
+    let at = |c: &Compiled, id: u32, p: &str| (c.info.nodes[&id].index, c.info.nodes[&id].param_index(id, p).unwrap());
+    if k == 7 {
+        let (n, p) = at(c, 106, "gainDb");
+        c.graph.param_mut(n, p).unwrap().set(-9.0, 300);
+    }
+    if k == 11 {
+        let (n, p) = at(c, 201, "q");
+        c.graph.param_mut(n, p).unwrap().set(4.0, 0);
+    }
+}
+
+fn bits(x: &[Vec<f64>]) -> Vec<Vec<u64>> {
+    x.iter().map(|c| c.iter().map(|v| v.to_bits()).collect()).collect()
+}
+
+#[test]
+fn series_links_fuse_and_fan_outs_and_joins_do_not() {
+    let c = build(&session(false), 128, true);
+    let mut chains = c.graph.fused_chains();
+    chains.sort_unstable();
+    // 100..109 (10), 200..202 (3), 301→302 (2), 402→403 (2).
+    assert_eq!(chains, [2, 2, 3, 10]);
+    assert!(build(&session(false), 128, false).graph.fused_chains().is_empty());
+}
+
+#[test]
+fn fused_render_equals_node_by_node_render_bit_for_bit() {
+    for automate in [false, true] {
+        let desc = session(automate);
+        let frames = 6000;
+        // Ramps through the control path (block-aligned), fused vs unfused.
+        let want = render(&mut build(&desc, 128, false), frames, 128, &mut ramps);
+        let got = render(&mut build(&desc, 128, true), frames, 128, &mut ramps);
+        assert_eq!(bits(&got), bits(&want), "automate={automate}");
+        let peak = want[0].iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        assert!(peak > 0.05, "{peak}");
+        // Lanes only, at other block sizes: still the same bits.
+        let want = render(&mut build(&desc, 128, false), frames, 128, &mut |_, _| {});
+        for block in [37, 1] {
+            let got = render(&mut build(&desc, 128, true), frames, block, &mut |_, _| {});
+            assert_eq!(bits(&got), bits(&want), "automate={automate} block {block}");
+        }
+    }
+}
+
+/// RBJ cookbook coefficients `[b0, b1, b2, a1, a2]` (normalized by a0), f64.
+fn rbj(ty: &str, f0: f64, q: f64, db: f64) -> [f64; 5] {
+    let w0 = 2.0 * std::f64::consts::PI * f0 / SR;
+    let (sn, cs) = w0.sin_cos();
+    let alpha = sn / (2.0 * q);
+    let a = 10f64.powf(db / 40.0);
+    let (b0, b1, b2, a0, a1, a2) = match ty {
+        "peaking" => (1.0 + alpha * a, -2.0 * cs, 1.0 - alpha * a, 1.0 + alpha / a, -2.0 * cs, 1.0 - alpha / a),
+        "lowpass" => ((1.0 - cs) / 2.0, 1.0 - cs, (1.0 - cs) / 2.0, 1.0 + alpha, -2.0 * cs, 1.0 - alpha),
+        "highpass" => ((1.0 + cs) / 2.0, -(1.0 + cs), (1.0 + cs) / 2.0, 1.0 + alpha, -2.0 * cs, 1.0 - alpha),
+        _ => unreachable!("{ty}"),
+    };
+    [b0 / a0, b1 / a0, b2 / a0, a1 / a0, a2 / a0]
+}
+
+#[test]
+fn a_fused_chain_matches_a_direct_form_one_reference() {
+    // Only the main chain: input → 10 biquads → output.
+    let mut nodes = vec![json!({"id": 0, "type": "input"}), json!({"id": 1, "type": "output"})];
+    let mut conns = Vec::new();
+    let mut prev = 0;
+    for (k, b) in MAIN.iter().enumerate() {
+        nodes.push(biquad(100 + k as u32, *b));
+        conns.push(json!([prev, 100 + k as u32]));
+        prev = 100 + k as u32;
+    }
+    conns.push(json!([prev, 1]));
+    let desc = GraphDesc::from_value(&json!({"version": 1, "nodes": nodes, "connections": conns})).unwrap();
+    let mut c = build(&desc, 128, true);
+    assert_eq!(c.graph.fused_chains(), [10]);
+    let frames = 4000;
+    let got = render(&mut c, frames, 128, &mut |_, _| {});
+    for (ch, got) in got.iter().enumerate() {
+        let mut x: Vec<f64> = (0..frames).map(|t| input(t, ch)).collect();
+        for (ty, f, q, g) in MAIN {
+            let [b0, b1, b2, a1, a2] = rbj(ty, f, q, g);
+            let (mut x1, mut x2, mut y1, mut y2) = (0.0, 0.0, 0.0, 0.0);
+            for v in x.iter_mut() {
+                let y = b0 * *v + b1 * x1 + b2 * x2 - a1 * y1 - a2 * y2;
+                (x2, x1, y2, y1) = (x1, *v, y1, y);
+                *v = y;
+            }
+        }
+        let scale = x.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        assert!(scale > 0.1, "{scale}");
+        for (t, (g, w)) in got.iter().zip(&x).enumerate() {
+            assert!((g - w).abs() <= 1e-9 * scale, "channel {ch} frame {t}: {g} vs {w}");
+        }
+    }
+}
+
+#[test]
+fn a_swap_keeps_the_filter_memory_of_fused_members() {
+    let desc = session(false);
+    let frames = 3000;
+    let want = render(&mut build(&desc, 128, true), frames, 128, &mut |_, _| {});
+    // Render half, swap to a fresh compile of the same graph, render the rest.
+    let mut first = build(&desc, 128, true);
+    let mut got = render(&mut first, 1536, 128, &mut |_, _| {});
+    let mut second = build(&desc, 128, true);
+    second.graph.take_state_from(&mut first.graph);
+    let mut pos = 1536;
+    while pos < frames {
+        let n = 128.min(frames - pos);
+        for ch in 0..2 {
+            for (i, v) in second.graph.input_mut(ch).iter_mut().take(n).enumerate() {
+                *v = input(pos + i, ch);
+            }
+        }
+        second.graph.render_block(pos as u64, n, &mut second.lanes);
+        for (ch, o) in got.iter_mut().enumerate() {
+            o.extend_from_slice(second.graph.output(ch, n));
+        }
+        pos += n;
+    }
+    assert_eq!(bits(&got), bits(&want));
+}
+
+#[test]
+fn fused_chains_render_without_allocating_under_swaps_and_parameter_storms() {
+    let settings = RenderSettings { sample_rate: SR, channels: 2, max_block: 128 };
+    let (mut control, mut core, _meters) = engine_pair(settings);
+    let mut out = vec![0.0f32; 256 * 2];
+    let input: Vec<f32> = (0..256 * 2).map(|i| input(i / 2, i % 2) as f32).collect();
+    reset_violation_count();
+    let mut heard = 0.0f32;
+    for cb in 0..400 {
+        if cb % 25 == 0 {
+            control.set_graph(&session(cb % 50 == 0), &[]).unwrap();
+        }
+        for k in 0..10 {
+            let at = if k % 3 == 0 { Some((cb * 256 + k * 13) as f64) } else { None };
+            control.set_param(105, "gainDb", -6.0 + k as f64, Some((k % 3) as f64), at).unwrap();
+            control.set_param(201, "q", 0.5 + 0.1 * k as f64, None, None).unwrap();
+        }
+        let frames = [256usize, 100, 1, 37][cb % 4];
+        assert_no_alloc(|| core.render(&mut out[..frames * 2], &input[..frames * 2], 2, frames, 2));
+        heard = heard.max(out[..frames * 2].iter().fold(0.0f32, |m, x| m.max(x.abs())));
+        control.collect_garbage();
+    }
+    assert_eq!(violation_count(), 0, "the audio thread allocated or freed");
+    assert!(heard > 0.01, "{heard}");
+}
