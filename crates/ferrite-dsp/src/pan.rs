@@ -33,13 +33,23 @@ pub const PARAMS: &[ParamSpec] = &[ParamSpec::new("pan", -1.0, 1.0)];
 /// p.process(&ctx, &mut Bus::new(&mut data, 2, 1, 1));
 /// assert!(data[0].abs() < 1e-15 && data[1] == 1.0);
 /// ```
-#[derive(Debug, Default, Clone)]
-pub struct Pan;
+#[derive(Debug, Clone)]
+pub struct Pan {
+    /// The last constant position and its gains (a constant pan computes
+    /// its sine and cosine once, not every block).
+    cached: (f64, (f64, f64)),
+}
+
+impl Default for Pan {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 impl Pan {
     /// A panner; the position arrives as parameter 0.
     pub fn new() -> Self {
-        Self
+        Self { cached: (0.0, gains(0.0)) }
     }
 }
 
@@ -64,11 +74,12 @@ impl Processor for Pan {
         };
         match pan.constant() {
             Some(p) => {
-                let (gl, gr) = gains(p);
-                for (l, r) in left.iter_mut().zip(right.iter_mut()) {
-                    *l *= gl;
-                    *r *= gr;
+                // `gains` is a pure function: the cache changes no bits.
+                if self.cached.0.to_bits() != p.to_bits() {
+                    self.cached = (p, gains(p));
                 }
+                let (gl, gr) = self.cached.1;
+                crate::kernels::pan_stereo(left, right, gl, gr);
             }
             None => {
                 for (i, (l, r)) in left.iter_mut().zip(right.iter_mut()).enumerate() {
