@@ -45,6 +45,7 @@
 
 use crate::graph::RenderNode;
 use ferrite_dsp::biquad::{bank_filter, BankFilter};
+use ferrite_dsp::compressor::{smooth_lanes, Compressor, SmoothLane};
 use ferrite_dsp::kernels::BiquadBank;
 use ferrite_dsp::{ProcessContext, Processor};
 
@@ -146,6 +147,129 @@ impl BatchGroup {
             }
             if let Some(f) = node.processor.as_deref_mut().and_then(|p| bank_filter(p)) {
                 f.store_bank(&self.bank, first_lane);
+            }
+        }
+    }
+}
+
+/// A group of compressors at the same depth whose one-pole recursions run
+/// side by side ([`smooth_lanes`], 8 per AVX2 pass): each member computes its
+/// targets at its turn, the last member's turn runs every recursion, then
+/// each loaded member applies its gains. A member with automated parameters
+/// in a block runs its own `process` at its turn. Same bits as unbatched
+/// (tested).
+pub struct CompGroup {
+    /// Render indices of the members, in render order.
+    pub(crate) members: Box<[usize]>,
+    loaded: Box<[bool]>,
+    lanes: Box<[SmoothLane]>,
+    /// Member-major rows of `stride`: targets, then gain exponents.
+    targets: Box<[f64]>,
+    exps: Box<[f64]>,
+    stride: usize,
+}
+
+impl CompGroup {
+    /// A group of `members` (render indices) for blocks of up to `max_block`.
+    /// Allocates: control side.
+    pub(crate) fn new(members: Vec<usize>, max_block: usize) -> Self {
+        let n = members.len();
+        Self {
+            loaded: vec![false; n].into_boxed_slice(),
+            lanes: vec![SmoothLane::default(); n].into_boxed_slice(),
+            targets: vec![0.0; n * max_block].into_boxed_slice(),
+            exps: vec![0.0; n * max_block].into_boxed_slice(),
+            members: members.into(),
+            stride: max_block,
+        }
+    }
+
+    /// Number of members.
+    pub fn len(&self) -> usize {
+        self.members.len()
+    }
+
+    /// Whether the group has no member.
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
+
+    /// Render index of the last member.
+    pub(crate) fn last(&self) -> Option<usize> {
+        self.members.last().copied()
+    }
+
+    /// Member `m`'s turn: `buf` holds its summed input.
+    ///
+    /// # Realtime
+    /// Does not allocate, lock or panic.
+    pub(crate) fn stage(
+        &mut self,
+        m: usize,
+        processor: &mut dyn Processor,
+        ctx: &ProcessContext<'_>,
+        buf: &mut [f64],
+        channels: usize,
+        stride: usize,
+    ) {
+        let frames = ctx.frames;
+        let mut bus = ferrite_dsp::Bus::new(buf, channels, stride, frames);
+        let begun = match processor.as_any_mut().downcast_mut::<Compressor>() {
+            Some(c) if frames <= self.stride => c.batch_begin(ctx, &bus).map(|lane| (lane, c.batch_targets(frames))),
+            _ => None,
+        };
+        let loaded = match begun {
+            Some((lane, targets)) => {
+                if let (Some(row), Some(l)) =
+                    (self.targets.get_mut(m * self.stride..m * self.stride + frames), self.lanes.get_mut(m))
+                {
+                    row.copy_from_slice(targets);
+                    *l = lane;
+                }
+                true
+            }
+            None => false,
+        };
+        if let Some(l) = self.loaded.get_mut(m) {
+            *l = loaded;
+        }
+        if !loaded {
+            if let Some(l) = self.lanes.get_mut(m) {
+                *l = SmoothLane::default();
+            }
+            processor.process(ctx, &mut bus);
+        }
+    }
+
+    /// Runs every recursion, then each loaded member applies its gains to its
+    /// buffer in `pool`.
+    ///
+    /// # Realtime
+    /// Does not allocate, lock or panic.
+    pub(crate) fn run(
+        &mut self,
+        frames: usize,
+        nodes: &mut [RenderNode],
+        pool: &mut [Box<[f64]>],
+        channels: usize,
+        stride: usize,
+    ) {
+        if !self.loaded.iter().any(|&l| l) || frames > self.stride {
+            return;
+        }
+        smooth_lanes(&mut self.lanes, &self.targets, &mut self.exps, self.stride, frames);
+        for (m, (&node, &loaded)) in self.members.iter().zip(self.loaded.iter()).enumerate() {
+            if !loaded {
+                continue;
+            }
+            let Some(node) = nodes.get_mut(node) else { continue };
+            let (Some(buf), Some(exps), Some(lane)) =
+                (pool.get_mut(node.slot), self.exps.get(m * self.stride..m * self.stride + frames), self.lanes.get(m))
+            else {
+                continue;
+            };
+            if let Some(c) = node.processor.as_mut().and_then(|p| p.as_any_mut().downcast_mut::<Compressor>()) {
+                c.batch_finish(&mut ferrite_dsp::Bus::new(buf, channels, stride, frames), exps, lane);
             }
         }
     }

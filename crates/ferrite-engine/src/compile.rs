@@ -240,9 +240,14 @@ pub fn compile_with(
             .map(|(i, s)| if absorbed[i] || chain_of_tail.contains_key(&i) { None } else { s })
             .collect();
         let groups = crate::batch::find_groups(&depth, &stages);
-        if !groups.is_empty() {
+        // Compressors: one lane each, grouped by depth the same way.
+        let comp: Vec<Option<usize>> =
+            built.iter().map(|b| (b.role == Role::Effect && b.kind == "compressor").then_some(1)).collect();
+        let comp_groups: Vec<Vec<usize>> =
+            crate::batch::find_groups(&depth, &comp).into_iter().map(|(members, _)| members).collect();
+        if !groups.is_empty() || !comp_groups.is_empty() {
             let mut group_of = vec![usize::MAX; n];
-            for (g, (members, _)) in groups.iter().enumerate() {
+            for (g, members) in groups.iter().map(|(m, _)| m).chain(comp_groups.iter()).enumerate() {
                 for &i in members {
                     group_of[i] = g;
                 }
@@ -250,10 +255,11 @@ pub fn compile_with(
             // Stable: within a depth and group, Kahn's order is kept.
             order.sort_by_key(|&i| (depth[i], group_of[i]));
         }
-        groups
+        (groups, comp_groups)
     } else {
-        Vec::new()
+        (Vec::new(), Vec::new())
     };
+    let (groups, comp_groups) = groups;
 
     // Latency: each node's output latency is the slowest input's plus its own.
     let mut lat = vec![0usize; n];
@@ -341,6 +347,7 @@ pub fn compile_with(
             params: b.params.iter().map(|p| ParamBuffer::new(p.value, settings.max_block)).collect(),
             ctl: b.params.iter().map(|p| ParamCtl::new(p.value)).collect(),
             batch: None,
+            comp_batch: None,
             fused: Box::new([]),
             absorbed: absorbed[i],
         });
@@ -362,6 +369,18 @@ pub fn compile_with(
         batches.push(crate::batch::BatchGroup::new(members, stages, settings.channels, settings.max_block));
     }
 
+    let mut comp_batches = Vec::with_capacity(comp_groups.len());
+    for (g, members) in comp_groups.into_iter().enumerate() {
+        let mut members: Vec<usize> = members.into_iter().map(|i| pos_in_order[i]).collect();
+        members.sort_unstable();
+        for (m, &k) in members.iter().enumerate() {
+            if let Some(node) = render_nodes.get_mut(k) {
+                node.comp_batch = Some((g, m));
+            }
+        }
+        comp_batches.push(crate::batch::CompGroup::new(members, settings.max_block));
+    }
+
     let mut ids_sorted: Vec<(u32, usize)> = render_nodes.iter().enumerate().map(|(k, n)| (n.id, k)).collect();
     ids_sorted.sort_unstable();
     let mut graph = CompiledGraph {
@@ -376,6 +395,7 @@ pub fn compile_with(
         meters,
         ids_sorted: ids_sorted.into_boxed_slice(),
         batches,
+        comp_batches,
     };
     let (lanes, lane_targets) = compile_lanes(&desc.automation, &info, settings.sample_rate)?;
     graph.bind_lanes(&lane_targets);

@@ -4,7 +4,7 @@
 //! [`CompiledGraph::render_block`] only reads and writes what exists.
 
 use crate::automation::Lane;
-use crate::batch::BatchGroup;
+use crate::batch::{BatchGroup, CompGroup};
 use crate::nodes::Role;
 use ferrite_dsp::kernels::mix_into;
 use ferrite_dsp::{Bus, ParamBuffer, ProcessContext, Processor};
@@ -113,6 +113,8 @@ pub struct RenderNode {
     pub(crate) ctl: Vec<ParamCtl>,
     /// `(group, member)` when the node runs in a batch (see [`crate::batch`]).
     pub(crate) batch: Option<(usize, usize)>,
+    /// `(group, member)` when the node is a batched compressor.
+    pub(crate) comp_batch: Option<(usize, usize)>,
     /// For the tail of a fused biquad chain: the render indices of the other
     /// members, in chain order (see [`crate::fuse`]); empty otherwise.
     pub(crate) fused: Box<[usize]>,
@@ -136,6 +138,8 @@ pub struct CompiledGraph {
     pub(crate) ids_sorted: Box<[(u32, usize)]>,
     /// Groups of batched filters (see [`crate::batch`]).
     pub(crate) batches: Vec<BatchGroup>,
+    /// Groups of batched compressors (see [`crate::batch::CompGroup`]).
+    pub(crate) comp_batches: Vec<CompGroup>,
 }
 
 impl CompiledGraph {
@@ -177,6 +181,11 @@ impl CompiledGraph {
     /// Member counts of the batched filter groups (see [`crate::batch`]).
     pub fn batch_groups(&self) -> Vec<usize> {
         self.batches.iter().map(BatchGroup::len).collect()
+    }
+
+    /// Member counts of the batched compressor groups.
+    pub fn compressor_groups(&self) -> Vec<usize> {
+        self.comp_batches.iter().map(CompGroup::len).collect()
     }
 
     /// Lengths of the fused biquad chains, in render order (see [`crate::fuse`]).
@@ -300,6 +309,7 @@ impl CompiledGraph {
                 continue;
             }
             let batch = node.batch;
+            let comp_batch = node.comp_batch;
             // Take the node's buffer out of the pool (no allocation: an empty
             // boxed slice is a dangling pointer), sum its inputs into it: the
             // first input is copied (a plain edge) or added to zeros (an edge
@@ -356,17 +366,26 @@ impl CompiledGraph {
             let Some(node) = self.nodes.get_mut(k) else { continue };
             if let Some(p) = node.processor.as_mut() {
                 let ctx = ProcessContext { frames, position, params: &node.params };
-                match batch.and_then(|(g, m)| Some((self.batches.get_mut(g)?, m))) {
-                    // A batch member: loaded into its group's bank, or run alone.
-                    Some((group, m)) => group.stage(m, p.as_mut(), &ctx, &mut buf, mb),
-                    None => {
-                        let mut bus = Bus::new(&mut buf, channels, mb, frames);
-                        p.process(&ctx, &mut bus);
+                if let Some((group, m)) = comp_batch.and_then(|(g, m)| Some((self.comp_batches.get_mut(g)?, m))) {
+                    group.stage(m, p.as_mut(), &ctx, &mut buf, channels, mb);
+                } else {
+                    match batch.and_then(|(g, m)| Some((self.batches.get_mut(g)?, m))) {
+                        // A batch member: loaded into its group's bank, or run alone.
+                        Some((group, m)) => group.stage(m, p.as_mut(), &ctx, &mut buf, mb),
+                        None => {
+                            let mut bus = Bus::new(&mut buf, channels, mb, frames);
+                            p.process(&ctx, &mut bus);
+                        }
                     }
                 }
             }
             if let Some(slot) = self.pool.get_mut(node.slot) {
                 *slot = buf;
+            }
+            if let Some(group) = comp_batch.and_then(|(g, _)| self.comp_batches.get_mut(g)) {
+                if group.last() == Some(k) {
+                    group.run(frames, &mut self.nodes, &mut self.pool, channels, mb);
+                }
             }
             // The group's last member: run the bank, hand samples and state back.
             if let Some(group) = batch.and_then(|(g, _)| self.batches.get_mut(g)) {

@@ -5,6 +5,11 @@
 
 mod common;
 
+use assert_no_alloc::{assert_no_alloc, reset_violation_count, violation_count, AllocDisabler};
+
+#[global_allocator]
+static A: AllocDisabler = AllocDisabler;
+
 use ferrite_engine::compile::{compile_with, CompileOptions};
 use ferrite_engine::desc::GraphDesc;
 use ferrite_engine::{Compiled, RenderSettings};
@@ -246,4 +251,74 @@ fn filter_memory_of_batched_nodes_survives_a_swap() {
     // Without the hand-over the continuation differs (the test can fail).
     let fresh = run_split(false, true);
     assert!(max_rel_diff(&fresh, &whole) > 1e-6);
+}
+
+/// `tracks` oscillators (different shapes, pitches and levels), each through
+/// its own compressor (different settings) into the output; track 2's
+/// threshold is automated, so that member runs alone in some blocks.
+fn compressor_session(tracks: u32) -> GraphDesc {
+    let mut nodes = vec![json!({"id": 0, "type": "input"}), json!({"id": 1, "type": "output"})];
+    let mut conns: Vec<Value> = Vec::new();
+    for t in 0..tracks {
+        let (osc, comp) = (10 + 2 * t, 11 + 2 * t);
+        let shape = ["saw", "square", "sine", "triangle"][t as usize % 4];
+        nodes.push(json!({"id": osc, "type": "oscillator", "options": {"type": shape},
+            "params": {"frequency": 50.0 + 31.0 * t as f64, "amplitude": 0.1 + 0.08 * t as f64}}));
+        nodes.push(json!({"id": comp, "type": "compressor", "params": {
+            "thresholdDb": -30.0 + t as f64, "ratio": 2.0 + t as f64, "attackMs": 1.0 + t as f64,
+            "releaseMs": 30.0 + 10.0 * t as f64, "kneeDb": (t % 3) as f64 * 4.0, "makeupDb": t as f64 - 4.0}}));
+        conns.extend([json!([osc, comp]), json!([comp, 1])]);
+        if t % 4 == 1 {
+            conns.push(json!([0, comp]));
+        }
+    }
+    let automation = json!([{"node": 15, "param": "thresholdDb", "points": [
+        {"frame": 700, "value": -40.0}, {"frame": 2100, "value": -6.0}]}]);
+    GraphDesc::from_value(&json!({"version": 1, "nodes": nodes, "connections": conns, "automation": automation}))
+        .expect("valid session")
+}
+
+#[test]
+fn batched_compressors_equal_unbatched_compressors_bit_for_bit() {
+    let desc = compressor_session(13);
+    assert_eq!(build(&desc, 128, true).graph.compressor_groups(), [13]);
+    assert!(build(&desc, 128, false).graph.compressor_groups().is_empty());
+    let frames = 8000;
+    let want = render(&mut build(&desc, 128, false), frames, 128, &mut no_ramps);
+    for block in [128, 37] {
+        let got = render(&mut build(&desc, 128, true), frames, block, &mut no_ramps);
+        for (g, w) in got.iter().zip(&want) {
+            let (g, w): (Vec<u64>, Vec<u64>) =
+                (g.iter().map(|v| v.to_bits()).collect(), w.iter().map(|v| v.to_bits()).collect());
+            assert_eq!(g, w, "block {block}");
+        }
+    }
+    let peak = want[0].iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    assert!(peak > 0.1, "{peak}");
+}
+
+#[test]
+fn batched_filters_and_compressors_render_without_allocating() {
+    let (mut control, mut core, _meters) = ferrite_engine::realtime::engine_pair(settings(128));
+    let mut out = vec![0.0f32; 256 * 2];
+    let input = vec![0.3f32; 256 * 2];
+    reset_violation_count();
+    let mut heard = 0.0f32;
+    for cb in 0..300 {
+        if cb % 30 == 0 {
+            let desc = if cb % 60 == 0 { compressor_session(13) } else { session(16, true) };
+            control.set_graph(&desc, &[]).unwrap();
+        }
+        if cb % 60 < 30 {
+            for k in 0..10 {
+                control.set_param(13, "ratio", 2.0 + k as f64, Some((k % 3) as f64), None).unwrap();
+            }
+        }
+        let frames = [256usize, 100, 1, 37][cb % 4];
+        assert_no_alloc(|| core.render(&mut out[..frames * 2], &input[..frames * 2], 2, frames, 2));
+        heard = heard.max(out[..frames * 2].iter().fold(0.0f32, |m, x| m.max(x.abs())));
+        control.collect_garbage();
+    }
+    assert_eq!(violation_count(), 0, "the audio thread allocated or freed");
+    assert!(heard > 0.01, "{heard}");
 }
