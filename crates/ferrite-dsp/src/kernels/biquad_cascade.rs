@@ -17,6 +17,14 @@
 //! bit for bit with the plain step on Scalar / SSE4.2 and with the fused step
 //! on AVX2 / AVX-512. AVX-512 holds 8 stages in one vector, AVX2 in two (the
 //! carry between them crosses vectors), SSE4.2 in four.
+//!
+//! Two cascades with the same stage count (a stereo EQ) run as one wavefront
+//! over (stage, channel) lanes `[s0·L, s0·R, s1·L, s1·R, …]`
+//! ([`BiquadCascade::process_pair`]): the carry to the next stage is then a
+//! shift by two lanes, a whole 128-bit half, which is one lane permute per
+//! vector on AVX2 and nothing at all on SSE4.2 (one stage per vector). The
+//! fill/drain masks are the single cascade's, one bit per stage spread over
+//! both channels' lanes.
 
 use super::biquad::{tdf2_step, BiquadCoeffs};
 use super::dispatch::simd_level;
@@ -230,11 +238,12 @@ fn active_lanes(step: usize, n: usize, stages: usize) -> u32 {
 /// Lanes of the interleaved stereo wavefront: one per (stage, channel).
 const PAIR_LANES: usize = 2 * MAX;
 
-/// Interleaves one plane of two cascades: slot `2k + c` is stage `k` of
-/// cascade `c`.
+/// Interleaves one plane of two cascades from stage `first` on: slot
+/// `2k + c` is stage `first + k` of cascade `c` (zero past the last stage).
 #[inline(always)]
-fn interleave(a: &[f64; MAX], b: &[f64; MAX]) -> [f64; PAIR_LANES] {
+fn interleave(a: &[f64; MAX], b: &[f64; MAX], first: usize) -> [f64; PAIR_LANES] {
     let mut out = [0.0; PAIR_LANES];
+    let (a, b) = (a.get(first..).unwrap_or(&[]), b.get(first..).unwrap_or(&[]));
     for (o, (x, y)) in out.chunks_exact_mut(2).zip(a.iter().zip(b)) {
         if let [l, r] = o {
             (*l, *r) = (*x, *y);
@@ -581,25 +590,31 @@ macro_rules! simd_cascade {
             /// Safety: the CPU supports the level's features.
             #[target_feature(enable = $feat)]
             pub(super) unsafe fn process_stereo(p: [&mut Planes; 2], stages: usize, data: [&mut [f64]; 2]) {
-                // Vectors needed for `2·stages` lanes (at most 8, for W = 2).
-                match (2 * stages).div_ceil(W) {
-                    // SAFETY: same features; `NV·W <= PAIR_LANES` is checked inside.
-                    1 => unsafe { run2::<1>(p, stages, data) },
-                    // SAFETY: as above.
-                    2 => unsafe { run2::<2>(p, stages, data) },
-                    // SAFETY: as above.
-                    3 => unsafe { run2::<3>(p, stages, data) },
-                    // SAFETY: as above.
-                    4 => unsafe { run2::<4>(p, stages, data) },
-                    // SAFETY: as above.
-                    5 => unsafe { run2::<5>(p, stages, data) },
-                    // SAFETY: as above.
-                    6 => unsafe { run2::<6>(p, stages, data) },
-                    // SAFETY: as above.
-                    7 => unsafe { run2::<7>(p, stages, data) },
-                    // SAFETY: as above.
-                    8 => unsafe { run2::<8>(p, stages, data) },
-                    _ => {}
+                // Stages per pass: up to 4 vectors, whose 12 state vectors fit
+                // in the 16 registers (8 stages on AVX2 / AVX-512, 4 on SSE4.2;
+                // more would spill the recursion to memory). Passes run one
+                // after the other over the whole block, which is exactly the
+                // stages in series, because each pass is complete.
+                let per_pass = (2 * W).min(MAX);
+                let [pa, pb] = p;
+                let [a, b] = data;
+                let mut first = 0;
+                while first < stages.min(MAX) {
+                    let count = (stages - first).min(per_pass);
+                    let (p, data) = ([&mut *pa, &mut *pb], [&mut *a, &mut *b]);
+                    // Vectors needed for `2·count` lanes (at most 4).
+                    match (2 * count).div_ceil(W) {
+                        // SAFETY: same features; `NV·W <= PAIR_LANES` is checked inside.
+                        1 => unsafe { run2::<1>(p, first, count, data) },
+                        // SAFETY: as above.
+                        2 => unsafe { run2::<2>(p, first, count, data) },
+                        // SAFETY: as above.
+                        3 => unsafe { run2::<3>(p, first, count, data) },
+                        // SAFETY: as above.
+                        4 => unsafe { run2::<4>(p, first, count, data) },
+                        _ => return,
+                    }
+                    first += count;
                 }
             }
 
@@ -705,12 +720,12 @@ macro_rules! simd_cascade {
             }
 
             /// The stereo wavefront over `NV` vectors: lanes `2k + c` for
-            /// stage `k < stages` of cascade `c`. Both slices must have the
-            /// same length (else nothing is done).
+            /// stage `first + k` (`k < stages`) of cascade `c`. Both slices
+            /// must have the same length (else nothing is done).
             /// Safety: the CPU supports the level's features.
             #[target_feature(enable = $feat)]
-            unsafe fn run2<const NV: usize>(p: [&mut Planes; 2], stages: usize, data: [&mut [f64]; 2]) {
-                if NV == 0 || NV * W > PAIR_LANES || stages == 0 || 2 * stages > NV * W {
+            unsafe fn run2<const NV: usize>(p: [&mut Planes; 2], first: usize, stages: usize, data: [&mut [f64]; 2]) {
+                if NV == 0 || NV * W > PAIR_LANES || stages == 0 || 2 * stages > NV * W || first + stages > MAX {
                     return;
                 }
                 let ([pa, pb], [a, b]) = (p, data);
@@ -719,15 +734,15 @@ macro_rules! simd_cascade {
                     return;
                 }
                 let k = Coefs2 {
-                    b0: get2::<NV>(&interleave(&pa.b0, &pb.b0)),
-                    b1: get2::<NV>(&interleave(&pa.b1, &pb.b1)),
-                    b2: get2::<NV>(&interleave(&pa.b2, &pb.b2)),
-                    a1: get2::<NV>(&interleave(&pa.a1, &pb.a1)),
-                    a2: get2::<NV>(&interleave(&pa.a2, &pb.a2)),
+                    b0: get2::<NV>(&interleave(&pa.b0, &pb.b0, first)),
+                    b1: get2::<NV>(&interleave(&pa.b1, &pb.b1, first)),
+                    b2: get2::<NV>(&interleave(&pa.b2, &pb.b2, first)),
+                    a1: get2::<NV>(&interleave(&pa.a1, &pb.a1, first)),
+                    a2: get2::<NV>(&interleave(&pa.a2, &pb.a2, first)),
                 };
                 let mut st = State2 {
-                    z1: get2::<NV>(&interleave(&pa.z1, &pb.z1)),
-                    z2: get2::<NV>(&interleave(&pa.z2, &pb.z2)),
+                    z1: get2::<NV>(&interleave(&pa.z1, &pb.z1, first)),
+                    z2: get2::<NV>(&interleave(&pa.z2, &pb.z2, first)),
                     y: [splat(0.0); NV],
                 };
                 let last = stages - 1;
@@ -763,10 +778,10 @@ macro_rules! simd_cascade {
                 }
                 for (s, (p1, p2)) in z1.chunks_exact(2).zip(z2.chunks_exact(2)).take(stages).enumerate() {
                     if let ([a1, b1], [a2, b2]) = (p1, p2) {
-                        if let (Some(x), Some(y)) = (pa.z1.get_mut(s), pb.z1.get_mut(s)) {
+                        if let (Some(x), Some(y)) = (pa.z1.get_mut(first + s), pb.z1.get_mut(first + s)) {
                             (*x, *y) = (*a1, *b1);
                         }
-                        if let (Some(x), Some(y)) = (pa.z2.get_mut(s), pb.z2.get_mut(s)) {
+                        if let (Some(x), Some(y)) = (pa.z2.get_mut(first + s), pb.z2.get_mut(first + s)) {
                             (*x, *y) = (*a2, *b2);
                         }
                     }
