@@ -757,13 +757,26 @@ macro_rules! simd_cascade {
                 // masks. One call site per kind, so that both inline and the
                 // state stays in registers.
                 let fill_end = last.min(n + last);
-                let drain_start = n.max(fill_end);
-                for step in 0..n + last {
-                    if step < fill_end || step >= drain_start {
-                        step2::<NV, true>(&k, &mut st, a, b, step, n, stages, out, &masks);
-                    } else {
-                        step2::<NV, false>(&k, &mut st, a, b, step, n, stages, out, &masks);
+                let mut step = 0;
+                while step < n + last {
+                    if step == fill_end && fill_end < n {
+                        // Steady state, two steps per iteration (the unrolled
+                        // body keeps the state in place instead of rotating
+                        // registers), then one odd step.
+                        let mut s = fill_end;
+                        while s + 1 < n {
+                            step2::<NV, false>(&k, &mut st, a, b, s, n, stages, out, &masks);
+                            step2::<NV, false>(&k, &mut st, a, b, s + 1, n, stages, out, &masks);
+                            s += 2;
+                        }
+                        if s < n {
+                            step2::<NV, false>(&k, &mut st, a, b, s, n, stages, out, &masks);
+                        }
+                        step = n;
+                        continue;
                     }
+                    step2::<NV, true>(&k, &mut st, a, b, step, n, stages, out, &masks);
+                    step += 1;
                 }
                 // Only the cascades' own stages take state back.
                 let mut z1 = [0.0; PAIR_LANES];
