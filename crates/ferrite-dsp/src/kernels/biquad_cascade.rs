@@ -176,9 +176,24 @@ impl BiquadCascade {
     /// 8 stages), register renaming on SSE4.2, one `valignq` per vector on
     /// AVX-512 (2 vectors). Scalar runs the two cascades one after the other.
     ///
-    /// Measured (`cargo bench --bench biquad -- --warm-up-time 1
-    /// --measurement-time 1 cascade`, 8 stages, 128 frames per channel, Zen 3,
-    /// AVX2): PAIR_NUMBERS_PLACEHOLDER
+    /// Each (stage, channel) lane does exactly the serial TDF-II step, so the
+    /// bits do not depend on the pairing. On SSE4.2 (one stage per vector) a
+    /// pass holds at most 4 stages, so that the state stays in registers:
+    /// 8 stages run as two complete 4-stage passes.
+    ///
+    /// Measured on a shared 2-core Zen 3 VM (AVX2, no AVX-512; numbers vary
+    /// by about ±15 % from run to run there), 8 stages, 128 frames per channel,
+    /// `cargo bench --bench biquad -- --warm-up-time 1 --measurement-time 1
+    /// cascade`: `cascade_8_pair/avx2` went from 1.84–1.93 µs (the previous
+    /// lock-step pair, no faster than two calls) to 0.85–0.95 µs, while two
+    /// `process` calls take 1.3–1.5 µs (`cascade_8/avx2` 0.67–0.75 µs each);
+    /// the summary's `ratio cascade pair/serial` went from 1.94 to 3.2–4.1
+    /// (`ratio cascade/serial`, one channel, 2.3–2.5). So on AVX2 a stereo
+    /// pair costs about 0.55–0.7 of two calls (about 6 ns per step of 16
+    /// biquad-samples; each step issues 20 multiply/FMA operations, which
+    /// bound it on 2 FMA ports).
+    /// `cascade_8_pair/sse4.2` stayed about as before (2.2–2.6 µs). AVX-512
+    /// was not measured (not available there).
     ///
     /// # Realtime
     /// No allocation, lock or panic.
