@@ -384,6 +384,69 @@ fn varying_kernel_flavour<const FUSED: bool>(coeffs: &[Coeffs], state: &mut [f64
     }
 }
 
+/// Runs the first `prepared` channels of `io` through `sections` in series
+/// with their cached coefficients. A stereo bus (exactly 2 prepared channels)
+/// runs both channels in one interleaved pass
+/// ([`BiquadCascade::process_pair_at`], the same bits as one channel at a
+/// time); any other count runs channel by channel.
+///
+/// # Realtime
+/// Does not allocate, lock or panic.
+fn cascade_bus(level: SimdLevel, sections: &mut [Section], prepared: usize, io: &mut Bus<'_>) {
+    if prepared == 2 {
+        let mut channels = io.channels_mut();
+        if let (Some(l), Some(r)) = (channels.next(), channels.next()) {
+            cascade_pair(level, sections, l, r);
+            return;
+        }
+    }
+    for (c, ch) in io.channels_mut().enumerate().take(prepared) {
+        cascade_channel(level, sections, c, ch);
+    }
+}
+
+/// A cascade of `chunk`'s coefficients with channel `c`'s state.
+///
+/// # Realtime
+/// Does not allocate, lock or panic.
+fn load_cascade(chunk: &[Section], c: usize) -> BiquadCascade {
+    let mut cascade = BiquadCascade::new(chunk.len());
+    for (k, s) in chunk.iter().enumerate() {
+        cascade.set_coeffs(k, s.coeffs);
+        if let Some(z) = s.states.get(c) {
+            cascade.set_state(k, *z);
+        }
+    }
+    cascade
+}
+
+/// Moves channel `c`'s state from `cascade` back into `chunk`.
+///
+/// # Realtime
+/// Does not allocate, lock or panic.
+fn store_cascade(chunk: &mut [Section], c: usize, cascade: &BiquadCascade) {
+    for (k, s) in chunk.iter_mut().enumerate() {
+        if let (Some(z), Some(dst)) = (cascade.state(k), s.states.get_mut(c)) {
+            *dst = z;
+        }
+    }
+}
+
+/// Runs channels 0 (`l`) and 1 (`r`) through `sections` in series, both in
+/// one interleaved stereo wavefront per chunk of up to 8 sections; the state
+/// of both channels moves from the sections into the cascades and back.
+///
+/// # Realtime
+/// Does not allocate, lock or panic.
+fn cascade_pair(level: SimdLevel, sections: &mut [Section], l: &mut [f64], r: &mut [f64]) {
+    for chunk in sections.chunks_mut(MAX_CASCADE_STAGES) {
+        let (mut a, mut b) = (load_cascade(chunk, 0), load_cascade(chunk, 1));
+        a.process_pair_at(level, l, &mut b, r);
+        store_cascade(chunk, 0, &a);
+        store_cascade(chunk, 1, &b);
+    }
+}
+
 /// Runs channel `c` of `data` through `sections` in series with their cached
 /// coefficients, as [`BiquadCascade`]s of up to 8 stages; the state moves
 /// from the sections into the cascade and back.
@@ -392,19 +455,9 @@ fn varying_kernel_flavour<const FUSED: bool>(coeffs: &[Coeffs], state: &mut [f64
 /// Does not allocate, lock or panic.
 fn cascade_channel(level: SimdLevel, sections: &mut [Section], c: usize, data: &mut [f64]) {
     for chunk in sections.chunks_mut(MAX_CASCADE_STAGES) {
-        let mut cascade = BiquadCascade::new(chunk.len());
-        for (k, s) in chunk.iter().enumerate() {
-            cascade.set_coeffs(k, s.coeffs);
-            if let Some(z) = s.states.get(c) {
-                cascade.set_state(k, *z);
-            }
-        }
+        let mut cascade = load_cascade(chunk, c);
         cascade.process_at(level, data);
-        for (k, s) in chunk.iter_mut().enumerate() {
-            if let (Some(z), Some(dst)) = (cascade.state(k), s.states.get_mut(c)) {
-                *dst = z;
-            }
-        }
+        store_cascade(chunk, c, &cascade);
     }
 }
 
@@ -497,11 +550,8 @@ pub(crate) fn cascade_channels(sections: &mut [Section], fs: f64, ctx: &ProcessC
             return false;
         }
     }
-    let level = simd_level();
     let prepared = sections.first().map_or(0, Section::channels);
-    for (c, ch) in io.channels_mut().enumerate().take(prepared) {
-        cascade_channel(level, sections, c, ch);
-    }
+    cascade_bus(simd_level(), sections, prepared, io);
     for s in sections.iter_mut() {
         s.clear_non_finite();
     }
@@ -583,10 +633,8 @@ impl Section {
                     self.coeffs = coefficients(self.kind, f, q, g, fs);
                     self.key = Some(key);
                 }
-                let level = simd_level();
-                for (c, ch) in io.channels_mut().enumerate().take(self.states.len()) {
-                    cascade_channel(level, core::slice::from_mut(self), c, ch);
-                }
+                let prepared = self.states.len();
+                cascade_bus(simd_level(), core::slice::from_mut(self), prepared, io);
             }
             _ => self.process_varying(fs, f, q, g, scratch, io),
         }
