@@ -10,6 +10,13 @@
 //! depend on each other, so their inputs are complete before either runs and
 //! neither feeds the other. A group needs at least two members.
 //!
+//! Not batched: stereo renders' filters of [`MIN_STEREO_CASCADE_STAGES`] or
+//! more stages (an 8-band EQ): their own stereo wavefront cascade (both
+//! channels in one pass) is faster than bank lanes plus the copies in and out
+//! (`cargo bench --bench render`, 16 tracks × 8-band EQ: about 40 µs per
+//! block on the cascades vs 49 µs in a bank, AVX2). Single biquads and short
+//! chains, and every filter of a mono or multichannel render, are batched.
+//!
 //! # Render order
 //! When the graph has a group, the compiler orders nodes by depth (a valid
 //! topological order: every edge goes to a greater depth), and within a depth
@@ -32,12 +39,13 @@
 //! node's input order, not the render order).
 //!
 //! # Measured (AVX2 Zen 3, shared 2-core machine, one run each)
-//! `cargo bench --bench render`: 16 tracks × 8-band EQ 111 µs batched vs
-//! 109 µs unbatched per 128-frame block (the oscillators are about half of
-//! it, the bank about 13%); `npm run bench` with 8 biquad nodes per track
-//! (8 groups of 16 one-stage members): 418 ms batched vs 639 ms unbatched.
-//! Batching pays most where one node is little work (single biquads); an
-//! 8-band EQ is already fast on its own pipelined cascade.
+//! `cargo bench --bench render`, 16 tracks × 8-band EQ per 128-frame block:
+//! 49 µs with the EQs in a bank vs 40 µs on their own stereo cascades (hence
+//! [`MIN_STEREO_CASCADE_STAGES`]); before the stereo cascade existed the two
+//! were equal (111 vs 109 µs, with the slower oscillators of then). Batching
+//! pays most where one node is little work: single biquads (a 64-lane bank
+//! runs about 4x the biquad-samples per second of one stereo biquad) and
+//! compressors (see [`CompGroup`]).
 //!
 //! # Switch
 //! `FERRITE_NO_BATCH=1` (read on the control side, in [`crate::compile()`])
@@ -48,6 +56,10 @@ use ferrite_dsp::biquad::{bank_filter, BankFilter};
 use ferrite_dsp::compressor::{smooth_lanes, Compressor, SmoothLane};
 use ferrite_dsp::kernels::BiquadBank;
 use ferrite_dsp::{ProcessContext, Processor};
+
+/// Stage count from which a filter of a stereo render is not batched (see
+/// the module documentation).
+pub const MIN_STEREO_CASCADE_STAGES: usize = 4;
 
 /// One group of batched filters and its bank.
 pub struct BatchGroup {

@@ -238,6 +238,9 @@ pub fn compile_with(
             })
             .enumerate()
             .map(|(i, s)| if absorbed[i] || chain_of_tail.contains_key(&i) { None } else { s })
+            // A stereo filter of 4 or more stages runs faster on its own
+            // stereo cascade than as bank lanes (crate::batch, "What is batched").
+            .map(|s| s.filter(|&s| s < crate::batch::MIN_STEREO_CASCADE_STAGES || settings.channels != 2))
             .collect();
         let groups = crate::batch::find_groups(&depth, &stages);
         // Compressors: one lane each, grouped by depth the same way.

@@ -17,8 +17,10 @@ use serde_json::{json, Value};
 
 const SR: f64 = 48000.0;
 
+/// Mono, so that the 8- and 4-band EQs are batched too: in a stereo render
+/// filters of 4 or more stages run on their own stereo cascades instead.
 fn settings(max_block: usize) -> RenderSettings {
-    RenderSettings { sample_rate: SR, channels: 2, max_block }
+    RenderSettings { sample_rate: SR, channels: 1, max_block }
 }
 
 const TYPES: [&str; 8] = ["lowshelf", "peaking", "peaking", "notch", "peaking", "allpass", "highshelf", "lowpass"];
@@ -177,6 +179,10 @@ fn groups_are_found_by_depth_and_stage_count() {
     assert!(build(&session(16, false), 128, false).graph.batch_groups().is_empty());
     // One EQ alone is not a group.
     assert!(build(&session(1, false), 128, true).graph.batch_groups().len() == 2);
+    // Stereo: only the single biquads are batched.
+    let stereo = RenderSettings { channels: 2, ..settings(128) };
+    let c = compile_with(&session(16, false), stereo, &[], CompileOptions { batch: true, fuse: true }).unwrap();
+    assert_eq!(c.graph.batch_groups(), [4]);
 }
 
 #[test]
@@ -299,7 +305,8 @@ fn batched_compressors_equal_unbatched_compressors_bit_for_bit() {
 
 #[test]
 fn batched_filters_and_compressors_render_without_allocating() {
-    let (mut control, mut core, _meters) = ferrite_engine::realtime::engine_pair(settings(128));
+    let (mut control, mut core, _meters) =
+        ferrite_engine::realtime::engine_pair(RenderSettings { channels: 2, ..settings(128) });
     let mut out = vec![0.0f32; 256 * 2];
     let input = vec![0.3f32; 256 * 2];
     reset_violation_count();
