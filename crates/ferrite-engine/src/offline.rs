@@ -84,9 +84,20 @@ pub fn render_offline(
         }
         g.render_block(pos as u64, n, &mut compiled.lanes);
         for (c, o) in out.iter_mut().enumerate() {
-            o.extend(g.output(c, n).iter().map(|&x| x as f32));
-            if o.len() < pos + n {
-                o.resize(pos + n, 0.0);
+            let src = g.output(c, n);
+            // Conversion in fixed-size chunks (vectorizes); a missing channel is silence.
+            let mut chunk = [0.0f32; 64];
+            let mut done = 0;
+            while done < n {
+                let k = (n - done).min(chunk.len());
+                for (d, s) in chunk.iter_mut().zip(src.get(done..done + k).unwrap_or(&[])) {
+                    *d = *s as f32;
+                }
+                if src.len() < done + k {
+                    chunk.iter_mut().take(k).skip(src.len().saturating_sub(done)).for_each(|d| *d = 0.0);
+                }
+                o.extend_from_slice(chunk.get(..k).unwrap_or(&[]));
+                done += k;
             }
         }
         pos += n;
@@ -102,3 +113,4 @@ pub fn render_offline(
         .collect();
     Ok(OfflineResult { channels: out, latency: g.latency(), meters })
 }
+
