@@ -121,8 +121,11 @@ pub(crate) fn run_chain(
     }
     let at = |i: usize| if i < members.len() { members.get(i).copied() } else { Some(tail) };
     let total = members.len() + 1;
-    if (0..total).all(|i| at(i).is_some_and(|j| constant_biquad(nodes, j, frames, position))) {
-        run_cascades(nodes, &at, total, frames, position, buf, channels, stride);
+    let constant =
+        |j: usize| nodes.get(j).is_some_and(|n| n.params.iter().all(|p| p.block(frames).constant().is_some()));
+    if (0..total).all(|i| at(i).is_some_and(constant))
+        && run_cascades(nodes, &at, total, frames, position, buf, channels, stride)
+    {
         return true;
     }
     for &j in members {
@@ -142,14 +145,13 @@ fn biquad(nodes: &mut [RenderNode], j: usize) -> Option<(&mut Biquad, &[ferrite_
     Some((b, &n.params))
 }
 
-/// Whether node `j` is a biquad whose parameters are constant this block
-/// (updates its coefficient cache).
-fn constant_biquad(nodes: &mut [RenderNode], j: usize, frames: usize, position: u64) -> bool {
-    biquad(nodes, j).is_some_and(|(b, params)| b.series_coeffs(&ProcessContext { frames, position, params }).is_some())
-}
-
-/// The whole chain (`at(0..total)`, all constant) as cascades of up to 8
-/// stages, channels in pairs.
+/// The whole chain (`at(0..total)`, all parameters constant) as cascades of
+/// up to 8 stages, channels in pairs; one pass over the members loads
+/// coefficients and state, one stores the state back. `false` (and nothing
+/// done) when a member is not a prepared biquad, which the compiler rules out.
+///
+/// # Realtime
+/// Does not allocate, lock or panic.
 #[allow(clippy::too_many_arguments)]
 fn run_cascades(
     nodes: &mut [RenderNode],
@@ -160,56 +162,55 @@ fn run_cascades(
     buf: &mut [f64],
     channels: usize,
     stride: usize,
-) {
+) -> bool {
     let level = simd_level();
     let prepared = at(0).and_then(|j| biquad(nodes, j)).map_or(0, |(b, _)| b.series_channels()).min(channels);
+    if (0..total).any(|i| at(i).and_then(|j| biquad(nodes, j)).is_none_or(|(b, _)| b.series_channels() != prepared)) {
+        return false;
+    }
+    let pairs = prepared.div_ceil(2);
     let mut start = 0;
     while start < total {
         let n = (total - start).min(MAX_CASCADE_STAGES);
-        let mut coeffs = [BiquadCoeffs::IDENTITY; MAX_CASCADE_STAGES];
-        for (s, c) in coeffs.iter_mut().enumerate().take(n) {
-            if let Some((b, params)) = at(start + s).and_then(|j| biquad(nodes, j)) {
-                *c = b.series_coeffs(&ProcessContext { frames, position, params }).unwrap_or(BiquadCoeffs::IDENTITY);
-            }
-        }
-        let mut c = 0;
-        while c < prepared {
-            let pair = c + 1 < prepared;
+        for p in 0..pairs {
+            let c = 2 * p;
+            let two = c + 1 < prepared;
+            // The pair's two cascades, loaded member by member.
             let (mut a, mut b) = (BiquadCascade::new(n), BiquadCascade::new(n));
-            for (s, k) in coeffs.iter().enumerate().take(n) {
-                a.set_coeffs(s, *k);
-                b.set_coeffs(s, *k);
-                if let Some((bq, _)) = at(start + s).and_then(|j| biquad(nodes, j)) {
-                    a.set_state(s, bq.series_state(c).unwrap_or([0.0; 2]));
+            for s in 0..n {
+                let Some((bq, params)) = at(start + s).and_then(|j| biquad(nodes, j)) else { continue };
+                let k =
+                    bq.series_coeffs(&ProcessContext { frames, position, params }).unwrap_or(BiquadCoeffs::IDENTITY);
+                a.set_coeffs(s, k);
+                a.set_state(s, bq.series_state(c).unwrap_or([0.0; 2]));
+                if two {
+                    b.set_coeffs(s, k);
                     b.set_state(s, bq.series_state(c + 1).unwrap_or([0.0; 2]));
                 }
             }
             let (lo, hi) = buf.split_at_mut(((c + 1) * stride).min(buf.len()));
-            let x = lo.get_mut(c * stride..c * stride + frames);
-            match (x, pair.then(|| hi.get_mut(..frames)).flatten()) {
+            match (lo.get_mut(c * stride..c * stride + frames), two.then(|| hi.get_mut(..frames)).flatten()) {
                 (Some(x), Some(y)) => a.process_pair_at(level, x, &mut b, y),
                 (Some(x), None) => a.process_at(level, x),
                 _ => {}
             }
+            let last_pair = p + 1 == pairs;
             for s in 0..n {
-                if let Some((bq, _)) = at(start + s).and_then(|j| biquad(nodes, j)) {
-                    if let Some(z) = a.state(s) {
-                        bq.set_series_state(c, z);
-                    }
-                    if pair {
-                        if let Some(z) = b.state(s) {
-                            bq.set_series_state(c + 1, z);
-                        }
+                let Some((bq, _)) = at(start + s).and_then(|j| biquad(nodes, j)) else { continue };
+                if let Some(z) = a.state(s) {
+                    bq.set_series_state(c, z);
+                }
+                if two {
+                    if let Some(z) = b.state(s) {
+                        bq.set_series_state(c + 1, z);
                     }
                 }
+                if last_pair {
+                    bq.series_done();
+                }
             }
-            c += if pair { 2 } else { 1 };
         }
         start += n;
     }
-    for i in 0..total {
-        if let Some((b, _)) = at(i).and_then(|j| biquad(nodes, j)) {
-            b.series_done();
-        }
-    }
+    true
 }

@@ -113,4 +113,3 @@ pub fn render_offline(
         .collect();
     Ok(OfflineResult { channels: out, latency: g.latency(), meters })
 }
-

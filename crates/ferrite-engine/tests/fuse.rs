@@ -264,3 +264,29 @@ fn fused_chains_render_without_allocating_under_swaps_and_parameter_storms() {
     assert_eq!(violation_count(), 0, "the audio thread allocated or freed");
     assert!(heard > 0.01, "{heard}");
 }
+
+#[test]
+fn fused_chains_are_exact_in_mono_and_with_an_odd_channel_count() {
+    let desc = session(true);
+    for channels in [1usize, 3] {
+        let settings = RenderSettings { sample_rate: SR, channels, max_block: 128 };
+        let mut outs = Vec::new();
+        for fuse in [false, true] {
+            let mut c = compile_with(&desc, settings, &[], CompileOptions { batch: true, fuse }).unwrap();
+            let mut out = vec![Vec::new(); channels];
+            for pos in (0..4096).step_by(128) {
+                for ch in 0..channels {
+                    for (i, v) in c.graph.input_mut(ch).iter_mut().enumerate() {
+                        *v = input(pos + i, ch);
+                    }
+                }
+                c.graph.render_block(pos as u64, 128, &mut c.lanes);
+                for (ch, o) in out.iter_mut().enumerate() {
+                    o.extend_from_slice(c.graph.output(ch, 128));
+                }
+            }
+            outs.push(bits(&out));
+        }
+        assert_eq!(outs[0], outs[1], "{channels} channels");
+    }
+}
