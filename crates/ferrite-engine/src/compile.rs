@@ -287,8 +287,18 @@ pub fn compile_with(
     let mut nslots = 0;
     let mut releases: Vec<Vec<usize>> = vec![Vec::new(); n];
     for (k, &i) in order.iter().enumerate() {
+        // In place: a node whose first input is that source's last use, with
+        // no compensation delay, takes the source's slot, so its input needs
+        // no copy (the render core sees `src_slot == slot`). The input node's
+        // slot is pinned (written by the host).
+        let inmax = preds[i].iter().map(|&p| lat[p]).max().unwrap_or(0);
+        let in_place = preds[i].first().and_then(|&p| {
+            let ok = last_use[p] == k && lat[p] == inmax && !matches!(built[p].role, Role::Input | Role::Output);
+            let at = releases[k].iter().position(|&s| s == slot_of[p]);
+            at.filter(|_| ok).map(|at| releases[k].swap_remove(at))
+        });
         // Keep the input and output slots (and meters' inputs' consumers) pinned: they are read after rendering.
-        let s = free.pop().unwrap_or_else(|| {
+        let s = in_place.or_else(|| free.pop()).unwrap_or_else(|| {
             nslots += 1;
             nslots - 1
         });
@@ -353,6 +363,7 @@ pub fn compile_with(
             comp_batch: None,
             fused: Box::new([]),
             absorbed: absorbed[i],
+            params_settled: false,
         });
     }
     for (tail, members) in &chain_of_tail {

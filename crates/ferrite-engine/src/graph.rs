@@ -120,6 +120,10 @@ pub struct RenderNode {
     pub(crate) fused: Box<[usize]>,
     /// A fused chain member other than the tail: the tail runs it.
     pub(crate) absorbed: bool,
+    /// Every parameter buffer holds its constant value, with no ramp and no
+    /// lane: [`fill_params`] has nothing to do until a parameter is touched
+    /// ([`CompiledGraph::param_mut`], [`CompiledGraph::bind_lanes`]).
+    pub(crate) params_settled: bool,
 }
 
 /// A graph compiled for one sample rate, channel count and maximum block.
@@ -195,7 +199,9 @@ impl CompiledGraph {
 
     /// Parameter control of node `node`, parameter `param`.
     pub fn param_mut(&mut self, node: usize, param: usize) -> Option<&mut ParamCtl> {
-        self.nodes.get_mut(node).and_then(|n| n.ctl.get_mut(param))
+        let n = self.nodes.get_mut(node)?;
+        n.params_settled = false;
+        n.ctl.get_mut(param)
     }
 
     /// The render input for the next block: channel `c`, `max_block` long.
@@ -231,6 +237,7 @@ impl CompiledGraph {
     /// Does not allocate, lock or panic.
     pub fn bind_lanes(&mut self, targets: &[(usize, usize)]) {
         for n in self.nodes.iter_mut() {
+            n.params_settled = false;
             for c in n.ctl.iter_mut() {
                 c.lane = None;
             }
@@ -316,8 +323,10 @@ impl CompiledGraph {
             // with a compensation delay), the others added; no input: zeros.
             let Some(slot) = self.pool.get_mut(node.slot) else { continue };
             let mut buf = std::mem::take(slot);
-            let mut empty = true;
-            for edge in node.inputs.iter_mut() {
+            // Rendered in place: the first input's samples are already in `buf`.
+            let in_place = node.inputs.first().is_some_and(|e| e.src_slot == node.slot);
+            let mut empty = !in_place;
+            for edge in node.inputs.iter_mut().skip(usize::from(in_place)) {
                 let Some(src) = self.pool.get(edge.src_slot) else { continue };
                 match edge.comp.as_mut() {
                     Some(d) => {
@@ -414,6 +423,19 @@ fn zero_channels(buf: &mut [f64], channels: usize, stride: usize, frames: usize)
 /// # Realtime
 /// Does not allocate, lock or panic.
 pub(crate) fn fill_params(node: &mut RenderNode, position: u64, frames: usize, lanes: &mut [Lane]) {
+    if node.params_settled {
+        return;
+    }
+    fill_params_now(node, position, frames, lanes);
+    node.params_settled = node
+        .params
+        .iter()
+        .zip(node.ctl.iter())
+        .all(|(pb, c)| c.lane.is_none() && c.remaining == 0 && pb.block(frames).constant() == Some(c.current));
+}
+
+/// [`fill_params`] without the settled shortcut.
+fn fill_params_now(node: &mut RenderNode, position: u64, frames: usize, lanes: &mut [Lane]) {
     for (pb, c) in node.params.iter_mut().zip(node.ctl.iter_mut()) {
         if let Some(lane) = c.lane.and_then(|l| lanes.get_mut(l)) {
             if let Some(v) = lane.fill(position, pb.varying_mut(frames)) {

@@ -264,3 +264,31 @@ fn a_convolver_beside_a_dry_path_stays_aligned() {
         assert_eq!(hits, vec![(33, 1.0)]);
     }
 }
+
+/// Buffer reuse in place (a node taking its first input's slot when that
+/// input has no other later reader): fan-outs, joins and the render input
+/// still see the right samples. Every path is a product of gains, so the
+/// output is known exactly.
+#[test]
+fn in_place_buffers_keep_fan_outs_and_joins_exact() {
+    // input ─┬→ g10(×2) ─┬→ g11(×3) → out
+    //        │           └→ g12(×10) ─→ out
+    //        └───────────────────────→ g13(×-1, joins input + g12) → out
+    let g = desc(json!({"version": 1,
+        "nodes": [{"id": 0, "type": "output"}, {"id": 1, "type": "input"},
+            {"id": 10, "type": "gain", "params": {"gain": 2.0}},
+            {"id": 11, "type": "gain", "params": {"gain": 3.0}},
+            {"id": 12, "type": "gain", "params": {"gain": 10.0}},
+            {"id": 13, "type": "gain", "params": {"gain": -1.0}}],
+        "connections": [[1, 10], [10, 11], [11, 0], [10, 12], [12, 0], [1, 13], [12, 13], [13, 0]]}));
+    let x = noise(1000, 5, 0.1);
+    let r = render(&g, 48000.0, 1000, 64, vec![x.clone()]);
+    for c in 0..2 {
+        for (t, (&y, &v)) in r.channels[c].iter().zip(&x).enumerate() {
+            let v = f64::from(v);
+            // 6v + 20v - (v + 20v) = 5v
+            let want = 6.0 * v + 20.0 * v - (v + 20.0 * v);
+            assert!((f64::from(y) - want).abs() <= 1e-6, "channel {c} frame {t}: {y} vs {want}");
+        }
+    }
+}
