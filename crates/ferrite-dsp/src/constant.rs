@@ -64,6 +64,11 @@ impl Processor for Constant {
         previous.as_any_mut().downcast_mut::<Self>().is_some()
     }
 
+    /// Every channel of the block is written (a generator).
+    fn overwrites_output(&self) -> bool {
+        true
+    }
+
     fn as_any_mut(&mut self) -> &mut dyn core::any::Any {
         self
     }

@@ -296,6 +296,11 @@ impl Processor for Oscillator {
         }
     }
 
+    /// Every channel of the block is written (a generator).
+    fn overwrites_output(&self) -> bool {
+        true
+    }
+
     fn as_any_mut(&mut self) -> &mut dyn core::any::Any {
         self
     }

@@ -291,6 +291,13 @@ pub trait Processor: Send {
         false
     }
 
+    /// Whether `process` writes every sample of every channel of the block
+    /// without reading the bus (a generator): the render core then skips
+    /// zeroing the buffer of such a node when it has no input. Default `false`.
+    fn overwrites_output(&self) -> bool {
+        false
+    }
+
     /// `self` as `Any`, for [`Processor::take_state`] downcasts.
     fn as_any_mut(&mut self) -> &mut dyn core::any::Any;
 }

@@ -351,7 +351,8 @@ impl CompiledGraph {
                 }
                 empty = false;
             }
-            if empty {
+            // No input: zeros, unless the processor writes the whole block anyway.
+            if empty && !node.processor.as_ref().is_some_and(|p| p.overwrites_output()) {
                 zero_channels(&mut buf, channels, mb, frames);
             }
             fill_params(node, position, frames, lanes);
