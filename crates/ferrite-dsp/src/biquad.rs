@@ -533,6 +533,79 @@ pub(crate) fn load_sections(
     true
 }
 
+/// The two cascades of one chunk of up to 8 sections of a stereo filter,
+/// kept between blocks with their coefficients so that a block with
+/// unchanged parameters only moves the filter memory in and out (see
+/// [`cascade_pair_cached`]).
+#[derive(Debug, Clone)]
+pub(crate) struct PairCache {
+    a: BiquadCascade,
+    b: BiquadCascade,
+    /// The section keys the cascades' coefficients belong to.
+    keys: [Option<[f64; 3]>; MAX_CASCADE_STAGES],
+}
+
+impl PairCache {
+    /// Caches for `sections` sections, one per chunk of 8 (control side).
+    pub(crate) fn for_sections(sections: usize) -> Vec<Self> {
+        (0..sections.div_ceil(MAX_CASCADE_STAGES))
+            .map(|k| {
+                let n = (sections - k * MAX_CASCADE_STAGES).min(MAX_CASCADE_STAGES);
+                Self { a: BiquadCascade::new(n), b: BiquadCascade::new(n), keys: [None; MAX_CASCADE_STAGES] }
+            })
+            .collect()
+    }
+}
+
+/// [`cascade_channels`] for a stereo bus with caches from
+/// [`PairCache::for_sections`]: the same coefficients, states and kernel
+/// ([`BiquadCascade::process_pair_at`]), so the same bits; returns `false`
+/// (nothing done) when a parameter varies or the shapes do not match.
+///
+/// # Realtime
+/// Does not allocate, lock or panic.
+pub(crate) fn cascade_pair_cached(
+    sections: &mut [Section],
+    fs: f64,
+    ctx: &ProcessContext<'_>,
+    caches: &mut [PairCache],
+    io: &mut Bus<'_>,
+) -> bool {
+    if caches.len() != sections.len().div_ceil(MAX_CASCADE_STAGES) || sections.iter().any(|s| s.channels() != 2) {
+        return false;
+    }
+    for (band, s) in sections.iter_mut().enumerate() {
+        let base = band * 3;
+        if s.constant_coeffs(fs, [ctx.param(base), ctx.param(base + 1), ctx.param(base + 2)]).is_none() {
+            return false;
+        }
+    }
+    let Some((l, r)) = io.pair_mut(0, 1) else { return false };
+    let level = simd_level();
+    for (chunk, cache) in sections.chunks_mut(MAX_CASCADE_STAGES).zip(caches.iter_mut()) {
+        for (k, s) in chunk.iter().enumerate() {
+            if cache.keys.get(k).copied().flatten() != s.key {
+                cache.a.set_coeffs(k, s.coeffs);
+                cache.b.set_coeffs(k, s.coeffs);
+                if let Some(key) = cache.keys.get_mut(k) {
+                    *key = s.key;
+                }
+            }
+            if let (Some(zl), Some(zr)) = (s.states.first(), s.states.get(1)) {
+                cache.a.set_state(k, *zl);
+                cache.b.set_state(k, *zr);
+            }
+        }
+        cache.a.process_pair_at(level, l, &mut cache.b, r);
+        store_cascade(chunk, 0, &cache.a);
+        store_cascade(chunk, 1, &cache.b);
+    }
+    for s in sections.iter_mut() {
+        s.clear_non_finite();
+    }
+    true
+}
+
 /// When every parameter of `sections` is constant over the block: runs
 /// every prepared channel of `io` through all of them with the cascade
 /// kernel and returns `true`; else returns `false` and does nothing.

@@ -12,8 +12,8 @@
 //! samples as its bands run one after another as separate biquads.
 
 use crate::biquad::{
-    cascade_channels, load_sections, sanitize_sample_rate, store_sections, BankFilter, BiquadType, Coeffs, Section,
-    PARAMS,
+    cascade_channels, cascade_pair_cached, load_sections, sanitize_sample_rate, store_sections, BankFilter, BiquadType,
+    Coeffs, PairCache, Section, PARAMS,
 };
 use crate::kernels::BiquadBank;
 use crate::processor::{Bus, ParamSpec, PrepareContext, ProcessContext, Processor};
@@ -45,6 +45,9 @@ pub struct Eq {
     sample_rate: f64,
     /// Per-frame coefficients of the band being processed (varying params).
     scratch: Vec<Coeffs>,
+    /// Stereo: the cascades of each chunk of 8 bands, kept with their
+    /// coefficients between blocks (empty otherwise).
+    pairs: Vec<PairCache>,
 }
 
 impl Eq {
@@ -55,6 +58,7 @@ impl Eq {
             sections: bands.into_iter().map(Section::new).collect(),
             sample_rate: sanitize_sample_rate(0.0),
             scratch: vec![Coeffs::IDENTITY; 128],
+            pairs: Vec::new(),
         }
     }
 
@@ -84,6 +88,7 @@ impl Processor for Eq {
         for s in &mut self.sections {
             s.prepare(ctx.channels);
         }
+        self.pairs = if ctx.channels == 2 { PairCache::for_sections(self.sections.len()) } else { Vec::new() };
     }
 
     /// Runs every prepared channel through band 0, then band 1, ...
@@ -92,7 +97,12 @@ impl Processor for Eq {
     /// Does not allocate, lock or panic.
     fn process(&mut self, ctx: &ProcessContext<'_>, io: &mut Bus<'_>) {
         // All bands constant: each channel through the pipelined cascade
-        // kernel (8 bands per cascade).
+        // kernel (8 bands per cascade); stereo through cascades kept with
+        // their coefficients from block to block.
+        if !self.pairs.is_empty() && cascade_pair_cached(&mut self.sections, self.sample_rate, ctx, &mut self.pairs, io)
+        {
+            return;
+        }
         if cascade_channels(&mut self.sections, self.sample_rate, ctx, io) {
             return;
         }
@@ -324,5 +334,53 @@ mod tests {
         render(&mut eq, &mut d, 1, 100, 32, 0, false, &|_, _| 0.0);
         assert_eq!(d, input);
         assert!(eq.is_empty());
+    }
+
+    #[test]
+    fn stereo_blocks_on_kept_cascades_equal_each_channel_alone() {
+        // 10 bands (two chunks), stereo, parameters changing between blocks
+        // (constant, then a new constant, then a varying block, then back):
+        // the stereo path with kept cascades against two mono EQs, bit for bit.
+        use crate::processor::ParamBuffer;
+        let bands: Vec<(BiquadType, [f64; 3])> = bank().into_iter().chain(bank().into_iter().take(2)).collect();
+        let types: Vec<BiquadType> = bands.iter().map(|b| b.0).collect();
+        let block = 64;
+        let mut stereo = Eq::new(types.clone());
+        stereo.prepare(&PrepareContext { sample_rate: FS, max_block: block, channels: 2 });
+        let mut mono = [Eq::new(types.clone()), Eq::new(types)];
+        for m in &mut mono {
+            m.prepare(&PrepareContext { sample_rate: FS, max_block: block, channels: 1 });
+        }
+        let (xl, xr) = (noise(block * 40, 3), noise(block * 40, 4));
+        let mut params: Vec<ParamBuffer> =
+            bands.iter().flat_map(|(_, p)| p.iter().map(|&v| ParamBuffer::new(v, block))).collect();
+        for k in 0..40 {
+            let scale = match k / 10 {
+                0 => 1.0,
+                1 => 1.3,
+                _ => 0.8,
+            };
+            for (i, p) in params.iter_mut().enumerate() {
+                let base = bands[i / 3].1[i % 3];
+                let v = if i % 3 == 0 { base * scale } else { base };
+                if k == 25 && i == 4 {
+                    p.varying_mut(block).iter_mut().enumerate().for_each(|(t, x)| *x = v * (1.0 + t as f64 * 0.01));
+                } else {
+                    p.set_constant(v);
+                }
+            }
+            let ctx = ProcessContext { frames: block, position: (k * block) as u64, params: &params };
+            let mut buf: Vec<f64> =
+                xl[k * block..(k + 1) * block].iter().chain(&xr[k * block..(k + 1) * block]).copied().collect();
+            stereo.process(&ctx, &mut Bus::new(&mut buf, 2, block, block));
+            for (c, m) in mono.iter_mut().enumerate() {
+                let x = if c == 0 { &xl } else { &xr };
+                let mut one = x[k * block..(k + 1) * block].to_vec();
+                m.process(&ctx, &mut Bus::new(&mut one, 1, block, block));
+                let got: Vec<u64> = buf[c * block..(c + 1) * block].iter().map(|v| v.to_bits()).collect();
+                let want: Vec<u64> = one.iter().map(|v| v.to_bits()).collect();
+                assert_eq!(got, want, "block {k} channel {c}");
+            }
+        }
     }
 }
