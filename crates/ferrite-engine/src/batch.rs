@@ -1,7 +1,10 @@
-//! Batching of parallel biquad filters: the compiler finds `eq` and `biquad`
-//! nodes that cannot depend on each other and runs their constant-parameter
-//! blocks as the lanes of one [`BiquadBank`] (lane = node × channel, stage =
-//! band), instead of one node at a time.
+//! Batching of parallel filters and compressors: the compiler finds `eq` and
+//! `biquad` nodes that cannot depend on each other and runs their
+//! constant-parameter blocks as the lanes of one [`BiquadBank`] (lane = node ×
+//! channel, stage = band), instead of one node at a time; and it groups
+//! `compressor` nodes the same way so that their one-pole recursions (the
+//! serial part of a compressor) run side by side, 8 per AVX2 pass
+//! ([`CompGroup`]).
 //!
 //! # What is batched
 //! Nodes whose processor is a [`BankFilter`] (`eq`, `biquad`) with the same
@@ -16,6 +19,12 @@
 //! (`cargo bench --bench render`, 16 tracks × 8-band EQ: about 40 µs per
 //! block on the cascades vs 49 µs in a bank, AVX2). Single biquads and short
 //! chains, and every filter of a mono or multichannel render, are batched.
+//! Chains of `biquad` nodes fused by [`crate::fuse`] are not batched (they
+//! run as one stereo cascade).
+//!
+//! Compressors: every `compressor` node, grouped by depth alone (a lane per
+//! node, whatever its settings); a member whose parameters are automated in
+//! a block runs alone in that block.
 //!
 //! # Render order
 //! When the graph has a group, the compiler orders nodes by depth (a valid
