@@ -355,7 +355,7 @@ const cases = [
     spec: { tracks: 64, seconds: 10, eqCase: true, comp: has.compressor, pan: has.pan, limiter: has.limiter, meter: has.meter, trackGain: 4 / 64 },
     note: refLeftOut.length
       ? `left out of both graphs (not in ferrite yet): ${refLeftOut.join(', ')}`
-      : 'complete; Web Audio side has no meter; DynamicsCompressorNode stands in for compressor and limiter',
+      : 'complete; Web Audio side has no meter; DynamicsCompressorNode stands in for compressor and limiter (it adds automatic makeup gain, so its output is louder: ferrite\'s compressor uses makeupDb 0)',
   },
 ].filter((c) => !ONLY || ONLY.has(c.n))
 
