@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::{input, render};
+
 use assert_no_alloc::{assert_no_alloc, reset_violation_count, violation_count, AllocDisabler};
 
 #[global_allocator]
@@ -102,42 +104,6 @@ fn session(tracks: u32, automate: bool) -> GraphDesc {
 
 fn build(desc: &GraphDesc, max_block: usize, batch: bool) -> Compiled {
     compile_with(desc, settings(max_block), &[], CompileOptions { batch, fuse: true }).expect("compiles")
-}
-
-/// The render input at frame `t`, channel `c`.
-fn input(t: usize, c: usize) -> f64 {
-    let x = (t as f64 * 0.0123 + c as f64).sin() * 0.3;
-    x + 0.2 * ((t * 7919 + c * 31) % 1000) as f64 / 1000.0 - 0.1
-}
-
-/// Renders `frames` frames in blocks of `block` (the last one shorter);
-/// `at_block(graph, block index)` runs before each block. Returns planar output.
-fn render(
-    c: &mut Compiled,
-    frames: usize,
-    block: usize,
-    at_block: &mut dyn FnMut(&mut Compiled, usize),
-) -> Vec<Vec<f64>> {
-    let channels = c.graph.channels();
-    let mut out = vec![Vec::with_capacity(frames); channels];
-    let mut pos = 0;
-    let mut k = 0;
-    while pos < frames {
-        let n = block.min(frames - pos);
-        at_block(c, k);
-        for ch in 0..channels {
-            for (i, v) in c.graph.input_mut(ch).iter_mut().take(n).enumerate() {
-                *v = input(pos + i, ch);
-            }
-        }
-        c.graph.render_block(pos as u64, n, &mut c.lanes);
-        for (ch, o) in out.iter_mut().enumerate() {
-            o.extend_from_slice(c.graph.output(ch, n));
-        }
-        pos += n;
-        k += 1;
-    }
-    out
 }
 
 /// Largest `|a − b| / max(|b|, 1e-3)` (the output is about unit scale).

@@ -3,6 +3,10 @@
 //! parameters, any block size), equal an independent f64 RBJ direct-form-I
 //! reference, and keep their filter memory across a graph swap.
 
+mod common;
+
+use common::{input, render};
+
 use assert_no_alloc::{assert_no_alloc, reset_violation_count, violation_count, AllocDisabler};
 use ferrite_engine::compile::{compile_with, CompileOptions};
 use ferrite_engine::desc::GraphDesc;
@@ -79,39 +83,6 @@ fn session(automate: bool) -> GraphDesc {
 fn build(desc: &GraphDesc, max_block: usize, fuse: bool) -> Compiled {
     let settings = RenderSettings { sample_rate: SR, channels: 2, max_block };
     compile_with(desc, settings, &[], CompileOptions { batch: true, fuse }).expect("compiles")
-}
-
-/// The render input at frame `t`, channel `c`: a deterministic noisy tone.
-fn input(t: usize, c: usize) -> f64 {
-    let x = (t as f64 * 0.031 + c as f64).sin() * 0.4;
-    x + 0.3 * ((t * 7919 + c * 31) % 1000) as f64 / 1000.0 - 0.15
-}
-
-/// Renders in blocks of `block`; `at_block(graph, block index)` runs first.
-fn render(
-    c: &mut Compiled,
-    frames: usize,
-    block: usize,
-    at_block: &mut dyn FnMut(&mut Compiled, usize),
-) -> Vec<Vec<f64>> {
-    let mut out: Vec<Vec<f64>> = (0..2).map(|_| Vec::with_capacity(frames)).collect();
-    let (mut pos, mut k) = (0, 0);
-    while pos < frames {
-        let n = block.min(frames - pos);
-        at_block(c, k);
-        for ch in 0..2 {
-            for (i, v) in c.graph.input_mut(ch).iter_mut().take(n).enumerate() {
-                *v = input(pos + i, ch);
-            }
-        }
-        c.graph.render_block(pos as u64, n, &mut c.lanes);
-        for (ch, o) in out.iter_mut().enumerate() {
-            o.extend_from_slice(c.graph.output(ch, n));
-        }
-        pos += n;
-        k += 1;
-    }
-    out
 }
 
 /// A ramp on 106's gain from block 7 and a jump of 201's q at block 11.
@@ -222,19 +193,9 @@ fn a_swap_keeps_the_filter_memory_of_fused_members() {
     let mut got = render(&mut first, 1536, 128, &mut |_, _| {});
     let mut second = build(&desc, 128, true);
     second.graph.take_state_from(&mut first.graph);
-    let mut pos = 1536;
-    while pos < frames {
-        let n = 128.min(frames - pos);
-        for ch in 0..2 {
-            for (i, v) in second.graph.input_mut(ch).iter_mut().take(n).enumerate() {
-                *v = input(pos + i, ch);
-            }
-        }
-        second.graph.render_block(pos as u64, n, &mut second.lanes);
-        for (ch, o) in got.iter_mut().enumerate() {
-            o.extend_from_slice(second.graph.output(ch, n));
-        }
-        pos += n;
+    let rest = common::render_blocks(&mut second, 1536, frames - 1536, 128, &input, &mut |_, _| {});
+    for (g, r) in got.iter_mut().zip(rest) {
+        g.extend(r);
     }
     assert_eq!(bits(&got), bits(&want));
 }
@@ -273,18 +234,7 @@ fn fused_chains_are_exact_in_mono_and_with_an_odd_channel_count() {
         let mut outs = Vec::new();
         for fuse in [false, true] {
             let mut c = compile_with(&desc, settings, &[], CompileOptions { batch: true, fuse }).unwrap();
-            let mut out = vec![Vec::new(); channels];
-            for pos in (0..4096).step_by(128) {
-                for ch in 0..channels {
-                    for (i, v) in c.graph.input_mut(ch).iter_mut().enumerate() {
-                        *v = input(pos + i, ch);
-                    }
-                }
-                c.graph.render_block(pos as u64, 128, &mut c.lanes);
-                for (ch, o) in out.iter_mut().enumerate() {
-                    o.extend_from_slice(c.graph.output(ch, 128));
-                }
-            }
+            let out = common::render_blocks(&mut c, 0, 4096, 128, &input, &mut |_, _| {});
             outs.push(bits(&out));
         }
         assert_eq!(outs[0], outs[1], "{channels} channels");

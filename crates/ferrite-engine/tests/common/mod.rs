@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 use ferrite_engine::desc::GraphDesc;
+use ferrite_engine::Compiled;
 use serde_json::json;
 
 /// A deterministic noise buffer in [-1, 1).
@@ -36,4 +37,54 @@ pub fn mix_graph(gain: f64) -> GraphDesc {
         ],
         "connections": [[2, 3], [3, 4], [4, 5], [5, 1], [6, 5], [0, 5]]
     }))
+}
+
+/// Renders frames `start..start + frames` of a compiled graph in blocks of
+/// `block` (the last one shorter), writing `input(frame, channel)` into the
+/// render input first; `at_block(graph, block index)` runs before each block.
+/// Returns the planar output.
+pub fn render_blocks(
+    c: &mut Compiled,
+    start: usize,
+    frames: usize,
+    block: usize,
+    input: &dyn Fn(usize, usize) -> f64,
+    at_block: &mut dyn FnMut(&mut Compiled, usize),
+) -> Vec<Vec<f64>> {
+    let channels = c.graph.channels();
+    let mut out: Vec<Vec<f64>> = (0..channels).map(|_| Vec::with_capacity(frames)).collect();
+    let (mut pos, mut k) = (start, 0);
+    while pos < start + frames {
+        let n = block.min(start + frames - pos);
+        at_block(c, k);
+        for ch in 0..channels {
+            for (i, v) in c.graph.input_mut(ch).iter_mut().take(n).enumerate() {
+                *v = input(pos + i, ch);
+            }
+        }
+        c.graph.render_block(pos as u64, n, &mut c.lanes);
+        for (ch, o) in out.iter_mut().enumerate() {
+            o.extend_from_slice(c.graph.output(ch, n));
+        }
+        pos += n;
+        k += 1;
+    }
+    out
+}
+
+/// A deterministic render input: a tone plus a sawtooth-like pattern, per
+/// frame `t` and channel `c`, about ±0.5.
+pub fn input(t: usize, c: usize) -> f64 {
+    let x = (t as f64 * 0.031 + c as f64).sin() * 0.4;
+    x + 0.3 * ((t * 7919 + c * 31) % 1000) as f64 / 1000.0 - 0.15
+}
+
+/// [`render_blocks`] from frame 0 with [`input`].
+pub fn render(
+    c: &mut Compiled,
+    frames: usize,
+    block: usize,
+    at_block: &mut dyn FnMut(&mut Compiled, usize),
+) -> Vec<Vec<f64>> {
+    render_blocks(c, 0, frames, block, &input, at_block)
 }
