@@ -70,12 +70,62 @@ use ferrite_dsp::{ProcessContext, Processor};
 /// the module documentation).
 pub const MIN_STEREO_CASCADE_STAGES: usize = 4;
 
+/// The members of a group (render indices, in render order) and which of
+/// them were loaded this block.
+struct Members {
+    render: Box<[usize]>,
+    loaded: Box<[bool]>,
+}
+
+impl Members {
+    fn new(render: Vec<usize>) -> Self {
+        Self { loaded: vec![false; render.len()].into_boxed_slice(), render: render.into() }
+    }
+
+    /// Records whether member `m` was loaded this block.
+    fn set_loaded(&mut self, m: usize, loaded: bool) {
+        if let Some(l) = self.loaded.get_mut(m) {
+            *l = loaded;
+        }
+    }
+
+    fn any_loaded(&self) -> bool {
+        self.loaded.iter().any(|&l| l)
+    }
+
+    /// `(member, render index)` of the members loaded this block.
+    fn loaded(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
+        self.render.iter().zip(self.loaded.iter()).enumerate().filter(|(_, (_, &l))| l).map(|(m, (&k, _))| (m, k))
+    }
+}
+
+/// Member count, emptiness and the last member of a group.
+macro_rules! group_members {
+    ($t:ty) => {
+        impl $t {
+            /// Number of members.
+            pub fn len(&self) -> usize {
+                self.members.render.len()
+            }
+
+            /// Whether the group has no member.
+            pub fn is_empty(&self) -> bool {
+                self.members.render.is_empty()
+            }
+
+            /// Render index of the last member: the group runs after it.
+            pub(crate) fn last(&self) -> Option<usize> {
+                self.members.render.last().copied()
+            }
+        }
+    };
+}
+group_members!(BatchGroup);
+group_members!(CompGroup);
+
 /// One group of batched filters and its bank.
 pub struct BatchGroup {
-    /// Render indices of the members, in render order.
-    pub(crate) members: Box<[usize]>,
-    /// Per member: whether it was loaded into the bank this block.
-    loaded: Box<[bool]>,
+    members: Members,
     /// Lanes per member (the render channel count).
     channels: usize,
     bank: BiquadBank,
@@ -89,22 +139,7 @@ impl BatchGroup {
     pub(crate) fn new(members: Vec<usize>, stages: usize, channels: usize, max_block: usize) -> Self {
         let bank = BiquadBank::new(members.len() * channels, stages);
         let scratch = vec![0.0; bank.stride() * max_block].into_boxed_slice();
-        Self { loaded: vec![false; members.len()].into_boxed_slice(), members: members.into(), channels, bank, scratch }
-    }
-
-    /// Number of members.
-    pub fn len(&self) -> usize {
-        self.members.len()
-    }
-
-    /// Whether the group has no member.
-    pub fn is_empty(&self) -> bool {
-        self.members.is_empty()
-    }
-
-    /// Render index of the last member: the bank runs after it.
-    pub(crate) fn last(&self) -> Option<usize> {
-        self.members.last().copied()
+        Self { members: Members::new(members), channels, bank, scratch }
     }
 
     /// Member `m`'s turn: `buf` holds its summed input (planar, `channels`
@@ -126,9 +161,7 @@ impl BatchGroup {
             Some(f) => f.load_bank(ctx, &mut self.bank, first_lane),
             None => false,
         };
-        if let Some(l) = self.loaded.get_mut(m) {
-            *l = loaded;
-        }
+        self.members.set_loaded(m, loaded);
         if loaded {
             for c in 0..self.channels {
                 if let Some(ch) = buf.get(c * stride..c * stride + ctx.frames) {
@@ -148,16 +181,13 @@ impl BatchGroup {
     /// # Realtime
     /// Does not allocate, lock or panic.
     pub(crate) fn run(&mut self, frames: usize, nodes: &mut [RenderNode], pool: &mut [Box<[f64]>], stride: usize) {
-        if !self.loaded.iter().any(|&l| l) {
+        if !self.members.any_loaded() {
             return;
         }
         self.bank.process(&mut self.scratch, frames);
         let channels = self.channels;
-        for (m, (&node, &loaded)) in self.members.iter().zip(self.loaded.iter()).enumerate() {
+        for (m, node) in self.members.loaded() {
             let Some(node) = nodes.get_mut(node) else { continue };
-            if !loaded {
-                continue;
-            }
             let first_lane = m * channels;
             if let Some(buf) = pool.get_mut(node.slot) {
                 for c in 0..channels {
@@ -180,9 +210,7 @@ impl BatchGroup {
 /// in a block runs its own `process` at its turn. Same bits as unbatched
 /// (tested).
 pub struct CompGroup {
-    /// Render indices of the members, in render order.
-    pub(crate) members: Box<[usize]>,
-    loaded: Box<[bool]>,
+    members: Members,
     lanes: Box<[SmoothLane]>,
     /// Member-major rows of `stride`: targets, then gain exponents.
     targets: Box<[f64]>,
@@ -196,28 +224,12 @@ impl CompGroup {
     pub(crate) fn new(members: Vec<usize>, max_block: usize) -> Self {
         let n = members.len();
         Self {
-            loaded: vec![false; n].into_boxed_slice(),
             lanes: vec![SmoothLane::default(); n].into_boxed_slice(),
             targets: vec![0.0; n * max_block].into_boxed_slice(),
             exps: vec![0.0; n * max_block].into_boxed_slice(),
-            members: members.into(),
+            members: Members::new(members),
             stride: max_block,
         }
-    }
-
-    /// Number of members.
-    pub fn len(&self) -> usize {
-        self.members.len()
-    }
-
-    /// Whether the group has no member.
-    pub fn is_empty(&self) -> bool {
-        self.members.is_empty()
-    }
-
-    /// Render index of the last member.
-    pub(crate) fn last(&self) -> Option<usize> {
-        self.members.last().copied()
     }
 
     /// Member `m`'s turn: `buf` holds its summed input.
@@ -251,9 +263,7 @@ impl CompGroup {
             }
             None => false,
         };
-        if let Some(l) = self.loaded.get_mut(m) {
-            *l = loaded;
-        }
+        self.members.set_loaded(m, loaded);
         if !loaded {
             if let Some(l) = self.lanes.get_mut(m) {
                 *l = SmoothLane::default();
@@ -275,14 +285,11 @@ impl CompGroup {
         channels: usize,
         stride: usize,
     ) {
-        if !self.loaded.iter().any(|&l| l) || frames > self.stride {
+        if !self.members.any_loaded() || frames > self.stride {
             return;
         }
         smooth_lanes(&mut self.lanes, &self.targets, &mut self.exps, self.stride, frames);
-        for (m, (&node, &loaded)) in self.members.iter().zip(self.loaded.iter()).enumerate() {
-            if !loaded {
-                continue;
-            }
+        for (m, node) in self.members.loaded() {
             let Some(node) = nodes.get_mut(node) else { continue };
             let (Some(buf), Some(exps), Some(lane)) =
                 (pool.get_mut(node.slot), self.exps.get(m * self.stride..m * self.stride + frames), self.lanes.get(m))
