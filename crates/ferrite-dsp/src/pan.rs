@@ -65,7 +65,11 @@ pub fn gains(pan: f64) -> (f64, f64) {
 }
 
 impl Processor for Pan {
-    fn prepare(&mut self, _ctx: &PrepareContext) {}
+    /// Reads (and caches) the SIMD level on the control side: its first
+    /// read consults `FERRITE_SIMD`, which must not happen on the audio thread.
+    fn prepare(&mut self, _ctx: &PrepareContext) {
+        let _ = crate::kernels::simd_level();
+    }
 
     fn process(&mut self, ctx: &ProcessContext<'_>, io: &mut Bus<'_>) {
         let pan = ctx.param(0);
