@@ -9,6 +9,8 @@
 //! pass timed with `Instant` prints `ratio bank/serial = X` and the bank's
 //! share of the 5.5 G biquad-samples/s limit quoted in DESIGN.md.
 
+mod common;
+
 use std::hint::black_box;
 use std::time::Instant;
 
@@ -30,15 +32,7 @@ fn band(i: usize) -> BiquadCoeffs {
 }
 
 fn signal(n: usize) -> Vec<f64> {
-    let mut s = 0x2545_F491_4F6C_DD1Du64;
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 11) as f64 / (1u64 << 52) as f64 - 1.0
-        })
-        .collect()
+    common::xorshift(0x2545_F491_4F6C_DD1D, n)
 }
 
 fn make_bank(lanes: usize, stages: usize) -> (BiquadBank, Vec<f64>) {

@@ -4,6 +4,8 @@
 //! read) against a per-frame loop calling `f64::sin`. Throughput is in f64
 //! elements (complex bins for cmac, frames for the oscillators).
 
+mod common;
+
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
@@ -13,15 +15,7 @@ use ferrite_dsp::kernels::*;
 const N: usize = 1024;
 
 fn signal(n: usize, seed: u64) -> Vec<f64> {
-    let mut s = seed | 1;
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 11) as f64 / (1u64 << 52) as f64 - 1.0
-        })
-        .collect()
+    common::xorshift(seed | 1, n)
 }
 
 fn bench(c: &mut Criterion) {

@@ -1021,15 +1021,7 @@ pub(crate) mod tests {
 
     /// Deterministic noise in [-1, 1) (xorshift).
     pub(crate) fn noise(n: usize, seed: u64) -> Vec<f64> {
-        let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        (0..n)
-            .map(|_| {
-                s ^= s << 13;
-                s ^= s >> 7;
-                s ^= s << 17;
-                (s >> 11) as f64 / (1u64 << 52) as f64 - 1.0
-            })
-            .collect()
+        crate::kernels::testutil::xorshift(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1, n)
     }
 
     fn as_array(c: &Coeffs) -> [f64; 5] {

@@ -296,6 +296,49 @@ fn exp_block_in_place(wide: bool, v: &mut [f64]) {
     exp_slice(v);
 }
 
+/// Linked detection: `peak[i]` = the largest `|x|` over the channels of
+/// `io` at frame `off + i`.
+#[inline(always)]
+fn linked_peaks(io: &Bus<'_>, off: usize, peak: &mut [f64]) {
+    let n = peak.len();
+    peak.fill(0.0);
+    for c in 0..io.channels() {
+        let x = io.channel(c).get(off..off + n).unwrap_or(&[]);
+        for (p, v) in peak.iter_mut().zip(x) {
+            *p = p.max(v.abs());
+        }
+    }
+}
+
+/// Applies the gains to frames `off..off + gain.len()` of every channel:
+/// `flat` (skipped when 1) when every frame has the same gain, else
+/// `exp` of the exponents in `gain` (turned into gains in place).
+#[inline(always)]
+fn apply_gains(wide: bool, io: &mut Bus<'_>, off: usize, gain: &mut [f64], flat: Option<f64>) {
+    let n = gain.len();
+    match flat {
+        Some(g) => {
+            if g != 1.0 {
+                for c in 0..io.channels() {
+                    if let Some(x) = io.channel_mut(c).get_mut(off..off + n) {
+                        x.iter_mut().for_each(|s| *s *= g);
+                    }
+                }
+            }
+        }
+        None => {
+            exp_block_in_place(wide, gain);
+            for c in 0..io.channels() {
+                if let Some(x) = io.channel_mut(c).get_mut(off..off + n) {
+                    for (s, g) in x.iter_mut().zip(gain.iter()) {
+                        *s *= g;
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// A feed-forward, linked, soft-knee compressor (see the module documentation).
 ///
 /// ```
@@ -397,20 +440,13 @@ impl Compressor {
     /// render is split into chunks or blocks.
     #[inline(always)]
     fn process_chunk(&mut self, ctx: &ProcessContext<'_>, io: &mut Bus<'_>, off: usize, n: usize) {
-        let chans = io.channels();
         let (Some(peak), Some(level), Some(gain)) =
             (self.peak.get_mut(..n), self.level.get_mut(..n), self.gain.get_mut(..n))
         else {
             return;
         };
         // 1. Linked detection.
-        peak.fill(0.0);
-        for c in 0..chans {
-            let x = io.channel(c).get(off..off + n).unwrap_or(&[]);
-            for (p, v) in peak.iter_mut().zip(x) {
-                *p = p.max(v.abs());
-            }
-        }
+        linked_peaks(io, off, peak);
         // Constant parameters are read once per chunk, automated ones per frame.
         let automated = (0..PARAMS.len()).any(|k| ctx.param(k).constant().is_none());
         let makeup_constant = ctx.param(5).constant().is_some();
@@ -436,25 +472,8 @@ impl Compressor {
         };
         // 4.–5. Gains, applied. With no reduction and a constant makeup every
         // frame's gain is `makeup_lin` (= exp_fast of the same exponent).
-        if !any_reduction && makeup_constant {
-            let g = st.makeup_lin;
-            if g != 1.0 {
-                for c in 0..chans {
-                    if let Some(x) = io.channel_mut(c).get_mut(off..off + n) {
-                        x.iter_mut().for_each(|s| *s *= g);
-                    }
-                }
-            }
-        } else {
-            exp_block_in_place(self.wide, gain);
-            for c in 0..chans {
-                if let Some(x) = io.channel_mut(c).get_mut(off..off + n) {
-                    for (s, g) in x.iter_mut().zip(gain.iter()) {
-                        *s *= g;
-                    }
-                }
-            }
-        }
+        let flat = (!any_reduction && makeup_constant).then_some(st.makeup_lin);
+        apply_gains(self.wide, io, off, gain, flat);
     }
 }
 
@@ -744,13 +763,7 @@ impl Compressor {
     #[inline(always)]
     fn begin(&mut self, ctx: &ProcessContext<'_>, io: &Bus<'_>, n: usize) {
         let (Some(peak), Some(level)) = (self.peak.get_mut(..n), self.level.get_mut(..n)) else { return };
-        peak.fill(0.0);
-        for c in 0..io.channels() {
-            let x = io.channel(c).get(..n).unwrap_or(&[]);
-            for (p, v) in peak.iter_mut().zip(x) {
-                *p = p.max(v.abs());
-            }
-        }
+        linked_peaks(io, 0, peak);
         let st = &mut self.gc;
         st.update(ctx, 0);
         let knee_start = st.knee_start_lin;
@@ -775,29 +788,13 @@ impl Compressor {
     pub fn batch_finish(&mut self, io: &mut Bus<'_>, exps: &[f64], lane: &SmoothLane) {
         self.gc.reduction = lane.reduction;
         let n = exps.len().min(io.frames());
-        let chans = io.channels();
-        if !lane.any {
-            // The makeup is constant in a batched block.
-            let g = self.gc.makeup_lin;
-            if g != 1.0 {
-                for c in 0..chans {
-                    if let Some(x) = io.channel_mut(c).get_mut(..n) {
-                        x.iter_mut().for_each(|s| *s *= g);
-                    }
-                }
-            }
-            return;
-        }
         let Some(gain) = self.gain.get_mut(..n) else { return };
-        gain.copy_from_slice(exps.get(..n).unwrap_or(&[]));
-        exp_block_in_place(self.wide, gain);
-        for c in 0..chans {
-            if let Some(x) = io.channel_mut(c).get_mut(..n) {
-                for (s, g) in x.iter_mut().zip(gain.iter()) {
-                    *s *= g;
-                }
-            }
+        // The makeup is constant in a batched block.
+        let flat = (!lane.any).then_some(self.gc.makeup_lin);
+        if flat.is_none() {
+            gain.copy_from_slice(exps.get(..n).unwrap_or(&[]));
         }
+        apply_gains(self.wide, io, 0, gain, flat);
     }
 }
 
@@ -1061,15 +1058,7 @@ mod tests {
     }
 
     fn noise(seed: u64, n: usize) -> Vec<f64> {
-        let mut s = seed.max(1);
-        (0..n)
-            .map(|_| {
-                s ^= s << 13;
-                s ^= s >> 7;
-                s ^= s << 17;
-                (s >> 11) as f64 / (1u64 << 52) as f64 - 1.0
-            })
-            .collect()
+        crate::kernels::testutil::xorshift(seed.max(1), n)
     }
 
     #[test]

@@ -478,15 +478,7 @@ mod tests {
 
     /// A small deterministic generator (xorshift) for test signals in [-1, 1).
     fn noise(seed: u64, n: usize) -> Vec<f64> {
-        let mut s = seed.max(1);
-        (0..n)
-            .map(|_| {
-                s ^= s << 13;
-                s ^= s >> 7;
-                s ^= s << 17;
-                (s >> 11) as f64 / (1u64 << 52) as f64 - 1.0
-            })
-            .collect()
+        crate::kernels::testutil::xorshift(seed.max(1), n)
     }
 
     /// Runs `lim` over planar `input` in blocks of `block`; `params(frame)` gives

@@ -6,6 +6,8 @@
 //! Every expectation is computed here from the limiter's documented latency,
 //! `round(lookaheadMs · fs / 1000)` frames, and from the input signal itself.
 
+mod common;
+
 use ferrite_engine::desc::GraphDesc;
 use ferrite_engine::realtime::engine_pair;
 use ferrite_engine::{compile, render_offline, OfflineRequest, OfflineResult, RenderSettings};
@@ -52,15 +54,7 @@ fn assert_one_impulse(r: &OfflineResult, at: usize, amp: f32) {
 
 /// Deterministic noise in [-amp, amp).
 fn noise(n: usize, seed: u64, amp: f32) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            ((s >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0) as f32 * amp
-        })
-        .collect()
+    common::unit_noise(n, seed).into_iter().map(|v| v as f32 * amp).collect()
 }
 
 #[test]

@@ -2,6 +2,8 @@
 //! (`render_offline`), against references computed here: the limiter's
 //! ceiling, the compressor's static curve, direct convolution.
 
+mod common;
+
 use ferrite_engine::desc::GraphDesc;
 use ferrite_engine::{render_offline, OfflineRequest, OfflineResult};
 use serde_json::{json, Value};
@@ -23,15 +25,7 @@ fn render(g: &GraphDesc, sr: f64, frames: u64, block: usize, input: Vec<Vec<f32>
 }
 
 fn noise(n: usize, seed: u64, amp: f64) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (((s >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0) * amp) as f32
-        })
-        .collect()
+    common::unit_noise(n, seed).into_iter().map(|v| (v * amp) as f32).collect()
 }
 
 fn db(x: f64) -> f64 {

@@ -165,6 +165,20 @@ pub(crate) mod testutil {
     /// Lengths covering empty, shorter than any vector, and odd remainders.
     pub const LENGTHS: &[usize] = &[0, 1, 2, 3, 7, 8, 9, 16, 17, 31, 129];
 
+    /// `n` samples in [-1, 1) of a xorshift64 sequence (13, 7, 17) from
+    /// state `state` (non-zero): the processors' test signals.
+    pub fn xorshift(state: u64, n: usize) -> Vec<f64> {
+        let mut s = state;
+        (0..n)
+            .map(|_| {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                (s >> 11) as f64 / (1u64 << 52) as f64 - 1.0
+            })
+            .collect()
+    }
+
     /// xorshift64*: deterministic, good enough for test signals.
     pub struct Rng(u64);
 

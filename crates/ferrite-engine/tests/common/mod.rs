@@ -18,6 +18,20 @@ pub fn noise(n: usize, seed: u32) -> Vec<f32> {
         .collect()
 }
 
+/// `n` samples in [-1, 1) of a xorshift64 sequence (13, 7, 17) seeded from
+/// `seed`: deterministic test signals.
+pub fn unit_noise(n: usize, seed: u64) -> Vec<f64> {
+    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
+        })
+        .collect()
+}
+
 /// Parses a graph from a `serde_json::json!` value.
 pub fn graph(v: serde_json::Value) -> GraphDesc {
     GraphDesc::from_value(&v).expect("valid graph")
