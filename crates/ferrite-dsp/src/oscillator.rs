@@ -274,8 +274,8 @@ impl Processor for Oscillator {
         self.render(freq, amp, offset, io.channel_mut(0));
         for c in 1..io.channels() {
             if let Some((src, dst)) = io.pair_mut(0, c) {
-                for (d, s) in dst.iter_mut().zip(src.iter()) {
-                    *d = *s;
+                if dst.len() == src.len() {
+                    dst.copy_from_slice(src);
                 }
             }
         }

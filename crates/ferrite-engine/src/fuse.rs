@@ -121,8 +121,10 @@ pub(crate) fn run_chain(
     }
     let at = |i: usize| if i < members.len() { members.get(i).copied() } else { Some(tail) };
     let total = members.len() + 1;
-    let constant =
-        |j: usize| nodes.get(j).is_some_and(|n| n.params.iter().all(|p| p.block(frames).constant().is_some()));
+    // Settled parameters (see `fill_params`) are constant: no need to look.
+    let constant = |j: usize| {
+        nodes.get(j).is_some_and(|n| n.params_settled || n.params.iter().all(|p| p.block(frames).constant().is_some()))
+    };
     if (0..total).all(|i| at(i).is_some_and(constant))
         && run_cascades(nodes, &at, total, frames, position, buf, channels, stride)
     {

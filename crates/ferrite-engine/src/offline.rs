@@ -85,20 +85,20 @@ pub fn render_offline(
         g.render_block(pos as u64, n, &mut compiled.lanes);
         for (c, o) in out.iter_mut().enumerate() {
             let src = g.output(c, n);
-            // Conversion in fixed-size chunks (vectorizes); a missing channel is silence.
-            let mut chunk = [0.0f32; 64];
-            let mut done = 0;
-            while done < n {
-                let k = (n - done).min(chunk.len());
-                for (d, s) in chunk.iter_mut().zip(src.get(done..done + k).unwrap_or(&[])) {
-                    *d = *s as f32;
-                }
-                if src.len() < done + k {
-                    chunk.iter_mut().take(k).skip(src.len().saturating_sub(done)).for_each(|d| *d = 0.0);
-                }
-                o.extend_from_slice(chunk.get(..k).unwrap_or(&[]));
-                done += k;
+            // Converted straight into the reserved space (one vectorized pass);
+            // a missing channel is silence.
+            let spare = o.spare_capacity_mut();
+            let Some(dst) = spare.get_mut(..n) else { continue };
+            let m = src.len().min(n);
+            for (d, s) in dst.iter_mut().zip(src.get(..m).unwrap_or(&[])) {
+                d.write(*s as f32);
             }
+            for d in dst.iter_mut().skip(m) {
+                d.write(0.0);
+            }
+            // SAFETY: the `n` elements after the current length were reserved
+            // (capacity `frames >= pos + n`) and have just been written.
+            unsafe { o.set_len(o.len() + n) };
         }
         pos += n;
         if let Some(p) = progress {

@@ -9,6 +9,7 @@
 //! `is_aarch64_feature_detected!`; `FERRITE_SIMD=scalar` lowers it to scalar
 //! (NEON ranks with SSE4.2 for the cap).
 
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::OnceLock;
 
 /// An instruction-set level a kernel can run at.
@@ -156,6 +157,7 @@ fn probe() -> Levels {
 }
 
 /// The best level the hardware supports, ignoring `FERRITE_SIMD`.
+#[cfg(test)]
 fn hardware_best() -> SimdLevel {
     static BEST: OnceLock<SimdLevel> = OnceLock::new();
     *BEST.get_or_init(|| apply_cap(hardware_levels(), None))
@@ -183,12 +185,41 @@ pub fn simd_level() -> SimdLevel {
 ///
 /// # Realtime
 /// Atomic loads only after start-up.
+#[inline]
 pub(crate) fn runnable(level: SimdLevel) -> SimdLevel {
-    let best = hardware_best();
-    if level.rank() <= best.rank() && hardware_levels().contains(&level) {
+    // Fast path: one relaxed load of the bit set of supported levels (0
+    // until the first slow call probes; probing is idempotent, so a race
+    // only probes twice).
+    if RUNNABLE.load(Ordering::Relaxed) & level_bit(level) != 0 {
+        return level;
+    }
+    runnable_slow(level)
+}
+
+/// Bit set of the levels the CPU runs (see [`level_bit`]); 0 until probed.
+static RUNNABLE: AtomicU8 = AtomicU8::new(0);
+
+/// `level`'s bit in [`RUNNABLE`].
+#[inline]
+fn level_bit(level: SimdLevel) -> u8 {
+    match level {
+        SimdLevel::Scalar => 1,
+        SimdLevel::Sse42 => 2,
+        SimdLevel::Avx2 => 4,
+        SimdLevel::Avx512 => 8,
+        SimdLevel::Neon => 16,
+    }
+}
+
+/// [`runnable`] on a level the CPU lacks, or before the bit set is filled.
+#[cold]
+fn runnable_slow(level: SimdLevel) -> SimdLevel {
+    let levels = hardware_levels();
+    RUNNABLE.store(levels.iter().fold(0, |m, &l| m | level_bit(l)), Ordering::Relaxed);
+    if levels.contains(&level) {
         level
     } else {
-        apply_cap(hardware_levels(), Some(level))
+        apply_cap(levels, Some(level))
     }
 }
 
