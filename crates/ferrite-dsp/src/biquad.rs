@@ -562,6 +562,12 @@ impl PairCache {
 /// ([`BiquadCascade::process_pair_at`]), so the same bits; returns `false`
 /// (nothing done) when a parameter varies or the shapes do not match.
 ///
+/// `live`: the caches already hold the current filter memory (the previous
+/// block ran here too), so it is not loaded from the sections. The memory
+/// stays in the caches afterwards (it is not stored back into the sections;
+/// see [`store_pair_caches`]), with non-finite states cleared as
+/// [`Section::process`] clears them.
+///
 /// # Realtime
 /// Does not allocate, lock or panic.
 pub(crate) fn cascade_pair_cached(
@@ -570,6 +576,7 @@ pub(crate) fn cascade_pair_cached(
     ctx: &ProcessContext<'_>,
     caches: &mut [PairCache],
     io: &mut Bus<'_>,
+    live: bool,
 ) -> bool {
     if caches.len() != sections.len().div_ceil(MAX_CASCADE_STAGES) || sections.iter().any(|s| s.channels() != 2) {
         return false;
@@ -591,19 +598,30 @@ pub(crate) fn cascade_pair_cached(
                     *key = s.key;
                 }
             }
-            if let (Some(zl), Some(zr)) = (s.states.first(), s.states.get(1)) {
-                cache.a.set_state(k, *zl);
-                cache.b.set_state(k, *zr);
+            if !live {
+                if let (Some(zl), Some(zr)) = (s.states.first(), s.states.get(1)) {
+                    cache.a.set_state(k, *zl);
+                    cache.b.set_state(k, *zr);
+                }
             }
         }
         cache.a.process_pair_at(level, l, &mut cache.b, r);
+        cache.a.clear_non_finite_states();
+        cache.b.clear_non_finite_states();
+    }
+    true
+}
+
+/// Stores the filter memory held by `caches` (after [`cascade_pair_cached`])
+/// back into `sections`.
+///
+/// # Realtime
+/// Does not allocate, lock or panic.
+pub(crate) fn store_pair_caches(sections: &mut [Section], caches: &[PairCache]) {
+    for (chunk, cache) in sections.chunks_mut(MAX_CASCADE_STAGES).zip(caches) {
         store_cascade(chunk, 0, &cache.a);
         store_cascade(chunk, 1, &cache.b);
     }
-    for s in sections.iter_mut() {
-        s.clear_non_finite();
-    }
-    true
 }
 
 /// When every parameter of `sections` is constant over the block: runs

@@ -12,8 +12,8 @@
 //! samples as its bands run one after another as separate biquads.
 
 use crate::biquad::{
-    cascade_channels, cascade_pair_cached, load_sections, sanitize_sample_rate, store_sections, BankFilter, BiquadType,
-    Coeffs, PairCache, Section, PARAMS,
+    cascade_channels, cascade_pair_cached, load_sections, sanitize_sample_rate, store_pair_caches, store_sections,
+    BankFilter, BiquadType, Coeffs, PairCache, Section, PARAMS,
 };
 use crate::kernels::BiquadBank;
 use crate::processor::{Bus, ParamSpec, PrepareContext, ProcessContext, Processor};
@@ -48,6 +48,9 @@ pub struct Eq {
     /// Stereo: the cascades of each chunk of 8 bands, kept with their
     /// coefficients between blocks (empty otherwise).
     pairs: Vec<PairCache>,
+    /// The filter memory is in `pairs`, not in `sections` (while blocks run
+    /// through the cached cascades; see [`Eq::sync`]).
+    live: bool,
 }
 
 impl Eq {
@@ -59,6 +62,19 @@ impl Eq {
             sample_rate: sanitize_sample_rate(0.0),
             scratch: vec![Coeffs::IDENTITY; 128],
             pairs: Vec::new(),
+            live: false,
+        }
+    }
+
+    /// Brings the filter memory back into the sections if the cached
+    /// cascades hold it (before any other path reads or writes it).
+    ///
+    /// # Realtime
+    /// Does not allocate, lock or panic.
+    fn sync(&mut self) {
+        if self.live {
+            store_pair_caches(&mut self.sections, &self.pairs);
+            self.live = false;
         }
     }
 
@@ -83,6 +99,7 @@ impl Processor for Eq {
     /// buffer. Filter memory already present (from
     /// [`Processor::take_state`]) is kept; [`Processor::reset`] clears it.
     fn prepare(&mut self, ctx: &PrepareContext) {
+        self.sync();
         self.sample_rate = sanitize_sample_rate(ctx.sample_rate);
         self.scratch = vec![Coeffs::IDENTITY; ctx.max_block.max(1)];
         for s in &mut self.sections {
@@ -99,10 +116,15 @@ impl Processor for Eq {
         // All bands constant: each channel through the pipelined cascade
         // kernel (8 bands per cascade); stereo through cascades kept with
         // their coefficients from block to block.
-        if !self.pairs.is_empty() && cascade_pair_cached(&mut self.sections, self.sample_rate, ctx, &mut self.pairs, io)
+        // The filter memory stays in the cached cascades from block to block
+        // while this path runs; any other path takes it back first.
+        if !self.pairs.is_empty()
+            && cascade_pair_cached(&mut self.sections, self.sample_rate, ctx, &mut self.pairs, io, self.live)
         {
+            self.live = true;
             return;
         }
+        self.sync();
         if cascade_channels(&mut self.sections, self.sample_rate, ctx, io) {
             return;
         }
@@ -118,6 +140,7 @@ impl Processor for Eq {
     /// # Realtime
     /// Does not allocate, lock or panic.
     fn reset(&mut self) {
+        self.live = false;
         for s in &mut self.sections {
             s.reset();
         }
@@ -128,6 +151,8 @@ impl Processor for Eq {
     fn take_state(&mut self, previous: &mut dyn Processor) -> bool {
         match previous.as_any_mut().downcast_mut::<Eq>() {
             Some(prev) => {
+                prev.sync();
+                self.sync();
                 for (d, s) in self.sections.iter_mut().zip(&prev.sections) {
                     d.copy_state_from(s);
                 }
@@ -152,10 +177,12 @@ impl BankFilter for Eq {
     }
 
     fn load_bank(&mut self, ctx: &ProcessContext<'_>, bank: &mut BiquadBank, first_lane: usize) -> bool {
+        self.sync();
         load_sections(&mut self.sections, self.sample_rate, ctx, bank, first_lane)
     }
 
     fn store_bank(&mut self, bank: &BiquadBank, first_lane: usize) {
+        self.live = false;
         store_sections(&mut self.sections, bank, first_lane)
     }
 }
@@ -339,8 +366,10 @@ mod tests {
     #[test]
     fn stereo_blocks_on_kept_cascades_equal_each_channel_alone() {
         // 10 bands (two chunks), stereo, parameters changing between blocks
-        // (constant, then a new constant, then a varying block, then back):
-        // the stereo path with kept cascades against two mono EQs, bit for bit.
+        // (constant, then a new constant, then a varying block, then back),
+        // a hand-over to new EQs, a NaN input and a reset while the stereo
+        // memory lives in the kept cascades: the stereo path against two mono
+        // EQs, bit for bit.
         use crate::processor::ParamBuffer;
         let bands: Vec<(BiquadType, [f64; 3])> = bank().into_iter().chain(bank().into_iter().take(2)).collect();
         let types: Vec<BiquadType> = bands.iter().map(|b| b.0).collect();
@@ -369,17 +398,42 @@ mod tests {
                     p.set_constant(v);
                 }
             }
+            if k == 32 {
+                let types: Vec<BiquadType> = bands.iter().map(|b| b.0).collect();
+                let mut next = Eq::new(types.clone());
+                assert!(next.take_state(&mut stereo));
+                next.prepare(&PrepareContext { sample_rate: FS, max_block: block, channels: 2 });
+                stereo = next;
+                for m in &mut mono {
+                    let mut next = Eq::new(types.clone());
+                    assert!(next.take_state(m));
+                    next.prepare(&PrepareContext { sample_rate: FS, max_block: block, channels: 1 });
+                    *m = next;
+                }
+            }
+            if k == 37 {
+                stereo.reset();
+                mono.iter_mut().for_each(Processor::reset);
+            }
             let ctx = ProcessContext { frames: block, position: (k * block) as u64, params: &params };
+            let nan_at = |c: usize, i: usize| k == 35 && c == 0 && i == 7;
             let mut buf: Vec<f64> =
                 xl[k * block..(k + 1) * block].iter().chain(&xr[k * block..(k + 1) * block]).copied().collect();
+            if k == 35 {
+                buf[7] = f64::NAN;
+            }
             stereo.process(&ctx, &mut Bus::new(&mut buf, 2, block, block));
             for (c, m) in mono.iter_mut().enumerate() {
                 let x = if c == 0 { &xl } else { &xr };
                 let mut one = x[k * block..(k + 1) * block].to_vec();
+                one.iter_mut().enumerate().filter(|(i, _)| nan_at(c, *i)).for_each(|(_, v)| *v = f64::NAN);
                 m.process(&ctx, &mut Bus::new(&mut one, 1, block, block));
                 let got: Vec<u64> = buf[c * block..(c + 1) * block].iter().map(|v| v.to_bits()).collect();
                 let want: Vec<u64> = one.iter().map(|v| v.to_bits()).collect();
                 assert_eq!(got, want, "block {k} channel {c}");
+                if k == 36 {
+                    assert!(buf.iter().all(|v| v.is_finite()), "recovered after the NaN");
+                }
             }
         }
     }

@@ -156,6 +156,20 @@ impl BiquadCascade {
         self.p.z2 = [0.0; MAX];
     }
 
+    /// Zeroes the state of every stage whose state is not finite (both of
+    /// its values), as a filter does after a non-finite input so that it
+    /// recovers.
+    ///
+    /// # Realtime
+    /// No allocation, lock or panic.
+    pub fn clear_non_finite_states(&mut self) {
+        for (z1, z2) in self.p.z1.iter_mut().zip(self.p.z2.iter_mut()).take(self.stages) {
+            if !(z1.is_finite() && z2.is_finite()) {
+                (*z1, *z2) = (0.0, 0.0);
+            }
+        }
+    }
+
     /// Filters `data` in place through every stage in series.
     ///
     /// # Realtime
