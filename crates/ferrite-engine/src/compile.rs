@@ -362,6 +362,7 @@ pub fn compile_with(
             batch: None,
             comp_batch: None,
             fused: Box::new([]),
+            chain: None,
             absorbed: absorbed[i],
             params_settled: false,
         });
@@ -369,6 +370,7 @@ pub fn compile_with(
     for (tail, members) in &chain_of_tail {
         if let Some(node) = render_nodes.get_mut(pos_in_order[*tail]) {
             node.fused = members.iter().map(|&m| pos_in_order[m]).collect();
+            node.chain = Some(Box::new(crate::fuse::ChainCache::new(members.len() + 1, settings.channels)));
         }
     }
     let mut batches = Vec::with_capacity(groups.len());

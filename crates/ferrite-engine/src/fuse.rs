@@ -24,6 +24,17 @@
 //! unfused computation (a node with one input starts from a copy of it).
 //! Tested against unfused renders (`FERRITE_NO_FUSE=1` or
 //! [`crate::compile::CompileOptions::fuse`]).
+//!
+//! # Kept cascades
+//! The tail keeps the chain's cascades ([`ChainCache`]) from block to block.
+//! A constant block loads them (coefficients and filter memory from the
+//! members) and leaves the memory in them; while no member's parameters are
+//! touched (every member *settled* before the block, see
+//! [`crate::graph::fill_params`]), the next blocks run the kept cascades
+//! directly: no parameter, coefficient or state traffic per member. The
+//! memory goes back to the members ([`flush`]) before anything else reads
+//! it: a block that is not constant, and a swap's state hand-over
+//! ([`crate::graph::CompiledGraph::take_state_from`]); a reset drops it.
 
 use crate::automation::Lane;
 use crate::graph::{fill_params, RenderNode};
@@ -95,10 +106,91 @@ pub(crate) fn rewire(chains: &[Vec<usize>], preds: &mut [Vec<usize>], succs: &mu
     }
 }
 
+/// The cascades of a fused chain, kept by its tail between blocks: entry
+/// `chunk · pairs + pair` filters channels `2·pair` and `2·pair + 1` through
+/// stages `8·chunk ..` of the chain.
+pub(crate) struct ChainCache {
+    cascades: Box<[[BiquadCascade; 2]]>,
+    pairs: usize,
+    channels: usize,
+    /// The cascades hold the chain's coefficients and filter memory (the
+    /// members' memory is stale until [`flush`]).
+    live: bool,
+}
+
+impl ChainCache {
+    /// Cascades for a chain of `total` biquads on `channels` channels
+    /// (control side).
+    pub(crate) fn new(total: usize, channels: usize) -> Self {
+        let pairs = channels.div_ceil(2);
+        let cascades = (0..total.div_ceil(MAX_CASCADE_STAGES))
+            .flat_map(|chunk| {
+                let n = (total - chunk * MAX_CASCADE_STAGES).min(MAX_CASCADE_STAGES);
+                (0..pairs).map(move |_| [BiquadCascade::new(n); 2])
+            })
+            .collect();
+        Self { cascades, pairs, channels, live: false }
+    }
+
+    /// Forgets the kept memory (after the members were reset).
+    pub(crate) fn drop_state(&mut self) {
+        self.live = false;
+    }
+
+    /// Runs the kept cascades on `buf` (`channels` rows of `stride`).
+    ///
+    /// # Realtime
+    /// Does not allocate, lock or panic.
+    fn run(&mut self, buf: &mut [f64], stride: usize, frames: usize) {
+        let level = simd_level();
+        let pairs = self.pairs.max(1);
+        let channels = self.channels;
+        for (i, [a, b]) in self.cascades.iter_mut().enumerate() {
+            let c = 2 * (i % pairs);
+            let (lo, hi) = buf.split_at_mut(((c + 1) * stride).min(buf.len()));
+            let two = c + 1 < channels;
+            match (lo.get_mut(c * stride..c * stride + frames), two.then(|| hi.get_mut(..frames)).flatten()) {
+                (Some(x), Some(y)) => a.process_pair_at(level, x, b, y),
+                (Some(x), None) => a.process_at(level, x),
+                _ => {}
+            }
+            a.clear_non_finite_states();
+            b.clear_non_finite_states();
+        }
+    }
+}
+
+/// Moves the filter memory kept in `cache` back into the chain's members
+/// (`members` then `tail`), if it holds it.
+///
+/// # Realtime
+/// Does not allocate, lock or panic.
+pub(crate) fn flush(nodes: &mut [RenderNode], members: &[usize], tail: usize, cache: &mut ChainCache) {
+    if !cache.live {
+        return;
+    }
+    cache.live = false;
+    let pairs = cache.pairs.max(1);
+    let at = |i: usize| if i < members.len() { members.get(i).copied() } else { Some(tail) };
+    for (i, [a, b]) in cache.cascades.iter().enumerate() {
+        let (chunk, c) = (i / pairs, 2 * (i % pairs));
+        for s in 0..MAX_CASCADE_STAGES {
+            let Some(z) = a.state(s) else { break };
+            let Some((bq, _)) = at(chunk * MAX_CASCADE_STAGES + s).and_then(|j| biquad(nodes, j)) else { continue };
+            bq.set_series_state(c, z);
+            if let Some(z) = b.state(s) {
+                bq.set_series_state(c + 1, z);
+            }
+        }
+    }
+}
+
 /// The tail's turn (its inputs are summed into `buf`, its own parameters
 /// filled): runs the absorbed members `members` on `buf` and, when the whole
 /// chain has constant parameters, the tail too. Returns `true` when the tail
-/// was run (the caller must not process it again).
+/// was run (the caller must not process it again). `tail_settled`: the
+/// tail's parameters were settled before its parameters were filled for
+/// this block; `cache`: the tail's kept cascades.
 ///
 /// # Realtime
 /// Does not allocate, lock or panic.
@@ -107,6 +199,8 @@ pub(crate) fn run_chain(
     nodes: &mut [RenderNode],
     members: &[usize],
     tail: usize,
+    tail_settled: bool,
+    mut cache: Option<&mut ChainCache>,
     position: u64,
     frames: usize,
     lanes: &mut [Lane],
@@ -114,6 +208,19 @@ pub(crate) fn run_chain(
     channels: usize,
     stride: usize,
 ) -> bool {
+    if let Some(c) = cache.as_deref_mut() {
+        if c.live {
+            // Nothing touched since the cascades were loaded: run them as kept.
+            if tail_settled
+                && c.channels == channels
+                && members.iter().all(|&j| nodes.get(j).is_some_and(|n| n.params_settled))
+            {
+                c.run(buf, stride, frames);
+                return true;
+            }
+            flush(nodes, members, tail, c);
+        }
+    }
     for &j in members {
         if let Some(n) = nodes.get_mut(j) {
             fill_params(n, position, frames, lanes);
@@ -126,7 +233,7 @@ pub(crate) fn run_chain(
         nodes.get(j).is_some_and(|n| n.params_settled || n.params.iter().all(|p| p.block(frames).constant().is_some()))
     };
     if (0..total).all(|i| at(i).is_some_and(constant))
-        && run_cascades(nodes, &at, total, frames, position, buf, channels, stride)
+        && run_cascades(nodes, &at, total, frames, position, buf, channels, stride, cache)
     {
         return true;
     }
@@ -149,8 +256,10 @@ fn biquad(nodes: &mut [RenderNode], j: usize) -> Option<(&mut Biquad, &[ferrite_
 
 /// The whole chain (`at(0..total)`, all parameters constant) as cascades of
 /// up to 8 stages, channels in pairs; one pass over the members loads
-/// coefficients and state, one stores the state back. `false` (and nothing
-/// done) when a member is not a prepared biquad, which the compiler rules out.
+/// coefficients and state, one stores the state back, or, with a `cache` of
+/// the chain's shape, the cascades are the cache's and keep the state (it is
+/// then live). `false` (and nothing done) when a member is not a prepared
+/// biquad, which the compiler rules out.
 ///
 /// # Realtime
 /// Does not allocate, lock or panic.
@@ -164,6 +273,7 @@ fn run_cascades(
     buf: &mut [f64],
     channels: usize,
     stride: usize,
+    cache: Option<&mut ChainCache>,
 ) -> bool {
     let level = simd_level();
     let prepared = at(0).and_then(|j| biquad(nodes, j)).map_or(0, |(b, _)| b.series_channels()).min(channels);
@@ -171,14 +281,23 @@ fn run_cascades(
         return false;
     }
     let pairs = prepared.div_ceil(2);
+    let mut cache = cache.filter(|c| {
+        c.channels == prepared && c.pairs == pairs && c.cascades.len() == total.div_ceil(MAX_CASCADE_STAGES) * pairs
+    });
     let mut start = 0;
     while start < total {
         let n = (total - start).min(MAX_CASCADE_STAGES);
         for p in 0..pairs {
             let c = 2 * p;
             let two = c + 1 < prepared;
-            // The pair's two cascades, loaded member by member.
-            let (mut a, mut b) = (BiquadCascade::new(n), BiquadCascade::new(n));
+            // The pair's two cascades (kept or on the stack), loaded member by member.
+            let mut local = [BiquadCascade::new(n); 2];
+            let kept = cache.as_deref_mut().and_then(|k| k.cascades.get_mut(start / MAX_CASCADE_STAGES * pairs + p));
+            let keep = kept.is_some();
+            let [a, b] = match kept {
+                Some(k) => k,
+                None => &mut local,
+            };
             for s in 0..n {
                 let Some((bq, params)) = at(start + s).and_then(|j| biquad(nodes, j)) else { continue };
                 let k =
@@ -192,9 +311,14 @@ fn run_cascades(
             }
             let (lo, hi) = buf.split_at_mut(((c + 1) * stride).min(buf.len()));
             match (lo.get_mut(c * stride..c * stride + frames), two.then(|| hi.get_mut(..frames)).flatten()) {
-                (Some(x), Some(y)) => a.process_pair_at(level, x, &mut b, y),
+                (Some(x), Some(y)) => a.process_pair_at(level, x, b, y),
                 (Some(x), None) => a.process_at(level, x),
                 _ => {}
+            }
+            if keep {
+                a.clear_non_finite_states();
+                b.clear_non_finite_states();
+                continue;
             }
             let last_pair = p + 1 == pairs;
             for s in 0..n {
@@ -213,6 +337,9 @@ fn run_cascades(
             }
         }
         start += n;
+    }
+    if let Some(c) = cache {
+        c.live = true;
     }
     true
 }

@@ -118,6 +118,8 @@ pub struct RenderNode {
     /// For the tail of a fused biquad chain: the render indices of the other
     /// members, in chain order (see [`crate::fuse`]); empty otherwise.
     pub(crate) fused: Box<[usize]>,
+    /// For the tail of a fused chain: the chain's kept cascades.
+    pub(crate) chain: Option<Box<crate::fuse::ChainCache>>,
     /// A fused chain member other than the tail: the tail runs it.
     pub(crate) absorbed: bool,
     /// Every parameter buffer holds its constant value, with no ramp and no
@@ -269,6 +271,7 @@ impl CompiledGraph {
     /// Does not allocate, free, lock or panic (processors copy or swap state
     /// of equal sizes only).
     pub fn take_state_from(&mut self, previous: &mut CompiledGraph) {
+        previous.flush_chains();
         for node in self.nodes.iter_mut() {
             let Some(old_index) = previous.index_of(node.id) else { continue };
             let Some(old) = previous.nodes.get_mut(old_index) else { continue };
@@ -287,9 +290,30 @@ impl CompiledGraph {
         }
     }
 
+    /// Moves the filter memory that fused chains keep in their cascades back
+    /// into their biquads (see [`crate::fuse`]).
+    ///
+    /// # Realtime
+    /// Does not allocate, lock or panic.
+    fn flush_chains(&mut self) {
+        for k in 0..self.nodes.len() {
+            let Some(node) = self.nodes.get_mut(k) else { continue };
+            let Some(mut cache) = node.chain.take() else { continue };
+            let fused = std::mem::take(&mut node.fused);
+            crate::fuse::flush(&mut self.nodes, &fused, k, &mut cache);
+            if let Some(node) = self.nodes.get_mut(k) {
+                node.chain = Some(cache);
+                node.fused = fused;
+            }
+        }
+    }
+
     /// Clears every processor and delay to its prepared state.
     pub fn reset(&mut self) {
         for n in self.nodes.iter_mut() {
+            if let Some(c) = n.chain.as_mut() {
+                c.drop_state();
+            }
             if let Some(p) = n.processor.as_mut() {
                 p.reset();
             }
@@ -355,16 +379,30 @@ impl CompiledGraph {
             if empty && !node.processor.as_ref().is_some_and(|p| p.overwrites_output()) {
                 zero_channels(&mut buf, channels, mb, frames);
             }
+            let was_settled = node.params_settled;
             fill_params(node, position, frames, lanes);
             // The tail of a fused chain: the other members first (the whole
             // chain at once when its parameters are constant).
             if !node.fused.is_empty() {
                 // Moved out and back: no allocation.
                 let fused = std::mem::take(&mut node.fused);
-                let done =
-                    crate::fuse::run_chain(&mut self.nodes, &fused, k, position, frames, lanes, &mut buf, channels, mb);
+                let mut chain = node.chain.take();
+                let done = crate::fuse::run_chain(
+                    &mut self.nodes,
+                    &fused,
+                    k,
+                    was_settled,
+                    chain.as_deref_mut(),
+                    position,
+                    frames,
+                    lanes,
+                    &mut buf,
+                    channels,
+                    mb,
+                );
                 if let Some(node) = self.nodes.get_mut(k) {
                     node.fused = fused;
+                    node.chain = chain;
                 }
                 if done {
                     if let Some(slot) = self.nodes.get(k).and_then(|n| self.pool.get_mut(n.slot)) {

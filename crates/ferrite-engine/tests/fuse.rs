@@ -85,8 +85,13 @@ fn build(desc: &GraphDesc, max_block: usize, fuse: bool) -> Compiled {
     compile_with(desc, settings, &[], CompileOptions { batch: true, fuse }).expect("compiles")
 }
 
-/// A ramp on 106's gain from block 7 and a jump of 201's q at block 11.
+/// A ramp on 106's gain from block 7, a jump of 201's q at block 11 and a
+/// reset of every node at block 30 (fused chains keep their filter memory in
+/// their cascades in between: see `ferrite_engine::fuse`).
 fn ramps(c: &mut Compiled, k: usize) {
+    if k == 30 {
+        c.graph.reset();
+    }
     let at = |c: &Compiled, id: u32, p: &str| (c.info.nodes[&id].index, c.info.nodes[&id].param_index(id, p).unwrap());
     if k == 7 {
         let (n, p) = at(c, 106, "gainDb");
