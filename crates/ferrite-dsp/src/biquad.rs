@@ -612,6 +612,27 @@ pub(crate) fn cascade_pair_cached(
     true
 }
 
+/// Runs a stereo bus through `caches` as they are (coefficients and filter
+/// memory kept by [`cascade_pair_cached`] for the same parameters): the
+/// same bits as [`cascade_pair_cached`] would give. `false` (nothing done)
+/// when the bus is not stereo.
+///
+/// # Realtime
+/// Does not allocate, lock or panic.
+pub(crate) fn run_pair_caches(caches: &mut [PairCache], io: &mut Bus<'_>) -> bool {
+    if io.channels() != 2 {
+        return false;
+    }
+    let Some((l, r)) = io.pair_mut(0, 1) else { return false };
+    let level = simd_level();
+    for cache in caches.iter_mut() {
+        cache.a.process_pair_at(level, l, &mut cache.b, r);
+        cache.a.clear_non_finite_states();
+        cache.b.clear_non_finite_states();
+    }
+    true
+}
+
 /// Stores the filter memory held by `caches` (after [`cascade_pair_cached`])
 /// back into `sections`.
 ///

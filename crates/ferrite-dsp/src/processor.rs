@@ -291,6 +291,19 @@ pub trait Processor: Send {
         false
     }
 
+    /// [`Processor::process`] for a block whose parameters the host knows
+    /// to be unchanged: each is constant over the block and holds the same
+    /// value as in the previous block given to this processor, which had the
+    /// same channels. A processor may skip work that depends only on the
+    /// parameters (checking them, recomputing coefficients); the output must
+    /// be exactly that of `process`. Default: `process`.
+    ///
+    /// # Realtime
+    /// As `process`.
+    fn process_unchanged(&mut self, ctx: &ProcessContext<'_>, io: &mut Bus<'_>) {
+        self.process(ctx, io);
+    }
+
     /// Whether `process` writes every sample of every channel of the block
     /// without reading the bus (a generator): the render core then skips
     /// zeroing the buffer of such a node when it has no input. Default `false`.

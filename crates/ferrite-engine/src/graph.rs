@@ -422,7 +422,11 @@ impl CompiledGraph {
                         Some((group, m)) => group.stage(m, p.as_mut(), &ctx, &mut buf, mb),
                         None => {
                             let mut bus = Bus::new(&mut buf, channels, mb, frames);
-                            p.process(&ctx, &mut bus);
+                            if was_settled {
+                                p.process_unchanged(&ctx, &mut bus);
+                            } else {
+                                p.process(&ctx, &mut bus);
+                            }
                         }
                     }
                 }
