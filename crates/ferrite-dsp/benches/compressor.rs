@@ -5,7 +5,7 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use ferrite_dsp::compressor::{Compressor, DEFAULTS};
+use ferrite_dsp::compressor::{smooth_lanes, Compressor, DEFAULTS};
 use ferrite_dsp::{Bus, ParamBuffer, PrepareContext, ProcessContext, Processor};
 
 const FS: f64 = 48_000.0;
@@ -108,5 +108,73 @@ fn bench(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench);
+/// Automated threshold (a slow ramp, one value per frame): the per-frame
+/// parameter path.
+fn bench_automated(c: &mut Criterion) {
+    let mut comp = Compressor::new();
+    comp.prepare(&PrepareContext { sample_rate: FS, max_block: BLOCK, channels: 2 });
+    let mut pb: Vec<ParamBuffer> = DEFAULTS.iter().map(|&v| ParamBuffer::new(v, BLOCK)).collect();
+    for (i, v) in pb[0].varying_mut(BLOCK).iter_mut().enumerate() {
+        *v = -40.0 + 0.01 * i as f64;
+    }
+    let src = signal(0.5);
+    let mut data = src.clone();
+    let mut position = 0u64;
+    c.bench_function("compressor stereo 128 automated threshold", |b| {
+        b.iter(|| {
+            data.copy_from_slice(&src);
+            let ctx = ProcessContext { frames: BLOCK, position, params: &pb };
+            comp.process(&ctx, &mut Bus::new(black_box(&mut data), 2, BLOCK, BLOCK));
+            position += BLOCK as u64;
+        })
+    });
+}
+
+/// 8 stereo compressors run as a batch (batch_begin, smooth_lanes,
+/// batch_finish), all compressing; the time is for the 8.
+fn bench_batch(c: &mut Criterion) {
+    const M: usize = 8;
+    let mut comps: Vec<Compressor> = (0..M)
+        .map(|_| {
+            let mut comp = Compressor::new();
+            comp.prepare(&PrepareContext { sample_rate: FS, max_block: BLOCK, channels: 2 });
+            comp
+        })
+        .collect();
+    let pbs: Vec<Vec<ParamBuffer>> = (0..M)
+        .map(|m| {
+            let mut p = DEFAULTS;
+            p[0] = -40.0 + m as f64;
+            p.iter().map(|&v| ParamBuffer::new(v, BLOCK)).collect()
+        })
+        .collect();
+    let src: Vec<Vec<f64>> = (0..M).map(|m| signal(0.3 + 0.05 * m as f64)).collect();
+    let mut data = src.clone();
+    let mut targets = vec![0.0; M * BLOCK];
+    let mut exps = vec![0.0; M * BLOCK];
+    let mut lanes = Vec::with_capacity(M);
+    let mut position = 0u64;
+    c.bench_function("compressor 8x stereo 128 batched, compressing", |b| {
+        b.iter(|| {
+            lanes.clear();
+            for m in 0..M {
+                data[m].copy_from_slice(&src[m]);
+                let ctx = ProcessContext { frames: BLOCK, position, params: &pbs[m] };
+                let bus = Bus::new(black_box(&mut data[m]), 2, BLOCK, BLOCK);
+                if let Some(lane) = comps[m].batch_begin(&ctx, &bus) {
+                    targets[m * BLOCK..(m + 1) * BLOCK].copy_from_slice(comps[m].batch_targets(BLOCK));
+                    lanes.push(lane);
+                }
+            }
+            smooth_lanes(&mut lanes, &targets, &mut exps, BLOCK, BLOCK);
+            for (m, lane) in lanes.iter().enumerate() {
+                let mut bus = Bus::new(black_box(&mut data[m]), 2, BLOCK, BLOCK);
+                comps[m].batch_finish(&mut bus, &exps[m * BLOCK..(m + 1) * BLOCK], lane);
+            }
+            position += BLOCK as u64;
+        })
+    });
+}
+
+criterion_group!(benches, bench, bench_automated, bench_batch);
 criterion_main!(benches);
