@@ -6,7 +6,7 @@
 use crate::automation::Lane;
 use crate::batch::{BatchGroup, CompGroup};
 use crate::nodes::Role;
-use ferrite_dsp::kernels::mix_into;
+use ferrite_dsp::kernels::{mix_into, sum4_into};
 use ferrite_dsp::{Bus, ParamBuffer, ProcessContext, Processor};
 
 /// A compensation delay on one edge: `len` frames per channel, ring-buffered.
@@ -350,31 +350,43 @@ impl CompiledGraph {
             // Rendered in place: the first input's samples are already in `buf`.
             let in_place = node.inputs.first().is_some_and(|e| e.src_slot == node.slot);
             let mut empty = !in_place;
+            // Plain inputs after the first are summed up to four at a time, in
+            // edge order (the same bits as one by one).
+            let mut pending = [0usize; 4];
+            let mut np = 0;
             for edge in node.inputs.iter_mut().skip(usize::from(in_place)) {
                 let Some(src) = self.pool.get(edge.src_slot) else { continue };
                 match edge.comp.as_mut() {
                     Some(d) => {
+                        sum_sources(&self.pool, pending.get(..np).unwrap_or(&[]), &mut buf, channels, mb, frames);
+                        np = 0;
                         if empty {
                             zero_channels(&mut buf, channels, mb, frames);
                         }
                         d.add_delayed(src, &mut buf, channels, mb, frames);
                     }
-                    None => {
+                    None if empty => {
                         for c in 0..channels {
                             let r = c * mb..c * mb + frames;
                             if let (Some(s), Some(d)) = (src.get(r.clone()), buf.get_mut(r)) {
-                                if empty {
-                                    d.copy_from_slice(s);
-                                } else {
-                                    // `1·x` is exactly `x`: a plain sum, vectorized.
-                                    mix_into(d, s, 1.0);
-                                }
+                                d.copy_from_slice(s);
                             }
+                        }
+                    }
+                    None => {
+                        if let Some(p) = pending.get_mut(np) {
+                            *p = edge.src_slot;
+                            np += 1;
+                        }
+                        if np == pending.len() {
+                            sum_sources(&self.pool, &pending, &mut buf, channels, mb, frames);
+                            np = 0;
                         }
                     }
                 }
                 empty = false;
             }
+            sum_sources(&self.pool, pending.get(..np).unwrap_or(&[]), &mut buf, channels, mb, frames);
             // No input: zeros, unless the processor writes the whole block anyway.
             if empty && !node.processor.as_ref().is_some_and(|p| p.overwrites_output()) {
                 zero_channels(&mut buf, channels, mb, frames);
@@ -443,6 +455,28 @@ impl CompiledGraph {
             if let Some(group) = batch.and_then(|(g, _)| self.batches.get_mut(g)) {
                 if group.last() == Some(k) {
                     group.run(frames, &mut self.nodes, &mut self.pool, mb);
+                }
+            }
+        }
+    }
+}
+
+/// Adds the buffers of `slots` (up to 4) to `buf`, in that order: four at
+/// once with [`sum4_into`], fewer one by one (`1·x` is exactly `x`: plain
+/// sums either way, the same bits).
+///
+/// # Realtime
+/// Does not allocate, lock or panic.
+fn sum_sources(pool: &[Box<[f64]>], slots: &[usize], buf: &mut [f64], channels: usize, stride: usize, frames: usize) {
+    for c in 0..channels {
+        let r = c * stride..c * stride + frames;
+        let Some(d) = buf.get_mut(r.clone()) else { continue };
+        let src = |k: usize| slots.get(k).and_then(|&s| pool.get(s)).and_then(|b| b.get(r.clone()));
+        match (slots.len(), src(0), src(1), src(2), src(3)) {
+            (4, Some(a), Some(b), Some(e), Some(f)) => sum4_into(d, [a, b, e, f]),
+            _ => {
+                for s in (0..slots.len()).filter_map(src) {
+                    mix_into(d, s, 1.0);
                 }
             }
         }

@@ -24,6 +24,27 @@ pub fn mix_into_at(level: SimdLevel, dst: &mut [f64], src: &[f64], g: f64) {
     dispatch_level!(level, scalar::mix_into(dst, src, g), mix_into(dst, src, g))
 }
 
+/// `dst[i] = (((dst[i] + a[i]) + b[i]) + c[i]) + d[i]`: four plain sums in
+/// one pass over `dst`, the same bits as four [`mix_into`] calls with gain 1
+/// (`1·x` is exactly `x`) in that order. Over the common length.
+///
+/// # Realtime
+/// No allocation, lock or panic.
+pub fn sum4_into(dst: &mut [f64], src: [&[f64]; 4]) {
+    sum4_into_at(simd_level(), dst, src)
+}
+
+/// [`sum4_into`] at a chosen level.
+///
+/// # Realtime
+/// No allocation, lock or panic.
+pub fn sum4_into_at(level: SimdLevel, dst: &mut [f64], src: [&[f64]; 4]) {
+    let n = src.iter().fold(dst.len(), |n, s| n.min(s.len()));
+    let dst = &mut dst[..n];
+    let [a, b, c, d] = src.map(|s| &s[..n]);
+    dispatch_level!(level, scalar::sum4_into(dst, a, b, c, d), sum4_into(dst, a, b, c, d))
+}
+
 /// Constant pan of a stereo pair: `l[i] *= gl`, `r[i] *= gr` (each over its
 /// own length). The pan law (for example equal power, `gl = cos θ`,
 /// `gr = sin θ`) is the caller's choice.
@@ -49,6 +70,12 @@ mod scalar {
             *d += g * s;
         }
     }
+
+    pub fn sum4_into(dst: &mut [f64], a: &[f64], b: &[f64], c: &[f64], d: &[f64]) {
+        for ((((y, a), b), c), d) in dst.iter_mut().zip(a).zip(b).zip(c).zip(d) {
+            *y = (((*y + a) + b) + c) + d;
+        }
+    }
 }
 
 macro_rules! simd_mix {
@@ -67,6 +94,33 @@ macro_rules! simd_mix {
                     unsafe { store(d.as_mut_ptr(), add(load(d.as_ptr()), mul(gv, load(s.as_ptr())))) };
                 }
                 super::scalar::mix_into(dc.into_remainder(), sc.remainder(), g);
+            }
+
+            /// Safety: the CPU supports the level's features; all five slices
+            /// have the same length.
+            #[target_feature(enable = $feat)]
+            pub unsafe fn sum4_into(dst: &mut [f64], a: &[f64], b: &[f64], c: &[f64], d: &[f64]) {
+                let n = dst.len() / W * W;
+                if a.len() < n || b.len() < n || c.len() < n || d.len() < n {
+                    return;
+                }
+                let mut i = 0;
+                while i < n {
+                    // SAFETY: `i + W <= n` and every slice holds at least `n` elements.
+                    unsafe {
+                        let y = dst.as_mut_ptr().add(i);
+                        let v = add(load(y), load(a.as_ptr().add(i)));
+                        let v = add(v, load(b.as_ptr().add(i)));
+                        let v = add(v, load(c.as_ptr().add(i)));
+                        store(y, add(v, load(d.as_ptr().add(i))));
+                    }
+                    i += W;
+                }
+                if let (Some(rest), Some(a), Some(b), Some(c), Some(d)) =
+                    (dst.get_mut(n..), a.get(n..), b.get(n..), c.get(n..), d.get(n..))
+                {
+                    super::scalar::sum4_into(rest, a, b, c, d);
+                }
             }
         }
     };
@@ -99,6 +153,26 @@ mod tests {
                 assert_bits_eq(&l, &wl, &format!("pan l {level} n={n}"));
                 assert_bits_eq(&r, &wr, &format!("pan r {level} n={n}"));
             }
+        });
+    }
+
+    #[test]
+    fn sum4_equals_four_unit_mixes_bit_for_bit_at_every_level() {
+        let mut rng = Rng::new(3);
+        for_each_test_level(|level| {
+            for &n in LENGTHS {
+                let d0 = rng.vec(n);
+                let s: Vec<Vec<f64>> = (0..4).map(|k| rng.vec(n + k)).collect();
+                let mut got = d0.clone();
+                sum4_into_at(level, &mut got, [&s[0], &s[1], &s[2], &s[3]]);
+                // The formula, left to right, in f64.
+                let want: Vec<f64> = (0..n).map(|i| (((d0[i] + s[0][i]) + s[1][i]) + s[2][i]) + s[3][i]).collect();
+                assert_bits_eq(&got, &want, &format!("sum4 {level} n={n}"));
+            }
+            // A short source limits the pass; the rest of `dst` is left alone.
+            let mut d = vec![1.0; 7];
+            sum4_into_at(level, &mut d, [&[1.0; 7], &[1.0; 5], &[1.0; 7], &[1.0; 7]]);
+            assert_eq!(d, [5.0, 5.0, 5.0, 5.0, 5.0, 1.0, 1.0]);
         });
     }
 
