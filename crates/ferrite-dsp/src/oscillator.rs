@@ -45,7 +45,7 @@
 
 use core::f64::consts::PI;
 
-use crate::kernels::osc::{self, phase_of_cycles};
+use crate::kernels::osc::{self, phase_of_cycles, TableLevel, TableMix};
 use crate::kernels::simd_level;
 use crate::processor::{Bus, ParamBlock, ParamSpec, PrepareContext, ProcessContext, Processor};
 use crate::wavetable::{self, Selection, Shape, Table};
@@ -125,13 +125,95 @@ pub struct Oscillator {
     /// The table levels chosen for the last constant increment (`inc`, levels):
     /// a constant frequency selects once, not every block.
     cached: (f64, Option<Selection>),
+    /// The crossfaded table of a selection held long enough (see [`Mixed`]).
+    mixed: Mixed,
+}
+
+/// Frames a crossfaded selection (two levels) must have been in use, without
+/// a break, before the oscillator reads it from its own one-level table: a
+/// read of one level costs about 0.6 of a read of two.
+pub const MIX_AFTER_FRAMES: u64 = 4096;
+
+/// An oscillator's own crossfaded table ([`Table::fill_mixed`]) and the
+/// per-frame rule that decides when it is read: frame `n` reads it when its
+/// selection equals the previous [`MIX_AFTER_FRAMES`] frames' (so the same
+/// frames read it whatever the block split); it is filled in slices while the
+/// count runs (a share of the table per block), and completed at once if a
+/// frame needs it earlier.
+#[derive(Debug, Clone, Default)]
+struct Mixed {
+    /// `max_points` f32 (allocated in `prepare`).
+    data: Vec<f32>,
+    /// The selection of the last frame and how many frames in a row had it.
+    sel: Option<Selection>,
+    count: u64,
+    /// Points of `data` written for `sel`, and how many it needs.
+    built: usize,
+    points: usize,
+}
+
+impl Mixed {
+    /// Frame rule: the selection `sel` for the next `n` frames (one
+    /// selection for all). Returns how many of them come before the switch
+    /// to the mixed table (all `n` when it is not used).
+    #[inline]
+    fn advance(&mut self, table: &Table, sel: Option<Selection>, n: u64) -> u64 {
+        if sel != self.sel {
+            self.sel = sel;
+            self.count = 0;
+            self.built = 0;
+            self.points = sel.and_then(|s| table.mixed_points(s)).filter(|&p| p <= self.data.len()).unwrap_or(0);
+        }
+        if self.points == 0 {
+            self.count = self.count.saturating_add(n);
+            return n;
+        }
+        let before = MIX_AFTER_FRAMES.saturating_sub(self.count).min(n);
+        self.count = self.count.saturating_add(n);
+        before
+    }
+
+    /// Fills the table up to the share due after `count` frames (all of it
+    /// by half of [`MIX_AFTER_FRAMES`]), or completely with `all`.
+    #[inline]
+    fn build(&mut self, table: &Table, all: bool) {
+        let Some(sel) = self.sel else { return };
+        if self.built >= self.points {
+            return;
+        }
+        let due = if all {
+            self.points
+        } else {
+            let share = (self.points as u64).saturating_mul(self.count) / (MIX_AFTER_FRAMES / 2).max(1);
+            (share as usize).min(self.points)
+        };
+        if due > self.built {
+            table.fill_mixed(sel, &mut self.data, self.built..due);
+            self.built = due;
+        }
+    }
+
+    /// The mixed table as the kernel reads it (complete).
+    #[inline]
+    fn kernel(&self) -> Option<TableMix<'_>> {
+        let lo = TableLevel::new(self.data.get(..self.points)?)?;
+        Some(TableMix { lo, hi: None })
+    }
+
+    /// Forgets the selection (the next frames count from zero).
+    fn clear(&mut self) {
+        self.sel = None;
+        self.count = 0;
+        self.built = 0;
+        self.points = 0;
+    }
 }
 
 impl Oscillator {
     /// An oscillator of `waveform`, phase 0. The frequency, amplitude and
     /// phase offset arrive as parameters.
     pub fn new(waveform: Waveform) -> Self {
-        Self { waveform, table: None, inv_sr: 0.0, phase: 0, cached: (f64::NAN, None) }
+        Self { waveform, table: None, inv_sr: 0.0, phase: 0, cached: (f64::NAN, None), mixed: Mixed::default() }
     }
 
     /// The waveform.
@@ -156,20 +238,27 @@ impl Oscillator {
         for (i, y) in out.iter_mut().enumerate() {
             let inc = freq.at(i) * self.inv_sr;
             let q = p.wrapping_add(phase_of_radians(offset.at(i)));
-            *y = if inc.abs() < 0.5 {
-                match (self.waveform, self.table) {
-                    (Waveform::Sine, _) => amp.at(i) * osc::sine_of_phase(q),
-                    (_, Some(t)) => {
-                        let sel = match const_sel {
+            *y = match (self.waveform, self.table) {
+                (Waveform::Sine, _) if inc.abs() < 0.5 => amp.at(i) * osc::sine_of_phase(q),
+                (Waveform::Sine, _) => 0.0,
+                (_, Some(t)) => {
+                    let sel = if inc.abs() < 0.5 {
+                        match const_sel {
                             Some(s) => s,
                             None => t.select(inc),
-                        };
+                        }
+                    } else {
+                        None
+                    };
+                    // The same frame rule as the constant path.
+                    if self.mixed.advance(t, sel, 1) == 0 {
+                        self.mixed.build(t, true);
+                        self.mixed.kernel().map_or(0.0, |m| amp.at(i) * m.read(q))
+                    } else {
                         sel.and_then(|s| t.mix(s)).map_or(0.0, |m| amp.at(i) * m.read(q))
                     }
-                    _ => 0.0,
                 }
-            } else {
-                0.0
+                _ => 0.0,
             };
             p = advance(p, inc);
         }
@@ -185,7 +274,8 @@ impl Oscillator {
     fn render_constant(&mut self, inc: f64, off: u64, amp: ParamBlock<'_>, out: &mut [f64]) {
         let n = out.len() as u64;
         if !inc.is_finite() {
-            // Silence, phase held.
+            // Silence, phase held (no selection: the frame rule starts over).
+            self.mixed.clear();
             out.fill(0.0);
             return;
         }
@@ -194,21 +284,40 @@ impl Oscillator {
         let a = amp.constant().unwrap_or(1.0);
         let level = simd_level();
         let start = self.phase.wrapping_add(off);
-        let rendered = inc.abs() < 0.5
-            && match (self.waveform, self.table) {
-                (Waveform::Sine, _) => {
-                    osc::sine_at(level, a, start, step, out);
-                    true
-                }
-                (_, Some(t)) => match self.select(t, inc).and_then(|s| t.mix(s)) {
-                    Some(m) => {
-                        osc::table_at(level, &m, a, start, step, out);
-                        true
+        let rendered = match (self.waveform, self.table) {
+            (Waveform::Sine, _) if inc.abs() < 0.5 => {
+                osc::sine_at(level, a, start, step, out);
+                true
+            }
+            (_, Some(t)) => {
+                let sel = if inc.abs() < 0.5 { self.select(t, inc) } else { None };
+                // Frames before the switch read both levels, the rest the mixed table.
+                let before = self.mixed.advance(t, sel, n) as usize;
+                let (two, one) = out.split_at_mut(before.min(out.len()));
+                let mut ok = true;
+                if !two.is_empty() {
+                    match sel.and_then(|s| t.mix(s)) {
+                        Some(m) => {
+                            osc::table_at(level, &m, a, start, step, two);
+                        }
+                        None => ok = false,
                     }
-                    None => false,
-                },
-                _ => false,
-            };
+                }
+                if !one.is_empty() {
+                    self.mixed.build(t, true);
+                    match self.mixed.kernel() {
+                        Some(m) => {
+                            let at = start.wrapping_add(step.wrapping_mul(before as u64));
+                            osc::table_at(level, &m, a, at, step, one);
+                        }
+                        None => ok = false,
+                    }
+                }
+                self.mixed.build(t, false);
+                ok
+            }
+            _ => false,
+        };
         if !rendered {
             out.fill(0.0);
         } else if amp.constant().is_none() {
@@ -233,6 +342,7 @@ impl Oscillator {
 
     /// Advances the phase by `frames` frames without output.
     fn advance(&mut self, freq: ParamBlock<'_>, frames: usize) {
+        self.mixed.clear();
         for i in 0..frames {
             self.phase = advance(self.phase, freq.at(i) * self.inv_sr);
         }
@@ -263,6 +373,10 @@ impl Processor for Oscillator {
         self.inv_sr = if ctx.sample_rate.is_finite() && ctx.sample_rate > 0.0 { 1.0 / ctx.sample_rate } else { 0.0 };
         self.table = self.waveform.shape().map(|s| wavetable::bank().table(s));
         self.cached = (f64::NAN, None);
+        let points = self.table.map_or(0, Table::max_points);
+        if self.mixed.data.len() != points {
+            self.mixed = Mixed { data: vec![0.0; points], ..Mixed::default() };
+        }
     }
 
     fn process(&mut self, ctx: &ProcessContext<'_>, io: &mut Bus<'_>) {
@@ -283,6 +397,7 @@ impl Processor for Oscillator {
 
     fn reset(&mut self) {
         self.phase = 0;
+        self.mixed.clear();
     }
 
     /// Takes the running phase of a previous [`Oscillator`] (of any waveform).
@@ -290,6 +405,13 @@ impl Processor for Oscillator {
         match previous.as_any_mut().downcast_mut::<Self>() {
             Some(prev) => {
                 self.phase = prev.phase;
+                // The mixed table too (same waveform and table size): a swap
+                // of buffers, no allocation; the previous one keeps ours.
+                if prev.waveform == self.waveform && prev.mixed.data.len() == self.mixed.data.len() {
+                    core::mem::swap(&mut self.mixed, &mut prev.mixed);
+                } else {
+                    self.mixed.clear();
+                }
                 true
             }
             None => false,
@@ -521,6 +643,85 @@ mod tests {
                 assert_eq!(y, reference, "{w:?} block {block}");
             }
         }
+    }
+
+    /// Renders `freq` (per frame; amplitude 0.8, no offset) in blocks of
+    /// `block`, handing a block's frequency as constant when all its frames
+    /// are equal (the constant path) and per frame otherwise.
+    fn render_held(o: &mut Oscillator, freq: &[f64], block: usize) -> Vec<f64> {
+        let mut bufs: Vec<ParamBuffer> = (0..3).map(|_| ParamBuffer::new(0.0, block)).collect();
+        bufs[1].set_constant(0.8);
+        let mut out = Vec::with_capacity(freq.len());
+        let mut pos = 0;
+        while pos < freq.len() {
+            let n = block.min(freq.len() - pos);
+            let f = &freq[pos..pos + n];
+            if f.iter().all(|&v| v == f[0]) {
+                bufs[0].set_constant(f[0]);
+            } else {
+                bufs[0].varying_mut(n).copy_from_slice(f);
+            }
+            let mut data = vec![0.0; block];
+            let ctx = ProcessContext { frames: n, position: pos as u64, params: &bufs };
+            o.process(&ctx, &mut Bus::new(&mut data, 1, block, n));
+            out.extend_from_slice(&data[..n]);
+            pos += n;
+        }
+        out
+    }
+
+    #[test]
+    fn held_selections_read_the_mixed_table_from_the_same_frame_for_any_split() {
+        // Held, jumped, held again, then a glide: the frames that read the
+        // oscillator's own crossfaded table are the same for every block
+        // split and path, and the waveform matches the two-level read to f32
+        // precision (computed here from the table's levels, frame by frame).
+        let hold = MIX_AFTER_FRAMES as usize;
+        let n = 3 * hold + 2000;
+        let freq: Vec<f64> = (0..n)
+            .map(|i| match i {
+                i if i < hold + 900 => 110.0,
+                i if i < 2 * hold + 1500 => 173.3,
+                i if i < 3 * hold + 1000 => 110.0,
+                i => 110.0 + (i - 3 * hold - 1000) as f64 * 0.01,
+            })
+            .collect();
+        for w in [Waveform::Saw, Waveform::Square, Waveform::Triangle] {
+            let reference = render_held(&mut prepared(w, 1, 1), &freq, 1);
+            for block in [37, 128, 4096, 5000] {
+                let y = render_held(&mut prepared(w, block, 1), &freq, block);
+                assert!(y.iter().map(|v| v.to_bits()).eq(reference.iter().map(|v| v.to_bits())), "{w:?} block {block}");
+            }
+            let t = wavetable::bank().table(w.shape().unwrap());
+            let mut p = 0u64;
+            let mut worst = 0.0f64;
+            let mut mixed_frames = 0;
+            for (i, (&f, &y)) in freq.iter().zip(&reference).enumerate() {
+                let inc = f / SR;
+                let sel = t.select(inc).unwrap();
+                let want = 0.8 * t.mix(sel).unwrap().read(p);
+                worst = worst.max((y - want).abs());
+                mixed_frames += usize::from(y != want);
+                assert!((y - want).abs() < 2e-7, "{w:?} frame {i}: {y} vs {want}");
+                p = p.wrapping_add(phase_of_cycles(inc));
+            }
+            // The held stretches past the first MIX_AFTER_FRAMES read the mixed table.
+            assert!(mixed_frames > hold / 2, "{w:?}: {mixed_frames} frames differ from the two-level read");
+            println!("{w:?}: largest difference to the two-level read {worst:e}");
+        }
+    }
+
+    #[test]
+    fn a_swap_carries_the_mixed_table() {
+        let hold = MIX_AFTER_FRAMES as usize;
+        let freq = vec![97.0; 3 * hold];
+        let whole = render_held(&mut prepared(Waveform::Saw, 128, 1), &freq, 128);
+        let mut first = prepared(Waveform::Saw, 128, 1);
+        let mut a = render_held(&mut first, &freq[..2 * hold], 128);
+        let mut second = prepared(Waveform::Saw, 128, 1);
+        assert!(second.take_state(&mut first));
+        a.extend(render_held(&mut second, &freq[2 * hold..], 128));
+        assert!(a.iter().map(|v| v.to_bits()).eq(whole.iter().map(|v| v.to_bits())));
     }
 
     #[test]

@@ -189,6 +189,40 @@ impl Table {
         Some(Selection { lo: m0 - 1, hi: m0, w })
     }
 
+    /// Points (with the guard point) of the largest level: the most a
+    /// [`Self::fill_mixed`] table needs (control side sizes it once).
+    pub fn max_points(&self) -> usize {
+        self.levels.iter().map(|l| l.data.len()).max().unwrap_or(0)
+    }
+
+    /// Points (with the guard point) of the crossfaded table of `sel`: the
+    /// richer level's; `None` when `sel` reads one level only (`w == 0`).
+    pub fn mixed_points(&self, sel: Selection) -> Option<usize> {
+        (sel.w != 0.0).then(|| self.levels.get(sel.hi).map(|l| l.data.len())).flatten()
+    }
+
+    /// Writes points `range` of the crossfaded waveform of `sel` on the
+    /// richer level's grid into `out` (which must hold
+    /// [`Self::mixed_points`]): point `j` is `lo + w·(hi − lo)` at phase
+    /// `j / N`, both levels read as the kernel reads them, rounded to `f32`.
+    /// The richer level's grid refines the poorer one's (both are powers of
+    /// two), so reading this one table with linear interpolation gives the
+    /// crossfade of the two interpolated levels, up to that rounding (about
+    /// 6e-8 relative, the tables' own precision).
+    ///
+    /// # Realtime
+    /// Does not allocate, lock or panic; O(`range` length).
+    pub fn fill_mixed(&self, sel: Selection, out: &mut [f32], range: core::ops::Range<usize>) {
+        let (Some(mix), Some(points)) = (self.mix(sel), self.mixed_points(sel)) else { return };
+        let bits = (points - 1).trailing_zeros();
+        let Some(out) = out.get_mut(range.start.min(points)..range.end.min(points)) else { return };
+        for (j, y) in (range.start..).zip(out.iter_mut()) {
+            // Point N (the guard) wraps to phase 0, a copy of point 0.
+            let p = (j as u64).wrapping_shl(64 - bits);
+            *y = mix.read(if j + 1 == points { 0 } else { p }) as f32;
+        }
+    }
+
     /// The levels of `sel` as the oscillator kernel reads them
     /// ([`crate::kernels::osc::table_at`]).
     ///
