@@ -116,14 +116,20 @@ pub struct CompileOptions {
     pub batch: bool,
     /// Run series chains of biquad nodes as one cascade (see [`crate::fuse`]).
     pub fuse: bool,
+    /// Let the one reader of a constant gain apply it while summing its
+    /// inputs, instead of a pass of its own (see
+    /// [`crate::graph::CompiledGraph::render_block`]).
+    pub fold: bool,
 }
 
 impl CompileOptions {
     /// The defaults, with batching off when the environment variable
-    /// `FERRITE_NO_BATCH` is `1` and fusion off when `FERRITE_NO_FUSE` is `1`
-    /// (control side: reads the environment).
+    /// `FERRITE_NO_BATCH` is `1`, fusion off when `FERRITE_NO_FUSE` is `1` and
+    /// gain folding off when `FERRITE_NO_FOLD` is `1` (control side: reads the
+    /// environment).
     pub fn from_env() -> Self {
-        Self { batch: crate::batch::enabled_by_env(), fuse: crate::fuse::enabled_by_env() }
+        let fold = std::env::var("FERRITE_NO_FOLD").map_or(true, |v| v.trim() != "1");
+        Self { batch: crate::batch::enabled_by_env(), fuse: crate::fuse::enabled_by_env(), fold }
     }
 }
 
@@ -321,6 +327,27 @@ pub fn compile_with(
         pool.push(v.into_boxed_slice());
     }
 
+    // Gain folding: a `gain` node whose output one node reads, through a plain
+    // edge (no compensation delay) and not in place, leaves its buffer
+    // unscaled while its gain is constant; the reader multiplies while summing
+    // (the same products and sums, so the same bits).
+    let foldable: Vec<bool> = (0..n)
+        .map(|i| {
+            options.fold
+                && built[i].role == Role::Effect
+                && built[i].kind == "gain"
+                && !absorbed[i]
+                && match succs[i].as_slice() {
+                    &[c] => {
+                        let inmax = preds[c].iter().map(|&p| lat[p]).max().unwrap_or(0);
+                        let in_place = preds[c].first() == Some(&i) && slot_of[c] == slot_of[i];
+                        inmax == lat[i] && !in_place && preds[c].iter().filter(|&&p| p == i).count() == 1
+                    }
+                    _ => false,
+                }
+        })
+        .collect();
+
     let mut info = GraphInfo { nodes: HashMap::with_capacity(n), latency };
     let mut meters = Vec::new();
     let mut render_nodes = Vec::with_capacity(n);
@@ -339,6 +366,7 @@ pub fn compile_with(
                     src_slot: slot_of[p],
                     src_id: ids[p],
                     comp: (d > 0).then(|| CompDelay::new(d, settings.channels)),
+                    scale_from: (foldable[p] && d == 0).then_some(pos_in_order[p]),
                 }
             })
             .collect();
@@ -363,6 +391,7 @@ pub fn compile_with(
             comp_batch: None,
             fused: Box::new([]),
             chain: None,
+            fold: foldable[i],
             absorbed: absorbed[i],
             params_settled: false,
         });
@@ -412,6 +441,7 @@ pub fn compile_with(
         ids_sorted: ids_sorted.into_boxed_slice(),
         batches,
         comp_batches,
+        out_scale: vec![1.0; n].into_boxed_slice(),
     };
     let (lanes, lane_targets) = compile_lanes(&desc.automation, &info, settings.sample_rate)?;
     graph.bind_lanes(&lane_targets);

@@ -6,7 +6,7 @@
 use crate::automation::Lane;
 use crate::batch::{BatchGroup, CompGroup};
 use crate::nodes::Role;
-use ferrite_dsp::kernels::{mix_into, sum4_into};
+use ferrite_dsp::kernels::{gain, mix_into, sum4_into};
 use ferrite_dsp::{Bus, ParamBuffer, ProcessContext, Processor};
 
 /// A compensation delay on one edge: `len` frames per channel, ring-buffered.
@@ -68,6 +68,9 @@ pub struct Edge {
     pub(crate) src_id: u32,
     /// Delay that aligns this path with the node's slowest input.
     pub(crate) comp: Option<CompDelay>,
+    /// The source is a folded gain (render index): its buffer is unscaled
+    /// and this edge multiplies by its gain (`CompiledGraph::out_scale`).
+    pub(crate) scale_from: Option<usize>,
 }
 
 /// Run-time state of one parameter: a ramp towards a target, or a lane.
@@ -120,6 +123,9 @@ pub struct RenderNode {
     pub(crate) fused: Box<[usize]>,
     /// For the tail of a fused chain: the chain's kept cascades.
     pub(crate) chain: Option<Box<crate::fuse::ChainCache>>,
+    /// A `gain` whose one reader applies it (see [`CompiledGraph::render_block`]):
+    /// while its gain is constant it does not run.
+    pub(crate) fold: bool,
     /// A fused chain member other than the tail: the tail runs it.
     pub(crate) absorbed: bool,
     /// Every parameter buffer holds its constant value, with no ramp and no
@@ -146,6 +152,9 @@ pub struct CompiledGraph {
     pub(crate) batches: Vec<BatchGroup>,
     /// Groups of batched compressors (see [`crate::batch::CompGroup`]).
     pub(crate) comp_batches: Vec<CompGroup>,
+    /// Per node (render index): the gain a folded `gain` left for its reader
+    /// to apply this block (1 when it ran itself).
+    pub(crate) out_scale: Box<[f64]>,
 }
 
 impl CompiledGraph {
@@ -192,6 +201,12 @@ impl CompiledGraph {
     /// Member counts of the batched compressor groups.
     pub fn compressor_groups(&self) -> Vec<usize> {
         self.comp_batches.iter().map(CompGroup::len).collect()
+    }
+
+    /// How many `gain` nodes are folded into their reader (see
+    /// [`Self::render_block`]).
+    pub fn folded_gains(&self) -> usize {
+        self.nodes.iter().filter(|n| n.fold).count()
     }
 
     /// Lengths of the fused biquad chains, in render order (see [`crate::fuse`]).
@@ -329,6 +344,14 @@ impl CompiledGraph {
     /// `position`. The input must have been written with [`Self::input_mut`];
     /// the result is read with [`Self::output`].
     ///
+    /// Gain folding: a `gain` node whose output only one node reads (a plain
+    /// edge, not in place) does not run while its gain is constant; its
+    /// buffer keeps its input and the reader multiplies while summing:
+    /// `g·x` for its first input (the gain kernel), `d + g·x` for the others
+    /// (the mix kernel). Those are the gain node's product and the sum that
+    /// would follow, so the samples are the same bits (tested against
+    /// `CompileOptions::fold` off; `FERRITE_NO_FOLD=1` turns it off).
+    ///
     /// # Realtime
     /// Does not allocate, free, lock or panic.
     pub fn render_block(&mut self, position: u64, frames: usize, lanes: &mut [Lane]) {
@@ -356,6 +379,8 @@ impl CompiledGraph {
             let mut np = 0;
             for edge in node.inputs.iter_mut().skip(usize::from(in_place)) {
                 let Some(src) = self.pool.get(edge.src_slot) else { continue };
+                // A folded gain's factor (1: a plain sum).
+                let g = edge.scale_from.and_then(|j| self.out_scale.get(j)).copied().unwrap_or(1.0);
                 match edge.comp.as_mut() {
                     Some(d) => {
                         sum_sources(&self.pool, pending.get(..np).unwrap_or(&[]), &mut buf, channels, mb, frames);
@@ -370,6 +395,21 @@ impl CompiledGraph {
                             let r = c * mb..c * mb + frames;
                             if let (Some(s), Some(d)) = (src.get(r.clone()), buf.get_mut(r)) {
                                 d.copy_from_slice(s);
+                                if g != 1.0 {
+                                    // What the gain node would have computed.
+                                    gain(d, g);
+                                }
+                            }
+                        }
+                    }
+                    None if g != 1.0 => {
+                        sum_sources(&self.pool, pending.get(..np).unwrap_or(&[]), &mut buf, channels, mb, frames);
+                        np = 0;
+                        for c in 0..channels {
+                            let r = c * mb..c * mb + frames;
+                            if let (Some(s), Some(d)) = (src.get(r.clone()), buf.get_mut(r)) {
+                                // `d + g·s`: the gain's product, then the sum.
+                                mix_into(d, s, g);
                             }
                         }
                     }
@@ -393,6 +433,19 @@ impl CompiledGraph {
             }
             let was_settled = node.params_settled;
             fill_params(node, position, frames, lanes);
+            // A folded gain with a constant gain: its reader applies it.
+            if node.fold {
+                let g = node.params.first().and_then(|p| p.block(frames).constant());
+                if let Some(scale) = self.out_scale.get_mut(k) {
+                    *scale = g.unwrap_or(1.0);
+                }
+                if g.is_some() {
+                    if let Some(slot) = self.pool.get_mut(node.slot) {
+                        *slot = buf;
+                    }
+                    continue;
+                }
+            }
             // The tail of a fused chain: the other members first (the whole
             // chain at once when its parameters are constant).
             if !node.fused.is_empty() {
