@@ -6,7 +6,7 @@
 use crate::automation::Lane;
 use crate::batch::{BatchGroup, CompGroup};
 use crate::nodes::Role;
-use ferrite_dsp::kernels::{gain, mix_into, sum4_into};
+use ferrite_dsp::kernels::{gain, mix4_into, mix_into};
 use ferrite_dsp::{Bus, ParamBuffer, ProcessContext, Processor};
 
 /// A compensation delay on one edge: `len` frames per channel, ring-buffered.
@@ -373,9 +373,9 @@ impl CompiledGraph {
             // Rendered in place: the first input's samples are already in `buf`.
             let in_place = node.inputs.first().is_some_and(|e| e.src_slot == node.slot);
             let mut empty = !in_place;
-            // Plain inputs after the first are summed up to four at a time, in
-            // edge order (the same bits as one by one).
-            let mut pending = [0usize; 4];
+            // Plain inputs after the first are added up to four at a time, in
+            // edge order, each times its folded gain (the same bits as one by one).
+            let mut pending = [(0usize, 1.0f64); 4];
             let mut np = 0;
             for edge in node.inputs.iter_mut().skip(usize::from(in_place)) {
                 let Some(src) = self.pool.get(edge.src_slot) else { continue };
@@ -402,20 +402,9 @@ impl CompiledGraph {
                             }
                         }
                     }
-                    None if g != 1.0 => {
-                        sum_sources(&self.pool, pending.get(..np).unwrap_or(&[]), &mut buf, channels, mb, frames);
-                        np = 0;
-                        for c in 0..channels {
-                            let r = c * mb..c * mb + frames;
-                            if let (Some(s), Some(d)) = (src.get(r.clone()), buf.get_mut(r)) {
-                                // `d + g·s`: the gain's product, then the sum.
-                                mix_into(d, s, g);
-                            }
-                        }
-                    }
                     None => {
                         if let Some(p) = pending.get_mut(np) {
-                            *p = edge.src_slot;
+                            *p = (edge.src_slot, g);
                             np += 1;
                         }
                         if np == pending.len() {
@@ -514,22 +503,33 @@ impl CompiledGraph {
     }
 }
 
-/// Adds the buffers of `slots` (up to 4) to `buf`, in that order: four at
-/// once with [`sum4_into`], fewer one by one (`1·x` is exactly `x`: plain
-/// sums either way, the same bits).
+/// Adds the buffers of `sources` (up to 4 `(slot, gain)`) times their gains
+/// to `buf`, in that order: four at once with [`mix4_into`], fewer one by one
+/// with [`mix_into`] (the same products and sums either way; a gain of 1 is
+/// a plain sum).
 ///
 /// # Realtime
 /// Does not allocate, lock or panic.
-fn sum_sources(pool: &[Box<[f64]>], slots: &[usize], buf: &mut [f64], channels: usize, stride: usize, frames: usize) {
+fn sum_sources(
+    pool: &[Box<[f64]>],
+    sources: &[(usize, f64)],
+    buf: &mut [f64],
+    channels: usize,
+    stride: usize,
+    frames: usize,
+) {
     for c in 0..channels {
         let r = c * stride..c * stride + frames;
         let Some(d) = buf.get_mut(r.clone()) else { continue };
-        let src = |k: usize| slots.get(k).and_then(|&s| pool.get(s)).and_then(|b| b.get(r.clone()));
-        match (slots.len(), src(0), src(1), src(2), src(3)) {
-            (4, Some(a), Some(b), Some(e), Some(f)) => sum4_into(d, [a, b, e, f]),
+        let src = |k: usize| sources.get(k).and_then(|&(s, _)| pool.get(s)).and_then(|b| b.get(r.clone()));
+        let g = |k: usize| sources.get(k).map_or(1.0, |&(_, g)| g);
+        match (sources.len(), src(0), src(1), src(2), src(3)) {
+            (4, Some(a), Some(b), Some(e), Some(f)) => mix4_into(d, [a, b, e, f], [g(0), g(1), g(2), g(3)]),
             _ => {
-                for s in (0..slots.len()).filter_map(src) {
-                    mix_into(d, s, 1.0);
+                for k in 0..sources.len() {
+                    if let Some(s) = src(k) {
+                        mix_into(d, s, g(k));
+                    }
                 }
             }
         }

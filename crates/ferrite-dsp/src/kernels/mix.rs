@@ -24,25 +24,26 @@ pub fn mix_into_at(level: SimdLevel, dst: &mut [f64], src: &[f64], g: f64) {
     dispatch_level!(level, scalar::mix_into(dst, src, g), mix_into(dst, src, g))
 }
 
-/// `dst[i] = (((dst[i] + a[i]) + b[i]) + c[i]) + d[i]`: four plain sums in
-/// one pass over `dst`, the same bits as four [`mix_into`] calls with gain 1
-/// (`1·x` is exactly `x`) in that order. Over the common length.
+/// `dst[i] = (((dst[i] + g₀·a[i]) + g₁·b[i]) + g₂·c[i]) + g₃·d[i]`: four
+/// accumulations in one pass over `dst`, the same bits as four [`mix_into`]
+/// calls in that order (a gain of 1 is a plain sum: `1·x` is exactly `x`).
+/// Over the common length.
 ///
 /// # Realtime
 /// No allocation, lock or panic.
-pub fn sum4_into(dst: &mut [f64], src: [&[f64]; 4]) {
-    sum4_into_at(simd_level(), dst, src)
+pub fn mix4_into(dst: &mut [f64], src: [&[f64]; 4], g: [f64; 4]) {
+    mix4_into_at(simd_level(), dst, src, g)
 }
 
-/// [`sum4_into`] at a chosen level.
+/// [`mix4_into`] at a chosen level.
 ///
 /// # Realtime
 /// No allocation, lock or panic.
-pub fn sum4_into_at(level: SimdLevel, dst: &mut [f64], src: [&[f64]; 4]) {
+pub fn mix4_into_at(level: SimdLevel, dst: &mut [f64], src: [&[f64]; 4], g: [f64; 4]) {
     let n = src.iter().fold(dst.len(), |n, s| n.min(s.len()));
     let dst = &mut dst[..n];
     let [a, b, c, d] = src.map(|s| &s[..n]);
-    dispatch_level!(level, scalar::sum4_into(dst, a, b, c, d), sum4_into(dst, a, b, c, d))
+    dispatch_level!(level, scalar::mix4_into(dst, a, b, c, d, g), mix4_into(dst, a, b, c, d, g))
 }
 
 /// Constant pan of a stereo pair: `l[i] *= gl`, `r[i] *= gr` (each over its
@@ -71,9 +72,10 @@ mod scalar {
         }
     }
 
-    pub fn sum4_into(dst: &mut [f64], a: &[f64], b: &[f64], c: &[f64], d: &[f64]) {
+    pub fn mix4_into(dst: &mut [f64], a: &[f64], b: &[f64], c: &[f64], d: &[f64], g: [f64; 4]) {
+        let [g0, g1, g2, g3] = g;
         for ((((y, a), b), c), d) in dst.iter_mut().zip(a).zip(b).zip(c).zip(d) {
-            *y = (((*y + a) + b) + c) + d;
+            *y = (((*y + g0 * a) + g1 * b) + g2 * c) + g3 * d;
         }
     }
 }
@@ -99,27 +101,28 @@ macro_rules! simd_mix {
             /// Safety: the CPU supports the level's features; all five slices
             /// have the same length.
             #[target_feature(enable = $feat)]
-            pub unsafe fn sum4_into(dst: &mut [f64], a: &[f64], b: &[f64], c: &[f64], d: &[f64]) {
+            pub unsafe fn mix4_into(dst: &mut [f64], a: &[f64], b: &[f64], c: &[f64], d: &[f64], g: [f64; 4]) {
                 let n = dst.len() / W * W;
                 if a.len() < n || b.len() < n || c.len() < n || d.len() < n {
                     return;
                 }
+                let (g0, g1, g2, g3) = (splat(g[0]), splat(g[1]), splat(g[2]), splat(g[3]));
                 let mut i = 0;
                 while i < n {
                     // SAFETY: `i + W <= n` and every slice holds at least `n` elements.
                     unsafe {
                         let y = dst.as_mut_ptr().add(i);
-                        let v = add(load(y), load(a.as_ptr().add(i)));
-                        let v = add(v, load(b.as_ptr().add(i)));
-                        let v = add(v, load(c.as_ptr().add(i)));
-                        store(y, add(v, load(d.as_ptr().add(i))));
+                        let v = add(load(y), mul(g0, load(a.as_ptr().add(i))));
+                        let v = add(v, mul(g1, load(b.as_ptr().add(i))));
+                        let v = add(v, mul(g2, load(c.as_ptr().add(i))));
+                        store(y, add(v, mul(g3, load(d.as_ptr().add(i)))));
                     }
                     i += W;
                 }
                 if let (Some(rest), Some(a), Some(b), Some(c), Some(d)) =
                     (dst.get_mut(n..), a.get(n..), b.get(n..), c.get(n..), d.get(n..))
                 {
-                    super::scalar::sum4_into(rest, a, b, c, d);
+                    super::scalar::mix4_into(rest, a, b, c, d, g);
                 }
             }
         }
@@ -157,22 +160,25 @@ mod tests {
     }
 
     #[test]
-    fn sum4_equals_four_unit_mixes_bit_for_bit_at_every_level() {
+    fn mix4_equals_four_mixes_bit_for_bit_at_every_level() {
         let mut rng = Rng::new(3);
         for_each_test_level(|level| {
             for &n in LENGTHS {
                 let d0 = rng.vec(n);
                 let s: Vec<Vec<f64>> = (0..4).map(|k| rng.vec(n + k)).collect();
+                let g = [rng.signed(), 1.0, rng.signed() * 3.0, 0.25];
                 let mut got = d0.clone();
-                sum4_into_at(level, &mut got, [&s[0], &s[1], &s[2], &s[3]]);
+                mix4_into_at(level, &mut got, [&s[0], &s[1], &s[2], &s[3]], g);
                 // The formula, left to right, in f64.
-                let want: Vec<f64> = (0..n).map(|i| (((d0[i] + s[0][i]) + s[1][i]) + s[2][i]) + s[3][i]).collect();
-                assert_bits_eq(&got, &want, &format!("sum4 {level} n={n}"));
+                let want: Vec<f64> = (0..n)
+                    .map(|i| (((d0[i] + g[0] * s[0][i]) + g[1] * s[1][i]) + g[2] * s[2][i]) + g[3] * s[3][i])
+                    .collect();
+                assert_bits_eq(&got, &want, &format!("mix4 {level} n={n}"));
             }
             // A short source limits the pass; the rest of `dst` is left alone.
             let mut d = vec![1.0; 7];
-            sum4_into_at(level, &mut d, [&[1.0; 7], &[1.0; 5], &[1.0; 7], &[1.0; 7]]);
-            assert_eq!(d, [5.0, 5.0, 5.0, 5.0, 5.0, 1.0, 1.0]);
+            mix4_into_at(level, &mut d, [&[1.0; 7], &[1.0; 5], &[1.0; 7], &[1.0; 7]], [1.0, 2.0, 1.0, 1.0]);
+            assert_eq!(d, [6.0, 6.0, 6.0, 6.0, 6.0, 1.0, 1.0]);
         });
     }
 

@@ -9,7 +9,7 @@
 //! | kernel | what | exact vs scalar |
 //! |---|---|---|
 //! | [`gain()`], [`gain_varying`], [`gain_ramp`] | `x *= g`, `x *= g[i]`, `x *= from + i·step` | bit-exact |
-//! | [`mix_into`], [`sum4_into`], [`pan_stereo`] | `dst += g·src`; `dst += a + b + c + d`; `l *= gl, r *= gr` | bit-exact |
+//! | [`mix_into`], [`mix4_into`], [`pan_stereo`] | `dst += g·src`; four of those in one pass; `l *= gl, r *= gr` | bit-exact |
 //! | [`peak_abs`], [`sum_squares`] | meter scans | peak bit-exact; sum ≈ 1e-15 rel. |
 //! | [`BiquadBank`] | N independent biquad chains, SoA, frame-major | bit-exact per level flavour |
 //! | [`BiquadCascade`] | ≤ 8 series biquads, one signal, wavefront | bit-exact per level flavour |
@@ -89,7 +89,7 @@ pub use biquad_cascade::{BiquadCascade, MAX_CASCADE_STAGES};
 pub use cmac::{cmac, cmac_at};
 pub use dispatch::{parse_simd_override, simd_level, supported_levels, SimdLevel};
 pub use gain::{gain, gain_at, gain_ramp, gain_ramp_at, gain_varying, gain_varying_at};
-pub use mix::{mix_into, mix_into_at, pan_stereo, pan_stereo_at, sum4_into, sum4_into_at};
+pub use mix::{mix4_into, mix4_into_at, mix_into, mix_into_at, pan_stereo, pan_stereo_at};
 pub use scan::{peak_abs, peak_abs_at, sum_squares, sum_squares_at};
 
 /// `a·b + c`, fused (one rounding) when `FUSED`, else rounded twice. The
