@@ -261,21 +261,6 @@ fn exp_slice_avx2(v: &mut [f64]) {
     exp_slice(v);
 }
 
-/// Whether this CPU runs AVX2, capped by `FERRITE_SIMD` (control side: the
-/// first call of `simd_level` reads the environment).
-fn wide_available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use crate::kernels::SimdLevel;
-        matches!(crate::kernels::simd_level(), SimdLevel::Avx2 | SimdLevel::Avx512)
-            && std::arch::is_x86_feature_detected!("avx2")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}
-
 /// `out = ln(inp)` elementwise (see [`ln_fast`]); `wide` picks the AVX2 build.
 ///
 /// # Realtime
@@ -651,7 +636,7 @@ impl GainComputer {
 impl Processor for Compressor {
     fn prepare(&mut self, ctx: &PrepareContext) {
         self.channels = ctx.channels;
-        self.wide = wide_available();
+        self.wide = crate::kernels::avx2_allowed();
         let n = ctx.max_block.max(1);
         self.peak = vec![0.0; n];
         self.level = vec![0.0; n];
@@ -836,7 +821,7 @@ impl Compressor {
 pub fn smooth_lanes(lanes: &mut [SmoothLane], targets: &[f64], exps: &mut [f64], stride: usize, frames: usize) {
     let mut m = 0;
     #[cfg(target_arch = "x86_64")]
-    if wide_available() {
+    if crate::kernels::avx2_allowed() {
         while m + 8 <= lanes.len() {
             if let (Some(l), Some(t), Some(e)) = (
                 lanes.get_mut(m..m + 8),

@@ -180,6 +180,21 @@ pub fn simd_level() -> SimdLevel {
     })
 }
 
+/// Whether this CPU runs AVX2 and `FERRITE_SIMD` allows it: for code that
+/// has a plain build and an AVX2 build of the same arithmetic (the
+/// compressor's block math, the true-peak interpolator). Call it on the
+/// control side first: the first call of [`simd_level`] reads the environment.
+pub(crate) fn avx2_allowed() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        matches!(simd_level(), SimdLevel::Avx2 | SimdLevel::Avx512) && std::arch::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
 /// Lowers `level` to one this CPU can run (a level the hardware lacks would
 /// be undefined behaviour). Kernels call this on every passed-in level.
 ///

@@ -87,6 +87,7 @@ pub use biquad::BiquadCoeffs;
 pub use biquad_bank::BiquadBank;
 pub use biquad_cascade::{BiquadCascade, MAX_CASCADE_STAGES};
 pub use cmac::{cmac, cmac_at};
+pub(crate) use dispatch::avx2_allowed;
 pub use dispatch::{parse_simd_override, simd_level, supported_levels, SimdLevel};
 pub use gain::{gain, gain_at, gain_ramp, gain_ramp_at, gain_varying, gain_varying_at};
 pub use mix::{mix4_into, mix4_into_at, mix_into, mix_into_at, pan_stereo, pan_stereo_at};

@@ -48,21 +48,6 @@ fn bessel_i0(x: f64) -> f64 {
     sum
 }
 
-/// Whether the CPU runs AVX2 and `FERRITE_SIMD` allows it (control side:
-/// the first call of `simd_level` reads the environment).
-fn wide_available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use crate::kernels::SimdLevel;
-        matches!(crate::kernels::simd_level(), SimdLevel::Avx2 | SimdLevel::Avx512)
-            && std::arch::is_x86_feature_detected!("avx2")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}
-
 /// `Σ a[j]·b[j]` over fixed-size arrays: every index is provably in
 /// bounds, and the plain loop stays fast in unoptimized (test) builds too.
 #[inline(always)]
@@ -129,7 +114,7 @@ impl TruePeak {
             gain_bound,
             history: vec![0.0; channels * 2 * TAPS].into_boxed_slice(),
             pos: 0,
-            wide: wide_available(),
+            wide: crate::kernels::avx2_allowed(),
         }
     }
 
@@ -335,7 +320,7 @@ mod tests {
         let mut plain = TruePeak::new(fs, 2);
         plain.wide = false;
         let mut wide = TruePeak::new(fs, 2);
-        wide.wide = wide_available();
+        wide.wide = crate::kernels::avx2_allowed();
         for block in x.chunks(100) {
             for c in 0..2 {
                 let (a, b) = (plain.channel_block(c, block, 0.0), wide.channel_block(c, block, 0.0));
