@@ -587,8 +587,9 @@ pub(crate) fn cascade_pair_cached(
             return false;
         }
     }
-    let Some((l, r)) = io.pair_mut(0, 1) else { return false };
-    let level = simd_level();
+    if io.pair_mut(0, 1).is_none() {
+        return false;
+    }
     for (chunk, cache) in sections.chunks_mut(MAX_CASCADE_STAGES).zip(caches.iter_mut()) {
         for (k, s) in chunk.iter().enumerate() {
             if cache.keys.get(k).copied().flatten() != s.key {
@@ -605,24 +606,18 @@ pub(crate) fn cascade_pair_cached(
                 }
             }
         }
-        cache.a.process_pair_at(level, l, &mut cache.b, r);
-        cache.a.clear_non_finite_states();
-        cache.b.clear_non_finite_states();
     }
-    true
+    run_pair_caches(caches, io)
 }
 
 /// Runs a stereo bus through `caches` as they are (coefficients and filter
 /// memory kept by [`cascade_pair_cached`] for the same parameters): the
 /// same bits as [`cascade_pair_cached`] would give. `false` (nothing done)
-/// when the bus is not stereo.
+/// when the bus has fewer than 2 channels.
 ///
 /// # Realtime
 /// Does not allocate, lock or panic.
 pub(crate) fn run_pair_caches(caches: &mut [PairCache], io: &mut Bus<'_>) -> bool {
-    if io.channels() != 2 {
-        return false;
-    }
     let Some((l, r)) = io.pair_mut(0, 1) else { return false };
     let level = simd_level();
     for cache in caches.iter_mut() {
