@@ -40,7 +40,7 @@ use crate::automation::Lane;
 use crate::graph::{fill_params, RenderNode};
 use crate::nodes::{BuiltNode, Role};
 use ferrite_dsp::biquad::Biquad;
-use ferrite_dsp::kernels::{simd_level, BiquadCascade, BiquadCoeffs, MAX_CASCADE_STAGES};
+use ferrite_dsp::kernels::{simd_level, BiquadCascade, BiquadCoeffs, SimdLevel, MAX_CASCADE_STAGES};
 use ferrite_dsp::{Bus, ProcessContext};
 
 /// Whether fusion is on by default: not when `FERRITE_NO_FUSE` is `1`
@@ -147,16 +147,34 @@ impl ChainCache {
         let channels = self.channels;
         for (i, [a, b]) in self.cascades.iter_mut().enumerate() {
             let c = 2 * (i % pairs);
-            let (lo, hi) = buf.split_at_mut(((c + 1) * stride).min(buf.len()));
-            let two = c + 1 < channels;
-            match (lo.get_mut(c * stride..c * stride + frames), two.then(|| hi.get_mut(..frames)).flatten()) {
-                (Some(x), Some(y)) => a.process_pair_at(level, x, b, y),
-                (Some(x), None) => a.process_at(level, x),
-                _ => {}
-            }
+            run_pair(level, a, b, buf, c, c + 1 < channels, stride, frames);
             a.clear_non_finite_states();
             b.clear_non_finite_states();
         }
+    }
+}
+
+/// Channels `c` (through `a`) and, when `two`, `c + 1` (through `b`) of
+/// `buf` (rows of `stride`), `frames` long: one stereo wavefront, or `a` alone.
+///
+/// # Realtime
+/// Does not allocate, lock or panic.
+#[allow(clippy::too_many_arguments)]
+fn run_pair(
+    level: SimdLevel,
+    a: &mut BiquadCascade,
+    b: &mut BiquadCascade,
+    buf: &mut [f64],
+    c: usize,
+    two: bool,
+    stride: usize,
+    frames: usize,
+) {
+    let (lo, hi) = buf.split_at_mut(((c + 1) * stride).min(buf.len()));
+    match (lo.get_mut(c * stride..c * stride + frames), two.then(|| hi.get_mut(..frames)).flatten()) {
+        (Some(x), Some(y)) => a.process_pair_at(level, x, b, y),
+        (Some(x), None) => a.process_at(level, x),
+        _ => {}
     }
 }
 
@@ -309,12 +327,7 @@ fn run_cascades(
                     b.set_state(s, bq.series_state(c + 1).unwrap_or([0.0; 2]));
                 }
             }
-            let (lo, hi) = buf.split_at_mut(((c + 1) * stride).min(buf.len()));
-            match (lo.get_mut(c * stride..c * stride + frames), two.then(|| hi.get_mut(..frames)).flatten()) {
-                (Some(x), Some(y)) => a.process_pair_at(level, x, b, y),
-                (Some(x), None) => a.process_at(level, x),
-                _ => {}
-            }
+            run_pair(level, a, b, buf, c, two, stride, frames);
             if keep {
                 a.clear_non_finite_states();
                 b.clear_non_finite_states();
