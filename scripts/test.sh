@@ -13,12 +13,13 @@ cargo test --release --workspace --exclude ferrite-audio 2>&1 | tee "$log/rust.t
 [ "${PIPESTATUS[0]}" = 0 ] || status=1
 # The audio-path guarantees again with the SIMD level forced down (the same
 # test binaries; FERRITE_SIMD is read at run time): no allocation on the audio
-# path, and batched / fused renders equal to node-by-node ones, at every level.
+# path, and batched / fused / folded / mono renders equal to node-by-node ones,
+# at every level.
 for level in scalar sse4.2; do
   echo "== audio-path tests at FERRITE_SIMD=$level"
   FERRITE_SIMD=$level cargo test --release -p ferrite-dsp --test no_alloc 2>&1 | tee -a "$log/rust.txt"
   [ "${PIPESTATUS[0]}" = 0 ] || status=1
-  FERRITE_SIMD=$level cargo test --release -p ferrite-engine --test realtime --test batch --test fuse 2>&1 | tee -a "$log/rust.txt"
+  FERRITE_SIMD=$level cargo test --release -p ferrite-engine --test realtime --test batch --test fuse --test fold --test mono 2>&1 | tee -a "$log/rust.txt"
   [ "${PIPESTATUS[0]}" = 0 ] || status=1
 done
 if command -v jackd >/dev/null 2>&1 && ls /usr/lib/*/alsa-lib/libasound_module_pcm_jack.so >/dev/null 2>&1; then

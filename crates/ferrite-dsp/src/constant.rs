@@ -69,6 +69,11 @@ impl Processor for Constant {
         true
     }
 
+    /// Every channel is channel 0: a one-channel bus gets channel 0 only.
+    fn mono_source(&self) -> bool {
+        true
+    }
+
     fn as_any_mut(&mut self) -> &mut dyn core::any::Any {
         self
     }

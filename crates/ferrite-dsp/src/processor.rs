@@ -304,6 +304,15 @@ pub trait Processor: Send {
         self.process(ctx, io);
     }
 
+    /// Whether the processor is a generator whose channels all carry the same
+    /// signal, and that, given a one-channel bus, writes that channel exactly
+    /// as it would write channel 0 of a wider one. The render core may then
+    /// run it on channel 0 only and let its readers take channel 0 for every
+    /// channel (see `ferrite_engine`'s mono sources). Default `false`.
+    fn mono_source(&self) -> bool {
+        false
+    }
+
     /// Whether `process` writes every sample of every channel of the block
     /// without reading the bus (a generator): the render core then skips
     /// zeroing the buffer of such a node when it has no input. Default `false`.

@@ -120,16 +120,32 @@ pub struct CompileOptions {
     /// inputs, instead of a pass of its own (see
     /// [`crate::graph::CompiledGraph::render_block`]).
     pub fold: bool,
+    /// Run generators whose channels are all the same signal (oscillator,
+    /// constant) on one channel; their readers take channel 0 for every
+    /// channel (see [`crate::graph::CompiledGraph::render_block`]).
+    pub mono: bool,
+}
+
+impl Default for CompileOptions {
+    /// Everything on.
+    fn default() -> Self {
+        Self { batch: true, fuse: true, fold: true, mono: true }
+    }
 }
 
 impl CompileOptions {
     /// The defaults, with batching off when the environment variable
-    /// `FERRITE_NO_BATCH` is `1`, fusion off when `FERRITE_NO_FUSE` is `1` and
-    /// gain folding off when `FERRITE_NO_FOLD` is `1` (control side: reads the
-    /// environment).
+    /// `FERRITE_NO_BATCH` is `1`, fusion off when `FERRITE_NO_FUSE` is `1`,
+    /// gain folding off when `FERRITE_NO_FOLD` is `1` and mono sources off when
+    /// `FERRITE_NO_MONO` is `1` (control side: reads the environment).
     pub fn from_env() -> Self {
-        let fold = std::env::var("FERRITE_NO_FOLD").map_or(true, |v| v.trim() != "1");
-        Self { batch: crate::batch::enabled_by_env(), fuse: crate::fuse::enabled_by_env(), fold }
+        let off = |name: &str| std::env::var(name).is_ok_and(|v| v.trim() == "1");
+        Self {
+            batch: crate::batch::enabled_by_env(),
+            fuse: crate::fuse::enabled_by_env(),
+            fold: !off("FERRITE_NO_FOLD"),
+            mono: !off("FERRITE_NO_MONO"),
+        }
     }
 }
 
@@ -379,6 +395,11 @@ pub fn compile_with(
             meters.push((name.clone(), k));
         }
         info.nodes.insert(b.id, NodeInfo { index: k, kind: b.kind.clone(), params: b.params.clone() });
+        // A generator with every channel the same: run on channel 0 only.
+        let mono = options.mono
+            && settings.channels > 1
+            && preds[i].is_empty()
+            && b.processor.as_ref().is_some_and(|p| p.mono_source());
         render_nodes.push(RenderNode {
             id: b.id,
             role: b.role,
@@ -392,6 +413,7 @@ pub fn compile_with(
             fused: Box::new([]),
             chain: None,
             fold: foldable[i],
+            mono,
             absorbed: absorbed[i],
             params_settled: false,
         });
@@ -442,6 +464,7 @@ pub fn compile_with(
         batches,
         comp_batches,
         out_scale: vec![1.0; n].into_boxed_slice(),
+        mono_slots: vec![false; nslots].into_boxed_slice(),
     };
     let (lanes, lane_targets) = compile_lanes(&desc.automation, &info, settings.sample_rate)?;
     graph.bind_lanes(&lane_targets);

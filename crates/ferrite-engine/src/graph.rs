@@ -126,6 +126,8 @@ pub struct RenderNode {
     /// A `gain` whose one reader applies it (see [`CompiledGraph::render_block`]):
     /// while its gain is constant it does not run.
     pub(crate) fold: bool,
+    /// A generator run on channel 0 only (see [`CompiledGraph::render_block`]).
+    pub(crate) mono: bool,
     /// A fused chain member other than the tail: the tail runs it.
     pub(crate) absorbed: bool,
     /// Every parameter buffer holds its constant value, with no ramp and no
@@ -155,6 +157,9 @@ pub struct CompiledGraph {
     /// Per node (render index): the gain a folded `gain` left for its reader
     /// to apply this block (1 when it ran itself).
     pub(crate) out_scale: Box<[f64]>,
+    /// Per buffer slot: it holds a mono block, channel 0 standing for every
+    /// channel (set by its writer each block).
+    pub(crate) mono_slots: Box<[bool]>,
 }
 
 impl CompiledGraph {
@@ -207,6 +212,11 @@ impl CompiledGraph {
     /// [`Self::render_block`]).
     pub fn folded_gains(&self) -> usize {
         self.nodes.iter().filter(|n| n.fold).count()
+    }
+
+    /// How many generators run on one channel (see [`Self::render_block`]).
+    pub fn mono_sources(&self) -> usize {
+        self.nodes.iter().filter(|n| n.mono).count()
     }
 
     /// Lengths of the fused biquad chains, in render order (see [`crate::fuse`]).
@@ -352,11 +362,25 @@ impl CompiledGraph {
     /// would follow, so the samples are the same bits (tested against
     /// `CompileOptions::fold` off; `FERRITE_NO_FOLD=1` turns it off).
     ///
+    /// Mono sources: a generator whose channels all carry one signal
+    /// (`Processor::mono_source`: oscillator, constant) writes channel 0 only,
+    /// and its buffer slot is marked mono for the block. A sum of mono inputs
+    /// is computed on channel 0 only; when a full-width input joins, the sum so
+    /// far is copied to the other channels first. Before a processor runs, and
+    /// for a compensation delay, a mono block is widened (channel 0 copied to
+    /// the others). Each channel would have had the same operands in the same
+    /// order, so the samples are the same bits (tested against
+    /// `CompileOptions::mono` off; `FERRITE_NO_MONO=1` turns it off). It saves
+    /// the generator's copies and half of the mixing of plain source tracks.
+    ///
     /// # Realtime
     /// Does not allocate, free, lock or panic.
     pub fn render_block(&mut self, position: u64, frames: usize, lanes: &mut [Lane]) {
         let frames = frames.min(self.max_block);
         let (channels, mb) = (self.channels, self.max_block);
+        if let Some(m) = self.input_slot.and_then(|s| self.mono_slots.get_mut(s)) {
+            *m = false;
+        }
         for k in 0..self.nodes.len() {
             let Some(node) = self.nodes.get_mut(k) else { continue };
             if node.role == Role::Input || node.absorbed {
@@ -364,6 +388,18 @@ impl CompiledGraph {
             }
             let batch = node.batch;
             let comp_batch = node.comp_batch;
+            // A compensation delay keeps every channel's history: its source
+            // gets all its channels (a mono block is widened in place, which
+            // leaves channel 0, all its other readers see, as it was).
+            for edge in node.inputs.iter().filter(|e| e.comp.is_some()) {
+                if let Some(m) = self.mono_slots.get_mut(edge.src_slot).filter(|m| **m) {
+                    *m = false;
+                    if let Some(src) = self.pool.get_mut(edge.src_slot) {
+                        widen(src, channels, mb, frames);
+                    }
+                }
+            }
+            let mono_at = |s: usize| self.mono_slots.get(s).copied().unwrap_or(false);
             // Take the node's buffer out of the pool (no allocation: an empty
             // boxed slice is a dangling pointer), sum its inputs into it: the
             // first input is copied (a plain edge) or added to zeros (an edge
@@ -373,17 +409,29 @@ impl CompiledGraph {
             // Rendered in place: the first input's samples are already in `buf`.
             let in_place = node.inputs.first().is_some_and(|e| e.src_slot == node.slot);
             let mut empty = !in_place;
+            // While every input so far is mono, so is the sum: channel 0 only
+            // (each channel would have the same operands in the same order).
+            let mut mono = in_place && mono_at(node.slot);
             // Plain inputs after the first are added up to four at a time, in
             // edge order, each times its folded gain (the same bits as one by one).
-            let mut pending = [(0usize, 1.0f64); 4];
+            let mut pending = [Source { slot: 0, gain: 1.0, mono: false }; 4];
             let mut np = 0;
             for edge in node.inputs.iter_mut().skip(usize::from(in_place)) {
                 let Some(src) = self.pool.get(edge.src_slot) else { continue };
+                let src_mono = mono_at(edge.src_slot);
                 // A folded gain's factor (1: a plain sum).
                 let g = edge.scale_from.and_then(|j| self.out_scale.get(j)).copied().unwrap_or(1.0);
+                // A full-width input joins a mono sum: the sum so far becomes full width.
+                if mono && !src_mono {
+                    sum_sources(&self.pool, pending.get(..np).unwrap_or(&[]), &mut buf, 1, mb, frames);
+                    np = 0;
+                    widen(&mut buf, channels, mb, frames);
+                    mono = false;
+                }
+                let width = if mono { 1 } else { channels };
                 match edge.comp.as_mut() {
                     Some(d) => {
-                        sum_sources(&self.pool, pending.get(..np).unwrap_or(&[]), &mut buf, channels, mb, frames);
+                        sum_sources(&self.pool, pending.get(..np).unwrap_or(&[]), &mut buf, width, mb, frames);
                         np = 0;
                         if empty {
                             zero_channels(&mut buf, channels, mb, frames);
@@ -391,7 +439,8 @@ impl CompiledGraph {
                         d.add_delayed(src, &mut buf, channels, mb, frames);
                     }
                     None if empty => {
-                        for c in 0..channels {
+                        mono = src_mono;
+                        for c in 0..if src_mono { 1 } else { channels } {
                             let r = c * mb..c * mb + frames;
                             if let (Some(s), Some(d)) = (src.get(r.clone()), buf.get_mut(r)) {
                                 d.copy_from_slice(s);
@@ -404,18 +453,19 @@ impl CompiledGraph {
                     }
                     None => {
                         if let Some(p) = pending.get_mut(np) {
-                            *p = (edge.src_slot, g);
+                            *p = Source { slot: edge.src_slot, gain: g, mono: src_mono };
                             np += 1;
                         }
                         if np == pending.len() {
-                            sum_sources(&self.pool, &pending, &mut buf, channels, mb, frames);
+                            sum_sources(&self.pool, &pending, &mut buf, width, mb, frames);
                             np = 0;
                         }
                     }
                 }
                 empty = false;
             }
-            sum_sources(&self.pool, pending.get(..np).unwrap_or(&[]), &mut buf, channels, mb, frames);
+            let width = if mono { 1 } else { channels };
+            sum_sources(&self.pool, pending.get(..np).unwrap_or(&[]), &mut buf, width, mb, frames);
             // No input: zeros, unless the processor writes the whole block anyway.
             if empty && !node.processor.as_ref().is_some_and(|p| p.overwrites_output()) {
                 zero_channels(&mut buf, channels, mb, frames);
@@ -432,8 +482,19 @@ impl CompiledGraph {
                     if let Some(slot) = self.pool.get_mut(node.slot) {
                         *slot = buf;
                     }
+                    if let Some(m) = self.mono_slots.get_mut(node.slot) {
+                        *m = mono;
+                    }
                     continue;
                 }
+            }
+            // Processors see every channel; a generator of one signal writes channel 0 only.
+            if mono {
+                widen(&mut buf, channels, mb, frames);
+            }
+            let out_mono = node.mono && batch.is_none() && comp_batch.is_none() && node.fused.is_empty();
+            if let Some(m) = self.mono_slots.get_mut(node.slot) {
+                *m = out_mono;
             }
             // The tail of a fused chain: the other members first (the whole
             // chain at once when its parameters are constant).
@@ -475,7 +536,7 @@ impl CompiledGraph {
                         // A batch member: loaded into its group's bank, or run alone.
                         Some((group, m)) => group.stage(m, p.as_mut(), &ctx, &mut buf, mb),
                         None => {
-                            let mut bus = Bus::new(&mut buf, channels, mb, frames);
+                            let mut bus = Bus::new(&mut buf, if out_mono { 1 } else { channels }, mb, frames);
                             if was_settled {
                                 p.process_unchanged(&ctx, &mut bus);
                             } else {
@@ -503,16 +564,25 @@ impl CompiledGraph {
     }
 }
 
-/// Adds the buffers of `sources` (up to 4 `(slot, gain)`) times their gains
-/// to `buf`, in that order: four at once with [`mix4_into`], fewer one by one
-/// with [`mix_into`] (the same products and sums either way; a gain of 1 is
-/// a plain sum).
+/// A summed input: its buffer slot, the gain applied while summing, and
+/// whether the slot holds a mono block (channel 0 read for every channel).
+#[derive(Debug, Clone, Copy)]
+struct Source {
+    slot: usize,
+    gain: f64,
+    mono: bool,
+}
+
+/// Adds the buffers of `sources` (up to 4) times their gains to the first
+/// `channels` channels of `buf`, in that order: four at once with
+/// [`mix4_into`], fewer one by one with [`mix_into`] (the same products and
+/// sums either way; a gain of 1 is a plain sum).
 ///
 /// # Realtime
 /// Does not allocate, lock or panic.
 fn sum_sources(
     pool: &[Box<[f64]>],
-    sources: &[(usize, f64)],
+    sources: &[Source],
     buf: &mut [f64],
     channels: usize,
     stride: usize,
@@ -521,8 +591,12 @@ fn sum_sources(
     for c in 0..channels {
         let r = c * stride..c * stride + frames;
         let Some(d) = buf.get_mut(r.clone()) else { continue };
-        let src = |k: usize| sources.get(k).and_then(|&(s, _)| pool.get(s)).and_then(|b| b.get(r.clone()));
-        let g = |k: usize| sources.get(k).map_or(1.0, |&(_, g)| g);
+        let src = |k: usize| {
+            let s = sources.get(k)?;
+            let row = if s.mono { 0 } else { c * stride };
+            pool.get(s.slot)?.get(row..row + frames)
+        };
+        let g = |k: usize| sources.get(k).map_or(1.0, |s| s.gain);
         match (sources.len(), src(0), src(1), src(2), src(3)) {
             (4, Some(a), Some(b), Some(e), Some(f)) => mix4_into(d, [a, b, e, f], [g(0), g(1), g(2), g(3)]),
             _ => {
@@ -532,6 +606,24 @@ fn sum_sources(
                     }
                 }
             }
+        }
+    }
+}
+
+/// Copies channel 0 to the other `channels - 1` rows of `stride`: a mono
+/// block made full width.
+///
+/// # Realtime
+/// Does not allocate, lock or panic.
+fn widen(buf: &mut [f64], channels: usize, stride: usize, frames: usize) {
+    if stride == 0 || frames > stride {
+        return;
+    }
+    let (first, rest) = buf.split_at_mut(stride.min(buf.len()));
+    let Some(src) = first.get(..frames) else { return };
+    for row in rest.chunks_mut(stride).take(channels.saturating_sub(1)) {
+        if let Some(d) = row.get_mut(..frames) {
+            d.copy_from_slice(src);
         }
     }
 }

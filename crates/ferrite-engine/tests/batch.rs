@@ -103,7 +103,8 @@ fn session(tracks: u32, automate: bool) -> GraphDesc {
 }
 
 fn build(desc: &GraphDesc, max_block: usize, batch: bool) -> Compiled {
-    compile_with(desc, settings(max_block), &[], CompileOptions { batch, fuse: true, fold: true }).expect("compiles")
+    compile_with(desc, settings(max_block), &[], CompileOptions { batch, fuse: true, fold: true, mono: true })
+        .expect("compiles")
 }
 
 /// Largest `|a − b| / max(|b|, 1e-3)` (the output is about unit scale).
@@ -147,8 +148,13 @@ fn groups_are_found_by_depth_and_stage_count() {
     assert!(build(&session(1, false), 128, true).graph.batch_groups().len() == 2);
     // Stereo: only the single biquads are batched.
     let stereo = RenderSettings { channels: 2, ..settings(128) };
-    let c =
-        compile_with(&session(16, false), stereo, &[], CompileOptions { batch: true, fuse: true, fold: true }).unwrap();
+    let c = compile_with(
+        &session(16, false),
+        stereo,
+        &[],
+        CompileOptions { batch: true, fuse: true, fold: true, mono: true },
+    )
+    .unwrap();
     assert_eq!(c.graph.batch_groups(), [4]);
 }
 
