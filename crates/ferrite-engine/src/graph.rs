@@ -474,11 +474,16 @@ impl CompiledGraph {
             fill_params(node, position, frames, lanes);
             // A folded gain with a constant gain: its reader applies it.
             if node.fold {
-                let g = node.params.first().and_then(|p| p.block(frames).constant());
-                if let Some(scale) = self.out_scale.get_mut(k) {
-                    *scale = g.unwrap_or(1.0);
-                }
-                if g.is_some() {
+                // Settled before this block: the previous block's constant,
+                // already in `out_scale` (the parameter buffer is not read).
+                let constant = was_settled || {
+                    let g = node.params.first().and_then(|p| p.block(frames).constant());
+                    if let Some(scale) = self.out_scale.get_mut(k) {
+                        *scale = g.unwrap_or(1.0);
+                    }
+                    g.is_some()
+                };
+                if constant {
                     if let Some(slot) = self.pool.get_mut(node.slot) {
                         *slot = buf;
                     }
