@@ -102,6 +102,13 @@ fn bench_osc(c: &mut Criterion) {
         g.bench_function(BenchmarkId::new("saw_table", l.name()), |b| {
             b.iter(|| p = osc::table_at(l, &mix, 0.5, p, step, black_box(&mut out)))
         });
+        // One level: the steady state of a held frequency (the oscillator's
+        // own crossfaded table).
+        let one = osc::TableMix { lo: mix.lo, hi: None };
+        let mut p = 0u64;
+        g.bench_function(BenchmarkId::new("saw_table_one_level", l.name()), |b| {
+            b.iter(|| p = osc::table_at(l, &one, 0.5, p, step, black_box(&mut out)))
+        });
         let mut p = 0u64;
         g.bench_function(BenchmarkId::new("saw_table_gather", l.name()), |b| {
             b.iter(|| p = osc::table_gather_at(l, &mix, 0.5, p, step, black_box(&mut out)))
