@@ -6,7 +6,7 @@
 use crate::automation::Lane;
 use crate::batch::{BatchGroup, CompGroup};
 use crate::nodes::Role;
-use ferrite_dsp::kernels::{gain, mix4_into, mix_into};
+use ferrite_dsp::kernels::{gain, mix4_into, mix_into, prefetch};
 use ferrite_dsp::{Bus, ParamBuffer, ProcessContext, Processor};
 
 /// A compensation delay on one edge: `len` frames per channel, ring-buffered.
@@ -382,6 +382,16 @@ impl CompiledGraph {
             *m = false;
         }
         for k in 0..self.nodes.len() {
+            // The next node's edges, parameters and processor (hints only).
+            if let Some(next) = self.nodes.get(k + 1) {
+                prefetch(next.inputs.as_ptr());
+                prefetch(next.params.as_ptr());
+                prefetch(next.ctl.as_ptr());
+                if let Some(p) = next.processor.as_deref() {
+                    prefetch(p);
+                    prefetch((p as *const dyn Processor).cast::<u8>().wrapping_add(64));
+                }
+            }
             let Some(node) = self.nodes.get_mut(k) else { continue };
             if node.role == Role::Input || node.absorbed {
                 continue;

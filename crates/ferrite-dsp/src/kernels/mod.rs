@@ -93,6 +93,23 @@ pub use gain::{gain, gain_at, gain_ramp, gain_ramp_at, gain_varying, gain_varyin
 pub use mix::{mix4_into, mix4_into_at, mix_into, mix_into_at, pan_stereo, pan_stereo_at};
 pub use scan::{peak_abs, peak_abs_at, sum_squares, sum_squares_at};
 
+/// Asks the CPU to bring the cache line at `p` closer (a hint: it never
+/// faults, whatever `p` is, and changes no result).
+///
+/// # Realtime
+/// Does not allocate, lock or panic.
+#[inline(always)]
+pub fn prefetch<T: ?Sized>(p: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SAFETY: SSE is part of x86-64, and a prefetch reads nothing
+        // architecturally (any address is allowed).
+        unsafe { core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(p.cast::<i8>()) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 /// `a·b + c`, fused (one rounding) when `FUSED`, else rounded twice. The
 /// scalar mirror of the vector `madd`.
 #[inline(always)]
