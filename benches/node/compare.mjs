@@ -19,8 +19,12 @@
 // Making the graphs equal:
 // - node-web-audio-api's processing nodes are forced to 2 channels
 //   (channelCountMode 'explicit'), since a Web Audio oscillator is mono and would
-//   otherwise be filtered as one channel, while ferrite carries every connection at
-//   the render's channel count.
+//   otherwise be filtered as one channel, while ferrite processes every node at
+//   the render's channel count. (ferrite keeps an oscillator's output on one
+//   channel only until a processor reads it: in case 3, where oscillators go
+//   through gains straight into the output, it mixes one channel and copies it,
+//   as node-web-audio-api does at its defaults. FERRITE_BENCH_NWA_DEFAULT_CHANNELS=1
+//   shows that comparison.)
 // - Same frequencies, Q, gains, pan positions. Web Audio's peaking filter uses the
 //   RBJ cookbook formulas like ferrite (ferrite computes in f64, Web Audio in f32).
 // - Nodes ferrite does not implement yet (the engine throws "not implemented yet")
