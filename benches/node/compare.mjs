@@ -228,6 +228,14 @@ function rmsDb(chans) {
   return n ? 10 * Math.log10(s / n) : -Infinity
 }
 
+/** The median of `xs` (NaN when empty). */
+function median(xs) {
+  if (xs.length === 0) return NaN
+  const v = [...xs].sort((a, b) => a - b)
+  const m = v.length >> 1
+  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2
+}
+
 async function timeIt(fn) {
   const t0 = process.hrtime.bigint()
   const out = await fn()
@@ -373,10 +381,14 @@ for (const c of cases) {
   const seconds = c.spec.seconds * SCALE
   const best = new Map()
   const rms = new Map()
-  const record = (key, r, fn) => {
+  // Every run's time per engine, in round order (a round runs each engine once).
+  const times = new Map()
+  const record = (key, r) => {
     const prev = best.get(key)
     if (!prev || r.ms < prev) best.set(key, r.ms)
     if (!rms.has(key)) rms.set(key, rmsDb(r.out))
+    if (!times.has(key)) times.set(key, [])
+    times.get(key).push(r.ms)
   }
   let failed = null
   let runs = 0
@@ -405,15 +417,21 @@ for (const c of cases) {
     continue
   }
   const nwaMs = best.get('node-web-audio-api')
+  const nwaTimes = times.get('node-web-audio-api') ?? []
   rows.push({ c, seconds, runs, engine: 'node-web-audio-api', ms: nwaMs, rms: rms.get('node-web-audio-api') })
-  for (const [k, ms] of best) if (k !== 'node-web-audio-api') rows.push({ c, seconds, runs, engine: k, ms, rms: rms.get(k), ratio: nwaMs / ms })
+  for (const [k, ms] of best) {
+    if (k === 'node-web-audio-api') continue
+    // The ratio within each round (both engines under the same load), then the median.
+    const paired = (times.get(k) ?? []).map((t, i) => nwaTimes[i] / t).filter(Number.isFinite)
+    rows.push({ c, seconds, runs, engine: k, ms, rms: rms.get(k), ratio: nwaMs / ms, paired: median(paired) })
+  }
   process.stderr.write(`  case ${c.n} done (${((Date.now() - tStart) / 1000).toFixed(1)} s elapsed)\n`)
 }
 
 // ---------------------------------------------------------------------------
 // Table
 
-const head = ['case', 'engine', 'audio s', 'runs', 'best wall ms', 'x realtime', 'out RMS dB', 'ferrite/nwa', 'goal']
+const head = ['case', 'engine', 'audio s', 'runs', 'best wall ms', 'x realtime', 'out RMS dB', 'ferrite/nwa', 'median paired', 'goal']
 const body = rows.map((r) => [
   `${r.c.n}. ${r.c.name}`,
   r.engine,
@@ -423,10 +441,11 @@ const body = rows.map((r) => [
   (r.seconds / (r.ms / 1000)).toFixed(1),
   r.rms.toFixed(1),
   r.ratio === undefined ? '' : `${r.ratio.toFixed(2)}x`,
+  r.paired === undefined || !Number.isFinite(r.paired) ? '' : `${r.paired.toFixed(2)}x`,
   r.ratio === undefined ? '' : `>=${r.c.goal}x ${r.ratio >= r.c.goal ? 'MET' : 'NOT MET'}`,
 ])
 const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)))
-const line = (cells) => cells.map((s, i) => (i >= 2 && i <= 7 ? lpad(s, widths[i]) : pad(s, widths[i]))).join(' | ')
+const line = (cells) => cells.map((s, i) => (i >= 2 && i <= 8 ? lpad(s, widths[i]) : pad(s, widths[i]))).join(' | ')
 console.log(line(head))
 console.log(widths.map((w) => '-'.repeat(w)).join('-|-'))
 let prev = null
@@ -437,7 +456,8 @@ for (const b of body) {
 }
 console.log('')
 for (const c of cases) if (c.note) console.log(`case ${c.n}: ${c.note}`)
-console.log('ratio = node-web-audio-api wall time / ferrite wall time (higher is better for ferrite).')
+console.log('ratio = node-web-audio-api wall time / ferrite wall time (higher is better for ferrite): best against best;')
+console.log('median paired = the median over rounds of the two engines\' times in the same round (less sensitive to load drift).')
 console.log('Goals (issue "SIMD kernels and DSP speed"): >=10x node-web-audio-api on the EQ-heavy cases (1, 2, 4), >=5x on the plain mix (3).')
 console.log('Not measured here: biquad bank vs machine limit (cargo bench), real-time p99 of the reference session (npm run bench:rt).')
 console.log(`total ${((Date.now() - tStart) / 1000).toFixed(1)} s`)
