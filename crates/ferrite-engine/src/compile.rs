@@ -413,6 +413,10 @@ pub fn compile_with(
             fused: Box::new([]),
             chain: None,
             fold: foldable[i],
+            // One input, rendered in place: while settled, nothing to do at all.
+            pass_through: foldable[i]
+                && preds[i].len() == 1
+                && preds[i].first().map(|&p| slot_of[p]) == Some(slot_of[i]),
             mono,
             absorbed: absorbed[i],
             params_settled: false,

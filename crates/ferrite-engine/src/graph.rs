@@ -126,6 +126,10 @@ pub struct RenderNode {
     /// A `gain` whose one reader applies it (see [`CompiledGraph::render_block`]):
     /// while its gain is constant it does not run.
     pub(crate) fold: bool,
+    /// A folded gain with one input, rendered in place on it: while its
+    /// parameters are settled, its block leaves every buffer, flag and factor
+    /// as it was, so the render core skips it without touching its edges.
+    pub(crate) pass_through: bool,
     /// A generator run on channel 0 only (see [`CompiledGraph::render_block`]).
     pub(crate) mono: bool,
     /// A fused chain member other than the tail: the tail runs it.
@@ -393,7 +397,7 @@ impl CompiledGraph {
                 }
             }
             let Some(node) = self.nodes.get_mut(k) else { continue };
-            if node.role == Role::Input || node.absorbed {
+            if node.role == Role::Input || node.absorbed || (node.pass_through && node.params_settled) {
                 continue;
             }
             let batch = node.batch;
