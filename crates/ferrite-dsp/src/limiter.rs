@@ -39,6 +39,7 @@
 //! frames. An automated ceiling travels with the audio: the ceiling that bounds
 //! an output sample is the one in force when that sample entered.
 
+use crate::kernels::floor;
 use crate::processor::{Bus, ParamSpec, PrepareContext, ProcessContext, Processor};
 
 /// Default `ceilingDb` (dBFS).
@@ -266,7 +267,7 @@ impl Limiter {
             return ONE;
         }
         let g = ceiling / peak;
-        let mut q = (g * ONE_F).floor().clamp(0.0, ONE_F) as u64;
+        let mut q = floor(g * ONE_F).clamp(0.0, ONE_F) as u64;
         while q > 0 && peak * (q as f64 / ONE_F) > ceiling {
             q -= 1;
         }
@@ -308,7 +309,7 @@ impl Limiter {
                 e = hf;
             }
             self.env = e;
-            let b = (e.floor() as u64).min(h);
+            let b = (floor(e) as u64).min(h);
             if let Some(old) = self.box_ring.get_mut(self.box_pos) {
                 self.box_sum = self.box_sum.wrapping_sub(*old).wrapping_add(b);
                 *old = b;

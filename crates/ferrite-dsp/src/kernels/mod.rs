@@ -93,6 +93,32 @@ pub use gain::{gain, gain_at, gain_ramp, gain_ramp_at, gain_varying, gain_varyin
 pub use mix::{mix4_into, mix4_into_at, mix_into, mix_into_at, pan_stereo, pan_stereo_at};
 pub use scan::{peak_abs, peak_abs_at, sum_squares, sum_squares_at};
 
+/// `x.floor()`, the same value for every `x` (signed zeros and NaN included),
+/// without the out-of-line software `floor` that baseline x86-64 (no SSE4.1
+/// `roundsd`) calls: a truncating conversion and a compare.
+///
+/// ```
+/// # use ferrite_dsp::kernels::floor;
+/// assert_eq!(floor(-2.5), -3.0);
+/// assert!(floor(-0.0).is_sign_negative());
+/// ```
+#[inline(always)]
+pub fn floor(x: f64) -> f64 {
+    // From 2^52 up every f64 is an integer; infinities and NaN stay as they are.
+    if x.is_nan() || x.abs() >= 4_503_599_627_370_496.0 {
+        return x;
+    }
+    // Truncation toward zero, exact below 2^52.
+    let t = x as i64 as f64;
+    if t > x {
+        t - 1.0
+    } else {
+        // Here `x` is an integer or positive; `-0.0` truncates to `+0.0`, so
+        // the sign is copied back (it changes nothing else).
+        t.copysign(x)
+    }
+}
+
 /// Asks the CPU to bring the cache line at `p` closer (a hint: it never
 /// faults, whatever `p` is, and changes no result).
 ///
@@ -269,5 +295,59 @@ pub(crate) mod testutil {
     pub fn fused(level: crate::kernels::SimdLevel) -> bool {
         use crate::kernels::SimdLevel::*;
         matches!(level, Avx2 | Avx512 | Neon)
+    }
+}
+
+#[cfg(test)]
+mod floor_tests {
+    use super::floor;
+
+    #[test]
+    fn floor_is_std_floor_bit_for_bit() {
+        let mut xs = vec![
+            0.0,
+            -0.0,
+            0.5,
+            -0.5,
+            1.0,
+            -1.0,
+            2.5,
+            -2.5,
+            f64::MIN_POSITIVE,
+            -f64::MIN_POSITIVE,
+            5e-324,
+            -5e-324,
+            0.999_999_999_999_999_9,
+            -0.999_999_999_999_999_9,
+            4_503_599_627_370_495.5,
+            -4_503_599_627_370_495.5,
+            4_503_599_627_370_496.0,
+            -4_503_599_627_370_497.0,
+            9.3e18,
+            -9.3e18,
+            1e300,
+            -1e300,
+            f64::MAX,
+            f64::MIN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ];
+        // A spread over every magnitude, both signs, and points next to integers.
+        let mut s = 0x9E37_79B9_7F4A_7C15u64;
+        for _ in 0..20_000 {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            let x = f64::from_bits(s);
+            if x.is_finite() {
+                xs.push(x);
+            }
+            let k = (s % 2001) as f64 - 1000.0;
+            xs.extend([k, k + f64::EPSILON * k.abs().max(1.0), k - f64::EPSILON * k.abs().max(1.0)]);
+        }
+        for x in xs {
+            assert_eq!(floor(x).to_bits(), x.floor().to_bits(), "floor({x:e})");
+        }
+        assert!(floor(f64::NAN).is_nan());
     }
 }

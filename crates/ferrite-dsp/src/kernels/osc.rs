@@ -43,7 +43,7 @@ pub fn phase_of_cycles(cycles: f64) -> u64 {
     if !cycles.is_finite() {
         return 0;
     }
-    let f = cycles - cycles.floor();
+    let f = cycles - super::floor(cycles);
     // `f` in [0, 1]; the cast saturates at 1.0 (one cycle ≈ no change).
     (f * CYCLE) as u64
 }
