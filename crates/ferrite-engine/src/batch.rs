@@ -308,12 +308,6 @@ pub(crate) fn batchable(processor: &mut dyn Processor) -> Option<usize> {
     bank_filter(processor).map(|f: &mut dyn BankFilter| f.bank_stages()).filter(|&s| s > 0)
 }
 
-/// Whether batching is on by default: not when `FERRITE_NO_BATCH` is `1`
-/// (control side: reads the environment).
-pub(crate) fn enabled_by_env() -> bool {
-    std::env::var("FERRITE_NO_BATCH").map_or(true, |v| v.trim() != "1")
-}
-
 /// Groups of batchable nodes: `(members, stages)` by `(depth, stages)`, in
 /// order of first appearance, with ≥ 2 members each. `stages[i]` is `None`
 /// for a node that cannot be batched.

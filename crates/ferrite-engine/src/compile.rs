@@ -141,8 +141,8 @@ impl CompileOptions {
     pub fn from_env() -> Self {
         let off = |name: &str| std::env::var(name).is_ok_and(|v| v.trim() == "1");
         Self {
-            batch: crate::batch::enabled_by_env(),
-            fuse: crate::fuse::enabled_by_env(),
+            batch: !off("FERRITE_NO_BATCH"),
+            fuse: !off("FERRITE_NO_FUSE"),
             fold: !off("FERRITE_NO_FOLD"),
             mono: !off("FERRITE_NO_MONO"),
         }

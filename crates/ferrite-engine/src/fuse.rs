@@ -43,12 +43,6 @@ use ferrite_dsp::biquad::Biquad;
 use ferrite_dsp::kernels::{simd_level, BiquadCascade, BiquadCoeffs, SimdLevel, MAX_CASCADE_STAGES};
 use ferrite_dsp::{Bus, ProcessContext};
 
-/// Whether fusion is on by default: not when `FERRITE_NO_FUSE` is `1`
-/// (control side: reads the environment).
-pub(crate) fn enabled_by_env() -> bool {
-    std::env::var("FERRITE_NO_FUSE").map_or(true, |v| v.trim() != "1")
-}
-
 /// Chains of at least two biquad nodes, head first (indices into `built`).
 pub(crate) fn find_chains(built: &[BuiltNode], preds: &[Vec<usize>], succs: &[Vec<usize>]) -> Vec<Vec<usize>> {
     let is_biquad = |i: usize| built.get(i).is_some_and(|b| b.role == Role::Effect && b.kind == "biquad");

@@ -102,3 +102,29 @@ pub fn render(
 ) -> Vec<Vec<f64>> {
     render_blocks(c, 0, frames, block, &input, at_block)
 }
+
+/// Runs `callbacks` stereo device callbacks on `core`, each inside
+/// `assert_no_alloc`, at the sizes devices deliver (256, 100, 1 and 37
+/// frames in turn; `input` holds at least 256 interleaved stereo frames).
+/// Before each callback `each(control, cb)` sends that callback's control
+/// traffic; after it the control side collects garbage. Resets the violation
+/// count first (the caller asserts it) and returns the loudest output sample.
+pub fn callbacks_without_allocating(
+    control: &mut ferrite_engine::realtime::EngineControl,
+    core: &mut ferrite_engine::realtime::AudioCore,
+    input: &[f32],
+    callbacks: usize,
+    mut each: impl FnMut(&mut ferrite_engine::realtime::EngineControl, usize),
+) -> f32 {
+    let mut out = vec![0.0f32; 256 * 2];
+    assert_no_alloc::reset_violation_count();
+    let mut heard = 0.0f32;
+    for cb in 0..callbacks {
+        each(control, cb);
+        let frames = [256usize, 100, 1, 37][cb % 4];
+        assert_no_alloc::assert_no_alloc(|| core.render(&mut out[..frames * 2], &input[..frames * 2], 2, frames, 2));
+        heard = heard.max(out[..frames * 2].iter().fold(0.0f32, |m, x| m.max(x.abs())));
+        control.collect_garbage();
+    }
+    heard
+}
