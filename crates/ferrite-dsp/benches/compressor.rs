@@ -161,15 +161,14 @@ fn bench_batch(c: &mut Criterion) {
                 data[m].copy_from_slice(&src[m]);
                 let ctx = ProcessContext { frames: BLOCK, position, params: &pbs[m] };
                 let bus = Bus::new(black_box(&mut data[m]), 2, BLOCK, BLOCK);
-                if let Some(lane) = comps[m].batch_begin(&ctx, &bus) {
-                    targets[m * BLOCK..(m + 1) * BLOCK].copy_from_slice(comps[m].batch_targets(BLOCK));
+                if let Some(lane) = comps[m].batch_begin(&ctx, &bus, &mut targets[m * BLOCK..(m + 1) * BLOCK]) {
                     lanes.push(lane);
                 }
             }
             smooth_lanes(&mut lanes, &targets, &mut exps, BLOCK, BLOCK);
             for (m, lane) in lanes.iter().enumerate() {
                 let mut bus = Bus::new(black_box(&mut data[m]), 2, BLOCK, BLOCK);
-                comps[m].batch_finish(&mut bus, &exps[m * BLOCK..(m + 1) * BLOCK], lane);
+                comps[m].batch_finish(&mut bus, &mut exps[m * BLOCK..(m + 1) * BLOCK], lane);
             }
             position += BLOCK as u64;
         })

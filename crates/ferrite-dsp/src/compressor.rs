@@ -789,24 +789,26 @@ pub struct SmoothLane {
 /// [`Processor::process`], so a batched compressor gives the same bits.
 impl Compressor {
     /// Batch step 1 for a block whose parameters are all constant and that
-    /// fits the prepared block: computes the block's targets (read them with
-    /// [`Self::batch_targets`]) and returns the lane; `None` otherwise (then
-    /// run [`Processor::process`] for this block instead).
+    /// fits the prepared block: writes the block's targets to the first
+    /// `frames` entries of `targets` (the lane's row of the batch) and
+    /// returns the lane; `None` otherwise, `targets` untouched (then run
+    /// [`Processor::process`] for this block instead).
     ///
     /// # Realtime
     /// Does not allocate, lock or panic.
-    pub fn batch_begin(&mut self, ctx: &ProcessContext<'_>, io: &Bus<'_>) -> Option<SmoothLane> {
+    pub fn batch_begin(&mut self, ctx: &ProcessContext<'_>, io: &Bus<'_>, targets: &mut [f64]) -> Option<SmoothLane> {
         let n = ctx.frames.min(io.frames());
-        if n > self.gain.len() || (0..PARAMS.len()).any(|k| ctx.param(k).constant().is_none()) {
+        if n > self.gain.len() || n > targets.len() || (0..PARAMS.len()).any(|k| ctx.param(k).constant().is_none()) {
             return None;
         }
+        let targets = targets.get_mut(..n)?;
         #[cfg(target_arch = "x86_64")]
         if self.wide && std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU supports AVX2 (checked just above).
-            unsafe { self.begin_avx2(ctx, io, n) };
+            unsafe { self.begin_avx2(ctx, io, targets) };
             return Some(self.lane());
         }
-        self.begin(ctx, io, n);
+        self.begin(ctx, io, targets);
         Some(self.lane())
     }
 
@@ -821,23 +823,18 @@ impl Compressor {
         }
     }
 
-    /// The targets of the block begun by [`Self::batch_begin`] (`frames` long).
-    pub fn batch_targets(&self, frames: usize) -> &[f64] {
-        self.level.get(..frames).unwrap_or(&[])
-    }
-
     /// [`Self::begin`] compiled for AVX2 (no FMA outside `ln`).
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    fn begin_avx2(&mut self, ctx: &ProcessContext<'_>, io: &Bus<'_>, n: usize) {
-        self.begin(ctx, io, n);
+    fn begin_avx2(&mut self, ctx: &ProcessContext<'_>, io: &Bus<'_>, level: &mut [f64]) {
+        self.begin(ctx, io, level);
     }
 
     /// Steps 1–3 of [`Self::process_chunk`] for constant parameters, up to
-    /// the targets (left in `level`).
+    /// the targets (written to `level`, one per frame).
     #[inline(always)]
-    fn begin(&mut self, ctx: &ProcessContext<'_>, io: &Bus<'_>, n: usize) {
-        let (Some(peak), Some(level)) = (self.peak.get_mut(..n), self.level.get_mut(..n)) else { return };
+    fn begin(&mut self, ctx: &ProcessContext<'_>, io: &Bus<'_>, level: &mut [f64]) {
+        let Some(peak) = self.peak.get_mut(..level.len()) else { return };
         linked_peaks(io, 0, peak);
         let st = &mut self.gc;
         st.update(ctx, 0);
@@ -855,20 +852,18 @@ impl Compressor {
     }
 
     /// Batch step 3: applies the gains whose exponents `exps` (`frames`
-    /// long) [`smooth_lanes`] computed for this compressor's lane, and
-    /// takes the lane's final reduction.
+    /// long, the lane's row) [`smooth_lanes`] computed for this compressor's
+    /// lane, and takes the lane's final reduction. `exps` is scratch: it
+    /// holds the gains afterwards.
     ///
     /// # Realtime
     /// Does not allocate, lock or panic.
-    pub fn batch_finish(&mut self, io: &mut Bus<'_>, exps: &[f64], lane: &SmoothLane) {
+    pub fn batch_finish(&mut self, io: &mut Bus<'_>, exps: &mut [f64], lane: &SmoothLane) {
         self.gc.reduction = lane.reduction;
         let n = exps.len().min(io.frames());
-        let Some(gain) = self.gain.get_mut(..n) else { return };
+        let Some(gain) = exps.get_mut(..n) else { return };
         // The makeup is constant in a batched block.
         let flat = (!lane.any).then_some(self.gc.makeup_lin);
-        if flat.is_none() {
-            gain.copy_from_slice(exps.get(..n).unwrap_or(&[]));
-        }
         apply_gains(self.wide, io, 0, gain, flat);
     }
 }
@@ -1531,15 +1526,20 @@ mod tests {
                 b_buf[m].copy_from_slice(&a_buf[m]);
                 let ctx = ProcessContext { frames: block, position: start as u64, params: &params[m] };
                 alone[m].process(&ctx, &mut Bus::new(&mut a_buf[m], 2, block, block));
-                let lane = batched[m].batch_begin(&ctx, &Bus::new(&mut b_buf[m], 2, block, block)).unwrap();
-                targets[m * block..(m + 1) * block].copy_from_slice(batched[m].batch_targets(block));
+                let lane = batched[m]
+                    .batch_begin(
+                        &ctx,
+                        &Bus::new(&mut b_buf[m], 2, block, block),
+                        &mut targets[m * block..(m + 1) * block],
+                    )
+                    .unwrap();
                 lanes.push(lane);
             }
             smooth_lanes(&mut lanes, &targets, &mut exps, block, block);
             for m in 0..n {
                 batched[m].batch_finish(
                     &mut Bus::new(&mut b_buf[m], 2, block, block),
-                    &exps[m * block..(m + 1) * block],
+                    &mut exps[m * block..(m + 1) * block],
                     &lanes[m],
                 );
                 let (a, b): (Vec<u64>, Vec<u64>) =
@@ -1568,6 +1568,8 @@ mod tests {
         let mut pb: Vec<ParamBuffer> = settings(0).iter().map(|&v| ParamBuffer::new(v, block)).collect();
         pb[0].varying_mut(block).fill(-20.0);
         let ctx = ProcessContext { frames: block, position: 0, params: &pb };
-        assert!(batched.batch_begin(&ctx, &Bus::new(&mut b_buf, 2, block, block)).is_none());
+        let mut row = [7.0; 64];
+        assert!(batched.batch_begin(&ctx, &Bus::new(&mut b_buf, 2, block, block), &mut row).is_none());
+        assert_eq!(row, [7.0; 64], "a block that is not batched leaves its row alone");
     }
 }

@@ -247,21 +247,17 @@ impl CompGroup {
     ) {
         let frames = ctx.frames;
         let mut bus = ferrite_dsp::Bus::new(buf, channels, stride, frames);
-        let begun = match processor.as_any_mut().downcast_mut::<Compressor>() {
-            Some(c) if frames <= self.stride => c.batch_begin(ctx, &bus).map(|lane| (lane, c.batch_targets(frames))),
+        let row = self.targets.get_mut(m * self.stride..(m + 1) * self.stride);
+        let begun = match (processor.as_any_mut().downcast_mut::<Compressor>(), row) {
+            (Some(c), Some(row)) if frames <= self.stride => c.batch_begin(ctx, &bus, row),
             _ => None,
         };
-        let loaded = match begun {
-            Some((lane, targets)) => {
-                if let (Some(row), Some(l)) =
-                    (self.targets.get_mut(m * self.stride..m * self.stride + frames), self.lanes.get_mut(m))
-                {
-                    row.copy_from_slice(targets);
-                    *l = lane;
-                }
+        let loaded = match (begun, self.lanes.get_mut(m)) {
+            (Some(lane), Some(l)) => {
+                *l = lane;
                 true
             }
-            None => false,
+            _ => false,
         };
         self.members.set_loaded(m, loaded);
         if !loaded {
@@ -291,9 +287,11 @@ impl CompGroup {
         smooth_lanes(&mut self.lanes, &self.targets, &mut self.exps, self.stride, frames);
         for (m, node) in self.members.loaded() {
             let Some(node) = nodes.get_mut(node) else { continue };
-            let (Some(buf), Some(exps), Some(lane)) =
-                (pool.get_mut(node.slot), self.exps.get(m * self.stride..m * self.stride + frames), self.lanes.get(m))
-            else {
+            let (Some(buf), Some(exps), Some(lane)) = (
+                pool.get_mut(node.slot),
+                self.exps.get_mut(m * self.stride..m * self.stride + frames),
+                self.lanes.get(m),
+            ) else {
                 continue;
             };
             if let Some(c) = node.processor.as_mut().and_then(|p| p.as_any_mut().downcast_mut::<Compressor>()) {
