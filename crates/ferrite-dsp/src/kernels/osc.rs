@@ -302,6 +302,27 @@ mod avx2 {
     /// Safety: the CPU supports AVX2.
     #[target_feature(enable = "avx2")]
     pub(super) unsafe fn table_loads(t: &TableMix<'_>, amp: f64, phase: u64, inc: u64, out: &mut [f64]) -> u64 {
+        // A unit amplitude (the default) skips the multiply: `y·1.0 == y`.
+        if amp == 1.0 {
+            // SAFETY: as for this function.
+            unsafe { table_loads_amp::<false>(t, amp, phase, inc, out) }
+        } else {
+            // SAFETY: as for this function.
+            unsafe { table_loads_amp::<true>(t, amp, phase, inc, out) }
+        }
+    }
+
+    /// [`table_loads`] with (`AMP`) or without the amplitude multiply.
+    /// Safety: the CPU supports AVX2.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    unsafe fn table_loads_amp<const AMP: bool>(
+        t: &TableMix<'_>,
+        amp: f64,
+        phase: u64,
+        inc: u64,
+        out: &mut [f64],
+    ) -> u64 {
         let (mut pv, step) = phases(phase, inc);
         let va = _mm256_set1_pd(amp);
         let done = out.len() / 4 * 4;
@@ -315,9 +336,10 @@ mod avx2 {
                 }
                 None => lo,
             };
+            let y = if AMP { _mm256_mul_pd(va, y) } else { y };
             let mut a = [0.0; 4];
             // SAFETY: `a` holds 4 f64.
-            unsafe { _mm256_storeu_pd(a.as_mut_ptr(), _mm256_mul_pd(va, y)) };
+            unsafe { _mm256_storeu_pd(a.as_mut_ptr(), y) };
             chunk.copy_from_slice(&a);
             pv = _mm256_add_epi64(pv, step);
             p = p.wrapping_add(inc4);
@@ -463,13 +485,15 @@ mod tests {
                 for (phase, inc) in
                     [(0u64, 1u64 << 55), (u64::MAX - 5, 0x0123_4567_89AB_CDEF), (1 << 63, u64::MAX - 77)]
                 {
-                    for mix in [&mix1, &mix2] {
+                    // Amplitude 1 takes the kernel's path without the multiply.
+                    for (mix, amp) in [(&mix1, 0.7), (&mix2, 0.7), (&mix1, 1.0), (&mix2, 1.0)] {
                         for f in [table_at, table_gather_at] {
                             let mut got = vec![9.0; len];
-                            let end = f(level, mix, 0.7, phase, inc, &mut got);
+                            let end = f(level, mix, amp, phase, inc, &mut got);
                             let mut p = phase;
                             for (i, g) in got.iter().enumerate() {
-                                assert_eq!(g.to_bits(), (0.7 * mix.read(p)).to_bits(), "{level} len {len} frame {i}");
+                                let want = amp * mix.read(p);
+                                assert_eq!(g.to_bits(), want.to_bits(), "{level} amp {amp} len {len} frame {i}");
                                 p = p.wrapping_add(inc);
                             }
                             assert_eq!(end, p);
