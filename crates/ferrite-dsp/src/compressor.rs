@@ -295,17 +295,12 @@ fn exp_slice_avx2(v: &mut [f64]) {
     exp_slice::<true>(v);
 }
 
-/// Whether this CPU runs the AVX2 + FMA build of the block math.
+/// Whether this CPU runs the AVX2 + FMA build of the block math (the
+/// kernels' own probe: their AVX2 level is detected together with FMA).
 #[inline]
 fn avx2_fma() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+    use crate::kernels::{dispatch::runnable, SimdLevel};
+    runnable(SimdLevel::Avx2) == SimdLevel::Avx2
 }
 
 /// `out = ln(inp)` elementwise: the plain [`ln_with`], or with `wide` on an
