@@ -109,10 +109,6 @@ fn bench_osc(c: &mut Criterion) {
         g.bench_function(BenchmarkId::new("saw_table_one_level", l.name()), |b| {
             b.iter(|| p = osc::table_at(l, &one, 0.5, p, step, black_box(&mut out)))
         });
-        let mut p = 0u64;
-        g.bench_function(BenchmarkId::new("saw_table_gather", l.name()), |b| {
-            b.iter(|| p = osc::table_gather_at(l, &mix, 0.5, p, step, black_box(&mut out)))
-        });
     }
     let mut ph = 0.0f64;
     g.bench_function("sine_libm_per_frame", |b| {

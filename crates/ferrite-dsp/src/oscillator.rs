@@ -601,6 +601,39 @@ mod tests {
     }
 
     #[test]
+    fn zz_alias_probe() {
+        let m = 32768;
+        for p in [39usize, 75, 151, 301, 603, 1207] {
+            let f = p as f64 * SR / m as f64;
+            for w in [Waveform::Saw, Waveform::Square] {
+                let y = render(&mut prepared(w, 128, 1), &constant(f, 1.0, 0.0), m + 8192, 128, 1);
+                let s = split(&y[8192..], p);
+                println!("PROBE {w:?} {f:.1} Hz {:.1} dB", 10.0 * (s.non_harmonic.max(1e-30) / s.total).log10());
+            }
+        }
+    }
+    #[test]
+    fn low_notes_alias_below_80_db_too() {
+        // The levels with hundreds of harmonics, where the tables' images
+        // are strongest (linear interpolation on 16 points per harmonic gave
+        // -78.5 dB at 110 Hz and -76.0 dB at 221 Hz for the saw). As above:
+        // M frames hold p periods, aliases land between the harmonic bins.
+        // Measured after the switch to the oscillator's own mixed table.
+        let m = 32768;
+        let skip = 2 * MIX_AFTER_FRAMES as usize;
+        for p in [39usize, 75, 151] {
+            let f = p as f64 * SR / m as f64; // 57.1, 109.9, 221.2 Hz
+            for w in [Waveform::Saw, Waveform::Square, Waveform::Triangle] {
+                let y = render(&mut prepared(w, 128, 1), &constant(f, 1.0, 0.0), skip + m, 128, 1);
+                let s = split(&y[skip..], p);
+                let alias_db = 10.0 * (s.non_harmonic.max(1e-30) / s.total).log10();
+                println!("{w:?} at {f:.1} Hz: aliasing {alias_db:.1} dB");
+                assert!(alias_db < -80.0, "{w:?} at {f} Hz: aliasing {alias_db} dB");
+            }
+        }
+    }
+
+    #[test]
     fn band_limited_waves_have_no_aliasing_and_fourier_amplitudes() {
         // M frames hold exactly p periods (p odd, coprime with M): a component
         // aliased around fs lands between the harmonic bins, where it is counted.
@@ -634,15 +667,17 @@ mod tests {
                     assert!(c.abs() < 1e-6, "{w:?} {f} Hz harmonic {h}: cos {c}");
                     if (h + 1) as f64 * f <= 0.8 * SR / 2.0 {
                         // Full-amplitude band: the Fourier series, sign included
-                        // (to within the table interpolation's ~(k/2048)² error).
+                        // (the spline's pass-band droop is compensated exactly; 2e-4 is loose).
                         assert!(
                             (b - want).abs() < 2e-4 * want.abs() + 1e-7,
                             "{w:?} {f} Hz harmonic {h}: {b} vs {want}"
                         );
                     } else {
-                        // Near Nyquist: faded, never boosted nor inverted.
+                        // Near Nyquist: faded, never boosted nor inverted
+                        // (a harmonic faded out entirely measures as the f32
+                        // tables' rounding noise, below 1e-8, of either sign).
                         assert!(
-                            b * want >= -1e-12 && b.abs() <= want.abs() * (1.0 + 2e-4) + 1e-7,
+                            (b * want >= 0.0 || b.abs() < 1e-8) && b.abs() <= want.abs() * (1.0 + 2e-4) + 1e-7,
                             "{w:?} {f} Hz h {h}: {b}"
                         );
                     }
@@ -750,12 +785,17 @@ mod tests {
                 let sel = t.select(inc).unwrap();
                 let want = 0.8 * t.mix(sel).unwrap().read(p);
                 worst = worst.max((y - want).abs());
-                mixed_frames += usize::from(y != want);
-                assert!((y - want).abs() < 2e-7, "{w:?} frame {i}: {y} vs {want}");
+                // Frames that read the mixed table: the held stretches past
+                // their first MIX_AFTER_FRAMES (900 and 600 frames).
+                let mixed = (hold..hold + 900).contains(&i) || (2 * hold + 900..2 * hold + 1500).contains(&i);
+                mixed_frames += usize::from(mixed && y != want);
+                // A few f32 ulps: each read evaluates its spline in f32.
+                assert!((y - want).abs() < 4e-7, "{w:?} frame {i}: {y} vs {want}");
                 p = p.wrapping_add(phase_of_cycles(inc));
             }
-            // The held stretches past the first MIX_AFTER_FRAMES read the mixed table.
-            assert!(mixed_frames > hold / 2, "{w:?}: {mixed_frames} frames differ from the two-level read");
+            // Those frames read the mixed table: most differ from the
+            // two-level read in the last bits.
+            assert!(mixed_frames > 1200, "{w:?}: {mixed_frames} of 1500 frames differ from the two-level read");
             println!("{w:?}: largest difference to the two-level read {worst:e}");
         }
     }
