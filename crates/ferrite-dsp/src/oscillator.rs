@@ -18,17 +18,17 @@
 //! [`crate::kernels::osc`]). At frame 0 a sine outputs `amplitude·sin(phase)`.
 //!
 //! Speed: a block whose frequency and phase offset are constant runs the
-//! vector kernels of [`crate::kernels::osc`] (a polynomial sine; a table read
-//! with one 8-byte load per level and frame, four frames per step on AVX2);
-//! other blocks run the same arithmetic frame by frame. A saw, square or
-//! triangle whose frequency falls between two table levels reads both and
-//! crossfades them; once the same selection has held for
-//! [`MIX_AFTER_FRAMES`] frames it reads one table of its own that holds the
-//! crossfade (within 5e-8 of the two-level read, the tables' f32 precision),
-//! which costs about 0.6 as much per frame. Which frames read it follows a
-//! per-frame rule, so the samples still do not depend on the block split.
-//! That table takes 64 KiB per band-limited oscillator (allocated in
-//! `prepare`).
+//! vector kernels of [`crate::kernels::osc`] (a polynomial sine; a cubic
+//! B-spline table read with one 16-byte load per level and frame, eight
+//! frames per step on AVX2); other blocks run the same arithmetic frame by
+//! frame. A saw, square or triangle whose frequency falls between two table
+//! levels reads both and crossfades them; once the same selection has held
+//! for [`MIX_AFTER_FRAMES`] frames it reads one table of its own that holds
+//! the crossfade (within 4e-7 of the two-level read: a few f32 ulps, the
+//! tables' precision), which costs about half as much per frame. Which frames
+//! read it follows a per-frame rule, so the samples still do not depend on
+//! the block split. That table takes 16 KiB per band-limited oscillator
+//! (allocated in `prepare`).
 //!
 //! Waveform conventions (`wave(φ)`, period 2π, all odd functions, so all start
 //! at 0 with phase 0 like `sin`):
@@ -142,7 +142,7 @@ pub struct Oscillator {
 
 /// Frames a crossfaded selection (two levels) must have been in use, without
 /// a break, before the oscillator reads it from its own one-level table: a
-/// read of one level costs about 0.6 of a read of two.
+/// read of one level costs about half of a read of two.
 pub const MIX_AFTER_FRAMES: u64 = 4096;
 
 /// An oscillator's own crossfaded table ([`Table::fill_mixed`]) and the
