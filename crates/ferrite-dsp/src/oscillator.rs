@@ -601,18 +601,6 @@ mod tests {
     }
 
     #[test]
-    fn zz_alias_probe() {
-        let m = 32768;
-        for p in [39usize, 75, 151, 301, 603, 1207] {
-            let f = p as f64 * SR / m as f64;
-            for w in [Waveform::Saw, Waveform::Square] {
-                let y = render(&mut prepared(w, 128, 1), &constant(f, 1.0, 0.0), m + 8192, 128, 1);
-                let s = split(&y[8192..], p);
-                println!("PROBE {w:?} {f:.1} Hz {:.1} dB", 10.0 * (s.non_harmonic.max(1e-30) / s.total).log10());
-            }
-        }
-    }
-    #[test]
     fn low_notes_alias_below_80_db_too() {
         // The levels with hundreds of harmonics, where the tables' images
         // are strongest (linear interpolation on 16 points per harmonic gave

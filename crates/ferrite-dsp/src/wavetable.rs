@@ -212,8 +212,8 @@ impl Table {
             return None;
         }
         let (lo, hi) = (self.levels.get(sel.lo)?.data.len(), self.levels.get(sel.hi)?.data.len());
-        let (lo, hi) = (lo - GUARD_POINTS, hi - GUARD_POINTS);
-        (hi == lo || hi == 2 * lo).then_some(hi + GUARD_POINTS)
+        let (lo, hi) = (lo.saturating_sub(GUARD_POINTS), hi.saturating_sub(GUARD_POINTS));
+        (lo > 0 && (hi == lo || hi == 2 * lo)).then_some(hi + GUARD_POINTS)
     }
 
     /// Writes points `range` of the crossfaded table of `sel` into `out`
@@ -235,7 +235,7 @@ impl Table {
         else {
             return;
         };
-        let (n_lo, n) = (lo.data.len() - GUARD_POINTS, points - GUARD_POINTS);
+        let (n_lo, n) = (lo.data.len().saturating_sub(GUARD_POINTS), points.saturating_sub(GUARD_POINTS));
         // Coefficient `i` (taken modulo the period) of a level.
         let c = |l: &Level, len: usize, i: usize| l.data.get(i % len + 1).map_or(0.0, |&v| f64::from(v));
         let w = sel.w;
