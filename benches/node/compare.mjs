@@ -397,8 +397,20 @@ for (const c of cases) {
     // Keep the whole benchmark to a few minutes on a loaded 2-core machine.
     if (run > 0 && (Date.now() - caseStart) / 1000 > CASE_BUDGET_S) break
     runs++
-    // Interleave the engines so load drift on the shared machine hits both alike.
-    for (const v of variants) {
+    // Interleave the engines so load drift on the shared machine hits both
+    // alike, and rotate their order from round to round: whichever render
+    // runs first after the other engine's is measurably slower here (the
+    // 1-track EQ case: 37-42 ms first, 29-30 ms second, for either ferrite
+    // variant), so no engine or variant keeps one position.
+    const jobs = [...variants.map((v) => ({ v })), { nwa: true }]
+    const order = jobs.map((_, i) => jobs[(i + run) % jobs.length])
+    for (const job of order) {
+      if (job.nwa) {
+        const spec = { ...c.spec, eq: c.spec.eqCase ? 'biquads' : null }
+        record('node-web-audio-api', await timeIt(() => nwaRender(spec, source)))
+        continue
+      }
+      const v = job.v
       const spec = { ...c.spec, eq: v }
       try {
         record(`ferrite${v ? ` (${v === 'eq' ? 'one eq node' : '8 biquad nodes'})` : ''}`, await timeIt(() => ferriteRender(spec, source)))
@@ -408,8 +420,6 @@ for (const c of cases) {
       }
     }
     if (failed) break
-    const spec = { ...c.spec, eq: c.spec.eqCase ? 'biquads' : null }
-    record('node-web-audio-api', await timeIt(() => nwaRender(spec, source)))
     if (global.gc) global.gc()
   }
   if (failed) {
