@@ -205,15 +205,16 @@ impl Table {
 
     /// Points (with the guard points) of the crossfaded table of `sel`: the
     /// richer level's; `None` when `sel` reads one level only (`w == 0`), or
-    /// when the richer level is not 1 or 2 times as long as the poorer (not
-    /// the case on the ladder; tested), which [`Self::fill_mixed`] needs.
+    /// when the levels are not powers of two with the richer 1 or 2 times as
+    /// long as the poorer (never on the ladder; tested), which
+    /// [`Self::fill_mixed`] needs.
     pub fn mixed_points(&self, sel: Selection) -> Option<usize> {
         if sel.w == 0.0 {
             return None;
         }
         let (lo, hi) = (self.levels.get(sel.lo)?.data.len(), self.levels.get(sel.hi)?.data.len());
         let (lo, hi) = (lo.saturating_sub(GUARD_POINTS), hi.saturating_sub(GUARD_POINTS));
-        (lo > 0 && (hi == lo || hi == 2 * lo)).then_some(hi + GUARD_POINTS)
+        (lo.is_power_of_two() && (hi == lo || hi == 2 * lo)).then_some(hi + GUARD_POINTS)
     }
 
     /// Writes points `range` of the crossfaded table of `sel` into `out`
@@ -236,13 +237,14 @@ impl Table {
             return;
         };
         let (n_lo, n) = (lo.data.len().saturating_sub(GUARD_POINTS), points.saturating_sub(GUARD_POINTS));
-        // Coefficient `i` (taken modulo the period) of a level.
-        let c = |l: &Level, len: usize, i: usize| l.data.get(i % len + 1).map_or(0.0, |&v| f64::from(v));
+        // Coefficient `i` (taken modulo the period, a power of two: a mask,
+        // not a division per point on the audio thread) of a level.
+        let c = |l: &Level, len: usize, i: usize| l.data.get((i & (len - 1)) + 1).map_or(0.0, |&v| f64::from(v));
         let w = sel.w;
         let Some(out) = out.get_mut(range.start.min(points)..range.end.min(points)) else { return };
         for (g, y) in (range.start..).zip(out.iter_mut()) {
             // Point g holds coefficient g - 1 (modulo the period): the guards.
-            let j = (g + n - 1) % n;
+            let j = (g + n - 1) & (n - 1);
             let l = if n == n_lo {
                 c(lo, n_lo, j)
             } else if j % 2 == 0 {
