@@ -135,6 +135,7 @@ fn prefault(v: &mut Vec<f32>) {
             // (its reserved capacity); MADV_POPULATE_WRITE only maps those
             // pages, as a write fault would, and changes no byte. An error
             // (an older kernel) leaves everything as it was.
+            let _ = unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE) };
             let _ = unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_POPULATE_WRITE) };
         }
     }
