@@ -118,8 +118,13 @@ pub fn render_offline(
 /// Maps the reserved pages of a long output in one call (Linux 5.14+
 /// `MADV_POPULATE_WRITE`) instead of one page fault per 4 KiB while the
 /// render writes it: about 8% of a 60 s one-track render went to fault
-/// handling. The contents are not touched; elsewhere, or when the kernel
-/// refuses, the pages fault in as usual.
+/// handling. Before that it asks for transparent huge pages
+/// (`MADV_HUGEPAGE`; where THP is in `madvise` mode, the usual default), so
+/// the 2 MB-aligned part of the output maps in 2 MB pages: a 60 s stereo
+/// render's 23 MB in a dozen pages instead of about 5,600, which took an
+/// empty 60 s render from 12.3 to 7.7 ms and the 1-track EQ from 36.5 to
+/// 32.5 ms (medians of alternating runs). The contents are not touched;
+/// elsewhere, or when the kernel refuses, the pages fault in as usual.
 fn prefault(v: &mut Vec<f32>) {
     #[cfg(target_os = "linux")]
     {
@@ -131,12 +136,16 @@ fn prefault(v: &mut Vec<f32>) {
         let start = (v.as_mut_ptr() as usize).next_multiple_of(PAGE);
         let end = (v.as_mut_ptr() as usize + bytes) / PAGE * PAGE;
         if end > start {
+            let (addr, len) = (start as *mut libc::c_void, end - start);
             // SAFETY: [start, end) lies inside the vector's own allocation
-            // (its reserved capacity); MADV_POPULATE_WRITE only maps those
+            // (its reserved capacity); MADV_HUGEPAGE only marks that range
+            // as eligible for huge pages and changes no byte. An error (no
+            // THP) leaves everything as it was.
+            let _ = unsafe { libc::madvise(addr, len, libc::MADV_HUGEPAGE) };
+            // SAFETY: the same range; MADV_POPULATE_WRITE only maps those
             // pages, as a write fault would, and changes no byte. An error
             // (an older kernel) leaves everything as it was.
-            let _ = unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE) };
-            let _ = unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_POPULATE_WRITE) };
+            let _ = unsafe { libc::madvise(addr, len, libc::MADV_POPULATE_WRITE) };
         }
     }
     #[cfg(not(target_os = "linux"))]
