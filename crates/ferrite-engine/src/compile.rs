@@ -124,20 +124,26 @@ pub struct CompileOptions {
     /// constant) on one channel; their readers take channel 0 for every
     /// channel (see [`crate::graph::CompiledGraph::render_block`]).
     pub mono: bool,
+    /// Let a one-channel generator whose samples only a sum reads (directly
+    /// or through a folded gain) render when that sum takes them, into a
+    /// scratch row shared by every such source, instead of into a buffer of
+    /// its own (see [`crate::graph::CompiledGraph::render_block`]).
+    pub defer: bool,
 }
 
 impl Default for CompileOptions {
     /// Everything on.
     fn default() -> Self {
-        Self { batch: true, fuse: true, fold: true, mono: true }
+        Self { batch: true, fuse: true, fold: true, mono: true, defer: true }
     }
 }
 
 impl CompileOptions {
     /// The defaults, with batching off when the environment variable
     /// `FERRITE_NO_BATCH` is `1`, fusion off when `FERRITE_NO_FUSE` is `1`,
-    /// gain folding off when `FERRITE_NO_FOLD` is `1` and mono sources off when
-    /// `FERRITE_NO_MONO` is `1` (control side: reads the environment).
+    /// gain folding off when `FERRITE_NO_FOLD` is `1`, mono sources off when
+    /// `FERRITE_NO_MONO` is `1` and deferred sources off when
+    /// `FERRITE_NO_DEFER` is `1` (control side: reads the environment).
     pub fn from_env() -> Self {
         let off = |name: &str| std::env::var(name).is_ok_and(|v| v.trim() == "1");
         Self {
@@ -145,6 +151,7 @@ impl CompileOptions {
             fuse: !off("FERRITE_NO_FUSE"),
             fold: !off("FERRITE_NO_FOLD"),
             mono: !off("FERRITE_NO_MONO"),
+            defer: !off("FERRITE_NO_DEFER"),
         }
     }
 }
@@ -333,16 +340,6 @@ pub fn compile_with(
             free.push(s);
         }
     }
-    let slot_len = settings.channels * settings.max_block;
-    let mut pool = Vec::with_capacity(nslots);
-    for _ in 0..nslots {
-        let mut v = Vec::new();
-        v.try_reserve_exact(slot_len)
-            .map_err(|_| EngineError::range("graph: not enough memory for the render buffers"))?;
-        v.resize(slot_len, 0.0);
-        pool.push(v.into_boxed_slice());
-    }
-
     // Gain folding: a `gain` node whose output one node reads, through a plain
     // edge (no compensation delay) and not in place, leaves its buffer
     // unscaled while its gain is constant; the reader multiplies while summing
@@ -363,6 +360,56 @@ pub fn compile_with(
                 }
         })
         .collect();
+
+    // Deferred sources: a one-channel generator whose samples one sum reads
+    // (a plain edge, not in place), directly or through a folded gain that
+    // renders in place on it and has no other input, renders when that sum
+    // takes it, into one of `SCRATCH_ROWS` rows shared by every such source.
+    let mono_gen: Vec<bool> = (0..n)
+        .map(|i| {
+            options.mono
+                && settings.channels > 1
+                && preds[i].is_empty()
+                && built[i].processor.as_ref().is_some_and(|p| p.mono_source())
+        })
+        .collect();
+    // `from` is one plain, not-in-place input of `r`, which sums it when it renders.
+    let sums = |from: usize, r: usize| {
+        let inmax = preds[r].iter().map(|&p| lat[p]).max().unwrap_or(0);
+        let in_place = preds[r].first() == Some(&from) && slot_of[r] == slot_of[from];
+        inmax == lat[from]
+            && !in_place
+            && preds[r].iter().filter(|&&p| p == from).count() == 1
+            && !absorbed[r]
+            && built[r].role != Role::Input
+    };
+    let deferred: Vec<bool> = (0..n)
+        .map(|i| {
+            options.defer
+                && mono_gen[i]
+                && match *succs[i].as_slice() {
+                    [c] if sums(i, c) => true,
+                    [c] => {
+                        foldable[c]
+                            && preds[c].as_slice() == [i]
+                            && slot_of[c] == slot_of[i]
+                            && matches!(*succs[c].as_slice(), [r] if sums(c, r))
+                    }
+                    _ => false,
+                }
+        })
+        .collect();
+    let scratch_base = nslots;
+    let scratch = if deferred.contains(&true) { crate::graph::SCRATCH_ROWS } else { 0 };
+    let slot_len = settings.channels * settings.max_block;
+    let mut pool = Vec::with_capacity(nslots + scratch);
+    for _ in 0..nslots + scratch {
+        let mut v = Vec::new();
+        v.try_reserve_exact(slot_len)
+            .map_err(|_| EngineError::range("graph: not enough memory for the render buffers"))?;
+        v.resize(slot_len, 0.0);
+        pool.push(v.into_boxed_slice());
+    }
 
     let mut info = GraphInfo { nodes: HashMap::with_capacity(n), latency };
     let mut meters = Vec::new();
@@ -396,10 +443,7 @@ pub fn compile_with(
         }
         info.nodes.insert(b.id, NodeInfo { index: k, kind: b.kind.clone(), params: b.params.clone() });
         // A generator with every channel the same: run on channel 0 only.
-        let mono = options.mono
-            && settings.channels > 1
-            && preds[i].is_empty()
-            && b.processor.as_ref().is_some_and(|p| p.mono_source());
+        let mono = mono_gen[i];
         render_nodes.push(RenderNode {
             id: b.id,
             role: b.role,
@@ -418,6 +462,7 @@ pub fn compile_with(
                 && preds[i].len() == 1
                 && preds[i].first().map(|&p| slot_of[p]) == Some(slot_of[i]),
             mono,
+            defer: deferred[i],
             absorbed: absorbed[i],
             params_settled: false,
         });
@@ -468,7 +513,10 @@ pub fn compile_with(
         batches,
         comp_batches,
         out_scale: vec![1.0; n].into_boxed_slice(),
-        mono_slots: vec![false; nslots].into_boxed_slice(),
+        mono_slots: vec![false; nslots + scratch].into_boxed_slice(),
+        deferred: vec![None; nslots + scratch].into_boxed_slice(),
+        pending_deferred: 0,
+        scratch_base,
     };
     let (lanes, lane_targets) = compile_lanes(&desc.automation, &info, settings.sample_rate)?;
     graph.bind_lanes(&lane_targets);

@@ -132,6 +132,9 @@ pub struct RenderNode {
     pub(crate) pass_through: bool,
     /// A generator run on channel 0 only (see [`CompiledGraph::render_block`]).
     pub(crate) mono: bool,
+    /// A mono generator that renders when its one reader sums it (see
+    /// [`CompiledGraph::render_block`]).
+    pub(crate) defer: bool,
     /// A fused chain member other than the tail: the tail runs it.
     pub(crate) absorbed: bool,
     /// Every parameter buffer holds its constant value, with no ramp and no
@@ -164,7 +167,20 @@ pub struct CompiledGraph {
     /// Per buffer slot: it holds a mono block, channel 0 standing for every
     /// channel (set by its writer each block).
     pub(crate) mono_slots: Box<[bool]>,
+    /// Per buffer slot: the deferred source (render index) whose samples
+    /// belong there this block but are not rendered yet, and whether its
+    /// parameters were settled before the block.
+    pub(crate) deferred: Box<[Option<(usize, bool)>]>,
+    /// How many entries of `deferred` are set.
+    pub(crate) pending_deferred: usize,
+    /// The first of the [`SCRATCH_ROWS`] pool slots deferred sources render
+    /// into (past the node slots; only present when a node is deferred).
+    pub(crate) scratch_base: usize,
 }
+
+/// Pool slots shared by the deferred sources a sum takes at once (the mix
+/// kernel adds four sources per pass).
+pub(crate) const SCRATCH_ROWS: usize = 4;
 
 impl CompiledGraph {
     /// Total latency reported to the output, in frames.
@@ -221,6 +237,12 @@ impl CompiledGraph {
     /// How many generators run on one channel (see [`Self::render_block`]).
     pub fn mono_sources(&self) -> usize {
         self.nodes.iter().filter(|n| n.mono).count()
+    }
+
+    /// How many generators render when their reader sums them (see
+    /// [`Self::render_block`]).
+    pub fn deferred_sources(&self) -> usize {
+        self.nodes.iter().filter(|n| n.defer).count()
     }
 
     /// Lengths of the fused biquad chains, in render order (see [`crate::fuse`]).
@@ -377,6 +399,21 @@ impl CompiledGraph {
     /// `CompileOptions::mono` off; `FERRITE_NO_MONO=1` turns it off). It saves
     /// the generator's copies and half of the mixing of plain source tracks.
     ///
+    /// Deferred sources: a mono generator whose samples only a sum reads
+    /// (a plain edge, not in place; directly or through a folded gain
+    /// rendered in place on it) fills its parameters at its turn but renders
+    /// when the sum takes it: into the sum's buffer when it is the first
+    /// input, else into one of [`SCRATCH_ROWS`] scratch rows that the mix
+    /// kernel then adds, four at a time, exactly as it would add the
+    /// generator's own buffer. The rows are shared by every such source, so
+    /// the samples go from the generator to the sum while in the L1 cache,
+    /// instead of through one buffer per generator (64 oscillators' blocks
+    /// are 64 KB). If anything else comes to read the generator's buffer (the
+    /// folded gain runs because its gain changes), the generator renders
+    /// there first. Each generator runs once per block on the same
+    /// parameters, so the samples are the same bits (tested against
+    /// `CompileOptions::defer` off; `FERRITE_NO_DEFER=1` turns it off).
+    ///
     /// # Realtime
     /// Does not allocate, free, lock or panic.
     pub fn render_block(&mut self, position: u64, frames: usize, lanes: &mut [Lane]) {
@@ -396,8 +433,24 @@ impl CompiledGraph {
                     prefetch((p as *const dyn Processor).cast::<u8>().wrapping_add(64));
                 }
             }
-            let Some(node) = self.nodes.get_mut(k) else { continue };
+            let at = k.min(self.nodes.len());
+            let (done, rest) = self.nodes.split_at_mut(at);
+            let Some(node) = rest.first_mut() else { continue };
             if node.role == Role::Input || node.absorbed || (node.pass_through && node.params_settled) {
+                continue;
+            }
+            // A deferred source: its parameters now, its samples when its reader sums it.
+            if node.defer {
+                let settled = node.params_settled;
+                fill_params(node, position, frames, lanes);
+                if let Some(d) = self.deferred.get_mut(node.slot) {
+                    if d.replace((k, settled)).is_none() {
+                        self.pending_deferred += 1;
+                    }
+                }
+                if let Some(m) = self.mono_slots.get_mut(node.slot) {
+                    *m = true;
+                }
                 continue;
             }
             let batch = node.batch;
@@ -422,6 +475,13 @@ impl CompiledGraph {
             let mut buf = std::mem::take(slot);
             // Rendered in place: the first input's samples are already in `buf`.
             let in_place = node.inputs.first().is_some_and(|e| e.src_slot == node.slot);
+            // In place on a deferred source, with more to sum: its samples first.
+            if in_place && node.inputs.len() > 1 {
+                if let Some((j, settled)) = self.deferred.get_mut(node.slot).and_then(Option::take) {
+                    self.pending_deferred = self.pending_deferred.saturating_sub(1);
+                    render_deferred(done, j, settled, &mut buf, mb, position, frames);
+                }
+            }
             let mut empty = !in_place;
             // While every input so far is mono, so is the sum: channel 0 only
             // (each channel would have the same operands in the same order).
@@ -431,10 +491,48 @@ impl CompiledGraph {
             let mut pending = [Source { slot: 0, gain: 1.0, mono: false }; 4];
             let mut np = 0;
             for edge in node.inputs.iter_mut().skip(usize::from(in_place)) {
-                let Some(src) = self.pool.get(edge.src_slot) else { continue };
-                let src_mono = mono_at(edge.src_slot);
                 // A folded gain's factor (1: a plain sum).
                 let g = edge.scale_from.and_then(|j| self.out_scale.get(j)).copied().unwrap_or(1.0);
+                if let Some((j, settled)) = self.deferred.get_mut(edge.src_slot).and_then(Option::take) {
+                    self.pending_deferred = self.pending_deferred.saturating_sub(1);
+                    match (edge.comp.is_some(), empty) {
+                        // Delayed (the compiler defers no such edge): its own buffer, then as usual.
+                        (true, _) => {
+                            if let Some(slot) = self.pool.get_mut(edge.src_slot) {
+                                render_deferred(done, j, settled, slot, mb, position, frames);
+                            }
+                        }
+                        // The first input: straight into the sum (as the copy below).
+                        (false, true) => {
+                            render_deferred(done, j, settled, &mut buf, mb, position, frames);
+                            if g != 1.0 {
+                                if let Some(d) = buf.get_mut(..frames) {
+                                    gain(d, g);
+                                }
+                            }
+                            mono = true;
+                            empty = false;
+                            continue;
+                        }
+                        // Into the scratch row of its place in the pending four.
+                        (false, false) => {
+                            let row = self.scratch_base + np;
+                            if let (Some(scratch), Some(p)) = (self.pool.get_mut(row), pending.get_mut(np)) {
+                                render_deferred(done, j, settled, scratch, mb, position, frames);
+                                *p = Source { slot: row, gain: g, mono: true };
+                                np += 1;
+                            }
+                            if np == pending.len() {
+                                let width = if mono { 1 } else { channels };
+                                sum_sources(&self.pool, &pending, &mut buf, width, mb, frames);
+                                np = 0;
+                            }
+                            continue;
+                        }
+                    }
+                }
+                let Some(src) = self.pool.get(edge.src_slot) else { continue };
+                let src_mono = mono_at(edge.src_slot);
                 // A full-width input joins a mono sum: the sum so far becomes full width.
                 if mono && !src_mono {
                     sum_sources(&self.pool, pending.get(..np).unwrap_or(&[]), &mut buf, 1, mb, frames);
@@ -505,6 +603,14 @@ impl CompiledGraph {
                         *m = mono;
                     }
                     continue;
+                }
+            }
+            // Running on a deferred source's buffer (a folded gain whose gain
+            // changes): the source's samples first.
+            if in_place {
+                if let Some((j, settled)) = self.deferred.get_mut(node.slot).and_then(Option::take) {
+                    self.pending_deferred = self.pending_deferred.saturating_sub(1);
+                    render_deferred(done, j, settled, &mut buf, mb, position, frames);
                 }
             }
             // Processors see every channel; a generator of one signal writes channel 0 only.
@@ -579,6 +685,43 @@ impl CompiledGraph {
                     group.run(frames, &mut self.nodes, &mut self.pool, mb);
                 }
             }
+        }
+        // A deferred source no one summed this block (its reader did not
+        // run): rendered into its own buffer, so that it runs every block.
+        if self.pending_deferred > 0 {
+            for (s, d) in self.deferred.iter_mut().enumerate() {
+                if let (Some((j, settled)), Some(slot)) = (d.take(), self.pool.get_mut(s)) {
+                    render_deferred(&mut self.nodes, j, settled, slot, mb, position, frames);
+                }
+            }
+            self.pending_deferred = 0;
+        }
+    }
+}
+
+/// Renders deferred source `j` (a mono generator) into channel 0 of `buf`,
+/// as its own turn would have: [`Processor::process_unchanged`] when its
+/// parameters were settled before the block, else [`Processor::process`].
+///
+/// # Realtime
+/// Does not allocate, lock or panic.
+fn render_deferred(
+    nodes: &mut [RenderNode],
+    j: usize,
+    settled: bool,
+    buf: &mut [f64],
+    stride: usize,
+    position: u64,
+    frames: usize,
+) {
+    let Some(node) = nodes.get_mut(j) else { return };
+    if let Some(p) = node.processor.as_mut() {
+        let ctx = ProcessContext { frames, position, params: &node.params };
+        let mut bus = Bus::new(buf, 1, stride, frames);
+        if settled {
+            p.process_unchanged(&ctx, &mut bus);
+        } else {
+            p.process(&ctx, &mut bus);
         }
     }
 }

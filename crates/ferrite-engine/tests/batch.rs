@@ -103,8 +103,13 @@ fn session(tracks: u32, automate: bool) -> GraphDesc {
 }
 
 fn build(desc: &GraphDesc, max_block: usize, batch: bool) -> Compiled {
-    compile_with(desc, settings(max_block), &[], CompileOptions { batch, fuse: true, fold: true, mono: true })
-        .expect("compiles")
+    compile_with(
+        desc,
+        settings(max_block),
+        &[],
+        CompileOptions { batch, fuse: true, fold: true, mono: true, defer: true },
+    )
+    .expect("compiles")
 }
 
 /// Largest `|a − b| / max(|b|, 1e-3)` (the output is about unit scale).
@@ -152,7 +157,7 @@ fn groups_are_found_by_depth_and_stage_count() {
         &session(16, false),
         stereo,
         &[],
-        CompileOptions { batch: true, fuse: true, fold: true, mono: true },
+        CompileOptions { batch: true, fuse: true, fold: true, mono: true, defer: true },
     )
     .unwrap();
     assert_eq!(c.graph.batch_groups(), [4]);

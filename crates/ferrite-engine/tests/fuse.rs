@@ -82,7 +82,8 @@ fn session(automate: bool) -> GraphDesc {
 
 fn build(desc: &GraphDesc, max_block: usize, fuse: bool) -> Compiled {
     let settings = RenderSettings { sample_rate: SR, channels: 2, max_block };
-    compile_with(desc, settings, &[], CompileOptions { batch: true, fuse, fold: true, mono: true }).expect("compiles")
+    compile_with(desc, settings, &[], CompileOptions { batch: true, fuse, fold: true, mono: true, defer: true })
+        .expect("compiles")
 }
 
 /// A ramp on 106's gain from block 7, a jump of 201's q at block 11 and a
@@ -231,9 +232,13 @@ fn fused_chains_are_exact_in_mono_and_with_an_odd_channel_count() {
         let settings = RenderSettings { sample_rate: SR, channels, max_block: 128 };
         let mut outs = Vec::new();
         for fuse in [false, true] {
-            let mut c =
-                compile_with(&desc, settings, &[], CompileOptions { batch: true, fuse, fold: true, mono: true })
-                    .unwrap();
+            let mut c = compile_with(
+                &desc,
+                settings,
+                &[],
+                CompileOptions { batch: true, fuse, fold: true, mono: true, defer: true },
+            )
+            .unwrap();
             let out = common::render_blocks(&mut c, 0, 4096, 128, &input, &mut |_, _| {});
             outs.push(bits(&out));
         }
