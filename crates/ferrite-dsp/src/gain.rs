@@ -49,6 +49,11 @@ impl Processor for Gain {
 
     fn reset(&mut self) {}
 
+    /// The same product on every channel, no state: a mono block stays mono.
+    fn channel_symmetric(&self) -> bool {
+        true
+    }
+
     fn as_any_mut(&mut self) -> &mut dyn core::any::Any {
         self
     }

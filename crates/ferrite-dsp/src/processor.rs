@@ -313,6 +313,16 @@ pub trait Processor: Send {
         false
     }
 
+    /// Whether the processor treats every channel alike and keeps no state
+    /// per channel: given a one-channel bus it writes channel 0 exactly as
+    /// it would write each channel of a wider bus whose channels all hold
+    /// that signal. The render core may then run it on channel 0 only of a
+    /// mono block and keep the block mono (see `ferrite_engine`'s mono
+    /// sources). Default `false`.
+    fn channel_symmetric(&self) -> bool {
+        false
+    }
+
     /// Whether `process` writes every sample of every channel of the block
     /// without reading the bus (a generator): the render core then skips
     /// zeroing the buffer of such a node when it has no input. Default `false`.

@@ -444,6 +444,7 @@ pub fn compile_with(
         info.nodes.insert(b.id, NodeInfo { index: k, kind: b.kind.clone(), params: b.params.clone() });
         // A generator with every channel the same: run on channel 0 only.
         let mono = mono_gen[i];
+        let symmetric = options.mono && b.processor.as_ref().is_some_and(|p| p.channel_symmetric());
         render_nodes.push(RenderNode {
             id: b.id,
             role: b.role,
@@ -462,6 +463,8 @@ pub fn compile_with(
                 && preds[i].len() == 1
                 && preds[i].first().map(|&p| slot_of[p]) == Some(slot_of[i]),
             mono,
+            symmetric,
+            ran_mono: false,
             defer: deferred[i],
             absorbed: absorbed[i],
             params_settled: false,

@@ -132,6 +132,11 @@ pub struct RenderNode {
     pub(crate) pass_through: bool,
     /// A generator run on channel 0 only (see [`CompiledGraph::render_block`]).
     pub(crate) mono: bool,
+    /// A processor that treats every channel alike (`Processor::channel_symmetric`,
+    /// with mono sources on): on a mono block it runs on channel 0 only.
+    pub(crate) symmetric: bool,
+    /// Whether the node's last block ran on channel 0 only.
+    pub(crate) ran_mono: bool,
     /// A mono generator that renders when its one reader sums it (see
     /// [`CompiledGraph::render_block`]).
     pub(crate) defer: bool,
@@ -392,7 +397,9 @@ impl CompiledGraph {
     /// (`Processor::mono_source`: oscillator, constant) writes channel 0 only,
     /// and its buffer slot is marked mono for the block. A sum of mono inputs
     /// is computed on channel 0 only; when a full-width input joins, the sum so
-    /// far is copied to the other channels first. Before a processor runs, and
+    /// far is copied to the other channels first. A processor that treats
+    /// every channel alike (`Processor::channel_symmetric`: a gain) runs on
+    /// channel 0 of a mono block and leaves it mono. Before any other processor runs, and
     /// for a compensation delay, a mono block is widened (channel 0 copied to
     /// the others). Each channel would have had the same operands in the same
     /// order, so the samples are the same bits (tested against
@@ -613,11 +620,18 @@ impl CompiledGraph {
                     render_deferred(done, j, settled, &mut buf, mb, position, frames);
                 }
             }
-            // Processors see every channel; a generator of one signal writes channel 0 only.
-            if mono {
+            // Processors see every channel; a generator of one signal writes
+            // channel 0 only, and so does a processor that treats every
+            // channel alike (a gain) on a mono block.
+            let alone = batch.is_none() && comp_batch.is_none() && node.fused.is_empty();
+            let keep_mono = mono && node.symmetric && alone;
+            if mono && !keep_mono {
                 widen(&mut buf, channels, mb, frames);
             }
-            let out_mono = node.mono && batch.is_none() && comp_batch.is_none() && node.fused.is_empty();
+            let out_mono = (node.mono || keep_mono) && alone;
+            // `process_unchanged` promises the previous block's channels.
+            let was_settled = was_settled && node.ran_mono == out_mono;
+            node.ran_mono = out_mono;
             if let Some(m) = self.mono_slots.get_mut(node.slot) {
                 *m = out_mono;
             }

@@ -36,7 +36,8 @@ fn osc(id: u32, f: f64, shape: &str) -> serde_json::Value {
 /// Every way a mono block is read:
 /// - summed into a bus with folded gains: two mono inputs first (the bus
 ///   renders in place on the first), then a stereo one (the pan), then mono;
-/// - copied by a gain (its source has three readers: not in place);
+/// - copied by a gain (its source has three readers: not in place), which
+///   keeps it mono, as does the ramped gain below;
 /// - rendered on in place by an `eq` and by a `meter`;
 /// - read through a compensation delay (a limiter's lookahead on the other path);
 /// - a folded gain that turns non-constant mid-render (a ramp), then a lane;
