@@ -1,6 +1,6 @@
 // ferrite-audio vs node-web-audio-api: offline render speed, side by side in one run.
 //
-//   npm run bench                          # node benches/node/compare.mjs
+//   npm run bench                          # node --expose-gc benches/node/compare.mjs
 //   FERRITE_BENCH_SCALE=0.25 npm run bench # scale every render length (default 1)
 //   FERRITE_BENCH_RUNS=5 npm run bench     # runs per case; the best is printed (default 3)
 //   FERRITE_BENCH_CASE_BUDGET=45           # no new run of a case starts after this many seconds in it
@@ -236,7 +236,19 @@ function median(xs) {
   return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2
 }
 
+// The garbage of earlier renders (tens of MB of output buffers for the long
+// cases) is collected before each timed render, when node runs with
+// --expose-gc (`npm run bench` does): otherwise a collection the previous
+// render caused lands, for either engine, in whichever render comes next.
+async function settle() {
+  if (typeof globalThis.gc !== 'function') return
+  globalThis.gc()
+  // Finalizers of native buffers may run on the next turn of the loop.
+  await new Promise((resolve) => setImmediate(resolve))
+}
+
 async function timeIt(fn) {
+  await settle()
   const t0 = process.hrtime.bigint()
   const out = await fn()
   const ms = Number(process.hrtime.bigint() - t0) / 1e6
@@ -344,6 +356,11 @@ console.log(`node:    ${facts.node}; ferrite-audio ${facts.ferrite}; node-web-au
 console.log(`ferrite SIMD: ${await ferriteSimd()}${process.env.FERRITE_SIMD ? ` (FERRITE_SIMD=${process.env.FERRITE_SIMD})` : ''}`)
 if (NWA_DEFAULT_CHANNELS) console.log('node-web-audio-api: default channel handling (mono sources processed as ONE channel; ferrite does 2)')
 console.log(`load average at start: ${facts.load}; scale ${SCALE}; best of up to ${RUNS} runs (no new run after ${CASE_BUDGET_S} s in a case)`)
+console.log(
+  typeof globalThis.gc === 'function'
+    ? 'garbage collected before each timed render (--expose-gc)'
+    : 'no collection between renders (run with node --expose-gc, as npm run bench does, to collect before each)',
+)
 const missing = Object.entries(has).filter(([, v]) => !v).map(([k]) => k)
 console.log(`ferrite nodes not implemented yet: ${missing.length ? missing.join(', ') : 'none'}`)
 console.log(
