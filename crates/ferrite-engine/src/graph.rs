@@ -409,10 +409,10 @@ impl CompiledGraph {
     /// Deferred sources: a mono generator whose samples only a sum reads
     /// (a plain edge, not in place; directly or through a folded gain
     /// rendered in place on it) fills its parameters at its turn but renders
-    /// when the sum takes it: into the sum's buffer when it is the first
-    /// input, else into one of [`SCRATCH_ROWS`] scratch rows that the mix
-    /// kernel then adds, four at a time, exactly as it would add the
-    /// generator's own buffer. The rows are shared by every such source, so
+    /// when the sum takes it, into one of [`SCRATCH_ROWS`] scratch rows that
+    /// the mix kernel then adds, four at a time, exactly as it would add the
+    /// generator's own buffer (as the sum's first input, which the compiler
+    /// does not defer, it renders into its own buffer). The rows are shared by every such source, so
     /// the samples go from the generator to the sum while in the L1 cache,
     /// instead of through one buffer per generator (64 oscillators' blocks
     /// are 64 KB). If anything else comes to read the generator's buffer (the
@@ -484,8 +484,7 @@ impl CompiledGraph {
             let in_place = node.inputs.first().is_some_and(|e| e.src_slot == node.slot);
             // In place on a deferred source, with more to sum: its samples first.
             if in_place && node.inputs.len() > 1 {
-                if let Some((j, settled)) = self.deferred.get_mut(node.slot).and_then(Option::take) {
-                    self.pending_deferred = self.pending_deferred.saturating_sub(1);
+                if let Some((j, settled)) = take_deferred(&mut self.deferred, &mut self.pending_deferred, node.slot) {
                     render_deferred(done, j, settled, &mut buf, mb, position, frames);
                 }
             }
@@ -500,42 +499,28 @@ impl CompiledGraph {
             for edge in node.inputs.iter_mut().skip(usize::from(in_place)) {
                 // A folded gain's factor (1: a plain sum).
                 let g = edge.scale_from.and_then(|j| self.out_scale.get(j)).copied().unwrap_or(1.0);
-                if let Some((j, settled)) = self.deferred.get_mut(edge.src_slot).and_then(Option::take) {
-                    self.pending_deferred = self.pending_deferred.saturating_sub(1);
-                    match (edge.comp.is_some(), empty) {
-                        // Delayed (the compiler defers no such edge): its own buffer, then as usual.
-                        (true, _) => {
-                            if let Some(slot) = self.pool.get_mut(edge.src_slot) {
-                                render_deferred(done, j, settled, slot, mb, position, frames);
-                            }
+                if let Some((j, settled)) = take_deferred(&mut self.deferred, &mut self.pending_deferred, edge.src_slot)
+                {
+                    // Added to the sum: into the scratch row of its place in
+                    // the pending four.
+                    if edge.comp.is_none() && !empty {
+                        let row = self.scratch_base + np;
+                        if let (Some(scratch), Some(p)) = (self.pool.get_mut(row), pending.get_mut(np)) {
+                            render_deferred(done, j, settled, scratch, mb, position, frames);
+                            *p = Source { slot: row, gain: g, mono: true };
+                            np += 1;
                         }
-                        // The first input: straight into the sum (as the copy below).
-                        (false, true) => {
-                            render_deferred(done, j, settled, &mut buf, mb, position, frames);
-                            if g != 1.0 {
-                                if let Some(d) = buf.get_mut(..frames) {
-                                    gain(d, g);
-                                }
-                            }
-                            mono = true;
-                            empty = false;
-                            continue;
+                        if np == pending.len() {
+                            let width = if mono { 1 } else { channels };
+                            sum_sources(&self.pool, &pending, &mut buf, width, mb, frames);
+                            np = 0;
                         }
-                        // Into the scratch row of its place in the pending four.
-                        (false, false) => {
-                            let row = self.scratch_base + np;
-                            if let (Some(scratch), Some(p)) = (self.pool.get_mut(row), pending.get_mut(np)) {
-                                render_deferred(done, j, settled, scratch, mb, position, frames);
-                                *p = Source { slot: row, gain: g, mono: true };
-                                np += 1;
-                            }
-                            if np == pending.len() {
-                                let width = if mono { 1 } else { channels };
-                                sum_sources(&self.pool, &pending, &mut buf, width, mb, frames);
-                                np = 0;
-                            }
-                            continue;
-                        }
+                        continue;
+                    }
+                    // The first input, or a delayed one (the compiler defers
+                    // neither): into its own buffer, then read as usual.
+                    if let Some(slot) = self.pool.get_mut(edge.src_slot) {
+                        render_deferred(done, j, settled, slot, mb, position, frames);
                     }
                 }
                 let Some(src) = self.pool.get(edge.src_slot) else { continue };
@@ -615,8 +600,7 @@ impl CompiledGraph {
             // Running on a deferred source's buffer (a folded gain whose gain
             // changes): the source's samples first.
             if in_place {
-                if let Some((j, settled)) = self.deferred.get_mut(node.slot).and_then(Option::take) {
-                    self.pending_deferred = self.pending_deferred.saturating_sub(1);
+                if let Some((j, settled)) = take_deferred(&mut self.deferred, &mut self.pending_deferred, node.slot) {
                     render_deferred(done, j, settled, &mut buf, mb, position, frames);
                 }
             }
@@ -711,6 +695,19 @@ impl CompiledGraph {
             self.pending_deferred = 0;
         }
     }
+}
+
+/// The deferred source whose samples belong in `slot`, if any, now taken
+/// off the list (`pending` counts what is left).
+///
+/// # Realtime
+/// Does not allocate, lock or panic.
+fn take_deferred(deferred: &mut [Option<(usize, bool)>], pending: &mut usize, slot: usize) -> Option<(usize, bool)> {
+    let taken = deferred.get_mut(slot).and_then(Option::take);
+    if taken.is_some() {
+        *pending = pending.saturating_sub(1);
+    }
+    taken
 }
 
 /// Renders deferred source `j` (a mono generator) into channel 0 of `buf`,

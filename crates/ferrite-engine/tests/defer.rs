@@ -11,7 +11,7 @@ use assert_no_alloc::{violation_count, AllocDisabler};
 #[global_allocator]
 static A: AllocDisabler = AllocDisabler;
 
-use common::input;
+use common::{bits, input};
 use ferrite_engine::compile::{compile_with, CompileOptions};
 use ferrite_engine::desc::GraphDesc;
 use ferrite_engine::{Compiled, RenderSettings};
@@ -19,10 +19,6 @@ use serde_json::json;
 use std::f64::consts::TAU;
 
 const SR: f64 = 48000.0;
-
-fn bits(x: &[Vec<f64>]) -> Vec<Vec<u64>> {
-    x.iter().map(|c| c.iter().map(|v| v.to_bits()).collect()).collect()
-}
 
 fn build(desc: &GraphDesc, channels: usize, defer: bool) -> Compiled {
     let settings = RenderSettings { sample_rate: SR, channels, max_block: 128 };
@@ -93,27 +89,7 @@ fn deferred_sources_render_the_same_bits_as_their_own_buffers() {
     assert_eq!(build(&desc, 2, false).graph.deferred_sources(), 0);
     assert_eq!(build(&desc, 1, true).graph.deferred_sources(), 0, "one channel: no mono sources");
     // Gain 35 ramps from block 7 on: its node renders on the saw's buffer then.
-    let ramp = |c: &mut Compiled, k: usize| {
-        if k == 7 {
-            let (n, p) = (c.info.nodes[&35].index, c.info.nodes[&35].param_index(35, "gain").unwrap());
-            c.graph.param_mut(n, p).unwrap().set(0.05, 500);
-        }
-    };
-    for channels in [2usize, 3] {
-        for block in [128usize, 37, 1] {
-            let want =
-                common::render_blocks(&mut build(&desc, channels, false), 0, 6000, block, &input, &mut |c, k| {
-                    ramp(c, k)
-                });
-            let got = common::render_blocks(&mut build(&desc, channels, true), 0, 6000, block, &input, &mut |c, k| {
-                ramp(c, k)
-            });
-            assert_eq!(bits(&got), bits(&want), "{channels} channels, block {block}");
-            assert_ne!(bits(&want[..1]), bits(&want[1..2]), "the pan makes the channels differ");
-            let peak = want[0].iter().fold(0.0f64, |m, v| m.max(v.abs()));
-            assert!(peak > 0.1, "{peak}");
-        }
-    }
+    common::assert_option_keeps_bits(&|channels, on| build(&desc, channels, on), 35);
 }
 
 /// Sines through folded gains straight into the output (which renders in

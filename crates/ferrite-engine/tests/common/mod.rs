@@ -128,3 +128,32 @@ pub fn callbacks_without_allocating(
     }
     heard
 }
+
+/// Bit patterns of rendered channels, for exact comparisons.
+pub fn bits(x: &[Vec<f64>]) -> Vec<Vec<u64>> {
+    x.iter().map(|c| c.iter().map(|v| v.to_bits()).collect()).collect()
+}
+
+/// Renders 6000 frames of a graph built by `build(channels, on)` with a
+/// compiler option off and on, at 2 and 3 channels and blocks of 128, 37
+/// and 1, with gain node `ramped` ramped to 0.05 over 500 frames from block
+/// 7, and asserts the same bits. The graph must pan (its channels differ)
+/// and carry real signal (peak above 0.1).
+pub fn assert_option_keeps_bits(build: &dyn Fn(usize, bool) -> Compiled, ramped: u32) {
+    let ramp = |c: &mut Compiled, k: usize| {
+        if k == 7 {
+            let (n, p) = (c.info.nodes[&ramped].index, c.info.nodes[&ramped].param_index(ramped, "gain").unwrap());
+            c.graph.param_mut(n, p).unwrap().set(0.05, 500);
+        }
+    };
+    for channels in [2usize, 3] {
+        for block in [128usize, 37, 1] {
+            let want = render_blocks(&mut build(channels, false), 0, 6000, block, &input, &mut |c, k| ramp(c, k));
+            let got = render_blocks(&mut build(channels, true), 0, 6000, block, &input, &mut |c, k| ramp(c, k));
+            assert_eq!(bits(&got), bits(&want), "{channels} channels, block {block}");
+            assert_ne!(bits(&want[..1]), bits(&want[1..2]), "the pan makes the channels differ");
+            let peak = want[0].iter().fold(0.0f64, |m, v| m.max(v.abs()));
+            assert!(peak > 0.1, "{peak}");
+        }
+    }
+}
