@@ -11,7 +11,7 @@ use assert_no_alloc::{violation_count, AllocDisabler};
 #[global_allocator]
 static A: AllocDisabler = AllocDisabler;
 
-use common::{bits, input};
+use common::input;
 use ferrite_engine::compile::{compile_with, CompileOptions};
 use ferrite_engine::desc::GraphDesc;
 use ferrite_engine::{Compiled, RenderSettings};
