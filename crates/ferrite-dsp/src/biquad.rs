@@ -560,7 +560,8 @@ impl PairCache {
 /// [`cascade_channels`] for a stereo bus with caches from
 /// [`PairCache::for_sections`]: the same coefficients, states and kernel
 /// ([`BiquadCascade::process_pair_at`]), so the same bits; returns `false`
-/// (nothing done) when a parameter varies or the shapes do not match.
+/// (nothing done) when a parameter varies or the shapes do not match. A
+/// one-channel bus (a mono block) runs channel 0's cascades alone.
 ///
 /// `live`: the caches already hold the current filter memory (the previous
 /// block ran here too), so it is not loaded from the sections. The memory
@@ -587,7 +588,7 @@ pub(crate) fn cascade_pair_cached(
             return false;
         }
     }
-    if io.pair_mut(0, 1).is_none() {
+    if io.channels() != 1 && io.pair_mut(0, 1).is_none() {
         return false;
     }
     for (chunk, cache) in sections.chunks_mut(MAX_CASCADE_STAGES).zip(caches.iter_mut()) {
@@ -612,20 +613,35 @@ pub(crate) fn cascade_pair_cached(
 
 /// Runs a stereo bus through `caches` as they are (coefficients and filter
 /// memory kept by [`cascade_pair_cached`] for the same parameters): the
-/// same bits as [`cascade_pair_cached`] would give. `false` (nothing done)
-/// when the bus has fewer than 2 channels.
+/// same bits as [`cascade_pair_cached`] would give: on a one-channel bus
+/// (a mono block) channel 0's cascades alone, each a single cascade (the
+/// same bits as in the pair). `false` (nothing done) for an empty bus.
 ///
 /// # Realtime
 /// Does not allocate, lock or panic.
 pub(crate) fn run_pair_caches(caches: &mut [PairCache], io: &mut Bus<'_>) -> bool {
-    let Some((l, r)) = io.pair_mut(0, 1) else { return false };
     let level = simd_level();
+    if io.channels() == 1 {
+        let x = io.channel_mut(0);
+        for cache in caches.iter_mut() {
+            cache.a.process_at(level, x);
+            cache.a.clear_non_finite_states();
+        }
+        return true;
+    }
+    let Some((l, r)) = io.pair_mut(0, 1) else { return false };
     for cache in caches.iter_mut() {
         cache.a.process_pair_at(level, l, &mut cache.b, r);
         cache.a.clear_non_finite_states();
         cache.b.clear_non_finite_states();
     }
     true
+}
+
+/// Whether both channels' filter memory in `caches` is the same, bit for bit.
+pub(crate) fn pair_caches_in_lockstep(caches: &[PairCache]) -> bool {
+    let bits = |z: Option<[f64; 2]>| z.map(|z| [z[0].to_bits(), z[1].to_bits()]);
+    caches.iter().all(|c| (0..c.a.stages()).all(|k| bits(c.a.state(k)) == bits(c.b.state(k))))
 }
 
 /// Stores the filter memory held by `caches` (after [`cascade_pair_cached`])
@@ -712,6 +728,25 @@ impl Section {
 
     pub(crate) fn reset(&mut self) {
         self.states.fill([0.0; 2]);
+    }
+
+    /// Whether every channel's filter memory is channel 0's, bit for bit
+    /// (then channels given the same signal give the same samples).
+    pub(crate) fn in_lockstep(&self) -> bool {
+        let bits = |z: &[f64; 2]| [z[0].to_bits(), z[1].to_bits()];
+        let first = self.states.first().map(bits);
+        self.states.iter().all(|z| Some(bits(z)) == first)
+    }
+
+    /// Gives every channel channel 0's filter memory (after blocks that
+    /// ran on channel 0 alone, standing for every channel).
+    ///
+    /// # Realtime
+    /// Does not allocate, lock or panic.
+    pub(crate) fn spread_channel_0(&mut self) {
+        if let Some((first, rest)) = self.states.split_first_mut() {
+            rest.fill(*first);
+        }
     }
 
     /// Control side: copies `other`'s filter memory (all of it when `self`
@@ -837,6 +872,10 @@ pub struct Biquad {
     section: Section,
     sample_rate: f64,
     scratch: Vec<Coeffs>,
+    /// The last block ran on a one-channel bus (a mono block, see
+    /// [`Processor::mono_ready`]): channel 0's filter memory stands for
+    /// every channel's.
+    mono_run: bool,
 }
 
 impl Biquad {
@@ -847,6 +886,18 @@ impl Biquad {
             section: Section::new(kind),
             sample_rate: FALLBACK_SAMPLE_RATE,
             scratch: vec![Coeffs::IDENTITY; DEFAULT_SCRATCH],
+            mono_run: false,
+        }
+    }
+
+    /// Gives every channel channel 0's filter memory after mono blocks.
+    ///
+    /// # Realtime
+    /// Does not allocate, lock or panic.
+    fn spread_mono(&mut self) {
+        if self.mono_run {
+            self.section.spread_channel_0();
+            self.mono_run = false;
         }
     }
 
@@ -880,6 +931,8 @@ impl Biquad {
 
     /// Filter memory `[s1, s2]` of channel `c`.
     pub fn series_state(&self, c: usize) -> Option<[f64; 2]> {
+        // After mono blocks channel 0's memory stands for every channel's.
+        let c = if self.mono_run && c < self.section.channels() { 0 } else { c };
         self.section.states.get(c).copied()
     }
 
@@ -888,6 +941,7 @@ impl Biquad {
     /// # Realtime
     /// Does not allocate, lock or panic.
     pub fn set_series_state(&mut self, c: usize, z: [f64; 2]) {
+        self.spread_mono();
         if let Some(st) = self.section.states.get_mut(c) {
             *st = z;
         }
@@ -908,17 +962,24 @@ impl Processor for Biquad {
     /// Filter memory already present (from [`Processor::take_state`]) is kept
     /// for the channels kept; [`Processor::reset`] clears it.
     fn prepare(&mut self, ctx: &PrepareContext) {
+        self.spread_mono();
         self.sample_rate = sanitize_sample_rate(ctx.sample_rate);
         self.scratch = vec![Coeffs::IDENTITY; ctx.max_block.max(1)];
         self.section.prepare(ctx.channels);
     }
 
     /// Filters every prepared channel in place. Bus channels beyond the
-    /// prepared count pass through unchanged.
+    /// prepared count pass through unchanged. A one-channel bus on a filter
+    /// prepared for more is a mono block (see [`Processor::mono_ready`]).
     ///
     /// # Realtime
     /// Does not allocate, lock or panic.
     fn process(&mut self, ctx: &ProcessContext<'_>, io: &mut Bus<'_>) {
+        if io.channels() == 1 && self.section.channels() > 1 {
+            self.mono_run = true;
+        } else {
+            self.spread_mono();
+        }
         let params = [ctx.param(0), ctx.param(1), ctx.param(2)];
         self.section.process(self.sample_rate, params, &mut self.scratch, io);
     }
@@ -928,7 +989,14 @@ impl Processor for Biquad {
     /// # Realtime
     /// Does not allocate, lock or panic.
     fn reset(&mut self) {
+        self.mono_run = false;
         self.section.reset();
+    }
+
+    /// One filter per channel, alike: while every channel's memory is the
+    /// same (always, after mono blocks), a mono block stays mono.
+    fn mono_ready(&self) -> bool {
+        self.mono_run || self.section.in_lockstep()
     }
 
     /// Takes the filter memory of a previous [`Biquad`] (of any type; a type
@@ -936,6 +1004,8 @@ impl Processor for Biquad {
     fn take_state(&mut self, previous: &mut dyn Processor) -> bool {
         match previous.as_any_mut().downcast_mut::<Biquad>() {
             Some(prev) => {
+                prev.spread_mono();
+                self.spread_mono();
                 self.section.copy_state_from(&prev.section);
                 true
             }
@@ -958,6 +1028,7 @@ impl BankFilter for Biquad {
     }
 
     fn load_bank(&mut self, ctx: &ProcessContext<'_>, bank: &mut BiquadBank, first_lane: usize) -> bool {
+        self.spread_mono();
         load_sections(core::slice::from_mut(&mut self.section), self.sample_rate, ctx, bank, first_lane)
     }
 

@@ -740,6 +740,13 @@ impl Processor for Compressor {
         self.gc.reduction = 0.0;
     }
 
+    /// Linked detection (the peak of identical channels is that channel's)
+    /// and one gain for every channel, with no state per channel: a mono
+    /// block stays mono.
+    fn channel_symmetric(&self) -> bool {
+        true
+    }
+
     /// Takes the smoothed gain reduction of another `Compressor`.
     ///
     /// # Realtime

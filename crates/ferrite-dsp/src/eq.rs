@@ -12,8 +12,9 @@
 //! samples as its bands run one after another as separate biquads.
 
 use crate::biquad::{
-    cascade_channels, cascade_pair_cached, load_sections, run_pair_caches, sanitize_sample_rate, store_pair_caches,
-    store_sections, BankFilter, BiquadType, Coeffs, PairCache, Section, PARAMS,
+    cascade_channels, cascade_pair_cached, load_sections, pair_caches_in_lockstep, run_pair_caches,
+    sanitize_sample_rate, store_pair_caches, store_sections, BankFilter, BiquadType, Coeffs, PairCache, Section,
+    PARAMS,
 };
 use crate::kernels::BiquadBank;
 use crate::processor::{Bus, ParamSpec, PrepareContext, ProcessContext, Processor};
@@ -51,6 +52,11 @@ pub struct Eq {
     /// The filter memory is in `pairs`, not in `sections` (while blocks run
     /// through the cached cascades; see [`Eq::sync`]).
     live: bool,
+    /// The last block ran on a one-channel bus (a mono block, see
+    /// [`Processor::mono_ready`]): channel 0's filter memory (in `sections`,
+    /// or in the caches' first cascades while `live`) stands for every
+    /// channel's.
+    mono_run: bool,
 }
 
 impl Eq {
@@ -63,6 +69,7 @@ impl Eq {
             scratch: vec![Coeffs::IDENTITY; 128],
             pairs: Vec::new(),
             live: false,
+            mono_run: false,
         }
     }
 
@@ -75,6 +82,22 @@ impl Eq {
         if self.live {
             store_pair_caches(&mut self.sections, &self.pairs);
             self.live = false;
+        }
+    }
+
+    /// Gives every channel channel 0's filter memory after mono blocks
+    /// (before a wider block, a bank or another processor reads it); the
+    /// memory is then in `sections`.
+    ///
+    /// # Realtime
+    /// Does not allocate, lock or panic.
+    fn spread_mono(&mut self) {
+        if self.mono_run {
+            self.sync();
+            for s in &mut self.sections {
+                s.spread_channel_0();
+            }
+            self.mono_run = false;
         }
     }
 
@@ -100,6 +123,7 @@ impl Processor for Eq {
     /// [`Processor::take_state`]) is kept; [`Processor::reset`] clears it.
     fn prepare(&mut self, ctx: &PrepareContext) {
         self.sync();
+        self.spread_mono();
         self.sample_rate = sanitize_sample_rate(ctx.sample_rate);
         self.scratch = vec![Coeffs::IDENTITY; ctx.max_block.max(1)];
         for s in &mut self.sections {
@@ -108,11 +132,18 @@ impl Processor for Eq {
         self.pairs = if ctx.channels == 2 { PairCache::for_sections(self.sections.len()) } else { Vec::new() };
     }
 
-    /// Runs every prepared channel through band 0, then band 1, ...
+    /// Runs every prepared channel through band 0, then band 1, ... A
+    /// one-channel bus on an EQ prepared for more is a mono block (see
+    /// [`Processor::mono_ready`]): channel 0 alone.
     ///
     /// # Realtime
     /// Does not allocate, lock or panic.
     fn process(&mut self, ctx: &ProcessContext<'_>, io: &mut Bus<'_>) {
+        if io.channels() == 1 && self.sections.first().is_some_and(|s| s.channels() > 1) {
+            self.mono_run = true;
+        } else {
+            self.spread_mono();
+        }
         // All bands constant: each channel through the pipelined cascade
         // kernel (8 bands per cascade); stereo through cascades kept with
         // their coefficients from block to block.
@@ -141,7 +172,9 @@ impl Processor for Eq {
     /// # Realtime
     /// Does not allocate, lock or panic.
     fn process_unchanged(&mut self, ctx: &ProcessContext<'_>, io: &mut Bus<'_>) {
-        if self.live && run_pair_caches(&mut self.pairs, io) {
+        // The same width as that block (else `process` spreads or marks
+        // the mono memory first).
+        if self.live && (io.channels() == 1) == self.mono_run && run_pair_caches(&mut self.pairs, io) {
             return;
         }
         self.process(ctx, io);
@@ -153,6 +186,7 @@ impl Processor for Eq {
     /// Does not allocate, lock or panic.
     fn reset(&mut self) {
         self.live = false;
+        self.mono_run = false;
         for s in &mut self.sections {
             s.reset();
         }
@@ -164,7 +198,9 @@ impl Processor for Eq {
         match previous.as_any_mut().downcast_mut::<Eq>() {
             Some(prev) => {
                 prev.sync();
+                prev.spread_mono();
                 self.sync();
+                self.spread_mono();
                 for (d, s) in self.sections.iter_mut().zip(&prev.sections) {
                     d.copy_state_from(s);
                 }
@@ -172,6 +208,17 @@ impl Processor for Eq {
             }
             None => false,
         }
+    }
+
+    /// One filter per channel, alike: while every channel's memory is the
+    /// same (always, after mono blocks), a mono block stays mono.
+    fn mono_ready(&self) -> bool {
+        self.mono_run
+            || if self.live {
+                pair_caches_in_lockstep(&self.pairs)
+            } else {
+                self.sections.iter().all(Section::in_lockstep)
+            }
     }
 
     fn as_any_mut(&mut self) -> &mut dyn core::any::Any {
@@ -190,6 +237,7 @@ impl BankFilter for Eq {
 
     fn load_bank(&mut self, ctx: &ProcessContext<'_>, bank: &mut BiquadBank, first_lane: usize) -> bool {
         self.sync();
+        self.spread_mono();
         load_sections(&mut self.sections, self.sample_rate, ctx, bank, first_lane)
     }
 

@@ -323,6 +323,19 @@ pub trait Processor: Send {
         false
     }
 
+    /// Whether the render core may run the processor, for the coming block,
+    /// on channel 0 only of a mono block and keep the block mono: it then
+    /// writes channel 0 exactly as it would write each channel of a wider
+    /// bus whose channels all hold that signal. A processor that keeps state
+    /// per channel says so only while every channel's state equals channel
+    /// 0's; after a block on a one-channel bus it holds channel 0's state
+    /// alone, and must give every other channel that state before it runs
+    /// on (or hands its state to, see [`Processor::take_state`]) a wider
+    /// bus. Default: [`Processor::channel_symmetric`].
+    fn mono_ready(&self) -> bool {
+        self.channel_symmetric()
+    }
+
     /// Whether `process` writes every sample of every channel of the block
     /// without reading the bus (a generator): the render core then skips
     /// zeroing the buffer of such a node when it has no input. Default `false`.

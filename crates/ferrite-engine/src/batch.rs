@@ -215,6 +215,8 @@ pub struct CompGroup {
     /// Member-major rows of `stride`: targets, then gain exponents.
     targets: Box<[f64]>,
     exps: Box<[f64]>,
+    /// Per member: the channels its block has (1 for a mono block).
+    widths: Box<[usize]>,
     stride: usize,
 }
 
@@ -227,12 +229,14 @@ impl CompGroup {
             lanes: vec![SmoothLane::default(); n].into_boxed_slice(),
             targets: vec![0.0; n * max_block].into_boxed_slice(),
             exps: vec![0.0; n * max_block].into_boxed_slice(),
+            widths: vec![0; n].into_boxed_slice(),
             members: Members::new(members),
             stride: max_block,
         }
     }
 
-    /// Member `m`'s turn: `buf` holds its summed input.
+    /// Member `m`'s turn: `buf` holds its summed input, `channels` wide (1
+    /// for a mono block).
     ///
     /// # Realtime
     /// Does not allocate, lock or panic.
@@ -247,6 +251,9 @@ impl CompGroup {
     ) {
         let frames = ctx.frames;
         let mut bus = ferrite_dsp::Bus::new(buf, channels, stride, frames);
+        if let Some(w) = self.widths.get_mut(m) {
+            *w = channels;
+        }
         let row = self.targets.get_mut(m * self.stride..(m + 1) * self.stride);
         let begun = match (processor.as_any_mut().downcast_mut::<Compressor>(), row) {
             (Some(c), Some(row)) if frames <= self.stride => c.batch_begin(ctx, &bus, row),
@@ -269,28 +276,22 @@ impl CompGroup {
     }
 
     /// Runs every recursion, then each loaded member applies its gains to its
-    /// buffer in `pool`.
+    /// buffer in `pool` (at the width it was staged with).
     ///
     /// # Realtime
     /// Does not allocate, lock or panic.
-    pub(crate) fn run(
-        &mut self,
-        frames: usize,
-        nodes: &mut [RenderNode],
-        pool: &mut [Box<[f64]>],
-        channels: usize,
-        stride: usize,
-    ) {
+    pub(crate) fn run(&mut self, frames: usize, nodes: &mut [RenderNode], pool: &mut [Box<[f64]>], stride: usize) {
         if !self.members.any_loaded() || frames > self.stride {
             return;
         }
         smooth_lanes(&mut self.lanes, &self.targets, &mut self.exps, self.stride, frames);
         for (m, node) in self.members.loaded() {
             let Some(node) = nodes.get_mut(node) else { continue };
-            let (Some(buf), Some(exps), Some(lane)) = (
+            let (Some(buf), Some(exps), Some(lane), Some(&channels)) = (
                 pool.get_mut(node.slot),
                 self.exps.get_mut(m * self.stride..m * self.stride + frames),
                 self.lanes.get(m),
+                self.widths.get(m),
             ) else {
                 continue;
             };

@@ -444,7 +444,8 @@ pub fn compile_with(
         info.nodes.insert(b.id, NodeInfo { index: k, kind: b.kind.clone(), params: b.params.clone() });
         // A generator with every channel the same: run on channel 0 only.
         let mono = mono_gen[i];
-        let symmetric = options.mono && b.processor.as_ref().is_some_and(|p| p.channel_symmetric());
+        // Any processor may keep a mono block mono when it says so (asked per block).
+        let may_keep_mono = options.mono && b.processor.is_some();
         render_nodes.push(RenderNode {
             id: b.id,
             role: b.role,
@@ -463,7 +464,7 @@ pub fn compile_with(
                 && preds[i].len() == 1
                 && preds[i].first().map(|&p| slot_of[p]) == Some(slot_of[i]),
             mono,
-            symmetric,
+            may_keep_mono,
             ran_mono: false,
             defer: deferred[i],
             absorbed: absorbed[i],

@@ -132,9 +132,10 @@ pub struct RenderNode {
     pub(crate) pass_through: bool,
     /// A generator run on channel 0 only (see [`CompiledGraph::render_block`]).
     pub(crate) mono: bool,
-    /// A processor that treats every channel alike (`Processor::channel_symmetric`,
-    /// with mono sources on): on a mono block it runs on channel 0 only.
-    pub(crate) symmetric: bool,
+    /// With mono sources on, a processor asked before each mono block
+    /// whether it runs on channel 0 only and keeps the block mono
+    /// (`Processor::mono_ready`).
+    pub(crate) may_keep_mono: bool,
     /// Whether the node's last block ran on channel 0 only.
     pub(crate) ran_mono: bool,
     /// A mono generator that renders when its one reader sums it (see
@@ -242,6 +243,12 @@ impl CompiledGraph {
     /// How many generators run on one channel (see [`Self::render_block`]).
     pub fn mono_sources(&self) -> usize {
         self.nodes.iter().filter(|n| n.mono).count()
+    }
+
+    /// How many processors other than generators ran their last block on
+    /// channel 0 of a mono block and kept it mono (see [`Self::render_block`]).
+    pub fn kept_mono(&self) -> usize {
+        self.nodes.iter().filter(|n| n.ran_mono && !n.mono).count()
     }
 
     /// How many generators render when their reader sums them (see
@@ -398,8 +405,11 @@ impl CompiledGraph {
     /// and its buffer slot is marked mono for the block. A sum of mono inputs
     /// is computed on channel 0 only; when a full-width input joins, the sum so
     /// far is copied to the other channels first. A processor that treats
-    /// every channel alike (`Processor::channel_symmetric`: a gain) runs on
-    /// channel 0 of a mono block and leaves it mono. Before any other processor runs, and
+    /// every channel alike and says so for the block
+    /// (`Processor::mono_ready`: a gain or a compressor always; an `eq` or a
+    /// `biquad` while every channel's filter memory is channel 0's, which
+    /// running on mono blocks keeps so) runs on channel 0 of a mono block and
+    /// leaves it mono. Before any other processor runs, and
     /// for a compensation delay, a mono block is widened (channel 0 copied to
     /// the others). Each channel would have had the same operands in the same
     /// order, so the samples are the same bits (tested against
@@ -607,12 +617,16 @@ impl CompiledGraph {
             // Processors see every channel; a generator of one signal writes
             // channel 0 only, and so does a processor that treats every
             // channel alike (a gain) on a mono block.
-            let alone = batch.is_none() && comp_batch.is_none() && node.fused.is_empty();
-            let keep_mono = mono && node.symmetric && alone;
+            // On its own buffer at its own width (a compressor batch takes
+            // each member's width).
+            let solo = batch.is_none() && node.fused.is_empty();
+            let alone = solo && comp_batch.is_none();
+            let keep_mono =
+                mono && node.may_keep_mono && solo && node.processor.as_ref().is_some_and(|p| p.mono_ready());
             if mono && !keep_mono {
                 widen(&mut buf, channels, mb, frames);
             }
-            let out_mono = (node.mono || keep_mono) && alone;
+            let out_mono = (node.mono && alone) || keep_mono;
             // `process_unchanged` promises the previous block's channels.
             let was_settled = was_settled && node.ran_mono == out_mono;
             node.ran_mono = out_mono;
@@ -653,7 +667,7 @@ impl CompiledGraph {
             if let Some(p) = node.processor.as_mut() {
                 let ctx = ProcessContext { frames, position, params: &node.params };
                 if let Some((group, m)) = comp_batch.and_then(|(g, m)| Some((self.comp_batches.get_mut(g)?, m))) {
-                    group.stage(m, p.as_mut(), &ctx, &mut buf, channels, mb);
+                    group.stage(m, p.as_mut(), &ctx, &mut buf, if out_mono { 1 } else { channels }, mb);
                 } else {
                     match batch.and_then(|(g, m)| Some((self.batches.get_mut(g)?, m))) {
                         // A batch member: loaded into its group's bank, or run alone.
@@ -674,7 +688,7 @@ impl CompiledGraph {
             }
             if let Some(group) = comp_batch.and_then(|(g, _)| self.comp_batches.get_mut(g)) {
                 if group.last() == Some(k) {
-                    group.run(frames, &mut self.nodes, &mut self.pool, channels, mb);
+                    group.run(frames, &mut self.nodes, &mut self.pool, mb);
                 }
             }
             // The group's last member: run the bank, hand samples and state back.

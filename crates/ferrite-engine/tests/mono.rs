@@ -172,3 +172,146 @@ fn mono_sources_render_without_allocating() {
     assert_eq!(violation_count(), 0, "the audio thread allocated or freed");
     assert!(heard > 0.05, "{heard}");
 }
+
+/// An `eq` node of `bands` bands (peaking, low shelf and high pass in turn).
+fn eq(id: u32, bands: usize, f0: f64) -> serde_json::Value {
+    let kinds = ["peaking", "lowshelf", "highpass"];
+    let mut params = serde_json::Map::new();
+    for b in 0..bands {
+        params.insert(format!("bands[{b}].frequency"), json!(f0 * (b as f64 + 1.0).powf(1.7)));
+        params.insert(format!("bands[{b}].q"), json!(0.8 + 0.1 * b as f64));
+        params.insert(format!("bands[{b}].gainDb"), json!(if b % 2 == 0 { 4.0 } else { -3.0 }));
+    }
+    let kinds: Vec<_> = (0..bands).map(|b| json!({"type": kinds[b % 3]})).collect();
+    json!({"id": id, "type": "eq", "params": params, "options": {"bands": kinds}})
+}
+
+/// The reference session's track chain (oscillator → 8-band `eq` →
+/// `compressor` → gain → pan) on three tracks, whose filters and
+/// compressors then run on mono blocks, next to:
+/// - a track whose `eq` and compressor get a stereo input (a pan before
+///   them), in the same compressor batch as the mono ones;
+/// - a single `biquad` node on an oscillator;
+/// - automation on a band of track 0's `eq` (its per-frame path on a mono
+///   block) and on track 1's threshold (that compressor leaves the batch for
+///   those blocks).
+fn chain_session(channels_hint: u32) -> GraphDesc {
+    let mut nodes = vec![json!({"id": 1, "type": "output"}), json!({"id": 2, "type": "gain", "params": {"gain": 0.4}})];
+    let mut conns = vec![json!([2, 1])];
+    for t in 0..4u32 {
+        let base = 100 + 10 * t;
+        let (o, e, c, g, p) = (base, base + 1, base + 2, base + 3, base + 4);
+        nodes.push(osc(o, 70.0 + 53.0 * f64::from(t), if t % 2 == 0 { "saw" } else { "square" }));
+        nodes.push(eq(e, if t == 2 { 3 } else { 8 }, 90.0 + 20.0 * f64::from(t)));
+        nodes.push(json!({"id": c, "type": "compressor",
+            "params": {"thresholdDb": -30.0, "ratio": 6.0, "attackMs": 3.0, "releaseMs": 60.0, "makeupDb": 2.0}}));
+        nodes.push(json!({"id": g, "type": "gain", "params": {"gain": 0.7}}));
+        nodes.push(json!({"id": p, "type": "pan", "params": {"pan": -0.6 + 0.4 * f64::from(t)}}));
+        if t == 3 {
+            // Stereo from the start: the pan comes first.
+            conns.extend([json!([o, p]), json!([p, e]), json!([e, c]), json!([c, g]), json!([g, 2])]);
+        } else {
+            conns.extend([json!([o, e]), json!([e, c]), json!([c, g]), json!([g, p]), json!([p, 2])]);
+        }
+    }
+    nodes.push(osc(150, 440.0 + f64::from(channels_hint), "saw"));
+    nodes.push(
+        json!({"id": 151, "type": "biquad", "options": {"type": "lowpass"}, "params": {"frequency": 900.0, "q": 2.0}}),
+    );
+    nodes.push(json!({"id": 152, "type": "pan", "params": {"pan": 0.3}}));
+    conns.extend([json!([150, 151]), json!([151, 152]), json!([152, 2])]);
+    common::graph(json!({"version": 1, "nodes": nodes, "connections": conns, "automation": [
+        {"node": 101, "param": "bands[1].frequency", "points": [{"frame": 2000, "value": 300.0}, {"frame": 3500, "value": 2500.0}]},
+        {"node": 112, "param": "thresholdDb", "points": [{"frame": 2500, "value": -30.0}, {"frame": 4000, "value": -12.0}]}]}))
+}
+
+#[test]
+fn filters_and_compressors_keep_mono_blocks_mono_with_the_same_bits() {
+    let desc = chain_session(0);
+    common::assert_option_keeps_bits(&|channels, on| build(&desc, channels, on), 123);
+    let mut c = build(&desc, 2, true);
+    common::render(&mut c, 1024, 128, &mut |_, _| {});
+    // Tracks 0–2: eq, compressor, gain; the biquad. Not track 3 (stereo).
+    assert_eq!(c.graph.kept_mono(), 10);
+    assert_eq!(build(&desc, 2, false).graph.kept_mono(), 0);
+}
+
+/// Renders `first` (compiled with mono on or off), swaps to `second` taking
+/// its state at frame 2000, renders to 5000.
+fn swap_render(first: &GraphDesc, second: &GraphDesc, on: bool, block: usize) -> Vec<Vec<f64>> {
+    let mut a = build(first, 2, on);
+    let mut out = common::render_blocks(&mut a, 0, 2000, block, &input, &mut |_, _| {});
+    let mut b = build(second, 2, on);
+    b.graph.take_state_from(&mut a.graph);
+    let rest = common::render_blocks(&mut b, 2000, 3000, block, &input, &mut |_, _| {});
+    for (o, r) in out.iter_mut().zip(rest) {
+        o.extend(r);
+    }
+    out
+}
+
+/// Two oscillators through an 8-band `eq` and a compressor, and through a
+/// `biquad`: with `stereo`, a pan before the filters (stereo inputs), else
+/// after them (mono inputs). The same ids either way.
+fn swap_wiring(stereo: bool) -> GraphDesc {
+    let chain = if stereo {
+        json!([[40, 41], [41, 50], [50, 51], [51, 1], [42, 52], [52, 53], [53, 1]])
+    } else {
+        json!([[40, 50], [50, 51], [51, 1], [42, 53], [53, 52], [52, 1]])
+    };
+    common::graph(json!({"version": 1, "nodes": [
+        {"id": 1, "type": "output"},
+        osc(40, 110.0, "saw"), osc(42, 330.0, "square"),
+        {"id": 41, "type": "pan", "params": {"pan": -0.7}},
+        eq(50, 8, 120.0),
+        {"id": 51, "type": "compressor", "params": {"thresholdDb": -30.0, "ratio": 4.0}},
+        {"id": 52, "type": "pan", "params": {"pan": 0.5}},
+        {"id": 53, "type": "biquad", "options": {"type": "peaking"}, "params": {"frequency": 700.0, "q": 3.0, "gainDb": 9.0}}],
+        "connections": chain}))
+}
+
+/// Swaps among the mono and stereo wirings and the chain session under a
+/// storm of filter and compressor parameters: no allocation on the audio
+/// side while filters go from mono blocks to stereo and back.
+#[test]
+fn filters_on_mono_blocks_render_without_allocating() {
+    let graphs = [swap_wiring(false), swap_wiring(true), chain_session(0)];
+    let (mut control, mut core, _meters) =
+        ferrite_engine::realtime::engine_pair(RenderSettings { sample_rate: SR, channels: 2, max_block: 256 });
+    let input = vec![0.1f32; 256 * 2];
+    let heard = common::callbacks_without_allocating(&mut control, &mut core, &input, 240, |control, cb| {
+        if cb % 16 == 0 {
+            control.set_graph(&graphs[(cb / 16) % 3], &[]).unwrap();
+        }
+        let k = f64::from(u32::try_from(cb % 7).unwrap());
+        // Ids absent from the current graph are refused; that is fine here.
+        let _ = control.set_param(50, "bands[0].gainDb", k - 3.0, Some(0.002), None);
+        let _ = control.set_param(51, "thresholdDb", -30.0 + k, None, None);
+        let _ = control.set_param(53, "frequency", 500.0 + 50.0 * k, Some(0.001), None);
+        let _ = control.set_param(101, "bands[2].q", 0.5 + 0.1 * k, None, None);
+    });
+    assert_eq!(violation_count(), 0, "the audio thread allocated or freed");
+    assert!(heard > 0.05, "{heard}");
+}
+
+/// Filter memory across a graph swap: an `eq` and a `biquad` that ran on
+/// stereo blocks (their channels' memories differ) and then get a mono input
+/// must keep running every channel; ones that ran on mono blocks and then
+/// get a stereo input must give every channel channel 0's memory first.
+/// Both against mono sources off, bit for bit.
+#[test]
+fn a_swap_hands_over_the_memory_of_filters_that_ran_mono() {
+    let (stereo, mono) = (swap_wiring(true), swap_wiring(false));
+    for block in [128usize, 37] {
+        for (first, second) in [(&stereo, &mono), (&mono, &stereo)] {
+            let want = swap_render(first, second, false, block);
+            let got = swap_render(first, second, true, block);
+            assert_eq!(common::bits(&got), common::bits(&want), "block {block}");
+            assert_ne!(common::bits(&want[..1]), common::bits(&want[1..2]));
+        }
+    }
+    // On the mono wiring from the start, the eq, the compressor and the biquad run mono.
+    let mut c = build(&mono, 2, true);
+    common::render(&mut c, 512, 128, &mut |_, _| {});
+    assert_eq!(c.graph.kept_mono(), 3);
+}
