@@ -947,6 +947,18 @@ impl Biquad {
         }
     }
 
+    /// Sets channel 0's filter memory after a block run in series on a
+    /// mono block (channel 0 alone, standing for every channel).
+    ///
+    /// # Realtime
+    /// Does not allocate, lock or panic.
+    pub fn set_series_mono_state(&mut self, z: [f64; 2]) {
+        if let Some(st) = self.section.states.first_mut() {
+            *st = z;
+        }
+        self.mono_run = self.section.channels() > 1;
+    }
+
     /// Ends a block run in series: clears memory a non-finite input made
     /// non-finite, as [`Processor::process`] does.
     ///

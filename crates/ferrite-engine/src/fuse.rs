@@ -110,6 +110,9 @@ pub(crate) struct ChainCache {
     /// The cascades hold the chain's coefficients and filter memory (the
     /// members' memory is stale until [`flush`]).
     live: bool,
+    /// The kept memory is from mono blocks: channel 0's cascades alone (the
+    /// first pair's `a`) hold it, standing for every channel.
+    mono: bool,
 }
 
 impl ChainCache {
@@ -123,12 +126,29 @@ impl ChainCache {
                 (0..pairs).map(move |_| [BiquadCascade::new(n); 2])
             })
             .collect();
-        Self { cascades, pairs, channels, live: false }
+        Self { cascades, pairs, channels, live: false, mono: false }
     }
 
     /// Forgets the kept memory (after the members were reset).
     pub(crate) fn drop_state(&mut self) {
         self.live = false;
+        self.mono = false;
+    }
+
+    /// Whether every channel's kept memory is the same, bit for bit (the
+    /// chain's filters may then run on mono blocks).
+    fn in_lockstep(&self) -> bool {
+        let pairs = self.pairs.max(1);
+        let bits = |z: Option<[f64; 2]>| z.map(|z| [z[0].to_bits(), z[1].to_bits()]);
+        self.cascades.chunks(pairs).all(|chunk| {
+            let Some([first, _]) = chunk.first() else { return true };
+            chunk.iter().enumerate().all(|(p, [a, b])| {
+                (0..a.stages()).all(|s| {
+                    let want = bits(first.state(s));
+                    bits(a.state(s)) == want && (2 * p + 1 >= self.channels || bits(b.state(s)) == want)
+                })
+            })
+        })
     }
 
     /// Runs the kept cascades on `buf` (`channels` rows of `stride`).
@@ -141,6 +161,14 @@ impl ChainCache {
         let channels = self.channels;
         for (i, [a, b]) in self.cascades.iter_mut().enumerate() {
             let c = 2 * (i % pairs);
+            if self.mono {
+                // Channel 0's cascades alone (the other pairs hold nothing current).
+                if c == 0 {
+                    run_pair(level, a, b, buf, 0, false, stride, frames);
+                    a.clear_non_finite_states();
+                }
+                continue;
+            }
             run_pair(level, a, b, buf, c, c + 1 < channels, stride, frames);
             a.clear_non_finite_states();
             b.clear_non_finite_states();
@@ -186,9 +214,16 @@ pub(crate) fn flush(nodes: &mut [RenderNode], members: &[usize], tail: usize, ca
     let at = |i: usize| if i < members.len() { members.get(i).copied() } else { Some(tail) };
     for (i, [a, b]) in cache.cascades.iter().enumerate() {
         let (chunk, c) = (i / pairs, 2 * (i % pairs));
+        if cache.mono && c > 0 {
+            continue;
+        }
         for s in 0..MAX_CASCADE_STAGES {
             let Some(z) = a.state(s) else { break };
             let Some((bq, _)) = at(chunk * MAX_CASCADE_STAGES + s).and_then(|j| biquad(nodes, j)) else { continue };
+            if cache.mono {
+                bq.set_series_mono_state(z);
+                continue;
+            }
             bq.set_series_state(c, z);
             if let Some(z) = b.state(s) {
                 bq.set_series_state(c + 1, z);
@@ -197,12 +232,27 @@ pub(crate) fn flush(nodes: &mut [RenderNode], members: &[usize], tail: usize, ca
     }
 }
 
+/// Whether the chain (`members` then `tail`) may run on channel 0 of a mono
+/// block and keep it mono: while every channel's filter memory is channel
+/// 0's (see `Processor::mono_ready`), in `cache` when it holds it, else in
+/// every member.
+pub(crate) fn mono_ready(nodes: &[RenderNode], members: &[usize], tail: usize, cache: Option<&ChainCache>) -> bool {
+    match cache.filter(|c| c.live) {
+        Some(c) => c.mono || c.in_lockstep(),
+        None => members
+            .iter()
+            .chain(core::iter::once(&tail))
+            .all(|&j| nodes.get(j).and_then(|n| n.processor.as_deref()).is_some_and(|p| p.mono_ready())),
+    }
+}
+
 /// The tail's turn (its inputs are summed into `buf`, its own parameters
 /// filled): runs the absorbed members `members` on `buf` and, when the whole
 /// chain has constant parameters, the tail too. Returns `true` when the tail
 /// was run (the caller must not process it again). `tail_settled`: the
 /// tail's parameters were settled before its parameters were filled for
-/// this block; `cache`: the tail's kept cascades.
+/// this block; `cache`: the tail's kept cascades. `channels`: the rows of
+/// `buf` to filter (1 for a mono block, see [`mono_ready`]).
 ///
 /// # Realtime
 /// Does not allocate, lock or panic.
@@ -223,8 +273,10 @@ pub(crate) fn run_chain(
     if let Some(c) = cache.as_deref_mut() {
         if c.live {
             // Nothing touched since the cascades were loaded: run them as kept.
+            let mono = channels == 1 && c.channels > 1;
             if tail_settled
-                && c.channels == channels
+                && c.mono == mono
+                && (mono || c.channels == channels)
                 && members.iter().all(|&j| nodes.get(j).is_some_and(|n| n.params_settled))
             {
                 c.run(buf, stride, frames);
@@ -288,18 +340,21 @@ fn run_cascades(
     cache: Option<&mut ChainCache>,
 ) -> bool {
     let level = simd_level();
-    let prepared = at(0).and_then(|j| biquad(nodes, j)).map_or(0, |(b, _)| b.series_channels()).min(channels);
-    if (0..total).any(|i| at(i).and_then(|j| biquad(nodes, j)).is_none_or(|(b, _)| b.series_channels() != prepared)) {
+    let members_ch = at(0).and_then(|j| biquad(nodes, j)).map_or(0, |(b, _)| b.series_channels());
+    if (0..total).any(|i| at(i).and_then(|j| biquad(nodes, j)).is_none_or(|(b, _)| b.series_channels() != members_ch)) {
         return false;
     }
-    let pairs = prepared.div_ceil(2);
+    // A mono block: channel 0 alone, its memory standing for every channel's.
+    let mono = channels == 1 && members_ch > 1;
+    let prepared = members_ch.min(channels);
+    let pairs = members_ch.div_ceil(2);
     let mut cache = cache.filter(|c| {
-        c.channels == prepared && c.pairs == pairs && c.cascades.len() == total.div_ceil(MAX_CASCADE_STAGES) * pairs
+        c.channels == members_ch && c.pairs == pairs && c.cascades.len() == total.div_ceil(MAX_CASCADE_STAGES) * pairs
     });
     let mut start = 0;
     while start < total {
         let n = (total - start).min(MAX_CASCADE_STAGES);
-        for p in 0..pairs {
+        for p in 0..if mono { 1 } else { pairs } {
             let c = 2 * p;
             let two = c + 1 < prepared;
             // The pair's two cascades (kept or on the stack), loaded member by member.
@@ -327,9 +382,16 @@ fn run_cascades(
                 b.clear_non_finite_states();
                 continue;
             }
-            let last_pair = p + 1 == pairs;
+            let last_pair = mono || p + 1 == pairs;
             for s in 0..n {
                 let Some((bq, _)) = at(start + s).and_then(|j| biquad(nodes, j)) else { continue };
+                if mono {
+                    if let Some(z) = a.state(s) {
+                        bq.set_series_mono_state(z);
+                    }
+                    bq.series_done();
+                    continue;
+                }
                 if let Some(z) = a.state(s) {
                     bq.set_series_state(c, z);
                 }
@@ -347,6 +409,7 @@ fn run_cascades(
     }
     if let Some(c) = cache {
         c.live = true;
+        c.mono = mono;
     }
     true
 }

@@ -616,13 +616,24 @@ impl CompiledGraph {
             }
             // Processors see every channel; a generator of one signal writes
             // channel 0 only, and so does a processor that treats every
-            // channel alike (a gain) on a mono block.
-            // On its own buffer at its own width (a compressor batch takes
-            // each member's width).
-            let solo = batch.is_none() && node.fused.is_empty();
-            let alone = solo && comp_batch.is_none();
-            let keep_mono =
-                mono && node.may_keep_mono && solo && node.processor.as_ref().is_some_and(|p| p.mono_ready());
+            // channel alike (a gain, a filter in lockstep) on a mono block,
+            // on its own buffer at its own width (a compressor batch takes
+            // each member's width; a fused chain asks all its members).
+            let alone = batch.is_none() && comp_batch.is_none() && node.fused.is_empty();
+            let mut keep_mono = mono && node.may_keep_mono && batch.is_none();
+            if keep_mono {
+                if node.fused.is_empty() {
+                    keep_mono = node.processor.as_ref().is_some_and(|p| p.mono_ready());
+                } else {
+                    // Moved out and back: no allocation.
+                    let (fused, chain) = (std::mem::take(&mut node.fused), node.chain.take());
+                    keep_mono = crate::fuse::mono_ready(&self.nodes, &fused, k, chain.as_deref());
+                    if let Some(n) = self.nodes.get_mut(k) {
+                        (n.fused, n.chain) = (fused, chain);
+                    }
+                }
+            }
+            let Some(node) = self.nodes.get_mut(k) else { continue };
             if mono && !keep_mono {
                 widen(&mut buf, channels, mb, frames);
             }
@@ -649,7 +660,7 @@ impl CompiledGraph {
                     frames,
                     lanes,
                     &mut buf,
-                    channels,
+                    if out_mono { 1 } else { channels },
                     mb,
                 );
                 if let Some(node) = self.nodes.get_mut(k) {

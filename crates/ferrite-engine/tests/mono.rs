@@ -191,7 +191,8 @@ fn eq(id: u32, bands: usize, f0: f64) -> serde_json::Value {
 /// compressors then run on mono blocks, next to:
 /// - a track whose `eq` and compressor get a stereo input (a pan before
 ///   them), in the same compressor batch as the mono ones;
-/// - a single `biquad` node on an oscillator;
+/// - a single `biquad` node on an oscillator, and eight in series (a fused
+///   chain), one of them automated;
 /// - automation on a band of track 0's `eq` (its per-frame path on a mono
 ///   block) and on track 1's threshold (that compressor leaves the batch for
 ///   those blocks).
@@ -220,7 +221,20 @@ fn chain_session(channels_hint: u32) -> GraphDesc {
     );
     nodes.push(json!({"id": 152, "type": "pan", "params": {"pan": 0.3}}));
     conns.extend([json!([150, 151]), json!([151, 152]), json!([152, 2])]);
+    // Eight biquad nodes in series (fused into one chain), one automated.
+    nodes.push(osc(160, 97.0, "saw"));
+    nodes.push(json!({"id": 170, "type": "pan", "params": {"pan": -0.2}}));
+    let mut prev = 160;
+    for b in 0..8u32 {
+        let id = 161 + b;
+        nodes.push(json!({"id": id, "type": "biquad", "options": {"type": if b == 7 { "lowpass" } else { "peaking" }},
+            "params": {"frequency": 80.0 * f64::from(b + 1).powf(1.9), "q": 1.1, "gainDb": if b % 2 == 0 { 5.0 } else { -4.0 }}}));
+        conns.push(json!([prev, id]));
+        prev = id;
+    }
+    conns.extend([json!([prev, 170]), json!([170, 2])]);
     common::graph(json!({"version": 1, "nodes": nodes, "connections": conns, "automation": [
+        {"node": 163, "param": "gainDb", "points": [{"frame": 1500, "value": 5.0}, {"frame": 2600, "value": -9.0}]},
         {"node": 101, "param": "bands[1].frequency", "points": [{"frame": 2000, "value": 300.0}, {"frame": 3500, "value": 2500.0}]},
         {"node": 112, "param": "thresholdDb", "points": [{"frame": 2500, "value": -30.0}, {"frame": 4000, "value": -12.0}]}]}))
 }
@@ -231,8 +245,9 @@ fn filters_and_compressors_keep_mono_blocks_mono_with_the_same_bits() {
     common::assert_option_keeps_bits(&|channels, on| build(&desc, channels, on), 123);
     let mut c = build(&desc, 2, true);
     common::render(&mut c, 1024, 128, &mut |_, _| {});
-    // Tracks 0–2: eq, compressor, gain; the biquad. Not track 3 (stereo).
-    assert_eq!(c.graph.kept_mono(), 10);
+    // Tracks 0–2: eq, compressor, gain; the biquad; the chain's tail. Not
+    // track 3 (stereo).
+    assert_eq!(c.graph.kept_mono(), 11);
     assert_eq!(build(&desc, 2, false).graph.kept_mono(), 0);
 }
 
@@ -250,15 +265,42 @@ fn swap_render(first: &GraphDesc, second: &GraphDesc, on: bool, block: usize) ->
     out
 }
 
-/// Two oscillators through an 8-band `eq` and a compressor, and through a
-/// `biquad`: with `stereo`, a pan before the filters (stereo inputs), else
-/// after them (mono inputs). The same ids either way.
+/// Three oscillators through an 8-band `eq` and a compressor, a `biquad`,
+/// and three `biquad` nodes in series (a fused chain): with `stereo`, a pan
+/// before the filters (stereo inputs), else after them (mono inputs). The
+/// same ids either way.
 fn swap_wiring(stereo: bool) -> GraphDesc {
     let chain = if stereo {
-        json!([[40, 41], [41, 50], [50, 51], [51, 1], [42, 52], [52, 53], [53, 1]])
+        json!([
+            [40, 41],
+            [41, 50],
+            [50, 51],
+            [51, 1],
+            [42, 52],
+            [52, 53],
+            [53, 1],
+            [44, 45],
+            [45, 60],
+            [60, 61],
+            [61, 62],
+            [62, 1]
+        ])
     } else {
-        json!([[40, 50], [50, 51], [51, 1], [42, 53], [53, 52], [52, 1]])
+        json!([
+            [40, 50],
+            [50, 51],
+            [51, 1],
+            [42, 53],
+            [53, 52],
+            [52, 1],
+            [44, 60],
+            [60, 61],
+            [61, 62],
+            [62, 45],
+            [45, 1]
+        ])
     };
+    let bq = |id: u32, f: f64| json!({"id": id, "type": "biquad", "options": {"type": "peaking"}, "params": {"frequency": f, "q": 2.0, "gainDb": 7.0}});
     common::graph(json!({"version": 1, "nodes": [
         {"id": 1, "type": "output"},
         osc(40, 110.0, "saw"), osc(42, 330.0, "square"),
@@ -266,7 +308,8 @@ fn swap_wiring(stereo: bool) -> GraphDesc {
         eq(50, 8, 120.0),
         {"id": 51, "type": "compressor", "params": {"thresholdDb": -30.0, "ratio": 4.0}},
         {"id": 52, "type": "pan", "params": {"pan": 0.5}},
-        {"id": 53, "type": "biquad", "options": {"type": "peaking"}, "params": {"frequency": 700.0, "q": 3.0, "gainDb": 9.0}}],
+        {"id": 53, "type": "biquad", "options": {"type": "peaking"}, "params": {"frequency": 700.0, "q": 3.0, "gainDb": 9.0}},
+        osc(44, 150.0, "saw"), {"id": 45, "type": "pan", "params": {"pan": 0.8}}, bq(60, 200.0), bq(61, 900.0), bq(62, 3000.0)],
         "connections": chain}))
 }
 
@@ -289,12 +332,13 @@ fn filters_on_mono_blocks_render_without_allocating() {
         let _ = control.set_param(51, "thresholdDb", -30.0 + k, None, None);
         let _ = control.set_param(53, "frequency", 500.0 + 50.0 * k, Some(0.001), None);
         let _ = control.set_param(101, "bands[2].q", 0.5 + 0.1 * k, None, None);
+        let _ = control.set_param(61, "gainDb", k, if cb % 3 == 0 { None } else { Some(0.002) }, None);
     });
     assert_eq!(violation_count(), 0, "the audio thread allocated or freed");
     assert!(heard > 0.05, "{heard}");
 }
 
-/// Filter memory across a graph swap: an `eq` and a `biquad` that ran on
+/// Filter memory across a graph swap: an `eq`, a `biquad` and a fused chain that ran on
 /// stereo blocks (their channels' memories differ) and then get a mono input
 /// must keep running every channel; ones that ran on mono blocks and then
 /// get a stereo input must give every channel channel 0's memory first.
@@ -310,8 +354,9 @@ fn a_swap_hands_over_the_memory_of_filters_that_ran_mono() {
             assert_ne!(common::bits(&want[..1]), common::bits(&want[1..2]));
         }
     }
-    // On the mono wiring from the start, the eq, the compressor and the biquad run mono.
+    // On the mono wiring from the start, the eq, the compressor, the biquad
+    // and the chain run mono.
     let mut c = build(&mono, 2, true);
     common::render(&mut c, 512, 128, &mut |_, _| {});
-    assert_eq!(c.graph.kept_mono(), 3);
+    assert_eq!(c.graph.kept_mono(), 4);
 }
