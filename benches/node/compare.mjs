@@ -7,7 +7,7 @@
 //   FERRITE_BENCH_SOURCE=player npm run bench  # force looped-buffer sources in both engines
 //   FERRITE_BENCH_ONLY=1,3 npm run bench   # run only some cases (1..4)
 //   FERRITE_BENCH_NWA_DEFAULT_CHANNELS=1 npm run bench  # leave node-web-audio-api's channel
-//       handling at its defaults (mono sources stay mono: half of ferrite's work; informative only)
+//       handling at its defaults (mono sources stay mono up to the pan, in both engines)
 //
 // Needs the native module built (`npm run build`) and the devDependency
 // node-web-audio-api installed. Both engines render the same graphs at 48 kHz,
@@ -19,12 +19,15 @@
 // Making the graphs equal:
 // - node-web-audio-api's processing nodes are forced to 2 channels
 //   (channelCountMode 'explicit'), since a Web Audio oscillator is mono and would
-//   otherwise be filtered as one channel, while ferrite processes every node at
-//   the render's channel count. (ferrite keeps an oscillator's output on one
-//   channel only until a processor reads it: in case 3, where oscillators go
-//   through gains straight into the output, it mixes one channel and copies it,
-//   as node-web-audio-api does at its defaults. FERRITE_BENCH_NWA_DEFAULT_CHANNELS=1
-//   shows that comparison.)
+//   otherwise be filtered as one channel. ferrite's output is at the render's
+//   channel count, but it keeps a one-channel source's block on one channel
+//   through gains, sums, filters (while every channel's filter memory is the
+//   same) and compressors, up to the pan, with the same samples as two
+//   channels: in these graphs (mono oscillators) it filters and compresses one
+//   channel per track while node-web-audio-api, forced, does two.
+//   FERRITE_BENCH_NWA_DEFAULT_CHANNELS=1 leaves node-web-audio-api at its
+//   defaults, where it too keeps them one channel up to the pan: that is the
+//   like-for-like comparison of the same work. Both are printed in the README.
 // - Same frequencies, Q, gains, pan positions. Web Audio's peaking filter uses the
 //   RBJ cookbook formulas like ferrite (ferrite computes in f64, Web Audio in f32).
 // - Nodes ferrite does not implement yet (the engine throws "not implemented yet")
@@ -354,7 +357,11 @@ console.log('ferrite-audio vs node-web-audio-api: offline render, 48 kHz, 2 chan
 console.log(`cpu:     ${facts.cpu}`)
 console.log(`node:    ${facts.node}; ferrite-audio ${facts.ferrite}; node-web-audio-api ${facts.nwa}`)
 console.log(`ferrite SIMD: ${await ferriteSimd()}${process.env.FERRITE_SIMD ? ` (FERRITE_SIMD=${process.env.FERRITE_SIMD})` : ''}`)
-if (NWA_DEFAULT_CHANNELS) console.log('node-web-audio-api: default channel handling (mono sources processed as ONE channel; ferrite does 2)')
+console.log(
+  NWA_DEFAULT_CHANNELS
+    ? 'channels: node-web-audio-api at its defaults: both engines keep mono sources one channel up to the pan (like for like)'
+    : 'channels: node-web-audio-api forced to 2 channels per node; ferrite keeps mono sources one channel up to the pan (exact) -- FERRITE_BENCH_NWA_DEFAULT_CHANNELS=1 compares like for like',
+)
 console.log(`load average at start: ${facts.load}; scale ${SCALE}; best of up to ${RUNS} runs (no new run after ${CASE_BUDGET_S} s in a case)`)
 console.log(
   typeof globalThis.gc === 'function'
