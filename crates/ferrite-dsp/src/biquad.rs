@@ -640,8 +640,7 @@ pub(crate) fn run_pair_caches(caches: &mut [PairCache], io: &mut Bus<'_>) -> boo
 
 /// Whether both channels' filter memory in `caches` is the same, bit for bit.
 pub(crate) fn pair_caches_in_lockstep(caches: &[PairCache]) -> bool {
-    let bits = |z: Option<[f64; 2]>| z.map(|z| [z[0].to_bits(), z[1].to_bits()]);
-    caches.iter().all(|c| (0..c.a.stages()).all(|k| bits(c.a.state(k)) == bits(c.b.state(k))))
+    caches.iter().all(|c| c.a.same_state(&c.b))
 }
 
 /// Stores the filter memory held by `caches` (after [`cascade_pair_cached`])

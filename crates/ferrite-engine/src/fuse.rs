@@ -138,16 +138,12 @@ impl ChainCache {
     /// Whether every channel's kept memory is the same, bit for bit (the
     /// chain's filters may then run on mono blocks).
     fn in_lockstep(&self) -> bool {
-        let pairs = self.pairs.max(1);
-        let bits = |z: Option<[f64; 2]>| z.map(|z| [z[0].to_bits(), z[1].to_bits()]);
-        self.cascades.chunks(pairs).all(|chunk| {
+        self.cascades.chunks(self.pairs.max(1)).all(|chunk| {
             let Some([first, _]) = chunk.first() else { return true };
-            chunk.iter().enumerate().all(|(p, [a, b])| {
-                (0..a.stages()).all(|s| {
-                    let want = bits(first.state(s));
-                    bits(a.state(s)) == want && (2 * p + 1 >= self.channels || bits(b.state(s)) == want)
-                })
-            })
+            chunk
+                .iter()
+                .enumerate()
+                .all(|(p, [a, b])| a.same_state(first) && (2 * p + 1 >= self.channels || b.same_state(first)))
         })
     }
 

@@ -11,7 +11,7 @@ use assert_no_alloc::{violation_count, AllocDisabler};
 #[global_allocator]
 static A: AllocDisabler = AllocDisabler;
 
-use common::input;
+use common::{input, osc};
 use ferrite_engine::compile::{compile_with, CompileOptions};
 use ferrite_engine::desc::GraphDesc;
 use ferrite_engine::{Compiled, RenderSettings};
@@ -23,10 +23,6 @@ const SR: f64 = 48000.0;
 fn build(desc: &GraphDesc, channels: usize, defer: bool) -> Compiled {
     let settings = RenderSettings { sample_rate: SR, channels, max_block: 128 };
     compile_with(desc, settings, &[], CompileOptions { defer, ..CompileOptions::default() }).expect("compiles")
-}
-
-fn osc(id: u32, f: f64, shape: &str) -> serde_json::Value {
-    json!({"id": id, "type": "oscillator", "params": {"frequency": f, "amplitude": 0.3}, "options": {"type": shape}})
 }
 
 /// A bus (gain 2) into the output, its inputs in edge order:

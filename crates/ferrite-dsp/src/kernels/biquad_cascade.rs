@@ -130,6 +130,18 @@ impl BiquadCascade {
         Some([*self.p.z1.get(stage)?, *self.p.z2.get(stage)?])
     }
 
+    /// Whether `other` has the same stage count and every stage's state is
+    /// the same as here, bit for bit (two channels through the same
+    /// coefficients then give the same samples for the same input).
+    ///
+    /// # Realtime
+    /// No allocation, lock or panic.
+    pub fn same_state(&self, other: &Self) -> bool {
+        let n = self.stages;
+        let eq = |a: &[f64; MAX], b: &[f64; MAX]| a.iter().zip(b).take(n).all(|(x, y)| x.to_bits() == y.to_bits());
+        n == other.stages && eq(&self.p.z1, &other.p.z1) && eq(&self.p.z2, &other.p.z2)
+    }
+
     /// Sets a stage's state; `false` if out of range.
     ///
     /// # Realtime

@@ -32,6 +32,11 @@ pub fn unit_noise(n: usize, seed: u64) -> Vec<f64> {
         .collect()
 }
 
+/// An oscillator node of amplitude 0.3 (`shape`: its `type` option).
+pub fn osc(id: u32, f: f64, shape: &str) -> serde_json::Value {
+    json!({"id": id, "type": "oscillator", "params": {"frequency": f, "amplitude": 0.3}, "options": {"type": shape}})
+}
+
 /// Parses a graph from a `serde_json::json!` value.
 pub fn graph(v: serde_json::Value) -> GraphDesc {
     GraphDesc::from_value(&v).expect("valid graph")
