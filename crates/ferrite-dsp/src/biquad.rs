@@ -546,6 +546,11 @@ pub(crate) struct PairCache {
 }
 
 impl PairCache {
+    /// Channel 0's cascade (the one a mono block runs).
+    pub(crate) fn mono_mut(&mut self) -> &mut BiquadCascade {
+        &mut self.a
+    }
+
     /// Caches for `sections` sections, one per chunk of 8 (control side).
     pub(crate) fn for_sections(sections: usize) -> Vec<Self> {
         (0..sections.div_ceil(MAX_CASCADE_STAGES))

@@ -115,6 +115,25 @@ impl Eq {
     pub fn is_empty(&self) -> bool {
         self.sections.is_empty()
     }
+
+    /// While the filter memory is in the kept stereo cascades from mono
+    /// blocks: the cascade (stages `8·chunk ..`) a mono block with
+    /// unchanged parameters runs on channel 0 ([`Processor::process_unchanged`]
+    /// on a one-channel bus runs these in order, each alone, and clears
+    /// their non-finite states). `None` past the last chunk or in any other
+    /// state. The render core runs two such EQs' cascades as one stereo
+    /// wavefront ([`BiquadCascade::process_pair_at`], the same bits).
+    ///
+    /// [`BiquadCascade::process_pair_at`]: crate::kernels::BiquadCascade::process_pair_at
+    ///
+    /// # Realtime
+    /// Does not allocate, lock or panic.
+    pub fn mono_cascade_mut(&mut self, chunk: usize) -> Option<&mut crate::kernels::BiquadCascade> {
+        if !(self.live && self.mono_run) {
+            return None;
+        }
+        self.pairs.get_mut(chunk).map(PairCache::mono_mut)
+    }
 }
 
 impl Processor for Eq {
@@ -410,6 +429,51 @@ mod tests {
 
         assert!(!second.take_state(&mut Gain::new()));
         assert!(!second.take_state(&mut Biquad::new(BiquadType::Lowpass)));
+    }
+
+    #[test]
+    fn mono_cascades_are_what_an_unchanged_mono_block_runs() {
+        // 10 bands (two cascades), stereo-prepared, fed mono blocks: once the
+        // memory is in the kept cascades, running them by hand equals
+        // `process_unchanged` on a one-channel bus, bit for bit.
+        use crate::processor::ParamBuffer;
+        let bands: Vec<(BiquadType, [f64; 3])> = bank().into_iter().chain(bank().into_iter().take(2)).collect();
+        let block = 64;
+        let params: Vec<ParamBuffer> =
+            bands.iter().flat_map(|(_, p)| p.iter().map(|&v| ParamBuffer::new(v, block))).collect();
+        let ctx = ProcessContext { frames: block, position: 0, params: &params };
+        let (mut by_hand, mut own) = (eq_for(&bands, block, 2), eq_for(&bands, block, 2));
+        assert!(by_hand.mono_cascade_mut(0).is_none(), "nothing kept yet");
+        let x = noise(block * 6, 21);
+        let mut stereo = vec![0.1; 2 * block];
+        own.process(&ctx, &mut Bus::new(&mut stereo, 2, block, block));
+        assert!(own.mono_cascade_mut(0).is_none(), "stereo memory");
+        own.reset();
+        for (k, chunk) in x.chunks(block).enumerate() {
+            let (mut a, mut b) = (chunk.to_vec(), chunk.to_vec());
+            if k == 0 {
+                by_hand.process(&ctx, &mut Bus::new(&mut a, 1, block, block));
+            } else {
+                let level = crate::kernels::simd_level();
+                let mut chunks = 0;
+                while let Some(c) = by_hand.mono_cascade_mut(chunks) {
+                    c.process_at(level, &mut a);
+                    c.clear_non_finite_states();
+                    chunks += 1;
+                }
+                assert_eq!(chunks, 2);
+            }
+            if k == 0 {
+                own.process(&ctx, &mut Bus::new(&mut b, 1, block, block));
+            } else {
+                own.process_unchanged(&ctx, &mut Bus::new(&mut b, 1, block, block));
+            }
+            assert_eq!(
+                a.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                b.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+            );
+            assert_ne!(a, chunk);
+        }
     }
 
     #[test]

@@ -129,12 +129,17 @@ pub struct CompileOptions {
     /// scratch row shared by every such source, instead of into a buffer of
     /// its own (see [`crate::graph::CompiledGraph::render_block`]).
     pub defer: bool,
+    /// With `mono` and `batch`, in a stereo render: pair `eq` nodes (and
+    /// fused biquad chains) at the same depth so that their mono blocks run
+    /// two at a time as one stereo wavefront (see
+    /// [`crate::graph::CompiledGraph::render_block`]).
+    pub twin: bool,
 }
 
 impl Default for CompileOptions {
     /// Everything on.
     fn default() -> Self {
-        Self { batch: true, fuse: true, fold: true, mono: true, defer: true }
+        Self { batch: true, fuse: true, fold: true, mono: true, defer: true, twin: true }
     }
 }
 
@@ -142,8 +147,9 @@ impl CompileOptions {
     /// The defaults, with batching off when the environment variable
     /// `FERRITE_NO_BATCH` is `1`, fusion off when `FERRITE_NO_FUSE` is `1`,
     /// gain folding off when `FERRITE_NO_FOLD` is `1`, mono sources off when
-    /// `FERRITE_NO_MONO` is `1` and deferred sources off when
-    /// `FERRITE_NO_DEFER` is `1` (control side: reads the environment).
+    /// `FERRITE_NO_MONO` is `1`, deferred sources off when
+    /// `FERRITE_NO_DEFER` is `1` and twins off when `FERRITE_NO_TWIN` is `1`
+    /// (control side: reads the environment).
     pub fn from_env() -> Self {
         let off = |name: &str| std::env::var(name).is_ok_and(|v| v.trim() == "1");
         Self {
@@ -152,6 +158,7 @@ impl CompileOptions {
             fold: !off("FERRITE_NO_FOLD"),
             mono: !off("FERRITE_NO_MONO"),
             defer: !off("FERRITE_NO_DEFER"),
+            twin: !off("FERRITE_NO_TWIN"),
         }
     }
 }
@@ -277,9 +284,34 @@ pub fn compile_with(
             built.iter().map(|b| (b.role == Role::Effect && b.kind == "compressor").then_some(1)).collect();
         let comp_groups: Vec<Vec<usize>> =
             crate::batch::find_groups(&depth, &comp).into_iter().map(|(members, _)| members).collect();
-        if !groups.is_empty() || !comp_groups.is_empty() {
+        // Twins: the filters that run on their own stereo cascades (an `eq`
+        // of 4 or more bands, a fused chain's tail), paired by depth and
+        // stage count in order of appearance.
+        let twins: Vec<Vec<usize>> = if options.twin && options.mono && settings.channels == 2 {
+            let cascade: Vec<Option<usize>> = built
+                .iter_mut()
+                .enumerate()
+                .map(|(i, b)| match chain_of_tail.get(&i) {
+                    Some(members) => Some(members.len() + 1),
+                    None if b.role == Role::Effect && b.kind == "eq" && !absorbed[i] => b
+                        .processor
+                        .as_mut()
+                        .and_then(|p| crate::batch::batchable(p.as_mut()))
+                        .filter(|&s| s >= crate::batch::MIN_STEREO_CASCADE_STAGES),
+                    None => None,
+                })
+                .collect();
+            crate::batch::find_groups(&depth, &cascade)
+                .into_iter()
+                .flat_map(|(members, _)| members.chunks_exact(2).map(<[usize]>::to_vec).collect::<Vec<_>>())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        if !groups.is_empty() || !comp_groups.is_empty() || !twins.is_empty() {
             let mut group_of = vec![usize::MAX; n];
-            for (g, members) in groups.iter().map(|(m, _)| m).chain(comp_groups.iter()).enumerate() {
+            for (g, members) in groups.iter().map(|(m, _)| m).chain(comp_groups.iter()).chain(twins.iter()).enumerate()
+            {
                 for &i in members {
                     group_of[i] = g;
                 }
@@ -287,11 +319,11 @@ pub fn compile_with(
             // Stable: within a depth and group, Kahn's order is kept.
             order.sort_by_key(|&i| (depth[i], group_of[i]));
         }
-        (groups, comp_groups)
+        (groups, comp_groups, twins)
     } else {
-        (Vec::new(), Vec::new())
+        (Vec::new(), Vec::new(), Vec::new())
     };
-    let (groups, comp_groups) = groups;
+    let (groups, comp_groups, twins) = groups;
 
     // Latency: each node's output latency is the slowest input's plus its own.
     let mut lat = vec![0usize; n];
@@ -468,6 +500,9 @@ pub fn compile_with(
             ran_mono: false,
             defer: deferred[i],
             absorbed: absorbed[i],
+            twin: None,
+            twin_waiting: false,
+            twinned: false,
             params_settled: false,
         });
     }
@@ -501,6 +536,18 @@ pub fn compile_with(
         comp_batches.push(crate::batch::CompGroup::new(members, settings.max_block));
     }
 
+    for pair in &twins {
+        if let [a, b] = pair[..] {
+            let (a, b) = (pos_in_order[a].min(pos_in_order[b]), pos_in_order[a].max(pos_in_order[b]));
+            if let Some(node) = render_nodes.get_mut(a) {
+                node.twin = Some(crate::batch::TwinLink { partner: b, first: true });
+            }
+            if let Some(node) = render_nodes.get_mut(b) {
+                node.twin = Some(crate::batch::TwinLink { partner: a, first: false });
+            }
+        }
+    }
+
     let mut ids_sorted: Vec<(u32, usize)> = render_nodes.iter().enumerate().map(|(k, n)| (n.id, k)).collect();
     ids_sorted.sort_unstable();
     let mut graph = CompiledGraph {
@@ -520,6 +567,7 @@ pub fn compile_with(
         mono_slots: vec![false; nslots + scratch].into_boxed_slice(),
         deferred: vec![None; nslots + scratch].into_boxed_slice(),
         pending_deferred: 0,
+        pending_twins: 0,
         scratch_base,
     };
     let (lanes, lane_targets) = compile_lanes(&desc.automation, &info, settings.sample_rate)?;

@@ -147,6 +147,21 @@ impl ChainCache {
         })
     }
 
+    /// While the kept memory is from mono blocks: channel 0's cascade of
+    /// stages `8·chunk ..`, the one a mono block runs ([`Self::run`] runs
+    /// them in order, each alone, and clears their non-finite states);
+    /// `None` past the last chunk or in any other state (see
+    /// [`crate::batch`], "Twins").
+    ///
+    /// # Realtime
+    /// Does not allocate, lock or panic.
+    pub(crate) fn mono_cascade_mut(&mut self, chunk: usize) -> Option<&mut BiquadCascade> {
+        if !(self.live && self.mono) {
+            return None;
+        }
+        self.cascades.get_mut(chunk * self.pairs.max(1)).map(|[a, _]| a)
+    }
+
     /// Runs the kept cascades on `buf` (`channels` rows of `stride`).
     ///
     /// # Realtime

@@ -143,6 +143,12 @@ pub struct RenderNode {
     pub(crate) defer: bool,
     /// A fused chain member other than the tail: the tail runs it.
     pub(crate) absorbed: bool,
+    /// One of a pair of twins (see [`crate::batch::run_twins`]).
+    pub(crate) twin: Option<crate::batch::TwinLink>,
+    /// The first of twins whose mono block waits for its partner's turn.
+    pub(crate) twin_waiting: bool,
+    /// The twin's last block ran paired with its partner's.
+    pub(crate) twinned: bool,
     /// Every parameter buffer holds its constant value, with no ramp and no
     /// lane: [`fill_params`] has nothing to do until a parameter is touched
     /// ([`CompiledGraph::param_mut`], [`CompiledGraph::bind_lanes`]).
@@ -179,6 +185,8 @@ pub struct CompiledGraph {
     pub(crate) deferred: Box<[Option<(usize, bool)>]>,
     /// How many entries of `deferred` are set.
     pub(crate) pending_deferred: usize,
+    /// How many twins wait for their partner (see [`Self::render_block`]).
+    pub(crate) pending_twins: usize,
     /// The first of the [`SCRATCH_ROWS`] pool slots deferred sources render
     /// into (past the node slots; only present when a node is deferred).
     pub(crate) scratch_base: usize,
@@ -255,6 +263,17 @@ impl CompiledGraph {
     /// [`Self::render_block`]).
     pub fn deferred_sources(&self) -> usize {
         self.nodes.iter().filter(|n| n.defer).count()
+    }
+
+    /// How many pairs of twins the compiler formed (see [`Self::render_block`]).
+    pub fn twin_pairs(&self) -> usize {
+        self.nodes.iter().filter(|n| n.twin.is_some_and(|t| t.first)).count()
+    }
+
+    /// The ids of the twins that ran their last block paired with their
+    /// partner, in render order.
+    pub fn twinned(&self) -> Vec<u32> {
+        self.nodes.iter().filter(|n| n.twinned).map(|n| n.id).collect()
     }
 
     /// Lengths of the fused biquad chains, in render order (see [`crate::fuse`]).
@@ -415,6 +434,11 @@ impl CompiledGraph {
     /// order, so the samples are the same bits (tested against
     /// `CompileOptions::mono` off; `FERRITE_NO_MONO=1` turns it off). It saves
     /// the generator's copies and half of the mixing of plain source tracks.
+    ///
+    /// Twins: two filters of mono tracks paired by the compiler run their
+    /// mono blocks on kept cascades as one stereo wavefront, the first
+    /// waiting for the second's turn (see [`crate::batch`], "Twins"; tested
+    /// against `CompileOptions::twin` off; `FERRITE_NO_TWIN=1` turns it off).
     ///
     /// Deferred sources: a mono generator whose samples only a sum reads
     /// (a plain edge, not in place; directly or through a folded gain
@@ -644,6 +668,40 @@ impl CompiledGraph {
             if let Some(m) = self.mono_slots.get_mut(node.slot) {
                 *m = out_mono;
             }
+            // Twins: the first's mono block on kept cascades waits for its
+            // partner's, to run with it as one stereo wavefront.
+            if let Some(link) = node.twin {
+                node.twinned = false;
+                let slot = node.slot;
+                let ready = out_mono && was_settled && crate::batch::twin_ready(&mut self.nodes, k);
+                if link.first && ready {
+                    if let Some(s) = self.pool.get_mut(slot) {
+                        *s = buf;
+                    }
+                    if let Some(n) = self.nodes.get_mut(k) {
+                        n.twin_waiting = true;
+                    }
+                    self.pending_twins += 1;
+                    continue;
+                }
+                if !link.first && self.nodes.get(link.partner).is_some_and(|n| n.twin_waiting) {
+                    self.pending_twins = self.pending_twins.saturating_sub(1);
+                    let b = ready.then_some((k, &mut buf[..]));
+                    crate::batch::run_twins(&mut self.nodes, &mut self.pool, link.partner, b, frames);
+                    if ready {
+                        for j in [k, link.partner] {
+                            if let Some(n) = self.nodes.get_mut(j) {
+                                n.twinned = true;
+                            }
+                        }
+                        if let Some(s) = self.pool.get_mut(slot) {
+                            *s = buf;
+                        }
+                        continue;
+                    }
+                }
+            }
+            let Some(node) = self.nodes.get_mut(k) else { continue };
             // The tail of a fused chain: the other members first (the whole
             // chain at once when its parameters are constant).
             if !node.fused.is_empty() {
@@ -708,6 +766,16 @@ impl CompiledGraph {
                     group.run(frames, &mut self.nodes, &mut self.pool, mb);
                 }
             }
+        }
+        // A twin whose partner did not run (the compiler puts partners
+        // next to each other, so this does not happen): alone.
+        if self.pending_twins > 0 {
+            for j in 0..self.nodes.len() {
+                if self.nodes.get(j).is_some_and(|n| n.twin_waiting) {
+                    crate::batch::run_twins(&mut self.nodes, &mut self.pool, j, None, frames);
+                }
+            }
+            self.pending_twins = 0;
         }
         // A deferred source no one summed this block (its reader did not
         // run): rendered into its own buffer, so that it runs every block.

@@ -49,8 +49,13 @@ fn folded_gains_render_the_same_bits_as_gain_nodes() {
     let desc = fold_session();
     let settings = RenderSettings { sample_rate: SR, channels: 2, max_block: 128 };
     let build = |fold: bool| {
-        compile_with(&desc, settings, &[], CompileOptions { batch: true, fuse: true, fold, mono: true, defer: true })
-            .unwrap()
+        compile_with(
+            &desc,
+            settings,
+            &[],
+            CompileOptions { batch: true, fuse: true, fold, mono: true, defer: true, twin: true },
+        )
+        .unwrap()
     };
     // Five track gains fold into the bus; the first is not (the bus renders
     // in place on its buffer), nor the bus gain (the pan reads it in place),

@@ -82,8 +82,13 @@ fn session(automate: bool) -> GraphDesc {
 
 fn build(desc: &GraphDesc, max_block: usize, fuse: bool) -> Compiled {
     let settings = RenderSettings { sample_rate: SR, channels: 2, max_block };
-    compile_with(desc, settings, &[], CompileOptions { batch: true, fuse, fold: true, mono: true, defer: true })
-        .expect("compiles")
+    compile_with(
+        desc,
+        settings,
+        &[],
+        CompileOptions { batch: true, fuse, fold: true, mono: true, defer: true, twin: true },
+    )
+    .expect("compiles")
 }
 
 /// A ramp on 106's gain from block 7, a jump of 201's q at block 11 and a
@@ -236,7 +241,7 @@ fn fused_chains_are_exact_in_mono_and_with_an_odd_channel_count() {
                 &desc,
                 settings,
                 &[],
-                CompileOptions { batch: true, fuse, fold: true, mono: true, defer: true },
+                CompileOptions { batch: true, fuse, fold: true, mono: true, defer: true, twin: true },
             )
             .unwrap();
             let out = common::render_blocks(&mut c, 0, 4096, 128, &input, &mut |_, _| {});
