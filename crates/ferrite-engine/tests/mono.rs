@@ -172,14 +172,10 @@ fn mono_sources_render_without_allocating() {
 /// An `eq` node of `bands` bands (peaking, low shelf and high pass in turn).
 fn eq(id: u32, bands: usize, f0: f64) -> serde_json::Value {
     let kinds = ["peaking", "lowshelf", "highpass"];
-    let mut params = serde_json::Map::new();
-    for b in 0..bands {
-        params.insert(format!("bands[{b}].frequency"), json!(f0 * (b as f64 + 1.0).powf(1.7)));
-        params.insert(format!("bands[{b}].q"), json!(0.8 + 0.1 * b as f64));
-        params.insert(format!("bands[{b}].gainDb"), json!(if b % 2 == 0 { 4.0 } else { -3.0 }));
-    }
-    let kinds: Vec<_> = (0..bands).map(|b| json!({"type": kinds[b % 3]})).collect();
-    json!({"id": id, "type": "eq", "params": params, "options": {"bands": kinds}})
+    common::eq_node(id, bands, |b| {
+        let g = if b % 2 == 0 { 4.0 } else { -3.0 };
+        (kinds[b % 3], f0 * (b as f64 + 1.0).powf(1.7), 0.8 + 0.1 * b as f64, g)
+    })
 }
 
 /// The reference session's track chain (oscillator → 8-band `eq` →
@@ -250,15 +246,7 @@ fn filters_and_compressors_keep_mono_blocks_mono_with_the_same_bits() {
 /// Renders `first` (compiled with mono on or off), swaps to `second` taking
 /// its state at frame 2000, renders to 5000.
 fn swap_render(first: &GraphDesc, second: &GraphDesc, on: bool, block: usize) -> Vec<Vec<f64>> {
-    let mut a = build(first, 2, on);
-    let mut out = common::render_blocks(&mut a, 0, 2000, block, &input, &mut |_, _| {});
-    let mut b = build(second, 2, on);
-    b.graph.take_state_from(&mut a.graph);
-    let rest = common::render_blocks(&mut b, 2000, 3000, block, &input, &mut |_, _| {});
-    for (o, r) in out.iter_mut().zip(rest) {
-        o.extend(r);
-    }
-    out
+    common::render_across_swap(build(first, 2, on), build(second, 2, on), block)
 }
 
 /// Three oscillators through an 8-band `eq` and a compressor, a `biquad`,

@@ -32,14 +32,10 @@ fn build(desc: &GraphDesc, channels: usize, twin: bool) -> Compiled {
 /// An `eq` node of `bands` bands (peaking, low shelf and high shelf in turn).
 fn eq(id: u32, bands: usize, f0: f64) -> serde_json::Value {
     let kinds = ["peaking", "lowshelf", "highshelf"];
-    let mut params = serde_json::Map::new();
-    for b in 0..bands {
-        params.insert(format!("bands[{b}].frequency"), json!(f0 * (b as f64 + 1.0).powf(1.6)));
-        params.insert(format!("bands[{b}].q"), json!(0.9 + 0.15 * b as f64));
-        params.insert(format!("bands[{b}].gainDb"), json!(if b % 2 == 0 { 6.0 } else { -4.0 }));
-    }
-    let kinds: Vec<_> = (0..bands).map(|b| json!({"type": kinds[b % 3]})).collect();
-    json!({"id": id, "type": "eq", "params": params, "options": {"bands": kinds}})
+    common::eq_node(id, bands, |b| {
+        let g = if b % 2 == 0 { 6.0 } else { -4.0 };
+        (kinds[b % 3], f0 * (b as f64 + 1.0).powf(1.6), 0.9 + 0.15 * b as f64, g)
+    })
 }
 
 /// Tracks of oscillator → filter → compressor → pan into a bus gain:
@@ -176,15 +172,7 @@ fn twins_render_the_same_bits_as_filters_alone_and_full_width() {
 /// Renders `first` (twins on or off), swaps to `second` taking its state at
 /// frame 2000 (mid-automation), renders to 5000.
 fn swap_render(first: &GraphDesc, second: &GraphDesc, on: bool, block: usize) -> Vec<Vec<f64>> {
-    let mut a = build(first, 2, on);
-    let mut out = common::render_blocks(&mut a, 0, 2000, block, &common::input, &mut |_, _| {});
-    let mut b = build(second, 2, on);
-    b.graph.take_state_from(&mut a.graph);
-    let rest = common::render_blocks(&mut b, 2000, 3000, block, &common::input, &mut |_, _| {});
-    for (o, r) in out.iter_mut().zip(rest) {
-        o.extend(r);
-    }
-    out
+    common::render_across_swap(build(first, 2, on), build(second, 2, on), block)
 }
 
 /// A swap re-pairs the twins (101 with 121's depth-mate changes when 111

@@ -37,6 +37,33 @@ pub fn osc(id: u32, f: f64, shape: &str) -> serde_json::Value {
     json!({"id": id, "type": "oscillator", "params": {"frequency": f, "amplitude": 0.3}, "options": {"type": shape}})
 }
 
+/// An `eq` node of `bands` bands; `band(b)` gives band `b`'s type,
+/// frequency, q and gain in dB.
+pub fn eq_node(id: u32, bands: usize, band: impl Fn(usize) -> (&'static str, f64, f64, f64)) -> serde_json::Value {
+    let mut params = serde_json::Map::new();
+    let mut kinds = Vec::new();
+    for b in 0..bands {
+        let (kind, f, q, g) = band(b);
+        params.insert(format!("bands[{b}].frequency"), json!(f));
+        params.insert(format!("bands[{b}].q"), json!(q));
+        params.insert(format!("bands[{b}].gainDb"), json!(g));
+        kinds.push(json!({"type": kind}));
+    }
+    json!({"id": id, "type": "eq", "params": params, "options": {"bands": kinds}})
+}
+
+/// Renders 2000 frames of `a` in blocks of `block`, swaps to `b` taking
+/// `a`'s state, renders 3000 more; returns the whole output.
+pub fn render_across_swap(mut a: Compiled, mut b: Compiled, block: usize) -> Vec<Vec<f64>> {
+    let mut out = render_blocks(&mut a, 0, 2000, block, &input, &mut |_, _| {});
+    b.graph.take_state_from(&mut a.graph);
+    let rest = render_blocks(&mut b, 2000, 3000, block, &input, &mut |_, _| {});
+    for (o, r) in out.iter_mut().zip(rest) {
+        o.extend(r);
+    }
+    out
+}
+
 /// Parses a graph from a `serde_json::json!` value.
 pub fn graph(v: serde_json::Value) -> GraphDesc {
     GraphDesc::from_value(&v).expect("valid graph")
