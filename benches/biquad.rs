@@ -69,16 +69,19 @@ fn bench_bank(c: &mut Criterion) {
 }
 
 fn bench_cascade(c: &mut Criterion) {
-    let stages = 8;
-    let mut g = c.benchmark_group("cascade_8");
-    g.throughput(Throughput::Elements((stages * FRAMES) as u64));
-    for level in supported_levels() {
-        let (mut eq, mut data) = make_cascade(stages);
-        g.bench_function(BenchmarkId::from_parameter(level.name()), |b| {
-            b.iter(|| eq.process_at(level, black_box(&mut data)))
-        });
+    // One cascade of 4 stages (one vector's worth at AVX2) and of 8.
+    for stages in [4, 8] {
+        let mut g = c.benchmark_group(format!("cascade_{stages}"));
+        g.throughput(Throughput::Elements((stages * FRAMES) as u64));
+        for level in supported_levels() {
+            let (mut eq, mut data) = make_cascade(stages);
+            g.bench_function(BenchmarkId::from_parameter(level.name()), |b| {
+                b.iter(|| eq.process_at(level, black_box(&mut data)))
+            });
+        }
+        g.finish();
     }
-    g.finish();
+    let stages = 8;
     // Two channels (a stereo EQ) through two cascades in one interleaved pass.
     let mut g = c.benchmark_group("cascade_8_pair");
     g.throughput(Throughput::Elements((2 * stages * FRAMES) as u64));

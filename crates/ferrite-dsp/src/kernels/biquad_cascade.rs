@@ -15,9 +15,10 @@
 //! Each stage performs exactly the operations of the serial TDF-II step
 //! (see [`super::biquad`]), so the result equals running the stages in series:
 //! bit for bit with the plain step on Scalar / SSE4.2 and with the fused step
-//! on AVX2 / AVX-512. AVX-512 holds 8 stages in one vector, AVX2 in two (for
-//! 5 to 8 stages the even and the odd stages, so that only every other
-//! carry moves lanes: `avx2_mono`), SSE4.2 in four.
+//! on AVX2 / AVX-512. One cascade runs at AVX2 and at AVX-512 on two AVX2
+//! vectors that hold the even and the odd stages, so that only every other
+//! carry moves lanes (`avx2_mono`; faster than 8 stages in one AVX-512
+//! vector, see there); SSE4.2 holds one stage per vector.
 //!
 //! Two cascades with the same stage count (a stereo EQ) run as one wavefront
 //! over (stage, channel) lanes `[s0·L, s0·R, s1·L, s1·R, …]`
@@ -261,8 +262,8 @@ impl BiquadCascade {
         }
         let p = &mut self.p;
         #[cfg(target_arch = "x86_64")]
-        if s > MAX / 2 && super::dispatch::runnable(level) == SimdLevel::Avx2 && !emulated() {
-            // SAFETY: `runnable` returned AVX2, detected together with FMA.
+        if avx2_mono::chosen(level) {
+            // SAFETY: `chosen` checked that AVX2 and FMA are present.
             unsafe { avx2_mono::process(p, s, data) };
             return;
         }
@@ -446,7 +447,7 @@ mod lanes2 {
     }
 }
 
-/// AVX2, one cascade of 5 to 8 stages: the wavefront over two vectors that
+/// AVX2 (and AVX-512), one cascade: the wavefront over two vectors that
 /// hold the even and the odd stages, `[s0, s2, s4, s6]` and `[s1, s3, s5,
 /// s7]`, instead of `[s0..s3]` and `[s4..s7]`. An odd stage takes the even
 /// vector's previous outputs lane for lane (no move at all), and an even
@@ -461,7 +462,24 @@ mod lanes2 {
 mod avx2_mono {
     use super::{active_lanes, Planes, MAX};
     use crate::kernels::vocab::avx2::{madd, mul, nmadd, select, shift_in, splat, V};
+    use crate::kernels::{dispatch::runnable, SimdLevel};
     use core::arch::x86_64::*;
+
+    /// Whether a cascade at `level` runs this kernel: at AVX2, and at
+    /// AVX-512 too, where it beats the one-vector wavefront (8 stages in one
+    /// `zmm`, a lane shift on the loop-carried path of every step):
+    /// `cascade_8/avx512` took 586 ns per 128 frames against 312 ns for this
+    /// kernel, `cascade_4/avx512` 517 against 303 (`cargo bench --bench
+    /// biquad -- 'cascade_[48]/'`, AMD EPYC with AVX-512, one run; 4 stages
+    /// on one AVX2 vector took 332). The bits are the same (every build
+    /// fuses the step at AVX2 and AVX-512). Not when the tests emulate the
+    /// 8-lane vocabulary.
+    #[inline(always)]
+    pub(super) fn chosen(level: SimdLevel) -> bool {
+        matches!(runnable(level), SimdLevel::Avx2 | SimdLevel::Avx512)
+            && runnable(SimdLevel::Avx2) == SimdLevel::Avx2
+            && !super::emulated()
+    }
 
     /// `[even, odd]` vectors of a plane.
     #[inline]
