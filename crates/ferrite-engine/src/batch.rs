@@ -230,7 +230,7 @@ impl BatchGroup {
 }
 
 /// A group of compressors at the same depth whose one-pole recursions run
-/// side by side ([`smooth_lanes`], 8 per AVX2 pass): each member computes its
+/// side by side ([`smooth_lanes`], 16 per AVX-512 pass, 8 per AVX2 pass): each member computes its
 /// targets at its turn, the last member's turn runs every recursion, then
 /// each loaded member applies its gains. A member with automated parameters
 /// in a block runs its own `process` at its turn. Same bits as unbatched
