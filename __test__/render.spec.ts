@@ -128,3 +128,28 @@ test('a long render runs off the event loop: timers keep firing', async (t) => {
   // A blocked event loop would fire at most once; a free one fires about elapsed/5 times.
   t.true(ticks >= Math.min(20, Math.floor(elapsed / 50)), `${ticks} ticks in ${elapsed} ms`)
 })
+
+test('long outputs collected by JavaScript are reused by later renders: every sample is the new render\'s, a held output is untouched', async (t) => {
+  // ava runs with --expose-gc (package.json): collecting an output hands its
+  // memory back to the engine, and the next render of a similar length
+  // writes into it (`FERRITE_OUTPUT_POOL`).
+  const gc = (globalThis as { gc?: () => void }).gc
+  t.is(typeof gc, 'function', 'node runs with --expose-gc')
+  const frames = 48000 * 6 // 1.1 MB per channel: pooled
+  const render = (value: number, n: number) => {
+    const g = new Graph()
+    g.chain(g.constant({ value }), g.gain({ gain: 1 }), g.output)
+    return renderOffline(g, { sampleRate: 48000, frames: n, channels: 2 })
+  }
+  const held = (await render(0.5, frames)).channels
+  for (let i = 1; i <= 6; i++) {
+    const n = frames - 37 * i
+    let r: Awaited<ReturnType<typeof render>> | null = await render(-i / 8, n)
+    t.deepEqual(r.channels.map((c) => c.length), [n, n])
+    for (const c of r.channels) t.true(c.every((v) => v === -i / 8), `render ${i}: only its own samples`)
+    r = null
+    gc?.()
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  for (const c of held) t.true(c.length === frames && c.every((v) => v === 0.5), 'the held output is intact')
+})

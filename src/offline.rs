@@ -81,11 +81,29 @@ impl Task for RenderTask {
 
     fn resolve(&mut self, _env: Env, out: Self::Output) -> napi::Result<Self::JsValue> {
         Ok(NativeRenderResult {
-            channels: out.channels.into_iter().map(Float32Array::new).collect(),
+            channels: out.channels.into_iter().map(recyclable).collect(),
             latency_frames: out.latency as u32,
             meters: out.meters.into_iter().map(|(k, v)| (k, v.into())).collect(),
         })
     }
+}
+
+/// A render's output channel as a JavaScript array over the same memory
+/// (no copy), given back to the engine's output pool when JavaScript
+/// collects the array (`ferrite_engine::offline::recycle_output`), so that
+/// later renders write into memory that is already mapped.
+fn recyclable(v: Vec<f32>) -> Float32Array {
+    let mut v = std::mem::ManuallyDrop::new(v);
+    let (ptr, len, cap) = (v.as_mut_ptr(), v.len(), v.capacity());
+    let give_back = move |p: *mut f32, _len: usize| {
+        // SAFETY: `p`, `len` and `cap` are the parts of the vector taken apart
+        // above, handed to JavaScript and now released by it: no one else
+        // owns or uses that memory any more.
+        ferrite_engine::offline::recycle_output(unsafe { Vec::from_raw_parts(p, len, cap) });
+    };
+    // SAFETY: `ptr` points to `len` initialized f32 that stay valid until the
+    // finalizer (`give_back`) runs; the vector's ownership moves to it.
+    unsafe { Float32Array::with_external_data(ptr, len, give_back) }
 }
 
 /// Starts an offline render. Arguments are checked for type by the facade;
