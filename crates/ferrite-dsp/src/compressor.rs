@@ -1059,6 +1059,25 @@ fn smooth_lanes_with(
     }
 }
 
+/// Rows `a..a+4` × frames `t..t+4` <-> frames × lanes, in registers (its
+/// own inverse): the loads and stores of [`smooth_avx2`] and [`smooth_avx512`].
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx2")]
+fn transpose4(x: [core::arch::x86_64::__m256d; 4]) -> [core::arch::x86_64::__m256d; 4] {
+    use core::arch::x86_64::*;
+    let t0 = _mm256_unpacklo_pd(x[0], x[1]);
+    let t1 = _mm256_unpackhi_pd(x[0], x[1]);
+    let t2 = _mm256_unpacklo_pd(x[2], x[3]);
+    let t3 = _mm256_unpackhi_pd(x[2], x[3]);
+    [
+        _mm256_permute2f128_pd::<0x20>(t0, t2),
+        _mm256_permute2f128_pd::<0x20>(t1, t3),
+        _mm256_permute2f128_pd::<0x31>(t0, t2),
+        _mm256_permute2f128_pd::<0x31>(t1, t3),
+    ]
+}
+
 /// `4·V` lanes of [`smooth_lanes`] with AVX2 (`V` vectors of 4 lanes).
 /// Safety: the CPU supports AVX2; `targets` and `exps` hold rows `0..4·V` of
 /// `stride` with `frames <= stride`, the last row at least `frames` long
@@ -1107,21 +1126,6 @@ unsafe fn smooth_avx2<const V: usize>(
         any[j] = _mm256_or_pd(any[j], _mm256_cmp_pd::<_CMP_NEQ_OQ>(v, zero));
         _mm256_mul_pd(_mm256_sub_pd(mk[j], v), npd)
     };
-    // Rows `a..a+4` × frames `t..t+4` <-> frames × lanes (its own inverse).
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    fn transpose(x: [__m256d; 4]) -> [__m256d; 4] {
-        let t0 = _mm256_unpacklo_pd(x[0], x[1]);
-        let t1 = _mm256_unpackhi_pd(x[0], x[1]);
-        let t2 = _mm256_unpacklo_pd(x[2], x[3]);
-        let t3 = _mm256_unpackhi_pd(x[2], x[3]);
-        [
-            _mm256_permute2f128_pd::<0x20>(t0, t2),
-            _mm256_permute2f128_pd::<0x20>(t1, t3),
-            _mm256_permute2f128_pd::<0x31>(t0, t2),
-            _mm256_permute2f128_pd::<0x31>(t1, t3),
-        ]
-    }
     let tp = targets.as_ptr();
     let ep = exps.as_mut_ptr();
     let body = frames / 4 * 4;
@@ -1129,7 +1133,7 @@ unsafe fn smooth_avx2<const V: usize>(
         let mut out = [[zero; 4]; V];
         // Frames t..t+4 of lanes 4j..4j+4, as one vector per frame.
         let tv: [[__m256d; 4]; V] = core::array::from_fn(|j| {
-            transpose(core::array::from_fn(|k| {
+            transpose4(core::array::from_fn(|k| {
                 // SAFETY: rows 0..w at frames t..t+4 <= frames are inside both slices (checked above).
                 unsafe { _mm256_loadu_pd(tp.add((4 * j + k) * stride + t)) }
             }))
@@ -1140,7 +1144,7 @@ unsafe fn smooth_avx2<const V: usize>(
             }
         }
         for (j, o) in out.into_iter().enumerate() {
-            for (k, row) in transpose(o).into_iter().enumerate() {
+            for (k, row) in transpose4(o).into_iter().enumerate() {
                 // SAFETY: as for the loads.
                 unsafe { _mm256_storeu_pd(ep.add((4 * j + k) * stride + t), row) };
             }
@@ -1178,8 +1182,8 @@ unsafe fn smooth_avx2<const V: usize>(
 
 /// 16 lanes of [`smooth_lanes`] with AVX-512: two vectors of 8 lanes, each
 /// lane exactly [`GainComputer::step`]'s operations (the selections by
-/// comparison masks). Frames move four at a time: the 4×4 AVX2 transposes of
-/// [`smooth_avx2`] for lanes 0–3 and 4–7 of a vector, joined into one
+/// comparison masks). Frames move four at a time: the 4×4 transposes of
+/// [`smooth_avx2`] ([`transpose4`]) for lanes 0–3 and 4–7 of a vector, joined into one
 /// 8-lane vector per frame (and split again for the stores).
 /// Safety: the CPU supports AVX-512F and AVX2; `targets` and `exps` hold rows
 /// `0..16` of `stride` with `frames <= stride`, the last row at least
@@ -1223,21 +1227,6 @@ unsafe fn smooth_avx512(lanes: &mut [SmoothLane], targets: &[f64], exps: &mut [f
         any[j] |= _mm512_cmp_pd_mask::<_CMP_NEQ_OQ>(v, zero);
         _mm512_mul_pd(_mm512_sub_pd(mk[j], v), npd)
     };
-    // Rows `a..a+4` × frames `t..t+4` <-> frames × lanes (its own inverse).
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    fn transpose(x: [__m256d; 4]) -> [__m256d; 4] {
-        let t0 = _mm256_unpacklo_pd(x[0], x[1]);
-        let t1 = _mm256_unpackhi_pd(x[0], x[1]);
-        let t2 = _mm256_unpacklo_pd(x[2], x[3]);
-        let t3 = _mm256_unpackhi_pd(x[2], x[3]);
-        [
-            _mm256_permute2f128_pd::<0x20>(t0, t2),
-            _mm256_permute2f128_pd::<0x20>(t1, t3),
-            _mm256_permute2f128_pd::<0x31>(t0, t2),
-            _mm256_permute2f128_pd::<0x31>(t1, t3),
-        ]
-    }
     let tp = targets.as_ptr();
     let ep = exps.as_mut_ptr();
     let body = frames / 4 * 4;
@@ -1245,7 +1234,7 @@ unsafe fn smooth_avx512(lanes: &mut [SmoothLane], targets: &[f64], exps: &mut [f
         // Frames t..t+4 of lanes 8j..8j+8, as one vector per frame.
         let tv: [[__m512d; 4]; V] = core::array::from_fn(|j| {
             let quarter = |q: usize| {
-                transpose(core::array::from_fn(|k| {
+                transpose4(core::array::from_fn(|k| {
                     // SAFETY: rows 0..w at frames t..t+4 <= frames are inside both slices (checked above).
                     unsafe { _mm256_loadu_pd(tp.add((8 * j + 4 * q + k) * stride + t)) }
                 }))
@@ -1260,8 +1249,8 @@ unsafe fn smooth_avx512(lanes: &mut [SmoothLane], targets: &[f64], exps: &mut [f
             }
         }
         for (j, o) in out.into_iter().enumerate() {
-            let lo = transpose(core::array::from_fn(|i| _mm512_castpd512_pd256(o[i])));
-            let hi = transpose(core::array::from_fn(|i| _mm512_extractf64x4_pd::<1>(o[i])));
+            let lo = transpose4(core::array::from_fn(|i| _mm512_castpd512_pd256(o[i])));
+            let hi = transpose4(core::array::from_fn(|i| _mm512_extractf64x4_pd::<1>(o[i])));
             for (q, half) in [lo, hi].into_iter().enumerate() {
                 for (k, row) in half.into_iter().enumerate() {
                     // SAFETY: as for the loads.
