@@ -1,0 +1,421 @@
+//! Decoding: [`Decoder`] streams a file's frames in order from any position
+//! (planar `f32`, the file's own rate and channels); [`decode_file`] reads a
+//! slice of a file whole, converted to the channels and rate asked for.
+//!
+//! Lossy files are read gapless: the encoder's delay and padding are
+//! removed (symphonia's gapless mode, from the LAME/Xing tag, the MP4 edit
+//! list or iTunSMPB, Vorbis granule positions), so frame `k` of the decoded
+//! stream is frame `k` of what was encoded.
+//!
+//! A damaged packet is skipped (its frames are lost, as every player does);
+//! a file that ends early ends the stream at its last whole packet.
+
+use crate::error::{MediaError, Result};
+use crate::probe::{open_container, symphonia_reason, AudioFileInfo, Opened};
+use crate::resample::StreamResampler;
+use std::path::Path;
+use symphonia::core::audio::{AudioBuffer, Signal};
+use symphonia::core::codecs::DecoderOptions;
+use symphonia::core::errors::Error as SymError;
+use symphonia::core::formats::{FormatReader, SeekMode, SeekTo};
+
+/// Frames decoded before a seek target in a lossy file.
+const LOSSY_PREROLL: u64 = 8192;
+
+/// Consecutive damaged packets after which a file is taken as unreadable.
+const MAX_BAD_PACKETS: usize = 64;
+
+/// Streams a file's decoded frames.
+///
+/// ```no_run
+/// let mut d = ferrite_media::Decoder::open(std::path::Path::new("in.mp3")).unwrap();
+/// let n = d.info().channels;
+/// let mut block: Vec<Vec<f32>> = vec![vec![0.0; 4096]; n];
+/// loop {
+///     let mut views: Vec<&mut [f32]> = block.iter_mut().map(|c| &mut c[..]).collect();
+///     let got = d.read(&mut views).unwrap();
+///     if got == 0 { break }
+///     // ... use block[c][..got]
+/// }
+/// ```
+pub struct Decoder {
+    info: AudioFileInfo,
+    reader: Box<dyn FormatReader>,
+    decoder: Box<dyn symphonia::core::codecs::Decoder>,
+    track_id: u32,
+    /// The last packet's frames, converted; `pending_at..pending_len` not yet delivered.
+    pending: Option<AudioBuffer<f32>>,
+    pending_at: usize,
+    pending_len: usize,
+    /// Frames of the decoded stream still to drop before delivering (after a seek).
+    skip: u64,
+    /// After a seek: the frame asked for, until the first packet shows where the reader landed.
+    seek_target: Option<u64>,
+    /// Stream frame of the next frame `read` delivers.
+    position: u64,
+    /// Decoded frames before the file's first frame (priming an edit list removes).
+    lead: u64,
+    ended: bool,
+}
+
+impl std::fmt::Debug for Decoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Decoder").field("info", &self.info).field("position", &self.position).finish()
+    }
+}
+
+impl Decoder {
+    /// Opens `path` and prepares to decode from its first frame.
+    pub fn open(path: &Path) -> Result<Self> {
+        let Opened { info, reader, track_id, params, lead } = open_container(path)?;
+        let decoder = symphonia::default::get_codecs()
+            .make(&params, &DecoderOptions::default())
+            .map_err(|e| MediaError::file(path, format!("cannot decode {} ({})", info.codec, symphonia_reason(&e))))?;
+        Ok(Self {
+            info,
+            reader,
+            decoder,
+            track_id,
+            pending: None,
+            pending_at: 0,
+            pending_len: 0,
+            skip: lead,
+            seek_target: None,
+            position: 0,
+            lead,
+            ended: false,
+        })
+    }
+
+    /// What the file holds.
+    pub fn info(&self) -> &AudioFileInfo {
+        &self.info
+    }
+
+    /// The stream frame the next [`read`](Self::read) starts at.
+    pub fn position(&self) -> u64 {
+        self.position
+    }
+
+    /// Fills `out` (one slice per file channel, all the same length; extra
+    /// slices are zeroed, missing ones dropped) with the next frames.
+    /// Returns the frames written: the slices' length, or fewer only at the
+    /// end of the file (0 once it has ended).
+    pub fn read(&mut self, out: &mut [&mut [f32]]) -> Result<usize> {
+        let mut want = out.iter().map(|c| c.len()).min().unwrap_or(0);
+        if self.lead > 0 || self.info.format == "mp4" {
+            // An edit list gives the length; the stream's padding lies past it.
+            want = want.min(self.info.frames.saturating_sub(self.position) as usize);
+        }
+        let mut done = 0;
+        while done < want {
+            if self.pending_at >= self.pending_len && !self.next_packet()? {
+                break;
+            }
+            let Some(buf) = &self.pending else { break };
+            let n = (self.pending_len - self.pending_at).min(want - done);
+            let planes = buf.planes();
+            let src = planes.planes();
+            for (c, dst) in out.iter_mut().enumerate() {
+                let dst = &mut dst[done..done + n];
+                match src.get(c) {
+                    Some(s) => dst.copy_from_slice(&s[self.pending_at..self.pending_at + n]),
+                    None => dst.fill(0.0),
+                }
+            }
+            self.pending_at += n;
+            done += n;
+        }
+        self.position += done as u64;
+        Ok(done)
+    }
+
+    /// Moves to stream frame `frame` (past the end: the stream is at its end).
+    /// The next [`read`](Self::read) starts exactly there.
+    pub fn seek(&mut self, frame: u64) -> Result<()> {
+        self.pending = None;
+        self.pending_at = 0;
+        self.pending_len = 0;
+        self.ended = false;
+        self.skip = 0;
+        if frame >= self.info.frames && self.info.frames > 0 {
+            self.position = frame;
+            self.ended = true;
+            return Ok(());
+        }
+        // Lossy decoders need a few packets of history (MP3's bit
+        // reservoir, overlapped transforms) before their output is exact:
+        // land earlier and decode up to the frame.
+        let preroll = match self.info.codec.as_str() {
+            "pcm" | "flac" | "alac" => 0,
+            _ => LOSSY_PREROLL,
+        };
+        let ts = frame + self.lead;
+        let to = SeekTo::TimeStamp { ts: ts.saturating_sub(preroll), track_id: self.track_id };
+        match self.reader.seek(SeekMode::Accurate, to) {
+            Ok(_) => {
+                self.decoder.reset();
+                // The reader lands on a packet at or before the frame asked
+                // for; the first packet's timestamp says how far before.
+                self.seek_target = Some(ts);
+                self.position = frame;
+                Ok(())
+            }
+            Err(e) => Err(MediaError::file(
+                &self.info.path,
+                format!("cannot seek to frame {frame} ({})", symphonia_reason(&e)),
+            )),
+        }
+    }
+
+    /// Reopens the file and drops frames up to `target` (for readers whose
+    /// seek overshoots), then decodes the next packet.
+    fn restart_and_skip(&mut self, target: u64) -> Result<bool> {
+        let path = self.info.path.clone();
+        let fresh = Self::open(&path)?;
+        *self = fresh;
+        self.skip = target;
+        self.position = target - self.lead;
+        self.next_packet()
+    }
+
+    /// Decodes the next packet of the track into `pending`. `false` at the end.
+    fn next_packet(&mut self) -> Result<bool> {
+        let mut bad = 0;
+        while !self.ended {
+            let packet = match self.reader.next_packet() {
+                Ok(p) => p,
+                Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                    self.ended = true;
+                    break;
+                }
+                Err(SymError::ResetRequired) => {
+                    self.ended = true;
+                    break;
+                }
+                Err(SymError::DecodeError(_)) => {
+                    // A damaged container page: go on from the next one.
+                    bad += 1;
+                    if bad > MAX_BAD_PACKETS {
+                        self.ended = true;
+                    }
+                    continue;
+                }
+                Err(e) => {
+                    return Err(MediaError::file(&self.info.path, format!("read error ({})", symphonia_reason(&e))))
+                }
+            };
+            if packet.track_id() != self.track_id {
+                continue;
+            }
+            let decoded = match self.decoder.decode(&packet) {
+                Ok(d) => d,
+                Err(SymError::DecodeError(_)) | Err(SymError::IoError(_)) => {
+                    bad += 1;
+                    if bad > MAX_BAD_PACKETS {
+                        return Err(MediaError::file(
+                            &self.info.path,
+                            "too many damaged packets; the file is not readable audio",
+                        ));
+                    }
+                    continue;
+                }
+                Err(e) => {
+                    return Err(MediaError::file(&self.info.path, format!("decode error ({})", symphonia_reason(&e))))
+                }
+            };
+            let frames = decoded.frames();
+            if frames == 0 {
+                continue;
+            }
+            if let Some(target) = self.seek_target.take() {
+                // The first packet that gives frames after a seek starts at its timestamp.
+                if packet.ts() > target {
+                    // Landed past the frame: decode from the start instead.
+                    return self.restart_and_skip(target);
+                }
+                self.skip = target - packet.ts();
+            }
+            let spec = *decoded.spec();
+            let fits = self.pending.as_ref().is_some_and(|b| b.capacity() >= frames && *b.spec() == spec);
+            if !fits {
+                self.pending = Some(AudioBuffer::new(decoded.capacity().max(frames) as u64, spec));
+            }
+            let Some(buf) = self.pending.as_mut() else { continue };
+            decoded.convert(buf);
+            self.pending_at = 0;
+            self.pending_len = buf.frames();
+            if self.skip > 0 {
+                let drop = (self.skip.min(self.pending_len as u64)) as usize;
+                self.skip -= drop as u64;
+                self.pending_at = drop;
+                if self.pending_at >= self.pending_len {
+                    continue;
+                }
+            }
+            return Ok(true);
+        }
+        Ok(false)
+    }
+}
+
+/// What [`decode_file`] returns.
+#[derive(Debug, Clone)]
+pub struct Decoded {
+    /// The rate of `channels` (the file's, or the one asked for).
+    pub sample_rate: u32,
+    /// One vector per channel.
+    pub channels: Vec<Vec<f32>>,
+    /// The file's own description.
+    pub info: AudioFileInfo,
+}
+
+/// Options of [`decode_file`], as `decodeFile`'s in the API.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DecodeOptions {
+    /// Resample to this rate (none: the file's).
+    pub sample_rate: Option<u32>,
+    /// Convert to this many channels (none: the file's).
+    pub channels: Option<usize>,
+    /// First frame to return, at the output rate.
+    pub start_frame: u64,
+    /// Frames to return at most, at the output rate (none: to the end).
+    pub frames: Option<u64>,
+}
+
+/// Most samples one [`decode_file`] returns (2^31: 8 GiB of f32); longer
+/// files are read in slices or streamed.
+pub const MAX_DECODE_SAMPLES: u64 = 1 << 31;
+
+/// Frames to decode before a resampled slice so that the resampler's filter
+/// has settled by the slice's first frame.
+const RESAMPLE_LEAD: u64 = 8192;
+
+/// Decodes a slice of a file, converted to the channels and rate asked for.
+///
+/// Channels: a mono file feeds every channel; to one channel, the mean of
+/// the file's; 5.1 (6 channels, SMPTE order L R C LFE Ls Rs) to stereo by
+/// ITU-R BS.775 (C and the surrounds at -3 dB, no LFE); otherwise channel
+/// `c` takes file channel `c` (`c mod n` when asking for more).
+///
+/// ```no_run
+/// use ferrite_media::{decode_file, DecodeOptions};
+/// let d = decode_file(std::path::Path::new("a.flac"), DecodeOptions { sample_rate: Some(48000), ..Default::default() }).unwrap();
+/// assert_eq!(d.sample_rate, 48000);
+/// ```
+pub fn decode_file(path: &Path, o: DecodeOptions) -> Result<Decoded> {
+    let mut dec = Decoder::open(path)?;
+    let info = dec.info().clone();
+    let from = info.sample_rate;
+    let to = o.sample_rate.unwrap_or(from);
+    if to == 0 {
+        return Err(MediaError::range(format!("decodeFile: sampleRate = 0 must be positive ({})", path.display())));
+    }
+    let n_out = o.channels.unwrap_or(info.channels).max(1);
+    // Output length at the output rate.
+    let total_out = if to == from { info.frames } else { crate::resample::output_frames(info.frames, from, to) };
+    let start = o.start_frame.min(total_out);
+    let len = o.frames.unwrap_or(u64::MAX).min(total_out - start);
+    if len.saturating_mul(n_out as u64) > MAX_DECODE_SAMPLES {
+        return Err(MediaError::range(format!(
+            "decodeFile: {} frames × {n_out} channels of {} exceed the limit of {MAX_DECODE_SAMPLES} samples; decode it in slices (startFrame, frames)",
+            len,
+            path.display()
+        )));
+    }
+    let mut out: Vec<Vec<f32>> = (0..info.channels.max(1)).map(|_| Vec::new()).collect();
+    for c in &mut out {
+        c.try_reserve_exact(len as usize).map_err(|_| {
+            MediaError::range(format!("decodeFile: {len} frames of {} do not fit in memory", path.display()))
+        })?;
+    }
+    let mut block: Vec<Vec<f32>> = vec![vec![0.0; 16384]; info.channels.max(1)];
+    if to == from {
+        if start > 0 {
+            dec.seek(start)?;
+        }
+        let mut left = len;
+        while left > 0 {
+            let n = (left as usize).min(16384);
+            let mut views: Vec<&mut [f32]> = block.iter_mut().map(|c| &mut c[..n]).collect();
+            let got = dec.read(&mut views)?;
+            if got == 0 {
+                break;
+            }
+            for (o, b) in out.iter_mut().zip(&block) {
+                o.extend_from_slice(&b[..got]);
+            }
+            left -= got as u64;
+        }
+    } else {
+        // Start at an input frame that falls on the output grid, early
+        // enough for the filter to settle, and drop what comes before `start`.
+        let (step_in, step_out) = crate::resample::grid(from, to);
+        let want_in = (start as u128 * from as u128 / to as u128) as u64;
+        let k = want_in.saturating_sub(RESAMPLE_LEAD) / step_in;
+        let (in0, out0) = (k * step_in, k * step_out);
+        if in0 > 0 {
+            dec.seek(in0)?;
+        }
+        let mut rs = StreamResampler::new(from, to, info.channels.max(1))?;
+        let mut skip = start - out0;
+        let mut left = len;
+        let mut produced: Vec<Vec<f32>> = vec![Vec::new(); info.channels.max(1)];
+        let mut finished = false;
+        while left > 0 && !finished {
+            let mut views: Vec<&mut [f32]> = block.iter_mut().map(|c| &mut c[..]).collect();
+            let got = dec.read(&mut views)?;
+            for p in &mut produced {
+                p.clear();
+            }
+            if got == 0 {
+                rs.finish(&mut produced);
+                finished = true;
+            } else {
+                let ins: Vec<&[f32]> = block.iter().map(|c| &c[..got]).collect();
+                rs.push(&ins, &mut produced);
+            }
+            let avail = produced[0].len() as u64;
+            let drop = skip.min(avail);
+            skip -= drop;
+            let take = (avail - drop).min(left);
+            for (o, p) in out.iter_mut().zip(&produced) {
+                o.extend_from_slice(&p[drop as usize..(drop + take) as usize]);
+            }
+            left -= take;
+        }
+    }
+    let channels = convert_channels(out, n_out);
+    Ok(Decoded { sample_rate: to, channels, info })
+}
+
+/// Converts planar channels to `n` channels (the rules of [`decode_file`]).
+pub fn convert_channels(mut chans: Vec<Vec<f32>>, n: usize) -> Vec<Vec<f32>> {
+    let m = chans.len();
+    if m == n || m == 0 {
+        return chans;
+    }
+    if m == 1 {
+        let mono = chans.pop().unwrap_or_default();
+        return vec![mono; n];
+    }
+    let frames = chans.iter().map(|c| c.len()).max().unwrap_or(0);
+    let at = |c: &Vec<f32>, i: usize| f64::from(c.get(i).copied().unwrap_or(0.0));
+    if n == 1 {
+        let inv = 1.0 / m as f64;
+        let mono = (0..frames).map(|i| (chans.iter().map(|c| at(c, i)).sum::<f64>() * inv) as f32).collect();
+        return vec![mono];
+    }
+    if m == 6 && n == 2 {
+        let g = std::f64::consts::FRAC_1_SQRT_2;
+        let (l, r, c, ls, rs) = (&chans[0], &chans[1], &chans[2], &chans[4], &chans[5]);
+        let left = (0..frames).map(|i| (at(l, i) + g * at(c, i) + g * at(ls, i)) as f32).collect();
+        let right = (0..frames).map(|i| (at(r, i) + g * at(c, i) + g * at(rs, i)) as f32).collect();
+        return vec![left, right];
+    }
+    if n < m {
+        chans.truncate(n);
+        return chans;
+    }
+    (0..n).map(|c| chans[c % m].clone()).collect()
+}
