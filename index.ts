@@ -9,7 +9,9 @@
 // The package root: re-exports the public API from the modules under ts/.
 // Anything exported here is public (and must be listed in index.mjs too);
 // the helpers the modules share are not re-exported, and their TSDoc `internal`
-// tag keeps them out of the emitted ts/*.d.ts (tsconfig's stripInternal).
+// tag keeps them out of the emitted ts/*.d.ts (tsconfig's stripInternal; so
+// never write that tag in a comment above a statement here: stripInternal
+// would drop the statement from index.d.ts).
 //
 // Values are re-exported with `export import` (not `export { … } from`) so that
 // index.js assigns them as plain data properties of `exports`, as the
