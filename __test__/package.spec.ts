@@ -22,6 +22,20 @@ test('the package loads from CommonJS and ESM with the same exports', (t) => {
   t.is(node(['--input-type=module', '-e', `import * as m from 'ferrite-audio'; ${run}`]).trim(), '0.5')
 })
 
+test('index.mjs re-exports every export of index.js, the same values', (t) => {
+  // index.ts re-exports the modules under ts/; index.mjs lists the names by hand.
+  const script = `
+    import { createRequire } from 'node:module'
+    import * as esm from 'ferrite-audio'
+    const cjs = createRequire(process.cwd() + '/')('ferrite-audio')
+    const names = Object.keys(cjs)
+    console.log(JSON.stringify({ names, esm: Object.keys(esm).filter((n) => n !== 'default'), same: names.every((n) => esm[n] === cjs[n]) && esm.default === cjs }))`
+  const r = JSON.parse(node(['--input-type=module', '-e', script]))
+  t.true(r.names.includes('GRAPH_FORMAT_VERSION') && r.names.includes('Graph'))
+  t.deepEqual([...r.esm].sort(), [...r.names].sort())
+  t.true(r.same)
+})
+
 test("the README's TypeScript examples run", (t) => {
   const readme = readFileSync(join(root, 'README.md'), 'utf8')
   const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1])

@@ -19,7 +19,17 @@ if [ "$(uname -s)-$(uname -m)" != "Linux-x86_64" ]; then
   echo "pack-test: only for linux x64 (this is $(uname -s)-$(uname -m))" >&2
   exit 2
 fi
-for f in "$binary" index.js index.d.ts index.mjs binding.js binding.d.ts; do
+# The facade's modules (ts/*.ts; index.ts re-exports them): each compiles to a
+# .js and a .d.ts, and the package ships those, never the .ts sources (a
+# consumer's tsc would pick ts/x.ts over ts/x.d.ts and check our sources).
+modules=()
+for f in ts/*.ts; do
+  case "$f" in *.d.ts) ;; *) modules+=("${f%.ts}") ;; esac
+done
+[ "${#modules[@]}" -gt 0 ] || { echo "pack-test: no modules under ts/" >&2; exit 1; }
+built=()
+for m in "${modules[@]}"; do built+=("$m.js" "$m.d.ts"); done
+for f in "$binary" index.js index.d.ts index.mjs binding.js binding.d.ts "${built[@]}"; do
   [ -f "$f" ] || { echo "pack-test: $f is missing: run 'npm run build' first" >&2; exit 1; }
 done
 
@@ -44,9 +54,13 @@ listing=$(tar -tzf "$root_tgz")
 if grep -q '\.node$' <<<"$listing"; then
   echo "pack-test: the root tarball must not contain a .node binary" >&2; exit 1
 fi
-for f in index.js index.mjs index.d.ts binding.js binding.d.ts load-binding.js load-binding.d.ts bin/ferrite.js README.md package.json; do
+for f in index.js index.mjs index.d.ts "${built[@]}" binding.js binding.d.ts load-binding.js load-binding.d.ts bin/ferrite.js README.md package.json; do
   grep -qx "package/$f" <<<"$listing" || { echo "pack-test: package/$f is missing from the root tarball" >&2; exit 1; }
 done
+sources=$(awk '/\.ts$/ && !/\.d\.ts$/' <<<"$listing")
+if [ -n "$sources" ]; then
+  echo "pack-test: the root tarball must not contain TypeScript sources: $sources" >&2; exit 1
+fi
 
 echo "== npm pack (ferrite-audio-linux-x64-gnu)"
 mkdir "$tmp/platform"

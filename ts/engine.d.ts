@@ -1,0 +1,131 @@
+import { AutomationLane } from './automation';
+import { Graph } from './graph';
+import type { NodeRef } from './graph';
+import type { MeterReading } from './meters';
+/** What {@link Engine.stats} reports. */
+export interface EngineStats {
+    /** Audio callbacks so far. */
+    callbacks: number;
+    /** Frames rendered so far. */
+    framesRendered: number;
+    /** Backend underruns plus callbacks over budget (plus the null backend's late wake-ups). */
+    xruns: number;
+    /** Of `xruns`: callbacks that took longer than the buffer's duration. */
+    overrunCallbacks: number;
+    /** Of `xruns`: times the null backend's thread woke more than a period late. */
+    lateWakeups: number;
+    /** Of `xruns`: underruns reported by the device backend. */
+    backendXruns: number;
+    /** The buffer's duration, µs. */
+    budgetUs: number;
+    /** Median callback time, µs. */
+    p50Us: number;
+    /** 99th percentile callback time, µs. */
+    p99Us: number;
+    /** Longest callback, µs. */
+    maxUs: number;
+    /** Control messages that did not fit the queue. */
+    droppedMessages: number;
+    /** The audio thread got a real-time scheduling class. */
+    realtimePriority: boolean;
+    /** FTZ/DAZ is on in the audio callback. */
+    denormalsFlushed: boolean;
+    /** The kernel set chosen at run time. */
+    simd: string;
+}
+/** Options of {@link Engine.open}. */
+export interface EngineOpenOptions {
+    /** Device id or name from {@link listDevices} (default: the default device). */
+    device?: string;
+    /** Requested sample rate; `engine.sampleRate` tells what was granted. */
+    sampleRate?: number;
+    /** Requested buffer size in frames (fixed when the device allows). */
+    bufferSize?: number;
+    /** Output channel count (default: the device's). */
+    channels?: number;
+    /** Capture device; the graph's `input` reads it. */
+    inputDevice?: string;
+}
+/** Options of {@link Engine.setParam}. */
+export interface SetParamOptions {
+    /** Linear ramp length. Default: 0 with `atFrame`, else a 5 ms de-zipper ramp. */
+    rampMs?: number;
+    /** Transport frame where the change starts (sample-accurate). */
+    atFrame?: number;
+}
+/**
+ * A running real-time engine on a device, or on the clock-paced null backend.
+ *
+ * The transport starts playing when the engine opens; `stop()` pauses it (the
+ * engine outputs silence and the position holds), `play()` resumes.
+ *
+ * ```ts
+ * const engine = await Engine.openNull({ sampleRate: 48000, bufferSize: 128 })
+ * engine.setGraph(graph)
+ * const off = engine.onMeters((m) => console.log(m.master.peakDb), { fps: 30 })
+ * // ...
+ * off()
+ * await engine.close()
+ * ```
+ */
+export declare class Engine {
+    #private;
+    private constructor();
+    /** Opens a device (default: the default output device). Rejects with a clear error when it does not exist. */
+    static open(o?: EngineOpenOptions): Promise<Engine>;
+    /** Opens the null backend: no device, callbacks paced by a clock (headless servers, CI). */
+    static openNull(o?: {
+        sampleRate?: number;
+        bufferSize?: number;
+        channels?: number;
+    }): Promise<Engine>;
+    /** Replaces the playing graph (compiled here, swapped in on the audio thread); nodes that persist keep their state. */
+    setGraph(g: Graph): void;
+    /**
+     * Replaces the automation lanes of the playing graph without recompiling it
+     * (glitch-free, sample-accurate from the next callback). Pass the graph whose
+     * `automate` calls describe the lanes (its nodes must be those playing), or a
+     * list of lanes. Parameters that lose their lane keep the last value it gave.
+     */
+    setAutomation(source: Graph | Array<{
+        node: NodeRef | number;
+        param: string;
+        lane: AutomationLane;
+    }>): void;
+    /** Changes a parameter of a node of the current graph, now or at a transport frame, optionally ramped. */
+    setParam(node: NodeRef | number, param: string, value: number, o?: SetParamOptions): void;
+    /** Starts or resumes the transport. */
+    play(): void;
+    /** Pauses the transport; the engine outputs silence. */
+    stop(): void;
+    /** Moves the transport to `frame`. */
+    seek(frame: number): void;
+    /** Loops the transport over `start..end` (end exclusive); `null` ends looping. */
+    setLoop(start: number, end: number | null): void;
+    /** The transport frame. */
+    get position(): number;
+    /** The sample rate the device granted. */
+    get sampleRate(): number;
+    /** The buffer size the device granted, in frames. */
+    get bufferSize(): number;
+    /** The output channel count. */
+    get channels(): number;
+    /** Latency the current graph reports to the output, in frames. */
+    get latencyFrames(): number;
+    /**
+     * Calls `cb` about `fps` times a second (default 30) with every meter's
+     * reading: peaks and RMS over the interval since the previous call,
+     * loudness over its windows. Returns the unsubscribe function.
+     */
+    onMeters(cb: (m: Record<string, MeterReading>) => void, o?: {
+        fps?: number;
+    }): () => void;
+    /** Starts meter `name`'s integrated loudness and loudness range anew. */
+    resetMeter(name: string): void;
+    /** Calls `cb` on device loss or stream errors; the engine can then be reopened. Returns the unsubscribe function. */
+    onError(cb: (e: Error) => void): () => void;
+    /** Callback timing, xruns, dropped messages, priority, denormal and SIMD facts. */
+    stats(): EngineStats;
+    /** Stops the audio, releases every callback; the process can then exit. */
+    close(): Promise<void>;
+}

@@ -1,0 +1,134 @@
+import { AutomationLane } from './automation';
+/** The RBJ cookbook filter types. */
+export type BiquadType = 'lowpass' | 'highpass' | 'bandpass' | 'notch' | 'allpass' | 'peaking' | 'lowshelf' | 'highshelf';
+/** Oscillator waveforms; saw, square and triangle are band-limited. */
+export type Waveform = 'sine' | 'saw' | 'square' | 'triangle';
+/** A node of a {@link Graph}. */
+export interface NodeRef {
+    /** Node id, unique within its graph (`input` is 0, `output` is 1). */
+    readonly id: number;
+    /** Node type (`'oscillator'`, `'biquad'`, ...). */
+    readonly type: string;
+}
+/** One band of an {@link Graph.eq}. */
+export interface EqBand {
+    /** Filter type of the band. */
+    type: BiquadType;
+    /** Centre or corner frequency, Hz (below Nyquist). */
+    frequency: number;
+    /** Quality factor (default 1/√2). */
+    q?: number;
+    /** Gain for peaking and shelf bands, dB (default 0). */
+    gainDb?: number;
+}
+/** The serialized graph's format version. */
+export declare const GRAPH_FORMAT_VERSION = 1;
+/**
+ * A processor graph: sources, effects and meters connected towards `output`.
+ *
+ * ```ts
+ * const g = new Graph()
+ * const osc = g.oscillator({ type: 'saw', frequency: 110 })
+ * g.chain(osc, g.biquad({ type: 'lowpass', frequency: 800 }), g.gain({ gain: 0.5 }), g.output)
+ * ```
+ */
+export declare class Graph {
+    #private;
+    /** The render's input (offline `input` channels, or the device input). */
+    readonly input: NodeRef;
+    /** The master output. */
+    readonly output: NodeRef;
+    constructor();
+    /** A periodic source. `phase` is a phase offset in radians. */
+    oscillator(o: {
+        type?: Waveform;
+        frequency: number;
+        amplitude?: number;
+        phase?: number;
+    }): NodeRef;
+    /** A constant signal (a DC offset, or a control value to sum). */
+    constant(o: {
+        value: number;
+    }): NodeRef;
+    /**
+     * Plays a buffer on the timeline: transport frame `startFrame` plays the
+     * buffer's first frame. A mono buffer feeds every channel.
+     */
+    player(o: {
+        channels: Float32Array[];
+        loop?: boolean;
+        startFrame?: number;
+    }): NodeRef;
+    /** A linear gain (default 1). */
+    gain(o?: {
+        gain?: number;
+    }): NodeRef;
+    /** A constant-power stereo panner, -1 (left) .. 1 (right). */
+    pan(o?: {
+        pan?: number;
+    }): NodeRef;
+    /** An RBJ cookbook biquad filter (default `q` 1/√2, `gainDb` 0). */
+    biquad(o: {
+        type: BiquadType;
+        frequency: number;
+        q?: number;
+        gainDb?: number;
+    }): NodeRef;
+    /** A series bank of biquads. Band parameters are named `bands[i].frequency`, `bands[i].q`, `bands[i].gainDb`. */
+    eq(o: {
+        bands: EqBand[];
+    }): NodeRef;
+    /** A musical delay (not latency: it is not compensated). `feedback` default 0, `mix` default 1 (wet only). */
+    delay(o: {
+        frames: number;
+        feedback?: number;
+        mix?: number;
+        maxFrames?: number;
+    }): NodeRef;
+    /** A feed-forward compressor with a soft knee. */
+    compressor(o?: {
+        thresholdDb?: number;
+        ratio?: number;
+        attackMs?: number;
+        releaseMs?: number;
+        kneeDb?: number;
+        makeupDb?: number;
+    }): NodeRef;
+    /** A lookahead peak limiter; reports latency = lookahead. */
+    limiter(o?: {
+        ceilingDb?: number;
+        lookaheadMs?: number;
+        releaseMs?: number;
+    }): NodeRef;
+    /** A convolution reverb or FIR (mono IR: every channel; else one IR channel per channel). */
+    convolver(o: {
+        ir: Float32Array[];
+        normalize?: boolean;
+    }): NodeRef;
+    /** A pass-through meter: peak, RMS, true peak, LUFS, loudness range. Readings are keyed by `name` (or the id). */
+    meter(o?: {
+        name?: string;
+    }): NodeRef;
+    /** Connects `from`'s output into `to`'s input (several inputs are summed). */
+    connect(from: NodeRef, to: NodeRef): this;
+    /** Connects each node to the next. */
+    chain(...nodes: NodeRef[]): this;
+    /** Drives `node`'s numeric parameter `param` from `lane`, sample-accurately. */
+    automate(node: NodeRef, param: string, lane: AutomationLane): this;
+    /** The latency reported to the output at `sampleRate`, in frames. */
+    latencyFrames(sampleRate: number): number;
+    /** The serialized form sent to the engine (audio buffers inline as arrays of numbers). */
+    toJSON(): object;
+    /**
+     * Rebuilds a graph from its {@link Graph.toJSON} form (an object or a JSON
+     * string), through the same validated builder methods, so a bad document
+     * throws the usual `TypeError` / `RangeError`, prefixed with where it is
+     * (`Graph.fromJSON: nodes[3] (biquad, id 3): ...`). Node ids are kept when
+     * the nodes are listed in id order, as `toJSON` lists them.
+     *
+     * ```ts
+     * const copy = Graph.fromJSON(JSON.stringify(graph))
+     * ```
+     */
+    static fromJSON(json: object | string): Graph;
+}

@@ -1,0 +1,513 @@
+// The processor graph: node builders, connections, automation, and the
+// serialized form sent to the engine (and read back by Graph.fromJSON).
+import * as native from '../load-binding' // binding.js, with a load error that says what to install
+import { AutomationLane } from './automation'
+import type { AutomationPoint } from './automation'
+import { callNative } from './errors'
+import { checkChannels, checkFrames, checkKeys, checkNumber, checkObject, checkSampleRate, describe } from './validate'
+
+/** The RBJ cookbook filter types. */
+export type BiquadType = 'lowpass' | 'highpass' | 'bandpass' | 'notch' | 'allpass' | 'peaking' | 'lowshelf' | 'highshelf'
+
+const BIQUAD_TYPES: readonly BiquadType[] = ['lowpass', 'highpass', 'bandpass', 'notch', 'allpass', 'peaking', 'lowshelf', 'highshelf']
+
+/** Oscillator waveforms; saw, square and triangle are band-limited. */
+export type Waveform = 'sine' | 'saw' | 'square' | 'triangle'
+
+const WAVEFORMS: readonly Waveform[] = ['sine', 'saw', 'square', 'triangle']
+
+/** A node of a {@link Graph}. */
+export interface NodeRef {
+  /** Node id, unique within its graph (`input` is 0, `output` is 1). */
+  readonly id: number
+  /** Node type (`'oscillator'`, `'biquad'`, ...). */
+  readonly type: string
+}
+
+/** One band of an {@link Graph.eq}. */
+export interface EqBand {
+  /** Filter type of the band. */
+  type: BiquadType
+  /** Centre or corner frequency, Hz (below Nyquist). */
+  frequency: number
+  /** Quality factor (default 1/√2). */
+  q?: number
+  /** Gain for peaking and shelf bands, dB (default 0). */
+  gainDb?: number
+}
+
+interface NodeRecord {
+  ref: NodeRef
+  params: Record<string, number>
+  options: Record<string, unknown>
+  /** Audio option name → channels, sent beside the JSON. */
+  audio: Record<string, Float32Array[]>
+}
+
+/** The serialized graph's format version. */
+export const GRAPH_FORMAT_VERSION = 1
+
+/** Automatable parameters of each node type (eq's are per band). */
+function paramNames(rec: NodeRecord): string[] {
+  return Object.keys(rec.params)
+}
+
+/**
+ * A processor graph: sources, effects and meters connected towards `output`.
+ *
+ * ```ts
+ * const g = new Graph()
+ * const osc = g.oscillator({ type: 'saw', frequency: 110 })
+ * g.chain(osc, g.biquad({ type: 'lowpass', frequency: 800 }), g.gain({ gain: 0.5 }), g.output)
+ * ```
+ */
+export class Graph {
+  /** The render's input (offline `input` channels, or the device input). */
+  readonly input: NodeRef
+  /** The master output. */
+  readonly output: NodeRef
+  #nodes = new Map<number, NodeRecord>()
+  #refs = new WeakSet<NodeRef>()
+  #edges: Array<[number, number]> = []
+  #lanes = new Map<string, { node: number; param: string; lane: AutomationLane }>()
+  #nextId = 0
+
+  constructor() {
+    this.input = this.#add('input', {}, {})
+    this.output = this.#add('output', {}, {})
+  }
+
+  #add(type: string, params: Record<string, number>, options: Record<string, unknown>, audio: Record<string, Float32Array[]> = {}): NodeRef {
+    const ref: NodeRef = Object.freeze({ id: this.#nextId++, type })
+    this.#nodes.set(ref.id, { ref, params, options, audio })
+    this.#refs.add(ref)
+    return ref
+  }
+
+  #where(type: string): string {
+    return `${type} #${this.#nextId}`
+  }
+
+  /** A periodic source. `phase` is a phase offset in radians. */
+  oscillator(o: { type?: Waveform; frequency: number; amplitude?: number; phase?: number }): NodeRef {
+    const w = this.#where('oscillator')
+    const opts = checkObject(w, o, false)
+    checkKeys(w, opts, ['type', 'frequency', 'amplitude', 'phase'])
+    const type = opts.type ?? 'sine'
+    if (!WAVEFORMS.includes(type as Waveform)) throw new TypeError(`${w}: unknown oscillator type ${describe(type)} (known: ${WAVEFORMS.join(', ')})`)
+    const frequency = checkNumber(w, 'frequency', opts.frequency)
+    if (frequency < 0) throw new RangeError(`${w}: parameter 'frequency' = ${frequency} must not be negative`)
+    const params: Record<string, number> = { frequency, amplitude: 1, phase: 0 }
+    if (opts.amplitude !== undefined) params.amplitude = checkNumber(w, 'amplitude', opts.amplitude)
+    if (opts.phase !== undefined) params.phase = checkNumber(w, 'phase', opts.phase)
+    return this.#add('oscillator', params, { type })
+  }
+
+  /** A constant signal (a DC offset, or a control value to sum). */
+  constant(o: { value: number }): NodeRef {
+    const w = this.#where('constant')
+    const opts = checkObject(w, o, false)
+    checkKeys(w, opts, ['value'])
+    return this.#add('constant', { value: checkNumber(w, 'value', opts.value) }, {})
+  }
+
+  /**
+   * Plays a buffer on the timeline: transport frame `startFrame` plays the
+   * buffer's first frame. A mono buffer feeds every channel.
+   */
+  player(o: { channels: Float32Array[]; loop?: boolean; startFrame?: number }): NodeRef {
+    const w = this.#where('player')
+    const opts = checkObject(w, o, false)
+    checkKeys(w, opts, ['channels', 'loop', 'startFrame'])
+    const channels = checkChannels(w, 'channels', opts.channels)
+    const options: Record<string, unknown> = {}
+    if (opts.loop !== undefined) {
+      if (typeof opts.loop !== 'boolean') throw new TypeError(`${w}: 'loop' must be a boolean, got ${describe(opts.loop)}`)
+      options.loop = opts.loop
+    }
+    if (opts.startFrame !== undefined) options.startFrame = checkFrames(w, 'startFrame', opts.startFrame)
+    return this.#add('player', {}, options, { channels })
+  }
+
+  /** A linear gain (default 1). */
+  gain(o?: { gain?: number }): NodeRef {
+    const w = this.#where('gain')
+    const opts = checkObject(w, o, true)
+    checkKeys(w, opts, ['gain'])
+    return this.#add('gain', { gain: opts.gain === undefined ? 1 : checkNumber(w, 'gain', opts.gain) }, {})
+  }
+
+  /** A constant-power stereo panner, -1 (left) .. 1 (right). */
+  pan(o?: { pan?: number }): NodeRef {
+    const w = this.#where('pan')
+    const opts = checkObject(w, o, true)
+    checkKeys(w, opts, ['pan'])
+    const pan = opts.pan === undefined ? 0 : checkNumber(w, 'pan', opts.pan)
+    if (pan < -1 || pan > 1) throw new RangeError(`${w}: parameter 'pan' = ${pan} is out of range [-1, 1]`)
+    return this.#add('pan', { pan }, {})
+  }
+
+  #biquadParams(w: string, o: Record<string, unknown>, prefix: string): Record<string, number> {
+    if (!BIQUAD_TYPES.includes(o.type as BiquadType)) {
+      throw new TypeError(`${w}: unknown biquad type ${describe(o.type)} (known: ${BIQUAD_TYPES.join(', ')})`)
+    }
+    const frequency = checkNumber(w, `${prefix}frequency`, o.frequency)
+    if (frequency <= 0) throw new RangeError(`${w}: parameter '${prefix}frequency' = ${frequency} Hz must be above 0`)
+    const q = o.q === undefined ? Math.SQRT1_2 : checkNumber(w, `${prefix}q`, o.q)
+    if (q <= 0) throw new RangeError(`${w}: parameter '${prefix}q' = ${q} must be above 0`)
+    const gainDb = o.gainDb === undefined ? 0 : checkNumber(w, `${prefix}gainDb`, o.gainDb)
+    return { [`${prefix}frequency`]: frequency, [`${prefix}q`]: q, [`${prefix}gainDb`]: gainDb }
+  }
+
+  /** An RBJ cookbook biquad filter (default `q` 1/√2, `gainDb` 0). */
+  biquad(o: { type: BiquadType; frequency: number; q?: number; gainDb?: number }): NodeRef {
+    const w = this.#where('biquad')
+    const opts = checkObject(w, o, false)
+    checkKeys(w, opts, ['type', 'frequency', 'q', 'gainDb'])
+    return this.#add('biquad', this.#biquadParams(w, opts, ''), { type: opts.type })
+  }
+
+  /** A series bank of biquads. Band parameters are named `bands[i].frequency`, `bands[i].q`, `bands[i].gainDb`. */
+  eq(o: { bands: EqBand[] }): NodeRef {
+    const w = this.#where('eq')
+    const opts = checkObject(w, o, false)
+    checkKeys(w, opts, ['bands'])
+    if (!Array.isArray(opts.bands)) throw new TypeError(`${w}: 'bands' must be an array, got ${describe(opts.bands)}`)
+    let params: Record<string, number> = {}
+    const bands = (opts.bands as unknown[]).map((b, i) => {
+      const bw = `${w} bands[${i}]`
+      const band = checkObject(bw, b, false)
+      checkKeys(bw, band, ['type', 'frequency', 'q', 'gainDb'])
+      params = { ...params, ...this.#biquadParams(w, band, `bands[${i}].`) }
+      return { type: band.type }
+    })
+    return this.#add('eq', params, { bands })
+  }
+
+  /** A musical delay (not latency: it is not compensated). `feedback` default 0, `mix` default 1 (wet only). */
+  delay(o: { frames: number; feedback?: number; mix?: number; maxFrames?: number }): NodeRef {
+    const w = this.#where('delay')
+    const opts = checkObject(w, o, false)
+    checkKeys(w, opts, ['frames', 'feedback', 'mix', 'maxFrames'])
+    const params: Record<string, number> = { frames: checkFrames(w, 'frames', opts.frames), feedback: 0, mix: 1 }
+    if (opts.feedback !== undefined) params.feedback = checkNumber(w, 'feedback', opts.feedback)
+    if (opts.mix !== undefined) params.mix = checkNumber(w, 'mix', opts.mix)
+    const options: Record<string, unknown> = {}
+    if (opts.maxFrames !== undefined) options.maxFrames = checkFrames(w, 'maxFrames', opts.maxFrames)
+    return this.#add('delay', params, options)
+  }
+
+  /** A feed-forward compressor with a soft knee. */
+  compressor(o?: { thresholdDb?: number; ratio?: number; attackMs?: number; releaseMs?: number; kneeDb?: number; makeupDb?: number }): NodeRef {
+    const w = this.#where('compressor')
+    const opts = checkObject(w, o, true)
+    const names = ['thresholdDb', 'ratio', 'attackMs', 'releaseMs', 'kneeDb', 'makeupDb']
+    checkKeys(w, opts, names)
+    const defaults: Record<string, number> = { thresholdDb: -24, ratio: 4, attackMs: 10, releaseMs: 100, kneeDb: 6, makeupDb: 0 }
+    const params: Record<string, number> = {}
+    for (const n of names) params[n] = opts[n] === undefined ? defaults[n] : checkNumber(w, n, opts[n])
+    return this.#add('compressor', params, {})
+  }
+
+  /** A lookahead peak limiter; reports latency = lookahead. */
+  limiter(o?: { ceilingDb?: number; lookaheadMs?: number; releaseMs?: number }): NodeRef {
+    const w = this.#where('limiter')
+    const opts = checkObject(w, o, true)
+    checkKeys(w, opts, ['ceilingDb', 'lookaheadMs', 'releaseMs'])
+    const params: Record<string, number> = {
+      ceilingDb: opts.ceilingDb === undefined ? -1 : checkNumber(w, 'ceilingDb', opts.ceilingDb),
+      releaseMs: opts.releaseMs === undefined ? 100 : checkNumber(w, 'releaseMs', opts.releaseMs),
+    }
+    const lookaheadMs = opts.lookaheadMs === undefined ? 5 : checkNumber(w, 'lookaheadMs', opts.lookaheadMs)
+    if (lookaheadMs < 0) throw new RangeError(`${w}: 'lookaheadMs' = ${lookaheadMs} must not be negative`)
+    return this.#add('limiter', params, { lookaheadMs })
+  }
+
+  /** A convolution reverb or FIR (mono IR: every channel; else one IR channel per channel). */
+  convolver(o: { ir: Float32Array[]; normalize?: boolean }): NodeRef {
+    const w = this.#where('convolver')
+    const opts = checkObject(w, o, false)
+    checkKeys(w, opts, ['ir', 'normalize'])
+    const ir = checkChannels(w, 'ir', opts.ir)
+    const options: Record<string, unknown> = {}
+    if (opts.normalize !== undefined) {
+      if (typeof opts.normalize !== 'boolean') throw new TypeError(`${w}: 'normalize' must be a boolean, got ${describe(opts.normalize)}`)
+      options.normalize = opts.normalize
+    }
+    return this.#add('convolver', {}, options, { ir })
+  }
+
+  /** A pass-through meter: peak, RMS, true peak, LUFS, loudness range. Readings are keyed by `name` (or the id). */
+  meter(o?: { name?: string }): NodeRef {
+    const w = this.#where('meter')
+    const opts = checkObject(w, o, true)
+    checkKeys(w, opts, ['name'])
+    const options: Record<string, unknown> = {}
+    if (opts.name !== undefined) {
+      if (typeof opts.name !== 'string') throw new TypeError(`${w}: 'name' must be a string, got ${describe(opts.name)}`)
+      for (const r of this.#nodes.values()) {
+        if (r.ref.type === 'meter' && (r.options.name ?? String(r.ref.id)) === opts.name) {
+          throw new TypeError(`${w}: a meter named ${describe(opts.name)} already exists (meter #${r.ref.id})`)
+        }
+      }
+      options.name = opts.name
+    }
+    return this.#add('meter', {}, options)
+  }
+
+  #record(where: string, ref: unknown, role: string): NodeRecord {
+    if (typeof ref !== 'object' || ref === null || typeof (ref as NodeRef).id !== 'number') {
+      throw new TypeError(`${where}: ${role} must be a node of this graph, got ${describe(ref)}`)
+    }
+    const rec = this.#nodes.get((ref as NodeRef).id)
+    if (!rec || !this.#refs.has(ref as NodeRef)) {
+      throw new TypeError(`${where}: ${role} ${(ref as NodeRef).type ?? 'node'} #${(ref as NodeRef).id} belongs to another graph`)
+    }
+    return rec
+  }
+
+  /** Connects `from`'s output into `to`'s input (several inputs are summed). */
+  connect(from: NodeRef, to: NodeRef): this {
+    const f = this.#record('connect', from, 'from')
+    const t = this.#record('connect', to, 'to')
+    const label = (r: NodeRecord) => `${r.ref.type} #${r.ref.id}`
+    if (f.ref.type === 'output') throw new TypeError(`connect: ${label(f)} is the master output and has no outgoing connections`)
+    if (['input', 'oscillator', 'constant', 'player'].includes(t.ref.type)) {
+      throw new TypeError(`connect: ${label(t)} takes no input (${label(f)} → ${label(t)})`)
+    }
+    if (this.#edges.some(([a, b]) => a === f.ref.id && b === t.ref.id)) return this
+    // Refuse a cycle: is `from` reachable from `to`?
+    const path = this.#pathFrom(t.ref.id, f.ref.id)
+    if (path) {
+      const names = [...path, t.ref.id].map((id) => label(this.#nodes.get(id)!))
+      throw new RangeError(`connect: cycle: ${names.join(' → ')}`)
+    }
+    this.#edges.push([f.ref.id, t.ref.id])
+    return this
+  }
+
+  #pathFrom(start: number, goal: number): number[] | null {
+    const stack: Array<[number, number[]]> = [[start, [start]]]
+    const seen = new Set<number>()
+    while (stack.length) {
+      const [n, path] = stack.pop()!
+      if (n === goal) return path
+      if (seen.has(n)) continue
+      seen.add(n)
+      for (const [a, b] of this.#edges) if (a === n) stack.push([b, [...path, b]])
+    }
+    return null
+  }
+
+  /** Connects each node to the next. */
+  chain(...nodes: NodeRef[]): this {
+    for (let i = 0; i + 1 < nodes.length; i++) this.connect(nodes[i], nodes[i + 1])
+    return this
+  }
+
+  /** Drives `node`'s numeric parameter `param` from `lane`, sample-accurately. */
+  automate(node: NodeRef, param: string, lane: AutomationLane): this {
+    const rec = this.#record('automate', node, 'node')
+    if (typeof param !== 'string') throw new TypeError(`automate: param must be a string, got ${describe(param)}`)
+    const known = paramNames(rec)
+    if (!known.includes(param)) {
+      throw new TypeError(`automate: ${rec.ref.type} #${rec.ref.id}: unknown parameter '${param}' (known: ${known.length ? known.join(', ') : 'none'})`)
+    }
+    if (!(lane instanceof AutomationLane)) throw new TypeError(`automate: lane must be an AutomationLane, got ${describe(lane)}`)
+    this.#lanes.set(`${rec.ref.id}\u0000${param}`, { node: rec.ref.id, param, lane })
+    return this
+  }
+
+  /** The latency reported to the output at `sampleRate`, in frames. */
+  latencyFrames(sampleRate: number): number {
+    checkSampleRate('latencyFrames', sampleRate)
+    const { json, buffers } = this.serialize()
+    return callNative(() => native.graphLatencyNative(json, buffers, sampleRate, 2))
+  }
+
+  #serializeNodes(audioRef: (chans: Float32Array[]) => unknown) {
+    return [...this.#nodes.values()].map((r) => {
+      const options: Record<string, unknown> = { ...r.options }
+      for (const [k, chans] of Object.entries(r.audio)) options[k] = audioRef(chans)
+      const node: Record<string, unknown> = { id: r.ref.id, type: r.ref.type }
+      if (Object.keys(r.params).length) node.params = { ...r.params }
+      if (Object.keys(options).length) node.options = options
+      return node
+    })
+  }
+
+  #automation() {
+    return [...this.#lanes.values()].map(({ node, param, lane }) => ({ node, param, points: lane.toJSON() }))
+  }
+
+  /** The serialized form sent to the engine (audio buffers inline as arrays of numbers). */
+  toJSON(): object {
+    return {
+      format: 'ferrite-graph',
+      version: GRAPH_FORMAT_VERSION,
+      nodes: this.#serializeNodes((chans) => chans.map((c) => Array.from(c))),
+      connections: this.#edges.map(([a, b]) => [a, b]),
+      automation: this.#automation(),
+    }
+  }
+
+  /** @internal The JSON and the side buffers (no copies of audio into JSON). */
+  serialize(): { json: string; buffers: Float32Array[][] } {
+    const buffers: Float32Array[][] = []
+    const doc = {
+      format: 'ferrite-graph',
+      version: GRAPH_FORMAT_VERSION,
+      nodes: this.#serializeNodes((chans) => {
+        buffers.push(chans)
+        return { buffer: buffers.length - 1 }
+      }),
+      connections: this.#edges,
+      automation: this.#automation(),
+    }
+    return { json: stringify(doc), buffers }
+  }
+
+  /** @internal Lanes only, serialized. */
+  serializeAutomation(): string {
+    return stringify(this.#automation())
+  }
+
+  // --- Graph.fromJSON (packaging/CLI) ---------------------------------------
+
+  /**
+   * Rebuilds a graph from its {@link Graph.toJSON} form (an object or a JSON
+   * string), through the same validated builder methods, so a bad document
+   * throws the usual `TypeError` / `RangeError`, prefixed with where it is
+   * (`Graph.fromJSON: nodes[3] (biquad, id 3): ...`). Node ids are kept when
+   * the nodes are listed in id order, as `toJSON` lists them.
+   *
+   * ```ts
+   * const copy = Graph.fromJSON(JSON.stringify(graph))
+   * ```
+   */
+  static fromJSON(json: object | string): Graph {
+    const where = 'Graph.fromJSON'
+    let doc: unknown = json
+    if (typeof json === 'string') {
+      try {
+        doc = JSON.parse(json)
+      } catch (e) {
+        throw new TypeError(`${where}: not valid JSON: ${(e as Error).message}`)
+      }
+    }
+    const d = checkObject(where, doc, false)
+    if (d.format !== 'ferrite-graph') throw new TypeError(`${where}: 'format' must be "ferrite-graph", got ${describe(d.format)}`)
+    if (d.version !== GRAPH_FORMAT_VERSION) {
+      throw new RangeError(`${where}: graph format version ${describe(d.version)} is not supported (this build reads version ${GRAPH_FORMAT_VERSION})`)
+    }
+    checkKeys(where, d, ['format', 'version', 'nodes', 'connections', 'automation'])
+    if (!Array.isArray(d.nodes)) throw new TypeError(`${where}: 'nodes' must be an array, got ${describe(d.nodes)}`)
+    const g = new Graph()
+    const refs = new Map<number, NodeRef>()
+    const within = <T>(w: string, f: () => T): T => {
+      try {
+        return f()
+      } catch (e) {
+        if (e instanceof TypeError) throw new TypeError(`${w}: ${e.message}`)
+        if (e instanceof RangeError) throw new RangeError(`${w}: ${e.message}`)
+        throw e
+      }
+    }
+    const audio = (w: string, v: unknown): Float32Array[] => {
+      if (!Array.isArray(v)) throw new TypeError(`${w} must be an array of channels (arrays of numbers), got ${describe(v)}`)
+      return v.map((c: unknown, j) => {
+        if (!Array.isArray(c) || c.some((x) => typeof x !== 'number')) throw new TypeError(`${w}[${j}] must be an array of numbers`)
+        return Float32Array.from(c as number[])
+      })
+    }
+    d.nodes.forEach((n: unknown, i) => {
+      const node = checkObject(`${where}: nodes[${i}]`, n, false)
+      const w = `${where}: nodes[${i}] (${typeof node.type === 'string' ? node.type : 'node'}, id ${describe(node.id)})`
+      checkKeys(w, node, ['id', 'type', 'params', 'options'])
+      if (typeof node.id !== 'number' || !Number.isInteger(node.id)) throw new TypeError(`${w}: 'id' must be an integer`)
+      if (refs.has(node.id)) throw new TypeError(`${w}: duplicate node id ${node.id}`)
+      const params = checkObject(`${w}: params`, node.params, true)
+      const options = { ...checkObject(`${w}: options`, node.options, true) }
+      const both = (): never => ({ ...options, ...params }) as never
+      const ref = within(w, (): NodeRef => {
+        switch (node.type) {
+          case 'input':
+          case 'output':
+            checkKeys('options', { ...options, ...params }, [])
+            if ([...refs.values()].includes(g[node.type])) throw new TypeError(`a graph has one ${node.type} node`)
+            return g[node.type]
+          case 'oscillator':
+            return g.oscillator(both())
+          case 'constant':
+            return g.constant(both())
+          case 'gain':
+            return g.gain(both())
+          case 'pan':
+            return g.pan(both())
+          case 'biquad':
+            return g.biquad(both())
+          case 'delay':
+            return g.delay(both())
+          case 'compressor':
+            return g.compressor(both())
+          case 'limiter':
+            return g.limiter(both())
+          case 'meter':
+            return g.meter(both())
+          case 'player':
+            if ('channels' in options) options.channels = audio('options.channels', options.channels)
+            return g.player(both())
+          case 'convolver':
+            if ('ir' in options) options.ir = audio('options.ir', options.ir)
+            return g.convolver(both())
+          case 'eq': {
+            checkKeys('options', options, ['bands'])
+            if (!Array.isArray(options.bands)) throw new TypeError(`options.bands must be an array, got ${describe(options.bands)}`)
+            const known = new Set<string>()
+            const bands = options.bands.map((b: unknown, j) => {
+              const band = checkObject(`options.bands[${j}]`, b, false)
+              const out: Record<string, unknown> = { ...band }
+              for (const k of ['frequency', 'q', 'gainDb']) {
+                const key = `bands[${j}].${k}`
+                known.add(key)
+                if (key in params) out[k] = params[key]
+              }
+              return out
+            })
+            checkKeys('params', params, [...known])
+            return g.eq({ bands } as never)
+          }
+          default:
+            throw new TypeError(`unknown node type ${describe(node.type)}`)
+        }
+      })
+      refs.set(node.id, ref)
+    })
+    const refOf = (w: string, id: unknown): NodeRef => {
+      const r = typeof id === 'number' ? refs.get(id) : undefined
+      if (!r) throw new TypeError(`${w}: unknown node id ${describe(id)}`)
+      return r
+    }
+    const connections = d.connections === undefined ? [] : d.connections
+    if (!Array.isArray(connections)) throw new TypeError(`${where}: 'connections' must be an array, got ${describe(connections)}`)
+    connections.forEach((c: unknown, i) => {
+      const w = `${where}: connections[${i}]`
+      if (!Array.isArray(c) || c.length !== 2) throw new TypeError(`${w} must be a [from, to] pair of node ids, got ${describe(c)}`)
+      within(w, () => g.connect(refOf('from', c[0]), refOf('to', c[1])))
+    })
+    const automation = d.automation === undefined ? [] : d.automation
+    if (!Array.isArray(automation)) throw new TypeError(`${where}: 'automation' must be an array, got ${describe(automation)}`)
+    automation.forEach((a: unknown, i) => {
+      const w = `${where}: automation[${i}]`
+      const lane = checkObject(w, a, false)
+      checkKeys(w, lane, ['node', 'param', 'points'])
+      within(w, () => g.automate(refOf('node', lane.node), lane.param as string, new AutomationLane(lane.points as AutomationPoint[])))
+    })
+    return g
+  }
+}
+
+/** @internal JSON with non-finite numbers as strings, so the engine refuses them by name. */
+export function stringify(v: unknown): string {
+  return JSON.stringify(v, (_k, x) => (typeof x === 'number' && !Number.isFinite(x) ? String(x) : x))
+}
