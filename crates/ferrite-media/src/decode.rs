@@ -287,9 +287,160 @@ pub struct DecodeOptions {
 /// files are read in slices or streamed.
 pub const MAX_DECODE_SAMPLES: u64 = 1 << 31;
 
-/// Frames to decode before a resampled slice so that the resampler's filter
-/// has settled by the slice's first frame.
+/// Frames to decode before a resampled position so that the resampler's
+/// filter has settled by then.
 const RESAMPLE_LEAD: u64 = 8192;
+
+/// Frames decoded per step.
+const STEP: usize = 8192;
+
+/// Reads a file at any rate from any frame: a [`Decoder`] and a
+/// [`StreamResampler`], the resampler started on a frame that lies on both
+/// rates' grid so that output frame `k` is the file's value at time
+/// `k / rate` whatever the position read from. Channels are the file's.
+///
+/// ```no_run
+/// let mut r = ferrite_media::ResampledReader::open(std::path::Path::new("in.mp3"), Some(48000)).unwrap();
+/// r.seek(48000).unwrap(); // one second in, at 48 kHz
+/// let mut l = vec![0.0f32; 1024];
+/// let mut rr = vec![0.0f32; 1024];
+/// let got = r.read(&mut [&mut l[..], &mut rr[..]]).unwrap();
+/// ```
+#[derive(Debug)]
+pub struct ResampledReader {
+    dec: Decoder,
+    rs: Option<StreamResampler>,
+    to: u32,
+    frames: u64,
+    position: u64,
+    /// Output not yet delivered: `pending[c][pending_at..]`.
+    pending: Vec<Vec<f32>>,
+    pending_at: usize,
+    /// Output frames still to drop before `position`.
+    skip: u64,
+    block: Vec<Vec<f32>>,
+    ended: bool,
+}
+
+impl ResampledReader {
+    /// Opens `path` to read at `rate` (none: the file's own).
+    pub fn open(path: &Path, rate: Option<u32>) -> Result<Self> {
+        let dec = Decoder::open(path)?;
+        let from = dec.info().sample_rate;
+        let to = rate.unwrap_or(from);
+        let n = dec.info().channels.max(1);
+        let rs = if to == from { None } else { Some(StreamResampler::new(from, to, n)?) };
+        let frames =
+            if to == from { dec.info().frames } else { crate::resample::output_frames(dec.info().frames, from, to) };
+        Ok(Self {
+            dec,
+            rs,
+            to,
+            frames,
+            position: 0,
+            pending: vec![Vec::new(); n],
+            pending_at: 0,
+            skip: 0,
+            block: vec![vec![0.0; STEP]; n],
+            ended: false,
+        })
+    }
+
+    /// What the file holds (at its own rate).
+    pub fn info(&self) -> &AudioFileInfo {
+        self.dec.info()
+    }
+
+    /// The rate frames are read at.
+    pub fn sample_rate(&self) -> u32 {
+        self.to
+    }
+
+    /// The file's length at [`sample_rate`](Self::sample_rate).
+    pub fn frames(&self) -> u64 {
+        self.frames
+    }
+
+    /// The file's channel count.
+    pub fn channels(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// The frame the next [`read`](Self::read) starts at.
+    pub fn position(&self) -> u64 {
+        self.position
+    }
+
+    /// Moves to `frame` (at the read rate); the next read starts exactly there.
+    pub fn seek(&mut self, frame: u64) -> Result<()> {
+        self.position = frame;
+        let Some(rs) = self.rs.as_mut() else { return self.dec.seek(frame) };
+        let (from, to) = (rs.from_rate(), rs.to_rate());
+        let (step_in, step_out) = crate::resample::grid(from, to);
+        let want_in = (frame as u128 * from as u128 / to as u128) as u64;
+        let k = want_in.saturating_sub(RESAMPLE_LEAD) / step_in;
+        let (in0, out0) = (k * step_in, k * step_out);
+        self.dec.seek(in0)?;
+        *rs = StreamResampler::new(from, to, self.pending.len())?;
+        for p in &mut self.pending {
+            p.clear();
+        }
+        self.pending_at = 0;
+        self.skip = frame.saturating_sub(out0);
+        self.ended = false;
+        Ok(())
+    }
+
+    /// Fills `out` (one slice per file channel, equal lengths; extra slices
+    /// are zeroed) with the next frames. Returns the frames written: the
+    /// slices' length, fewer only at the end of the file.
+    pub fn read(&mut self, out: &mut [&mut [f32]]) -> Result<usize> {
+        if self.rs.is_none() {
+            let n = self.dec.read(out)?;
+            self.position += n as u64;
+            return Ok(n);
+        }
+        let want = out.iter().map(|c| c.len()).min().unwrap_or(0);
+        let mut done = 0;
+        while done < want {
+            let avail = self.pending[0].len() - self.pending_at;
+            if avail > 0 {
+                let drop = (self.skip.min(avail as u64)) as usize;
+                self.skip -= drop as u64;
+                self.pending_at += drop;
+                let n = (avail - drop).min(want - done);
+                for (c, dst) in out.iter_mut().enumerate() {
+                    match self.pending.get(c) {
+                        Some(p) => dst[done..done + n].copy_from_slice(&p[self.pending_at..self.pending_at + n]),
+                        None => dst[done..done + n].fill(0.0),
+                    }
+                }
+                self.pending_at += n;
+                done += n;
+                continue;
+            }
+            if self.ended {
+                break;
+            }
+            for p in &mut self.pending {
+                p.clear();
+            }
+            self.pending_at = 0;
+            let mut views: Vec<&mut [f32]> = self.block.iter_mut().map(|c| &mut c[..]).collect();
+            let got = self.dec.read(&mut views)?;
+            let Some(rs) = self.rs.as_mut() else { break };
+            if got == 0 {
+                rs.finish(&mut self.pending);
+                self.ended = true;
+            } else {
+                let ins: Vec<&[f32]> = self.block.iter().map(|c| &c[..got]).collect();
+                rs.push(&ins, &mut self.pending);
+            }
+        }
+        self.position += done as u64;
+        Ok(done)
+    }
+}
 
 /// Decodes a slice of a file, converted to the channels and rate asked for.
 ///
@@ -304,89 +455,48 @@ const RESAMPLE_LEAD: u64 = 8192;
 /// assert_eq!(d.sample_rate, 48000);
 /// ```
 pub fn decode_file(path: &Path, o: DecodeOptions) -> Result<Decoded> {
-    let mut dec = Decoder::open(path)?;
-    let info = dec.info().clone();
-    let from = info.sample_rate;
-    let to = o.sample_rate.unwrap_or(from);
-    if to == 0 {
+    if o.sample_rate == Some(0) {
         return Err(MediaError::range(format!("decodeFile: sampleRate = 0 must be positive ({})", path.display())));
     }
-    let n_out = o.channels.unwrap_or(info.channels).max(1);
-    // Output length at the output rate.
-    let total_out = if to == from { info.frames } else { crate::resample::output_frames(info.frames, from, to) };
-    let start = o.start_frame.min(total_out);
-    let len = o.frames.unwrap_or(u64::MAX).min(total_out - start);
-    if len.saturating_mul(n_out as u64) > MAX_DECODE_SAMPLES {
+    let mut r = ResampledReader::open(path, o.sample_rate)?;
+    let info = r.info().clone();
+    let n_file = r.channels();
+    let n_out = o.channels.unwrap_or(n_file).max(1);
+    let start = o.start_frame.min(r.frames());
+    let len = o.frames.unwrap_or(u64::MAX).min(r.frames() - start);
+    if len.saturating_mul(n_out.max(n_file) as u64) > MAX_DECODE_SAMPLES {
         return Err(MediaError::range(format!(
-            "decodeFile: {} frames × {n_out} channels of {} exceed the limit of {MAX_DECODE_SAMPLES} samples; decode it in slices (startFrame, frames)",
-            len,
+            "decodeFile: {len} frames × {n_out} channels of {} exceed the limit of {MAX_DECODE_SAMPLES} samples; decode it in slices (startFrame, frames)",
             path.display()
         )));
     }
-    let mut out: Vec<Vec<f32>> = (0..info.channels.max(1)).map(|_| Vec::new()).collect();
-    for c in &mut out {
+    let mut out: Vec<Vec<f32>> = Vec::with_capacity(n_file);
+    for _ in 0..n_file {
+        let mut c = Vec::new();
         c.try_reserve_exact(len as usize).map_err(|_| {
             MediaError::range(format!("decodeFile: {len} frames of {} do not fit in memory", path.display()))
         })?;
+        c.resize(len as usize, 0.0);
+        out.push(c);
     }
-    let mut block: Vec<Vec<f32>> = vec![vec![0.0; 16384]; info.channels.max(1)];
-    if to == from {
-        if start > 0 {
-            dec.seek(start)?;
-        }
-        let mut left = len;
-        while left > 0 {
-            let n = (left as usize).min(16384);
-            let mut views: Vec<&mut [f32]> = block.iter_mut().map(|c| &mut c[..n]).collect();
-            let got = dec.read(&mut views)?;
-            if got == 0 {
-                break;
-            }
-            for (o, b) in out.iter_mut().zip(&block) {
-                o.extend_from_slice(&b[..got]);
-            }
-            left -= got as u64;
-        }
-    } else {
-        // Start at an input frame that falls on the output grid, early
-        // enough for the filter to settle, and drop what comes before `start`.
-        let (step_in, step_out) = crate::resample::grid(from, to);
-        let want_in = (start as u128 * from as u128 / to as u128) as u64;
-        let k = want_in.saturating_sub(RESAMPLE_LEAD) / step_in;
-        let (in0, out0) = (k * step_in, k * step_out);
-        if in0 > 0 {
-            dec.seek(in0)?;
-        }
-        let mut rs = StreamResampler::new(from, to, info.channels.max(1))?;
-        let mut skip = start - out0;
-        let mut left = len;
-        let mut produced: Vec<Vec<f32>> = vec![Vec::new(); info.channels.max(1)];
-        let mut finished = false;
-        while left > 0 && !finished {
-            let mut views: Vec<&mut [f32]> = block.iter_mut().map(|c| &mut c[..]).collect();
-            let got = dec.read(&mut views)?;
-            for p in &mut produced {
-                p.clear();
-            }
-            if got == 0 {
-                rs.finish(&mut produced);
-                finished = true;
-            } else {
-                let ins: Vec<&[f32]> = block.iter().map(|c| &c[..got]).collect();
-                rs.push(&ins, &mut produced);
-            }
-            let avail = produced[0].len() as u64;
-            let drop = skip.min(avail);
-            skip -= drop;
-            let take = (avail - drop).min(left);
-            for (o, p) in out.iter_mut().zip(&produced) {
-                o.extend_from_slice(&p[drop as usize..(drop + take) as usize]);
-            }
-            left -= take;
+    if start > 0 {
+        r.seek(start)?;
+    }
+    let mut done = 0usize;
+    while done < len as usize {
+        let n = (len as usize - done).min(1 << 16);
+        let mut views: Vec<&mut [f32]> = out.iter_mut().map(|c| &mut c[done..done + n]).collect();
+        let got = r.read(&mut views)?;
+        done += got;
+        if got < n {
+            break;
         }
     }
-    let channels = convert_channels(out, n_out);
-    Ok(Decoded { sample_rate: to, channels, info })
+    for c in &mut out {
+        c.truncate(done);
+    }
+    let sample_rate = r.sample_rate();
+    Ok(Decoded { sample_rate, channels: convert_channels(out, n_out), info })
 }
 
 /// Converts planar channels to `n` channels (the rules of [`decode_file`]).

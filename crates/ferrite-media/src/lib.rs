@@ -15,7 +15,7 @@ mod mp4;
 pub mod probe;
 pub mod resample;
 
-pub use decode::{decode_file, DecodeOptions, Decoded, Decoder};
+pub use decode::{convert_channels, decode_file, DecodeOptions, Decoded, Decoder, ResampledReader};
 pub use error::{MediaError, MediaErrorKind, Result};
 pub use probe::{probe_file, AudioFileInfo};
 pub use resample::{resample, StreamResampler};
