@@ -15,5 +15,9 @@ export const {
   writeWav,
   readWav,
   GRAPH_FORMAT_VERSION,
+  probeFile,
+  decodeFile,
+  resample,
+  analyzeFile,
 } = cjs
 export default cjs

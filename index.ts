@@ -20,6 +20,7 @@
 import automation = require('./ts/automation')
 import devices = require('./ts/devices')
 import engine = require('./ts/engine')
+import files = require('./ts/files')
 import graph = require('./ts/graph')
 import offline = require('./ts/offline')
 import units = require('./ts/units')
@@ -35,6 +36,10 @@ export import renderOffline = offline.renderOffline
 export import writeWav = wav.writeWav
 export import readWav = wav.readWav
 export import listDevices = devices.listDevices
+export import probeFile = files.probeFile
+export import decodeFile = files.decodeFile
+export import resample = files.resample
+export import analyzeFile = files.analyzeFile
 
 export type { Curve, AutomationPoint } from './ts/automation'
 export type { BiquadType, Waveform, NodeRef, EqBand } from './ts/graph'
@@ -43,3 +48,4 @@ export type { RenderResult, RenderOptions } from './ts/offline'
 export type { WavFile } from './ts/wav'
 export type { EngineStats, EngineOpenOptions, SetParamOptions } from './ts/engine'
 export type { DeviceInfo } from './ts/devices'
+export type { AudioFileInfo, FileAnalysis, DecodeFileOptions } from './ts/files'

@@ -194,7 +194,7 @@ test('ferrite devices lists what listDevices lists', async (t) => {
 test('ferrite --help, and clear errors with a non-zero exit code', async (t) => {
   const help = await run(['--help'], dir)
   t.is(help.code, 0)
-  for (const w of ['render <graph.json>', '--out', '--seconds', 'loudness <file.wav>', 'devices']) t.true(help.stdout.includes(w), w)
+  for (const w of ['render <graph.json>', '--out', '--seconds', 'loudness <file>...', 'info <file>...', 'devices']) t.true(help.stdout.includes(w), w)
 
   const bad = join(dir, 'bad.json')
   writeFileSync(bad, JSON.stringify({ format: 'ferrite-graph', version: 1, nodes: [{ id: 0, type: 'input' }, { id: 1, type: 'output' }, { id: 2, type: 'biquad', params: { frequency: 100 }, options: { type: 'lowpassy' } }], connections: [[2, 1]] }))

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The `ferrite` command line: render a graph file to WAV, list devices,
-// measure a WAV file's loudness. Plain CommonJS over the package's public API.
+// probe and measure audio files. Plain CommonJS over the package's public API.
 'use strict'
 
 const fs = require('node:fs')
@@ -22,9 +22,15 @@ Usage:
       --quiet               no progress bar, no summary
       --json                print the summary (and the graph's meters) as JSON
 
-  ferrite loudness <file.wav> [--json]
+  ferrite loudness <file>... [--json]
       Integrated loudness (LUFS), loudness range (LU), true peak (dBTP) and
-      sample peak (dBFS), EBU R128 / ITU-R BS.1770, measured by a meter node.
+      sample peak (dBFS), EBU R128 / ITU-R BS.1770, measured as a meter node
+      would. Any format (WAV, AIFF, FLAC, MP3, Ogg Vorbis, AAC/ALAC in M4A,
+      CAF), streamed in constant memory; several files are measured in
+      parallel (--json prints one array for several files).
+
+  ferrite info <file>... [--json]
+      Container, codec, sample rate, channels, length and bit depth, from the headers.
 
   ferrite devices [--json]
       Lists the audio devices (ALSA's "null" device is one even without a sound card).
@@ -205,41 +211,90 @@ async function render(args) {
   }
 }
 
+/** Runs `job` over `items` with at most `limit` in flight; results in order. */
+async function inParallel(items, limit, job) {
+  const out = new Array(items.length)
+  let next = 0
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++
+      out[i] = await job(items[i], i)
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
+  return out
+}
+
+function loudnessSummary(file, a) {
+  return {
+    file,
+    format: a.info.format,
+    codec: a.info.codec,
+    sampleRate: a.info.sampleRate,
+    channels: a.info.channels,
+    frames: a.info.frames,
+    seconds: a.info.frames / a.info.sampleRate,
+    integratedLufs: a.integratedLufs,
+    loudnessRangeLu: a.loudnessRangeLu,
+    truePeakDb: a.truePeakDb,
+    samplePeakDb: a.peakDb,
+    rmsDb: a.rmsDb,
+    momentaryLufs: a.momentaryLufs,
+    shortTermLufs: a.shortTermLufs,
+  }
+}
+
 async function loudness(args) {
   const { positionals, flags } = parseArgs(args, [], ['json'])
-  if (positionals.length !== 1) throw new UsageError('loudness needs exactly one file: ferrite loudness <file.wav>')
-  const file = positionals[0]
+  if (positionals.length === 0) throw new UsageError('loudness needs at least one file: ferrite loudness <file>...')
   const api = loadApi()
-  if (!fs.existsSync(file)) throw new Error(`cannot read ${file}: no such file`)
-  const wav = api.readWav(file)
-  const frames = wav.channels[0].length
-  const g = new api.Graph()
-  g.chain(g.player({ channels: wav.channels }), g.meter({ name: 'loudness' }), g.output)
-  const r = await api.renderOffline(g, { sampleRate: wav.sampleRate, frames, channels: wav.channels.length })
-  const m = r.meters.loudness
-  const out = {
-    file,
-    sampleRate: wav.sampleRate,
-    channels: wav.channels.length,
-    frames,
-    seconds: frames / wav.sampleRate,
-    integratedLufs: m.integratedLufs,
-    loudnessRangeLu: m.loudnessRangeLu,
-    truePeakDb: m.truePeakDb,
-    samplePeakDb: m.peakDb,
-    rmsDb: m.rmsDb,
-    momentaryLufs: m.momentaryLufs,
-    shortTermLufs: m.shortTermLufs,
-  }
+  const cores = Math.max(1, require('node:os').availableParallelism())
+  // Every file is measured; a file that fails is reported and the others still are.
+  const results = await inParallel(positionals, cores, async (file) => {
+    try {
+      return loudnessSummary(file, await api.analyzeFile(file))
+    } catch (e) {
+      return { file, error: e.message }
+    }
+  })
+  const failed = results.filter((r) => r.error)
   if (flags.json) {
-    console.log(toJson(out))
-    return
+    console.log(toJson(positionals.length === 1 && !failed.length ? results[0] : results))
+  } else {
+    for (const out of results) {
+      if (out.error) continue
+      console.log(`${out.file}: ${out.format}/${out.codec}, ${out.channels} ch, ${out.sampleRate} Hz, ${fmt(out.seconds, 3)} s`)
+      console.log(`  Integrated loudness: ${fmt(out.integratedLufs)} LUFS`)
+      console.log(`  Loudness range:      ${fmt(out.loudnessRangeLu)} LU`)
+      console.log(`  True peak:           ${fmt(out.truePeakDb)} dBTP`)
+      console.log(`  Sample peak:         ${fmt(out.samplePeakDb)} dBFS`)
+    }
   }
-  console.log(`${file}: ${out.channels} ch, ${out.sampleRate} Hz, ${fmt(out.seconds, 3)} s`)
-  console.log(`  Integrated loudness: ${fmt(out.integratedLufs)} LUFS`)
-  console.log(`  Loudness range:      ${fmt(out.loudnessRangeLu)} LU`)
-  console.log(`  True peak:           ${fmt(out.truePeakDb)} dBTP`)
-  console.log(`  Sample peak:         ${fmt(out.samplePeakDb)} dBFS`)
+  if (failed.length) throw new Error(failed.map((r) => r.error).join('\n'))
+}
+
+async function info(args) {
+  const { positionals, flags } = parseArgs(args, [], ['json'])
+  if (positionals.length === 0) throw new UsageError('info needs at least one file: ferrite info <file>...')
+  const api = loadApi()
+  const results = await inParallel(positionals, 8, async (file) => {
+    try {
+      return await api.probeFile(file)
+    } catch (e) {
+      return { path: file, error: e.message }
+    }
+  })
+  const failed = results.filter((r) => r.error)
+  if (flags.json) {
+    console.log(toJson(positionals.length === 1 && !failed.length ? results[0] : results))
+  } else {
+    for (const i of results) {
+      if (i.error) continue
+      const depth = i.bitDepth ? `, ${i.bitDepth}-bit` : ''
+      console.log(`${i.path}: ${i.format}/${i.codec}${depth}, ${i.channels} ch, ${i.sampleRate} Hz, ${i.frames} frames (${fmt(i.frames / i.sampleRate, 3)} s)`)
+    }
+  }
+  if (failed.length) throw new Error(failed.map((r) => r.error).join('\n'))
 }
 
 function devices(args) {
@@ -281,6 +336,9 @@ async function main(argv) {
       return 0
     case 'loudness':
       await loudness(rest)
+      return 0
+    case 'info':
+      await info(rest)
       return 0
     case 'devices':
       devices(rest)

@@ -8,6 +8,7 @@ pub mod batch;
 pub mod compile;
 pub mod desc;
 pub mod error;
+pub mod files;
 pub mod fuse;
 pub mod graph;
 pub mod meter;

@@ -146,7 +146,8 @@ pub(crate) fn open_container(path: &Path) -> Result<Opened> {
         .ok_or_else(|| MediaError::file(path, "the audio track has no sample rate"))?;
     let channels = params.channels.map(|c| c.count()).filter(|&c| c > 0).unwrap_or(0);
     let bit_depth = match codec.as_str() {
-        "pcm" | "flac" | "alac" => params.bits_per_sample.or(params.bits_per_coded_sample),
+        "pcm" | "flac" => params.bits_per_sample.or(params.bits_per_coded_sample),
+        "alac" => params.bits_per_sample.or_else(|| params.extra_data.as_deref().and_then(alac_bit_depth)),
         _ => None,
     };
     let mut opened = Opened {
@@ -275,4 +276,11 @@ fn aiff_frames(path: &Path) -> Option<u64> {
         use std::io::Seek;
         f.seek(std::io::SeekFrom::Current((size + (size & 1)) as i64)).ok()?;
     }
+}
+
+/// `bitDepth` of an ALAC magic cookie (ALACSpecificConfig, optionally inside
+/// its own `alac` atom): frameLength (4 bytes), compatibleVersion (1), bitDepth (1).
+fn alac_bit_depth(cookie: &[u8]) -> Option<u32> {
+    let body = if cookie.get(4..8) == Some(b"alac") { cookie.get(12..)? } else { cookie };
+    body.get(5).map(|&b| u32::from(b)).filter(|&b| b > 0)
 }

@@ -1,0 +1,143 @@
+// Files: probeFile, decodeFile, resample and analyzeFile against ffmpeg's
+// reading of the same files.
+import test from 'ava'
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { tmpdir } from 'node:os'
+import { probeFile, decodeFile, resample, analyzeFile, Graph, renderOffline } from '../index'
+import { fixture, ffmpegDecode, ffmpegLoudness } from './ffmpeg-fixtures'
+
+let dir: string
+test.before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'ferrite-files-'))
+})
+test.after.always(() => {
+  rmSync(dir, { recursive: true, force: true })
+})
+
+const FORMATS: Array<[string, string[], string, string, number | undefined]> = [
+  ['s16.wav', ['-c:a', 'pcm_s16le'], 'wav', 'pcm', 16],
+  ['f32.wav', ['-c:a', 'pcm_f32le'], 'wav', 'pcm', 32],
+  ['s24.aiff', ['-c:a', 'pcm_s24be'], 'aiff', 'pcm', 24],
+  ['s16.flac', ['-c:a', 'flac', '-sample_fmt', 's16'], 'flac', 'flac', 16],
+  ['alac.m4a', ['-c:a', 'alac', '-sample_fmt', 's16p'], 'mp4', 'alac', 16],
+  ['s16.caf', ['-c:a', 'pcm_s16le'], 'caf', 'pcm', 16],
+  ['lame.mp3', ['-c:a', 'libmp3lame', '-b:a', '192k'], 'mp3', 'mp3', undefined],
+  ['vorbis.ogg', ['-c:a', 'libvorbis', '-q:a', '6'], 'ogg', 'vorbis', undefined],
+  ['aac.m4a', ['-c:a', 'aac', '-b:a', '192k'], 'mp4', 'aac', undefined],
+]
+
+test('probeFile names container, codec, rate, channels, exact length and bit depth of every format', async (t) => {
+  for (const [name, enc, format, codec, bitDepth] of FORMATS) {
+    const p = fixture(dir, name, enc)
+    const info = await probeFile(p)
+    t.like(info, { path: p, format, codec, sampleRate: 44100, channels: 2, frames: 3 * 44100 }, name)
+    t.is(info.bitDepth, bitDepth, `${name}: bitDepth`)
+  }
+})
+
+test('decodeFile gives ffmpeg\'s samples: lossless bit for bit, lossy aligned and gapless', async (t) => {
+  for (const [name, enc, , codec] of FORMATS) {
+    const p = fixture(dir, name, enc)
+    const d = await decodeFile(p)
+    t.is(d.sampleRate, 44100)
+    t.is(d.channels.length, 2)
+    t.is(d.channels[0].length, 3 * 44100, `${name}: frames`)
+    const ref = ffmpegDecode(p, 2)
+    if (['pcm', 'flac', 'alac'].includes(codec)) {
+      t.deepEqual(d.channels[0], ref[0], `${name}: channel 0 bit for bit`)
+      t.deepEqual(d.channels[1], ref[1], `${name}: channel 1 bit for bit`)
+    } else {
+      // Against the lossless source (ffmpeg's own lossy decode may keep or drop priming differently).
+      const src = ffmpegDecode(fixture(dir, 's16.wav', ['-c:a', 'pcm_s16le']), 2)
+      let e = 0
+      let s = 0
+      for (let i = 0; i < src[0].length; i++) {
+        e += (d.channels[0][i] - src[0][i]) ** 2
+        s += src[0][i] ** 2
+      }
+      t.true(10 * Math.log10(e / s) < -25, `${name}: ${(10 * Math.log10(e / s)).toFixed(1)} dB from the source`)
+    }
+  }
+})
+
+test('decodeFile resamples, converts channels and slices at the output rate', async (t) => {
+  const p = fixture(dir, 's16.flac', ['-c:a', 'flac', '-sample_fmt', 's16'])
+  const whole = await decodeFile(p, { sampleRate: 48000 })
+  t.is(whole.sampleRate, 48000)
+  t.is(whole.channels[0].length, 3 * 48000)
+  t.is(whole.info.sampleRate, 44100)
+  // The 997 Hz tone of channel 0 is at pitch: count zero crossings over 2 s.
+  let crossings = 0
+  const c0 = whole.channels[0]
+  for (let i = 24000 + 1; i < 24000 + 96000; i++) if (c0[i - 1] < 0 && c0[i] >= 0) crossings++
+  t.true(Math.abs(crossings - 2 * 997) <= 30, `${crossings} upward crossings in 2 s`)
+  const part = await decodeFile(p, { sampleRate: 48000, startFrame: 30000, frames: 1000, channels: 1 })
+  t.is(part.channels.length, 1)
+  t.is(part.channels[0].length, 1000)
+  for (let i = 0; i < 1000; i += 97) {
+    const mean = (whole.channels[0][30000 + i] + whole.channels[1][30000 + i]) / 2
+    t.true(Math.abs(part.channels[0][i] - mean) < 1e-5, `frame ${i}`)
+  }
+})
+
+test('resample keeps a tone\'s level and the length ratio', async (t) => {
+  const x = new Float32Array(44100)
+  for (let i = 0; i < x.length; i++) x[i] = 0.5 * Math.sin((2 * Math.PI * 997 * i) / 44100)
+  const [y] = await resample([x], 44100, 48000)
+  t.is(y.length, 48000)
+  let s = 0
+  for (let i = 4800; i < 43200; i++) s += y[i] * y[i]
+  const rmsDb = 10 * Math.log10(s / (43200 - 4800))
+  t.true(Math.abs(rmsDb - 20 * Math.log10(0.5 / Math.SQRT2)) < 0.01, `${rmsDb}`)
+  await t.throwsAsync(resample([x], 44100, 0), { instanceOf: RangeError })
+})
+
+test('analyzeFile reads every format within 0.2 LU of ffmpeg and as a meter node reads the decoded samples', async (t) => {
+  for (const [name, enc] of FORMATS) {
+    const p = fixture(dir, name, enc)
+    const a = await analyzeFile(p)
+    const ref = ffmpegLoudness(p)
+    t.true(Math.abs(a.integratedLufs - ref.integratedLufs) <= 0.2, `${name}: ${a.integratedLufs} vs ffmpeg ${ref.integratedLufs} LUFS`)
+    t.true(Math.abs(a.truePeakDb - ref.truePeakDb) <= 0.5, `${name}: true peak ${a.truePeakDb} vs ${ref.truePeakDb}`)
+    t.is(a.info.frames, 3 * 44100)
+  }
+  // Loudness range needs a longer programme: 10 s at about -23 LUFS, then 10 s 10 dB lower.
+  const steps = fixture(dir, 'steps.flac', ['-c:a', 'flac'], 'aevalsrc=if(lt(t\\,10)\\,0.1\\,0.0316)*sin(2*PI*1000*t):s=44100:d=20')
+  const a20 = await analyzeFile(steps)
+  const ref20 = ffmpegLoudness(steps)
+  t.true(Math.abs(a20.loudnessRangeLu - ref20.loudnessRangeLu) <= 0.5, `LRA ${a20.loudnessRangeLu} vs ffmpeg ${ref20.loudnessRangeLu}`)
+  t.true(Math.abs(a20.integratedLufs - ref20.integratedLufs) <= 0.2, `I ${a20.integratedLufs} vs ffmpeg ${ref20.integratedLufs}`)
+  // The same reading a meter node gives for the decoded samples.
+  const p = fixture(dir, 'lame.mp3', ['-c:a', 'libmp3lame', '-b:a', '192k'])
+  const d = await decodeFile(p)
+  const g = new Graph()
+  g.chain(g.player({ channels: d.channels }), g.meter({ name: 'm' }), g.output)
+  const r = await renderOffline(g, { sampleRate: 44100, frames: d.channels[0].length, channels: 2 })
+  const a = await analyzeFile(p)
+  t.is(a.integratedLufs, r.meters.m.integratedLufs)
+  t.is(a.truePeakDb, r.meters.m.truePeakDb)
+  t.is(a.peakDb, r.meters.m.peakDb)
+})
+
+test('files that are not audio are refused with an Error naming the file and the reason', async (t) => {
+  const text = join(dir, 'notes.mp3')
+  writeFileSync(text, 'not audio at all, just text')
+  const empty = join(dir, 'empty.flac')
+  writeFileSync(empty, '')
+  const sub = join(dir, 'folder.wav')
+  mkdirSync(sub, { recursive: true })
+  for (const [p, reason] of [
+    [text, 'not an audio file (no known container signature)'],
+    [empty, 'empty'],
+    [join(dir, 'missing.wav'), 'no such file'],
+    [sub, 'directory'],
+  ] as const) {
+    for (const f of [probeFile, decodeFile, analyzeFile] as Array<(p: string) => Promise<unknown>>) {
+      const e = await t.throwsAsync(f(p), { instanceOf: Error })
+      t.true(e!.message.includes(p) && e!.message.includes(reason), e!.message)
+    }
+  }
+  await t.throwsAsync(probeFile(42 as any), { instanceOf: TypeError })
+  await t.throwsAsync(decodeFile(text, { sampleRate: -1 }), { instanceOf: RangeError })
+})

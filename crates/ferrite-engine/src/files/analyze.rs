@@ -1,0 +1,95 @@
+//! `analyzeFile`: a file streamed through a meter.
+
+use crate::error::{EngineError, Result};
+use crate::meter::MeterReading;
+use crossbeam_channel::bounded;
+use ferrite_dsp::meter::Meter;
+use ferrite_dsp::{Bus, PrepareContext, ProcessContext, Processor};
+use ferrite_media::{AudioFileInfo, Decoder};
+use std::path::Path;
+
+/// Frames per block handed from the decoding thread to the meter.
+const BLOCK: usize = 16384;
+
+/// Blocks in flight between the two threads (bounds memory: a few MB).
+const IN_FLIGHT: usize = 4;
+
+/// A file's meter reading over its whole length, with its description.
+#[derive(Debug, Clone)]
+pub struct FileAnalysis {
+    /// The reading: peaks, RMS and true peak over the file; integrated
+    /// loudness and loudness range over the file; momentary and short-term
+    /// loudness at its end.
+    pub reading: MeterReading,
+    /// What the file holds.
+    pub info: AudioFileInfo,
+}
+
+/// Measures `path` at its own rate and channel count, exactly as a `meter`
+/// node would measure the same samples.
+pub fn analyze_file(path: &Path) -> Result<FileAnalysis> {
+    analyze_with(path, |_| ())
+}
+
+/// [`analyze_file`], calling `progress(frames_done)` after each block.
+pub fn analyze_with(path: &Path, mut progress: impl FnMut(u64)) -> Result<FileAnalysis> {
+    let mut dec = Decoder::open(path)?;
+    let info = dec.info().clone();
+    let channels = info.channels.max(1);
+    let mut meter = Meter::new();
+    meter.prepare(&PrepareContext { sample_rate: f64::from(info.sample_rate), max_block: BLOCK, channels });
+
+    let (full_tx, full_rx) = bounded::<(Vec<Vec<f32>>, usize)>(IN_FLIGHT);
+    let (empty_tx, empty_rx) = bounded::<Vec<Vec<f32>>>(IN_FLIGHT + 2);
+    for _ in 0..IN_FLIGHT + 1 {
+        let _ = empty_tx.send(vec![vec![0.0f32; BLOCK]; channels]);
+    }
+    let reader = std::thread::Builder::new()
+        .name("ferrite-reader".into())
+        .spawn(move || -> std::result::Result<(), ferrite_media::MediaError> {
+            while let Ok(mut block) = empty_rx.recv() {
+                let mut views: Vec<&mut [f32]> = block.iter_mut().map(|c| &mut c[..]).collect();
+                let got = dec.read(&mut views)?;
+                if got == 0 || full_tx.send((block, got)).is_err() {
+                    break;
+                }
+                if got < BLOCK {
+                    break;
+                }
+            }
+            Ok(())
+        })
+        .map_err(|e| EngineError::other(format!("analyzeFile: cannot start the reader thread: {e}")))?;
+
+    let mut bus = vec![0.0f64; channels * BLOCK];
+    let mut position = 0u64;
+    for (block, n) in full_rx.iter() {
+        for (c, ch) in block.iter().enumerate() {
+            for (d, &s) in bus[c * BLOCK..c * BLOCK + n].iter_mut().zip(&ch[..n]) {
+                *d = f64::from(s);
+            }
+        }
+        let ctx = ProcessContext { frames: n, position, params: &[] };
+        meter.process(&ctx, &mut Bus::new(&mut bus, channels, BLOCK, n));
+        position += n as u64;
+        progress(position);
+        let _ = empty_tx.send(block);
+    }
+    drop(empty_tx);
+    match reader.join() {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Err(e.into()),
+        Err(_) => {
+            return Err(EngineError::other(format!(
+                "analyzeFile: {}: the reader thread stopped unexpectedly",
+                path.display()
+            )))
+        }
+    }
+    if position == 0 {
+        return Err(EngineError::other(format!("{}: the file holds no audio frames", path.display())));
+    }
+    let mut info = info;
+    info.frames = position;
+    Ok(FileAnalysis { reading: meter.total_reading(), info })
+}

@@ -1,0 +1,74 @@
+import { type MeterReading } from './meters';
+/** What a file holds, from its headers. */
+export interface AudioFileInfo {
+    /** The path as given. */
+    path: string;
+    /** Container: `'wav' | 'aiff' | 'flac' | 'mp3' | 'ogg' | 'mp4' | 'caf'` (`'adts'` for raw AAC). */
+    format: string;
+    /** Codec: `'pcm' | 'flac' | 'mp3' | 'vorbis' | 'aac' | 'alac' | ...`. */
+    codec: string;
+    /** Frames per second. */
+    sampleRate: number;
+    /** Channel count. */
+    channels: number;
+    /** Exact for PCM and FLAC; for lossy codecs the decoded count with the encoder's delay and padding removed. */
+    frames: number;
+    /** Bits per sample, where the codec has one (PCM, FLAC, ALAC). */
+    bitDepth?: number;
+}
+/** A file's meter reading over its whole length (see {@link analyzeFile}). */
+export interface FileAnalysis extends MeterReading {
+    /** What the file holds. */
+    info: AudioFileInfo;
+}
+/** Options of {@link decodeFile}. */
+export interface DecodeFileOptions {
+    /** Resample to this rate (band-limited; default: the file's rate). */
+    sampleRate?: number;
+    /** Convert to this many channels (default: the file's). A mono file feeds every channel; to mono, the mean; 5.1 to stereo by ITU-R BS.775. */
+    channels?: number;
+    /** First frame to return, at the output rate. */
+    startFrame?: number;
+    /** Frames to return at most, at the output rate (default: to the end). */
+    frames?: number;
+}
+/**
+ * Reads a file's headers: container, codec, rate, channels, length.
+ * Any common format: WAV, AIFF, FLAC, MP3, Ogg Vorbis, AAC and ALAC in MP4/M4A, CAF.
+ *
+ * ```ts
+ * const info = await probeFile('take.flac') // { format: 'flac', codec: 'flac', sampleRate: 44100, channels: 2, frames: ..., bitDepth: 24 }
+ * ```
+ */
+export declare function probeFile(path: string): Promise<AudioFileInfo>;
+/**
+ * Decodes a file (or a slice of it) into planar `Float32Array` channels,
+ * converted to the channels and resampled to the rate asked for.
+ *
+ * ```ts
+ * const { sampleRate, channels } = await decodeFile('song.mp3', { sampleRate: 48000 })
+ * ```
+ */
+export declare function decodeFile(path: string, o?: DecodeFileOptions): Promise<{
+    sampleRate: number;
+    channels: Float32Array[];
+    info: AudioFileInfo;
+}>;
+/**
+ * Resamples planar channels from `from` to `to` Hz, band-limited (a 997 Hz
+ * tone from 44.1 to 48 kHz keeps its level within 0.01 dB with THD+N below
+ * -120 dB; content above the new Nyquist frequency is removed, not folded).
+ * Output frame `k` is the input at time `k / to`; `n` frames become `ceil(n·to/from)`.
+ */
+export declare function resample(channels: Float32Array[], from: number, to: number): Promise<Float32Array[]>;
+/**
+ * Measures a file as a `meter` node would, streaming it in constant memory:
+ * peaks, RMS and true peak over the whole file, integrated loudness and
+ * loudness range (EBU R128), momentary and short-term loudness at its end.
+ *
+ * ```ts
+ * const a = await analyzeFile('episode.mp3')
+ * console.log(a.integratedLufs, a.truePeakDb, a.info.codec)
+ * ```
+ */
+export declare function analyzeFile(path: string): Promise<FileAnalysis>;
