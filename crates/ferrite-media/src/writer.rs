@@ -16,7 +16,9 @@
 //!   frame-level API (`encode_fixed_size_frame`), so frames are encoded and
 //!   written one block (4096 frames) at a time; STREAMINFO (total samples,
 //!   frame sizes, MD5 of the samples) is written as a placeholder first and
-//!   rewritten in place by `finish`. It was chosen because it is maintained,
+//!   rewritten in place by `finish`. flacenc's Rice parameters stop at 14,
+//!   which loud, noisy 24-bit blocks need more than; a block it would code
+//!   larger than its PCM is coded verbatim instead. It was chosen because it is maintained,
 //!   has no C dependency, exposes that frame-level API and computes the MD5.
 //!
 //! Quantisation for the integer formats (the same rule as the engine's

@@ -380,3 +380,64 @@ fn a_real_write_error_is_reported_and_leaves_no_file() {
     );
     assert!(stdout.contains("File too large"), "{stdout}");
 }
+
+/// Peak resident memory of this process, from /proc (Linux), in bytes.
+fn peak_rss() -> u64 {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = s.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 1024
+}
+
+/// 30 minutes of 48 kHz stereo through the thread into FLAC and WAV: the
+/// peak memory stays far under the file's size (nothing holds the file).
+/// Slow (about a minute), so run on demand:
+/// `cargo test --release -p ferrite-media --test writer -- --ignored`.
+#[test]
+#[ignore]
+fn thirty_minutes_of_stereo_stays_small_in_memory() {
+    let d = test_dir("long");
+    let block = 4800;
+    let blocks = 30 * 60 * 48000 / block;
+    for (ext, depth) in [("flac", BitDepth::Int24), ("wav", BitDepth::Int24)] {
+        let p = d.join(format!("long.{ext}"));
+        let mut sink = FileSink::spawn(AudioFileWriter::create(&p, 48000, 2, depth).unwrap(), 8).unwrap();
+        for b in 0..blocks {
+            let mut buf = sink.buffer();
+            for (c, ch) in buf.iter_mut().enumerate() {
+                ch.resize(block, 0.0);
+                for (i, s) in ch.iter_mut().enumerate() {
+                    let t = (b * block + i) as f32 / 48000.0;
+                    *s = 0.5 * (2.0 * std::f32::consts::PI * (440.0 + 110.0 * c as f32) * t).sin();
+                }
+            }
+            sink.send(buf, block).unwrap();
+        }
+        assert_eq!(sink.finish().unwrap(), (blocks * block) as u64);
+        let len = std::fs::metadata(&p).unwrap().len();
+        let peak = peak_rss();
+        println!("{ext}: {len} bytes, peak RSS {} MB", peak >> 20);
+        assert!(peak < 100 << 20, "peak RSS {peak}");
+        std::fs::remove_file(&p).unwrap();
+    }
+}
+
+#[test]
+fn an_empty_file_is_a_valid_file() {
+    let d = test_dir("empty");
+    for ext in ["wav", "flac"] {
+        let p = d.join(format!("empty.{ext}"));
+        assert_eq!(AudioFileWriter::create(&p, 48000, 2, BitDepth::Int16).unwrap().finish().unwrap(), 0);
+        if ext == "wav" {
+            // symphonia refuses a FLAC stream with no frame ("ends early"), so only ffmpeg reads that one.
+            let info = probe_file(&p).unwrap();
+            assert_eq!((info.frames, info.channels, info.sample_rate), (0, 2, 48000), "{ext}");
+        } else {
+            let si = streaminfo(&p);
+            assert_eq!(std::fs::metadata(&p).unwrap().len(), 42, "fLaC and STREAMINFO only");
+            assert_eq!(&si[10..18], &[0x0b, 0xb8, 0x02, 0xf0, 0, 0, 0, 0], "48000 Hz, 2 channels, 16 bits, 0 frames");
+        }
+        let out =
+            Command::new("ffmpeg").args(["-v", "error", "-i"]).arg(&p).args(["-f", "null", "-"]).output().unwrap();
+        assert!(out.status.success(), "{ext}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+}
