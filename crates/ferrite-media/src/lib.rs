@@ -14,8 +14,12 @@ pub mod error;
 mod mp4;
 pub mod probe;
 pub mod resample;
+pub mod writer;
+pub mod writer_thread;
 
 pub use decode::{convert_channels, decode_file, DecodeOptions, Decoded, Decoder, ResampledReader};
 pub use error::{MediaError, MediaErrorKind, Result};
 pub use probe::{probe_file, AudioFileInfo};
 pub use resample::{resample, StreamResampler};
+pub use writer::{AudioFileWriter, BitDepth, FileFormat};
+pub use writer_thread::FileSink;
