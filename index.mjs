@@ -19,5 +19,7 @@ export const {
   decodeFile,
   resample,
   analyzeFile,
+  renderToFile,
+  normalizeFile,
 } = cjs
 export default cjs

@@ -40,6 +40,8 @@ export import probeFile = files.probeFile
 export import decodeFile = files.decodeFile
 export import resample = files.resample
 export import analyzeFile = files.analyzeFile
+export import renderToFile = files.renderToFile
+export import normalizeFile = files.normalizeFile
 
 export type { Curve, AutomationPoint } from './ts/automation'
 export type { BiquadType, Waveform, NodeRef, EqBand } from './ts/graph'
@@ -48,4 +50,4 @@ export type { RenderResult, RenderOptions } from './ts/offline'
 export type { WavFile } from './ts/wav'
 export type { EngineStats, EngineOpenOptions, SetParamOptions } from './ts/engine'
 export type { DeviceInfo } from './ts/devices'
-export type { AudioFileInfo, FileAnalysis, DecodeFileOptions } from './ts/files'
+export type { AudioFileInfo, FileAnalysis, DecodeFileOptions, RenderToFileOptions, NormalizeOptions } from './ts/files'

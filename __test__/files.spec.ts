@@ -1,10 +1,10 @@
 // Files: probeFile, decodeFile, resample and analyzeFile against ffmpeg's
 // reading of the same files.
 import test from 'ava'
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { tmpdir } from 'node:os'
-import { probeFile, decodeFile, resample, analyzeFile, Graph, renderOffline } from '../index'
+import { probeFile, decodeFile, resample, analyzeFile, renderToFile, normalizeFile, Graph, renderOffline } from '../index'
 import { fixture, ffmpegDecode, ffmpegLoudness } from './ffmpeg-fixtures'
 
 let dir: string
@@ -140,4 +140,97 @@ test('files that are not audio are refused with an Error naming the file and the
   }
   await t.throwsAsync(probeFile(42 as any), { instanceOf: TypeError })
   await t.throwsAsync(decodeFile(text, { sampleRate: -1 }), { instanceOf: RangeError })
+})
+
+/** The file writers' rule: scale by 2^(bits-1), round half away from zero, clip. */
+function quantise(x: number, bits: number): number {
+  const s = 2 ** (bits - 1)
+  const q = Math.sign(x) * Math.round(Math.abs(x) * s)
+  return Math.min(s - 1, Math.max(-s, q)) / s
+}
+
+function toneGraph(): Graph {
+  const g = new Graph()
+  g.chain(g.oscillator({ type: 'saw', frequency: 220, amplitude: 0.4 }), g.biquad({ type: 'lowpass', frequency: 3000 }), g.meter({ name: 'm' }), g.output)
+  return g
+}
+
+test('renderToFile writes what renderOffline renders: float WAV bit for bit, FLAC quantised', async (t) => {
+  const frames = 100_003
+  const ref = await renderOffline(toneGraph(), { sampleRate: 48000, frames })
+  const wav = join(dir, 'render.wav')
+  const seen: number[] = []
+  const r = await renderToFile(toneGraph(), { path: wav, sampleRate: 48000, frames, bitDepth: 32, onProgress: (d, n) => seen.push(d / n) })
+  t.is(r.frames, frames)
+  t.is(r.meters.m.integratedLufs, ref.meters.m.integratedLufs)
+  t.is(seen[seen.length - 1], 1)
+  const back = await decodeFile(wav)
+  t.deepEqual(back.channels[0], ref.channels[0])
+  t.deepEqual(back.channels[1], ref.channels[1])
+  const flac = join(dir, 'render.flac')
+  await renderToFile(toneGraph(), { path: flac, sampleRate: 48000, frames, bitDepth: 24, blockSize: 37 })
+  const info = await probeFile(flac)
+  t.like(info, { format: 'flac', codec: 'flac', sampleRate: 48000, channels: 2, frames, bitDepth: 24 })
+  const f = ffmpegDecode(flac, 2)
+  let bad = 0
+  for (let i = 0; i < frames; i++) if (f[0][i] !== quantise(ref.channels[0][i], 24)) bad++
+  t.is(bad, 0, 'ffmpeg reads the 24-bit quantisation of the render')
+})
+
+test('renderToFile streams a file at another rate into the graph input, resampled', async (t) => {
+  const src = fixture(dir, 's16.flac', ['-c:a', 'flac', '-sample_fmt', 's16'])
+  const g = new Graph()
+  g.chain(g.input, g.gain({ gain: 1 }), g.output)
+  const out = join(dir, 'through.wav')
+  await renderToFile(g, { path: out, sampleRate: 48000, frames: 3 * 48000 + 1000, bitDepth: 32, input: src })
+  const got = await decodeFile(out)
+  const want = await decodeFile(src, { sampleRate: 48000 })
+  t.is(got.channels[0].length, 3 * 48000 + 1000)
+  t.deepEqual(got.channels[0].subarray(0, 3 * 48000), want.channels[0])
+  t.deepEqual(got.channels[1].subarray(0, 3 * 48000), want.channels[1])
+  t.true(got.channels[0].subarray(3 * 48000).every((x) => x === 0), 'silence after the input ends')
+})
+
+test('an aborted or failed renderToFile leaves no file, partial or temporary', async (t) => {
+  const sub = mkdtempSync(join(dir, 'abort-'))
+  const path = join(sub, 'long.flac')
+  const ac = new AbortController()
+  const p = renderToFile(toneGraph(), {
+    path,
+    sampleRate: 48000,
+    frames: 48000 * 3600,
+    signal: ac.signal,
+    onProgress: (d) => {
+      if (d > 0) ac.abort()
+    },
+  })
+  const e = await t.throwsAsync(p, { instanceOf: Error })
+  t.regex(e!.message, /aborted/)
+  t.deepEqual(readdirSync(sub), [])
+  await t.throwsAsync(renderToFile(toneGraph(), { path: join(dir, 'nope', 'x.wav'), sampleRate: 48000, frames: 10 }), { message: /nope/ })
+  await t.throwsAsync(renderToFile(toneGraph(), { path: join(dir, 'x.mp3'), sampleRate: 48000, frames: 10 }), { message: /x\.mp3/ })
+  await t.throwsAsync(renderToFile(toneGraph(), { path: join(dir, 'x.flac'), sampleRate: 48000, frames: 10, bitDepth: 32 }), { instanceOf: RangeError })
+  await t.throwsAsync(renderToFile(toneGraph(), { path: join(dir, 'x.wav'), sampleRate: 48000, frames: 10, input: join(dir, 'missing.mp3') }), { message: /missing\.mp3: no such file/ })
+  t.false(readdirSync(dir).some((f) => f.endsWith('.part')))
+})
+
+test('normalizeFile lands within 0.1 LU of the target and never above the true-peak ceiling', async (t) => {
+  const mp3 = fixture(dir, 'lame.mp3', ['-c:a', 'libmp3lame', '-b:a', '192k'])
+  const out = join(dir, 'norm.wav')
+  const r = await normalizeFile(mp3, out, { targetLufs: -16 })
+  t.true(Math.abs(r.after.integratedLufs - -16) <= 0.1, `${r.after.integratedLufs}`)
+  t.true(r.after.truePeakDb <= -1, `${r.after.truePeakDb}`)
+  t.true(Math.abs(ffmpegLoudness(out).integratedLufs - -16) <= 0.2, 'ffmpeg agrees')
+  t.true(Math.abs(r.before.integratedLufs - ffmpegLoudness(mp3).integratedLufs) <= 0.2)
+  // Peaky material that the gain pushes over the ceiling: it is limited.
+  const peaky = fixture(dir, 'peaky.flac', ['-c:a', 'flac'], 'aevalsrc=0.02*sin(2*PI*220*t)+0.9*sin(2*PI*1500*t)*exp(-40*mod(t\\,0.5)):s=44100:d=8')
+  const out2 = join(dir, 'norm2.flac')
+  const r2 = await normalizeFile(peaky, out2, { targetLufs: -12, truePeakDb: -1.5, bitDepth: 16 })
+  t.true(r2.limited)
+  t.true(Math.abs(r2.after.integratedLufs - -12) <= 0.1, `${r2.after.integratedLufs}`)
+  t.true(r2.after.truePeakDb <= -1.5, `${r2.after.truePeakDb}`)
+  t.is((await probeFile(out2)).bitDepth, 16)
+  const ff = ffmpegLoudness(out2)
+  t.true(Math.abs(ff.integratedLufs - -12) <= 0.2 && ff.truePeakDb <= -1.4, `ffmpeg reads ${ff.integratedLufs} LUFS, ${ff.truePeakDb} dBTP`)
+  await t.throwsAsync(normalizeFile(mp3, join(dir, 'x.wav'), { targetLufs: 5 }), { instanceOf: RangeError })
 })

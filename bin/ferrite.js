@@ -9,15 +9,16 @@ const path = require('node:path')
 const HELP = `ferrite — the ferrite-audio command line
 
 Usage:
-  ferrite render <graph.json> --out <out.wav> --seconds <N> [options]
-      Renders a graph file (the Graph.toJSON() form) offline to a WAV file.
-      --out <file>          output WAV file (required)
+  ferrite render <graph.json> --out <out.wav|out.flac> --seconds <N> [options]
+      Renders a graph file (the Graph.toJSON() form) offline to a WAV or FLAC
+      file, streamed in constant memory (temporary name, renamed when done).
+      --out <file>          output .wav or .flac file (required)
       --seconds <N>         length in seconds (or --frames <N>)
       --frames <N>          length in frames
       --sample-rate <Hz>    default 48000
       --channels <N>        default 2
       --bit-depth <16|24|32>  default 24 (32 = float)
-      --input <file.wav>    fed to the graph's input node
+      --input <file>        any audio file, streamed (and resampled) into the graph's input
       --progress            always show the progress bar (default: when stderr is a terminal)
       --quiet               no progress bar, no summary
       --json                print the summary (and the graph's meters) as JSON
@@ -28,6 +29,11 @@ Usage:
       would. Any format (WAV, AIFF, FLAC, MP3, Ogg Vorbis, AAC/ALAC in M4A,
       CAF), streamed in constant memory; several files are measured in
       parallel (--json prints one array for several files).
+
+  ferrite normalize <in> <out.wav|out.flac> --target <LUFS> [--true-peak <dBTP>] [--bit-depth 16|24|32] [--sample-rate <Hz>] [--json]
+      Normalises integrated loudness to the target (within 0.1 LU) under a
+      true-peak ceiling (default -1 dBTP, never exceeded), limiting only
+      where the gain would cross it. Any input format.
 
   ferrite info <file>... [--json]
       Container, codec, sample rate, channels, length and bit depth, from the headers.
@@ -90,33 +96,33 @@ function toJson(v) {
   return JSON.stringify(v, (_k, x) => (typeof x === 'number' && !Number.isFinite(x) ? String(x) : x), 2)
 }
 
-/**
- * A progress bar on stderr for one long promise. renderOffline is a single
- * call, so progress is estimated from a short calibration render's speed; the
- * bar stops at 99% until the render resolves, then shows 100%.
- */
-function progressBar(label, estimateMs, stream) {
+/** A progress bar on stderr, driven by the job's own progress (0..1). */
+function progressBar(label, stream) {
   const width = 30
   const start = Date.now()
   let last = ''
+  let lastDraw = 0
   const draw = (fraction, done) => {
+    const now = Date.now()
+    if (!done && now - lastDraw < (stream.isTTY ? 100 : 1000)) return
+    lastDraw = now
     const filled = Math.round(width * fraction)
-    const secs = ((Date.now() - start) / 1000).toFixed(1)
+    const secs = ((now - start) / 1000).toFixed(1)
     const line = `${label} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${String(Math.floor(fraction * 100)).padStart(3)}% ${secs}s`
     if (line === last && !done) return
     last = line
     stream.write(stream.isTTY ? `\r${line}` : `${line}\n`)
   }
-  draw(0, false)
-  const timer = setInterval(() => draw(Math.min(0.99, (Date.now() - start) / Math.max(estimateMs, 1)), false), stream.isTTY ? 100 : 1000)
+  draw(0, true)
   return {
+    update(fraction) {
+      draw(Math.min(1, Math.max(0, fraction)), false)
+    },
     finish() {
-      clearInterval(timer)
       draw(1, true)
       if (stream.isTTY) stream.write('\n')
     },
     fail() {
-      clearInterval(timer)
       if (stream.isTTY) stream.write('\n')
     },
   }
@@ -162,44 +168,32 @@ async function render(args) {
 
   const api = loadApi()
   const graph = readGraphFile(api, positionals[0])
-  const opts = { sampleRate, frames, channels }
-  if (flags.input) {
-    const wav = api.readWav(flags.input)
-    if (wav.sampleRate !== sampleRate) throw new Error(`--input ${flags.input} is ${wav.sampleRate} Hz, the render is ${sampleRate} Hz (use --sample-rate ${wav.sampleRate})`)
-    opts.input = wav.channels
-  }
+  const opts = { path: flags.out, sampleRate, frames, channels, bitDepth }
+  // Any audio file feeds the graph's input, streamed and resampled to the render's rate.
+  if (flags.input) opts.input = flags.input
 
   const showProgress = !flags.quiet && (flags.progress || process.stderr.isTTY)
   let bar = null
   if (showProgress) {
-    // Calibrate: time two short renders (n1 and n2 = 16·n1 frames) to
-    // separate the fixed cost (compile, thread start) from the cost per frame.
-    const timeRender = async (n) => {
-      const t0 = process.hrtime.bigint()
-      await api.renderOffline(graph, { ...opts, frames: n, input: opts.input && opts.input.map((c) => c.subarray(0, Math.min(c.length, n))) })
-      return Number(process.hrtime.bigint() - t0) / 1e6
-    }
-    const n1 = Math.max(1, Math.min(frames, Math.round(sampleRate / 4)))
-    const n2 = 16 * n1
-    const t1 = await timeRender(n1)
-    let estimateMs = (t1 * frames) / n1
-    if (frames > 2 * n2) {
-      const t2 = await timeRender(n2)
-      const perFrame = t2 > t1 ? (t2 - t1) / (n2 - n1) : t2 / n2
-      estimateMs = Math.max(0, t2 - perFrame * n2) + perFrame * frames
-    }
-    // On a terminal, a render that takes under half a second gets no bar.
-    if (flags.progress || estimateMs > 500) bar = progressBar(`rendering ${path.basename(flags.out)}`, estimateMs, process.stderr)
+    bar = progressBar(`rendering ${path.basename(flags.out)}`, process.stderr)
+    opts.onProgress = (done, total) => bar.update(done / total)
   }
+  const ac = new AbortController()
+  const onSignal = () => ac.abort()
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
+  opts.signal = ac.signal
   let result
   try {
-    result = await api.renderOffline(graph, opts)
+    result = await api.renderToFile(graph, opts)
   } catch (e) {
     if (bar) bar.fail()
     throw e
+  } finally {
+    process.removeListener('SIGINT', onSignal)
+    process.removeListener('SIGTERM', onSignal)
   }
   if (bar) bar.finish()
-  api.writeWav(flags.out, result.channels, sampleRate, { bitDepth })
   const summary = { out: flags.out, frames, seconds: frames / sampleRate, sampleRate, channels, bitDepth, latencyFrames: result.latencyFrames, meters: result.meters }
   if (flags.json) {
     console.log(toJson(summary))
@@ -273,6 +267,26 @@ async function loudness(args) {
   if (failed.length) throw new Error(failed.map((r) => r.error).join('\n'))
 }
 
+async function normalize(args) {
+  const { positionals, flags } = parseArgs(args, ['target', 'true-peak', 'bit-depth', 'sample-rate'], ['json'])
+  if (positionals.length !== 2) throw new UsageError('normalize needs an input and an output: ferrite normalize <in> <out.wav|out.flac> --target -16')
+  if (flags.target === undefined) throw new UsageError('normalize needs --target <LUFS>')
+  const targetLufs = numberFlag(flags, 'target', -16, (v) => v >= -70 && v <= 0)
+  const truePeakDb = numberFlag(flags, 'true-peak', -1, (v) => v >= -30 && v <= 0)
+  const bitDepth = numberFlag(flags, 'bit-depth', 24, (v) => v === 16 || v === 24 || v === 32)
+  const o = { targetLufs, truePeakDb, bitDepth }
+  if (flags['sample-rate'] !== undefined) o.sampleRate = numberFlag(flags, 'sample-rate', 48000, (v) => Number.isInteger(v) && v >= 1000 && v <= 1536000)
+  const [input, output] = positionals
+  const r = await loadApi().normalizeFile(input, output, o)
+  if (flags.json) {
+    console.log(toJson({ input, output, ...r }))
+    return
+  }
+  console.log(`${input} -> ${output}: gain ${fmt(r.gainDb, 2)} dB${r.limited ? ', true-peak limited' : ''}`)
+  console.log(`  before: ${fmt(r.before.integratedLufs)} LUFS, true peak ${fmt(r.before.truePeakDb)} dBTP, range ${fmt(r.before.loudnessRangeLu)} LU`)
+  console.log(`  after:  ${fmt(r.after.integratedLufs)} LUFS, true peak ${fmt(r.after.truePeakDb)} dBTP, range ${fmt(r.after.loudnessRangeLu)} LU`)
+}
+
 async function info(args) {
   const { positionals, flags } = parseArgs(args, [], ['json'])
   if (positionals.length === 0) throw new UsageError('info needs at least one file: ferrite info <file>...')
@@ -339,6 +353,9 @@ async function main(argv) {
       return 0
     case 'info':
       await info(rest)
+      return 0
+    case 'normalize':
+      await normalize(rest)
       return 0
     case 'devices':
       devices(rest)

@@ -174,3 +174,133 @@ pub fn resample_native(
 pub fn analyze_file_native(path: String) -> AsyncTask<FileTask<FileAnalysis>> {
     AsyncTask::new(task("analyzeFile", move || analyze_file(&PathBuf::from(path))))
 }
+
+/// Progress and cancellation shared between JavaScript and a running file job.
+#[napi]
+pub struct RenderControl {
+    progress: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    cancel: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+#[napi]
+impl RenderControl {
+    /// A fresh control: no progress, not cancelled.
+    #[napi(constructor)]
+    #[allow(clippy::new_without_default)]
+    pub fn new() -> Self {
+        Self { progress: Default::default(), cancel: Default::default() }
+    }
+
+    /// Frames done so far.
+    #[napi]
+    pub fn progress(&self) -> f64 {
+        self.progress.load(std::sync::atomic::Ordering::Relaxed) as f64
+    }
+
+    /// Asks the job to stop; it rejects and leaves no partial file.
+    #[napi]
+    pub fn cancel(&self) {
+        self.cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// What `renderToFile` resolves to.
+#[napi(object)]
+pub struct NativeFileRenderResult {
+    pub frames: f64,
+    pub latency_frames: u32,
+    pub meters: std::collections::HashMap<String, NativeMeterReading>,
+}
+
+file_task!(
+    ferrite_engine::files::FileRenderResult,
+    NativeFileRenderResult,
+    |r: ferrite_engine::files::FileRenderResult| {
+        NativeFileRenderResult {
+            frames: r.frames as f64,
+            latency_frames: r.latency as u32,
+            meters: r.meters.into_iter().map(|(k, v)| (k, v.into())).collect(),
+        }
+    }
+);
+
+/// Renders a graph to a WAV or FLAC file, streamed through a writer thread.
+#[allow(clippy::too_many_arguments)]
+#[napi(ts_return_type = "Promise<NativeFileRenderResult>")]
+pub fn render_to_file_native(
+    json: String,
+    buffers: Vec<Vec<Float32Array>>,
+    path: String,
+    sample_rate: f64,
+    frames: f64,
+    channels: f64,
+    block_size: f64,
+    bit_depth: f64,
+    input: Vec<Float32Array>,
+    input_path: Option<String>,
+    control: &RenderControl,
+) -> napi::Result<AsyncTask<FileTask<ferrite_engine::files::FileRenderResult>>> {
+    use ferrite_engine::files::{render_to_file, FileRenderRequest, RenderInput};
+    let req = guarded("renderToFile", || {
+        let w = |name, v, lo, hi| whole("renderToFile", name, Some(v), lo, hi).map(|v| v.unwrap_or(0.0));
+        let frames = w("frames", frames, 0.0, 9.007_199_254_740_991e15)? as u64;
+        let channels = w("channels", channels, 1.0, ferrite_engine::compile::MAX_CHANNELS as f64)? as usize;
+        let block_size = w("blockSize", block_size, 1.0, ferrite_engine::compile::MAX_BLOCK as f64)? as usize;
+        let bits = w("bitDepth", bit_depth, 16.0, 32.0)? as u32;
+        let depth = ferrite_media::BitDepth::from_bits(bits)?;
+        let input = match input_path {
+            Some(p) => RenderInput::File(PathBuf::from(p)),
+            None if input.is_empty() => RenderInput::None,
+            None => RenderInput::Buffers(input.iter().map(|c| c.to_vec()).collect()),
+        };
+        Ok(FileRenderRequest { path: PathBuf::from(&path), sample_rate, frames, channels, block_size, depth, input })
+    })?;
+    let side = crate::offline::side_buffers(&buffers);
+    let (progress, cancel) = (control.progress.clone(), control.cancel.clone());
+    Ok(AsyncTask::new(task("renderToFile", move || {
+        let desc = ferrite_engine::GraphDesc::parse(&json)?;
+        render_to_file(&desc, &side, &req, &progress, &cancel)
+    })))
+}
+
+/// What `normalizeFile` resolves to.
+#[napi(object)]
+pub struct NativeNormalizeResult {
+    pub before: NativeFileAnalysis,
+    pub after: NativeFileAnalysis,
+    pub gain_db: f64,
+    pub limited: bool,
+}
+
+file_task!(
+    ferrite_engine::files::NormalizeResult,
+    NativeNormalizeResult,
+    |r: ferrite_engine::files::NormalizeResult| {
+        NativeNormalizeResult { before: r.before.into(), after: r.after.into(), gain_db: r.gain_db, limited: r.limited }
+    }
+);
+
+/// Normalises a file's integrated loudness under a true-peak ceiling.
+#[napi(ts_return_type = "Promise<NativeNormalizeResult>")]
+pub fn normalize_file_native(
+    input: String,
+    output: String,
+    target_lufs: f64,
+    true_peak_db: f64,
+    bit_depth: f64,
+    sample_rate: Option<f64>,
+) -> napi::Result<AsyncTask<FileTask<ferrite_engine::files::NormalizeResult>>> {
+    let req = guarded("normalizeFile", || {
+        let bits = whole("normalizeFile", "bitDepth", Some(bit_depth), 16.0, 32.0)?.unwrap_or(24.0) as u32;
+        let rate = whole("normalizeFile", "sampleRate", sample_rate, 1.0, ferrite_media::resample::MAX_RATE as f64)?;
+        Ok(ferrite_engine::files::NormalizeRequest {
+            input: PathBuf::from(&input),
+            output: PathBuf::from(&output),
+            target_lufs,
+            true_peak_db,
+            depth: ferrite_media::BitDepth::from_bits(bits)?,
+            sample_rate: rate.map(|r| r as u32),
+        })
+    })?;
+    Ok(AsyncTask::new(task("normalizeFile", move || ferrite_engine::files::normalize_file(&req))))
+}

@@ -1,3 +1,4 @@
+import { Graph } from './graph';
 import { type MeterReading } from './meters';
 /** What a file holds, from its headers. */
 export interface AudioFileInfo {
@@ -72,3 +73,67 @@ export declare function resample(channels: Float32Array[], from: number, to: num
  * ```
  */
 export declare function analyzeFile(path: string): Promise<FileAnalysis>;
+/** Options of {@link renderToFile}. */
+export interface RenderToFileOptions {
+    /** The file to write; the format comes from the extension: `.wav` or `.flac`. */
+    path: string;
+    /** Frames per second. */
+    sampleRate: number;
+    /** Frames to render. */
+    frames: number;
+    /** Default 2. */
+    channels?: number;
+    /** 16 or 24-bit PCM, or 32 = float (WAV only); default 24. */
+    bitDepth?: 16 | 24 | 32;
+    /** Fed to `graph.input`: a buffer (1 channel or `channels`), or a file path streamed and resampled to `sampleRate`. */
+    input?: Float32Array[] | string;
+    /** Default 128; does not change the result. */
+    blockSize?: number;
+    /** Called as the render goes (about 10 times a second, and at the end). */
+    onProgress?: (framesDone: number, frames: number) => void;
+    /** Aborting rejects the render and removes the partial file. */
+    signal?: AbortSignal;
+}
+/**
+ * Renders `graph` offline straight into a WAV or FLAC file, in constant memory
+ * (a writer thread encodes chunk by chunk). The file is written under a
+ * temporary name beside `path` and renamed when complete: a failed or aborted
+ * render leaves nothing under `path`.
+ *
+ * ```ts
+ * await renderToFile(g, { path: 'mix.flac', sampleRate: 48000, frames: 48000 * 1800, onProgress: (d, n) => console.log(d / n) })
+ * ```
+ */
+export declare function renderToFile(graph: Graph, o: RenderToFileOptions): Promise<{
+    frames: number;
+    latencyFrames: number;
+    meters: Record<string, MeterReading>;
+}>;
+/** Options of {@link normalizeFile}. */
+export interface NormalizeOptions {
+    /** Integrated loudness to reach, LUFS (the result lands within 0.1 LU). */
+    targetLufs: number;
+    /** True-peak ceiling, dBTP, never exceeded; default -1. */
+    truePeakDb?: number;
+    /** Output sample format: 16, 24 (default) or 32 (float, WAV only). */
+    bitDepth?: 16 | 24 | 32;
+    /** Output rate (default: the input's), resampled band-limited. */
+    sampleRate?: number;
+}
+/**
+ * Normalises a file's integrated loudness (EBU R128) to `targetLufs` under a
+ * true-peak ceiling, as ffmpeg's loudnorm filter does, exactly: measure, apply
+ * the gain, true-peak limit where the gain would cross the ceiling, measure
+ * again and correct, write (temporary name, then rename) and measure what was
+ * written.
+ *
+ * ```ts
+ * const { before, after, gainDb, limited } = await normalizeFile('episode.mp3', 'episode.wav', { targetLufs: -16 })
+ * ```
+ */
+export declare function normalizeFile(input: string, output: string, o: NormalizeOptions): Promise<{
+    before: FileAnalysis;
+    after: FileAnalysis;
+    gainDb: number;
+    limited: boolean;
+}>;

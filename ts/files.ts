@@ -2,6 +2,7 @@
 // each off the JavaScript thread.
 import * as native from '../load-binding'
 import { callNativeAsync } from './errors'
+import { Graph } from './graph'
 import { readingFromNative, type MeterReading } from './meters'
 import { checkChannels, checkFrames, checkKeys, checkNumber, checkObject, checkSampleRate, describe } from './validate'
 
@@ -117,4 +118,126 @@ export async function resample(channels: Float32Array[], from: number, to: numbe
 export async function analyzeFile(path: string): Promise<FileAnalysis> {
   checkPath('analyzeFile', path)
   return analysisFromNative(await callNativeAsync(() => native.analyzeFileNative(path)))
+}
+
+/** Options of {@link renderToFile}. */
+export interface RenderToFileOptions {
+  /** The file to write; the format comes from the extension: `.wav` or `.flac`. */
+  path: string
+  /** Frames per second. */
+  sampleRate: number
+  /** Frames to render. */
+  frames: number
+  /** Default 2. */
+  channels?: number
+  /** 16 or 24-bit PCM, or 32 = float (WAV only); default 24. */
+  bitDepth?: 16 | 24 | 32
+  /** Fed to `graph.input`: a buffer (1 channel or `channels`), or a file path streamed and resampled to `sampleRate`. */
+  input?: Float32Array[] | string
+  /** Default 128; does not change the result. */
+  blockSize?: number
+  /** Called as the render goes (about 10 times a second, and at the end). */
+  onProgress?: (framesDone: number, frames: number) => void
+  /** Aborting rejects the render and removes the partial file. */
+  signal?: AbortSignal
+}
+
+/**
+ * Renders `graph` offline straight into a WAV or FLAC file, in constant memory
+ * (a writer thread encodes chunk by chunk). The file is written under a
+ * temporary name beside `path` and renamed when complete: a failed or aborted
+ * render leaves nothing under `path`.
+ *
+ * ```ts
+ * await renderToFile(g, { path: 'mix.flac', sampleRate: 48000, frames: 48000 * 1800, onProgress: (d, n) => console.log(d / n) })
+ * ```
+ */
+export async function renderToFile(
+  graph: Graph,
+  o: RenderToFileOptions,
+): Promise<{ frames: number; latencyFrames: number; meters: Record<string, MeterReading> }> {
+  if (!(graph instanceof Graph)) throw new TypeError(`renderToFile: graph must be a Graph, got ${describe(graph)}`)
+  const opts = checkObject('renderToFile', o, false)
+  checkKeys('renderToFile', opts, ['path', 'sampleRate', 'frames', 'channels', 'bitDepth', 'input', 'blockSize', 'onProgress', 'signal'])
+  const path = checkPath('renderToFile', opts.path)
+  const sampleRate = checkSampleRate('renderToFile', opts.sampleRate)
+  const frames = checkFrames('renderToFile', 'frames', opts.frames)
+  const channels = opts.channels === undefined ? 2 : checkNumber('renderToFile', 'channels', opts.channels)
+  const blockSize = opts.blockSize === undefined ? 128 : checkNumber('renderToFile', 'blockSize', opts.blockSize)
+  const bitDepth = opts.bitDepth === undefined ? 24 : checkNumber('renderToFile', 'bitDepth', opts.bitDepth)
+  if (bitDepth !== 16 && bitDepth !== 24 && bitDepth !== 32) throw new RangeError(`renderToFile: bitDepth = ${bitDepth} must be 16, 24 or 32 (float, WAV only)`)
+  let input: Float32Array[] = []
+  let inputPath: string | undefined
+  if (typeof opts.input === 'string') inputPath = checkPath('renderToFile', opts.input)
+  else if (opts.input !== undefined) input = checkChannels('renderToFile', 'input', opts.input)
+  const onProgress = opts.onProgress
+  if (onProgress !== undefined && typeof onProgress !== 'function') throw new TypeError(`renderToFile: onProgress must be a function, got ${describe(onProgress)}`)
+  const signal = opts.signal as AbortSignal | undefined
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError(`renderToFile: signal must be an AbortSignal, got ${describe(signal)}`)
+  if (signal?.aborted) throw new Error(`renderToFile: ${path}: the render was aborted`)
+  const { json, buffers } = graph.serialize()
+  const control = new native.RenderControl()
+  const onAbort = () => control.cancel()
+  signal?.addEventListener('abort', onAbort)
+  let last = -1
+  const tick = () => {
+    const done = control.progress()
+    if (onProgress && done !== last) {
+      last = done
+      onProgress(done, frames)
+    }
+  }
+  const timer = onProgress ? setInterval(tick, 100) : undefined
+  try {
+    const r = await callNativeAsync(() =>
+      native.renderToFileNative(json, buffers, path, sampleRate, frames, channels, blockSize, bitDepth, input, inputPath, control),
+    )
+    if (onProgress && last !== frames) onProgress(frames, frames)
+    const meters: Record<string, MeterReading> = {}
+    for (const [k, v] of Object.entries(r.meters)) meters[k] = readingFromNative(v)
+    return { frames: r.frames, latencyFrames: r.latencyFrames, meters }
+  } finally {
+    if (timer) clearInterval(timer)
+    signal?.removeEventListener('abort', onAbort)
+  }
+}
+
+/** Options of {@link normalizeFile}. */
+export interface NormalizeOptions {
+  /** Integrated loudness to reach, LUFS (the result lands within 0.1 LU). */
+  targetLufs: number
+  /** True-peak ceiling, dBTP, never exceeded; default -1. */
+  truePeakDb?: number
+  /** Output sample format: 16, 24 (default) or 32 (float, WAV only). */
+  bitDepth?: 16 | 24 | 32
+  /** Output rate (default: the input's), resampled band-limited. */
+  sampleRate?: number
+}
+
+/**
+ * Normalises a file's integrated loudness (EBU R128) to `targetLufs` under a
+ * true-peak ceiling, as ffmpeg's loudnorm filter does, exactly: measure, apply
+ * the gain, true-peak limit where the gain would cross the ceiling, measure
+ * again and correct, write (temporary name, then rename) and measure what was
+ * written.
+ *
+ * ```ts
+ * const { before, after, gainDb, limited } = await normalizeFile('episode.mp3', 'episode.wav', { targetLufs: -16 })
+ * ```
+ */
+export async function normalizeFile(
+  input: string,
+  output: string,
+  o: NormalizeOptions,
+): Promise<{ before: FileAnalysis; after: FileAnalysis; gainDb: number; limited: boolean }> {
+  checkPath('normalizeFile', input)
+  checkPath('normalizeFile', output)
+  const opts = checkObject('normalizeFile', o, false)
+  checkKeys('normalizeFile', opts, ['targetLufs', 'truePeakDb', 'bitDepth', 'sampleRate'])
+  const target = checkNumber('normalizeFile', 'targetLufs', opts.targetLufs)
+  const tp = opts.truePeakDb === undefined ? -1 : checkNumber('normalizeFile', 'truePeakDb', opts.truePeakDb)
+  const bitDepth = opts.bitDepth === undefined ? 24 : checkNumber('normalizeFile', 'bitDepth', opts.bitDepth)
+  const sampleRate = opts.sampleRate === undefined ? undefined : checkSampleRate('normalizeFile', opts.sampleRate)
+  const r = await callNativeAsync(() => native.normalizeFileNative(input, output, target, tp, bitDepth, sampleRate))
+  return { before: analysisFromNative(r.before), after: analysisFromNative(r.after), gainDb: r.gainDb, limited: r.limited }
 }

@@ -1,10 +1,14 @@
 //! Whole-file jobs with constant memory: measuring a file's loudness
-//! ([`analyze_file`]). Files are read in blocks on one thread and measured
+//! ([`analyze_file`]) and rendering to a file ([`render_to_file`]). Files are read in blocks on one thread and measured
 //! on another, so decoding and measuring overlap.
 
 mod analyze;
+mod normalize;
+mod render;
 
-pub use analyze::{analyze_file, FileAnalysis};
+pub use analyze::{analyze_file, analyze_with, FileAnalysis};
+pub use normalize::{normalize_file, NormalizeRequest, NormalizeResult};
+pub use render::{default_depth, render_to_file, writable, FileRenderRequest, FileRenderResult, RenderInput};
 
 use crate::error::EngineError;
 use ferrite_media::{MediaError, MediaErrorKind};
