@@ -64,7 +64,7 @@ pub struct FileRenderResult {
 enum Feed {
     None,
     Buffers(Vec<Vec<f32>>),
-    File { reader: ResampledReader, block: Vec<Vec<f32>>, ended: bool },
+    File { reader: Box<ResampledReader>, block: Vec<Vec<f32>>, ended: bool },
 }
 
 impl Feed {
@@ -81,7 +81,7 @@ impl Feed {
                 Feed::Buffers(b.clone())
             }
             RenderInput::File(p) => {
-                let reader = ResampledReader::open(p, Some(sample_rate))?;
+                let reader = Box::new(ResampledReader::open(p, Some(sample_rate))?);
                 let n = reader.channels();
                 Feed::File { reader, block: vec![vec![0.0; CHUNK]; n], ended: false }
             }
