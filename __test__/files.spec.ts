@@ -234,3 +234,15 @@ test('normalizeFile lands within 0.1 LU of the target and never above the true-p
   t.true(Math.abs(ff.integratedLufs - -12) <= 0.2 && ff.truePeakDb <= -1.4, `ffmpeg reads ${ff.integratedLufs} LUFS, ${ff.truePeakDb} dBTP`)
   await t.throwsAsync(normalizeFile(mp3, join(dir, 'x.wav'), { targetLufs: 5 }), { instanceOf: RangeError })
 })
+
+test('a player at another rate is resampled: a 44.1 kHz buffer plays at its pitch in a 48 kHz render', async (t) => {
+  const src = fixture(dir, 's16.flac', ['-c:a', 'flac', '-sample_fmt', 's16'])
+  const d = await decodeFile(src)
+  const g = new Graph()
+  g.chain(g.player({ channels: d.channels, sampleRate: 44100 }), g.output)
+  const r = await renderOffline(g, { sampleRate: 48000, frames: 3 * 48000 })
+  const want = await resample(d.channels, 44100, 48000)
+  t.deepEqual(r.channels[0], want[0])
+  t.deepEqual(r.channels[1], want[1])
+  t.throws(() => g.player({ channels: d.channels, sampleRate: 0 }), { instanceOf: RangeError })
+})

@@ -52,10 +52,14 @@ export declare class Graph {
     }): NodeRef;
     /**
      * Plays a buffer on the timeline: transport frame `startFrame` plays the
-     * buffer's first frame. A mono buffer feeds every channel.
+     * buffer's first frame. A mono buffer feeds every channel. `sampleRate` is
+     * the buffer's own rate (default: the render's); a buffer at another rate
+     * is resampled (band-limited, when the graph is compiled, never on the
+     * audio thread), so a 44.1 kHz buffer plays at its pitch in a 48 kHz render.
      */
     player(o: {
         channels: Float32Array[];
+        sampleRate?: number;
         loop?: boolean;
         startFrame?: number;
     }): NodeRef;

@@ -113,12 +113,15 @@ export class Graph {
 
   /**
    * Plays a buffer on the timeline: transport frame `startFrame` plays the
-   * buffer's first frame. A mono buffer feeds every channel.
+   * buffer's first frame. A mono buffer feeds every channel. `sampleRate` is
+   * the buffer's own rate (default: the render's); a buffer at another rate
+   * is resampled (band-limited, when the graph is compiled, never on the
+   * audio thread), so a 44.1 kHz buffer plays at its pitch in a 48 kHz render.
    */
-  player(o: { channels: Float32Array[]; loop?: boolean; startFrame?: number }): NodeRef {
+  player(o: { channels: Float32Array[]; sampleRate?: number; loop?: boolean; startFrame?: number }): NodeRef {
     const w = this.#where('player')
     const opts = checkObject(w, o, false)
-    checkKeys(w, opts, ['channels', 'loop', 'startFrame'])
+    checkKeys(w, opts, ['channels', 'sampleRate', 'loop', 'startFrame'])
     const channels = checkChannels(w, 'channels', opts.channels)
     const options: Record<string, unknown> = {}
     if (opts.loop !== undefined) {
@@ -126,6 +129,7 @@ export class Graph {
       options.loop = opts.loop
     }
     if (opts.startFrame !== undefined) options.startFrame = checkFrames(w, 'startFrame', opts.startFrame)
+    if (opts.sampleRate !== undefined) options.sampleRate = checkSampleRate(w, opts.sampleRate)
     return this.#add('player', {}, options, { channels })
   }
 

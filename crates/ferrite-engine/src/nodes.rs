@@ -231,6 +231,22 @@ impl<'a> Options<'a> {
 }
 
 /// Reads an audio buffer option: inline arrays of numbers, or `{ "buffer": k }`.
+/// A player's buffer at `from` Hz resampled to the render's `to` Hz
+/// (band-limited; control side, never on the audio thread).
+fn resampled_buffer(label: &str, chans: &[Box<[f32]>], from: f64, to: f64) -> Result<Arc<[Box<[f32]>]>> {
+    if from.fract() != 0.0 || to.fract() != 0.0 {
+        return Err(EngineError::range(format!(
+            "{label}: option 'sampleRate' = {} and the render's rate {} must be whole numbers of Hz to resample between them",
+            show(from),
+            show(to)
+        )));
+    }
+    let views: Vec<&[f32]> = chans.iter().map(|c| &c[..]).collect();
+    let out = ferrite_media::resample(&views, from as u32, to as u32)
+        .map_err(|e| EngineError::range(format!("{label}: {e}")))?;
+    Ok(out.into_iter().map(Vec::into_boxed_slice).collect::<Vec<_>>().into())
+}
+
 fn audio_option(label: &str, key: &str, v: Option<&Value>, ctx: &BuildContext<'_>) -> Result<Arc<[Box<[f32]>]>> {
     let v = v.ok_or_else(|| {
         EngineError::type_error(format!("{label}: option '{key}' is required (an array of Float32Array channels)"))
@@ -346,7 +362,11 @@ pub fn build(desc: &NodeDesc, ctx: &BuildContext<'_>) -> Result<BuiltNode> {
             Some(Box::new(constant::Constant::new())),
         ),
         "player" => {
-            let chans = audio_option(&label, "channels", opts.get("channels"), ctx)?;
+            let mut chans = audio_option(&label, "channels", opts.get("channels"), ctx)?;
+            let rate = opts.number("sampleRate", ctx.sample_rate, 1.0, ferrite_media::resample::MAX_RATE as f64)?;
+            if rate != ctx.sample_rate {
+                chans = resampled_buffer(&label, &chans, rate, ctx.sample_rate)?;
+            }
             let looped = opts.boolean("loop", false)?;
             let start = match opts.get("startFrame") {
                 Some(v) => frames_value(v, &format!("{label}: option 'startFrame'"))? as u64,
