@@ -470,30 +470,33 @@ pub fn decode_file(path: &Path, o: DecodeOptions) -> Result<Decoded> {
             path.display()
         )));
     }
+    // The length a header claims is not trusted for memory: reserve at most
+    // a few seconds up front and grow with what is really decoded.
     let mut out: Vec<Vec<f32>> = Vec::with_capacity(n_file);
     for _ in 0..n_file {
         let mut c = Vec::new();
-        c.try_reserve_exact(len as usize).map_err(|_| {
-            MediaError::range(format!("decodeFile: {len} frames of {} do not fit in memory", path.display()))
-        })?;
-        c.resize(len as usize, 0.0);
+        c.try_reserve_exact((len as usize).min(1 << 20))
+            .map_err(|_| MediaError::range(format!("decodeFile: {len} frames of {} do not fit in memory", path.display())))?;
         out.push(c);
     }
     if start > 0 {
         r.seek(start)?;
     }
+    let mut block: Vec<Vec<f32>> = vec![vec![0.0; 1 << 16]; n_file];
     let mut done = 0usize;
     while done < len as usize {
         let n = (len as usize - done).min(1 << 16);
-        let mut views: Vec<&mut [f32]> = out.iter_mut().map(|c| &mut c[done..done + n]).collect();
+        let mut views: Vec<&mut [f32]> = block.iter_mut().map(|c| &mut c[..n]).collect();
         let got = r.read(&mut views)?;
+        for (o, b) in out.iter_mut().zip(&block) {
+            o.try_reserve(got)
+                .map_err(|_| MediaError::range(format!("decodeFile: {} does not fit in memory", path.display())))?;
+            o.extend_from_slice(&b[..got]);
+        }
         done += got;
         if got < n {
             break;
         }
-    }
-    for c in &mut out {
-        c.truncate(done);
     }
     let sample_rate = r.sample_rate();
     Ok(Decoded { sample_rate, channels: convert_channels(out, n_out), info })
