@@ -189,6 +189,7 @@ fn blocking_render_equals_the_decode_for_any_block_size_placement_and_loop() {
                 let out = render(&mut p, 2, first, frames, block, None);
                 let what = format!("{} start {start} offset {offset} loop {looped} block {block}", path.display());
                 check(&mut r, &out, first, None, &what);
+                assert!(out[0].iter().any(|&y| y != 0.0), "{what}: silent");
                 assert!(p.status().error().is_none(), "{what}: {:?}", p.status().error());
                 assert_eq!(p.status().underruns(), 0, "{what}");
             }
@@ -338,6 +339,7 @@ fn a_file_truncated_while_streaming_stops_its_player_with_an_error() {
         std::thread::sleep(Duration::from_millis(1));
     }
     let e = p.status().error().unwrap();
+    eprintln!("recorded: {e}");
     assert!(e.contains("truncated-copy.flac"), "{e}");
     let out = render(&mut p, 2, at + k * 128, 4096, 128, None);
     assert!(out.iter().all(|c| c.iter().all(|&y| y == 0.0)));
@@ -361,4 +363,26 @@ fn the_reader_thread_is_named() {
         .map(|s| s.trim().to_string())
         .collect();
     assert!(names.iter().any(|n| n == "ferrite-reader"), "{names:?}");
+}
+
+#[test]
+fn segments_differ_from_the_whole_decode_by_float_rounding_only() {
+    for path in [flac44(), mp3()] {
+        let mut p = open(&opts(&path, 0, 0, false), 2, 128, true);
+        let whole =
+            decode_file(&path, DecodeOptions { sample_rate: Some(RATE), ..Default::default() }).unwrap().channels;
+        let out = render(&mut p, 2, 0, whole[0].len(), 128, None);
+        for c in 0..2 {
+            let (mut e, mut s, mut max) = (0.0f64, 0.0f64, 0.0f64);
+            for (&y, &w) in out[c].iter().zip(&whole[c]) {
+                let d = y - f64::from(w);
+                e += d * d;
+                s += f64::from(w) * f64::from(w);
+                max = max.max(d.abs());
+            }
+            let db = 10.0 * (e / s).log10();
+            eprintln!("{} channel {c}: {db:.1} dB, largest difference {max:e}", path.display());
+            assert!(db < -140.0 && max < 1e-6, "{}: {db:.1} dB, largest difference {max}", path.display());
+        }
+    }
 }

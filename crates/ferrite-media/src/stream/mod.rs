@@ -17,13 +17,17 @@
 //! - times the `gain` parameter, per frame.
 //!
 //! The samples are [`decode_file`](crate::decode_file)'s at the render
-//! rate. A file at the render rate plays bit for bit its decode. A
-//! resampled file is read in segments, each decoded from its own start, so
-//! that any frame reads the same value whatever the transport did before:
-//! the head (play indices `offset_frames .. offset_frames + head`) is
-//! `decode_file` from `offset_frames`, and every other file frame `f` is
-//! `decode_file` from [`anchor_frame`]`(f, head_end)`, bit for bit (each
-//! within -120 dB of the whole file's decode).
+//! rate, read in segments each decoded from its own start, so that any
+//! frame reads the same value whatever the transport did before (and an
+//! offline render equals a real-time one that did not underrun): the head
+//! (play indices `offset_frames .. offset_frames + head`) is `decode_file`
+//! from `offset_frames`, and every other file frame `f` is `decode_file`
+//! from [`anchor_frame`]`(f, head_end)`, bit for bit. A PCM, FLAC or ALAC
+//! file at the render rate therefore plays its whole decode bit for bit; a
+//! resampled or lossy file differs from its whole decode only where a
+//! segment starts, by float rounding (measured: -186 dB for a 44.1 kHz
+//! FLAC and -192 dB for an MP3 played at 48 kHz, largest sample
+//! difference 6e-8).
 //!
 //! # Jumps
 //!
@@ -244,6 +248,9 @@ pub(crate) struct Layout {
 
 impl Layout {
     /// The play index after the head.
+    ///
+    /// # Realtime
+    /// Does not allocate, lock or panic.
     #[inline]
     fn head_end(&self) -> u64 {
         self.offset.saturating_add(self.head_len)

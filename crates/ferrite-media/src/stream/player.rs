@@ -21,6 +21,10 @@ use std::time::{Duration, Instant};
 /// Parameter table of [`FilePlayer`]: `gain`, linear, `0..=16`, default 1.
 pub const FILE_PLAYER_PARAMS: &[ParamSpec] = &[ParamSpec::new("gain", 0.0, 16.0)];
 
+/// Most chunk headers one ring keeps (a looped file of a few frames fills
+/// its ring up to this many chunks).
+const MAX_HEADERS: usize = 1 << 16;
+
 /// Position requests a player may have queued for the reader.
 const REQUEST_QUEUE: usize = 16;
 
@@ -70,6 +74,10 @@ enum Fetch {
 
 /// Plays a file streamed from disk.
 ///
+/// Created and dropped on the control side (dropping it frees its rings;
+/// the reader then drops its side of the stream). Its `process`, `reset`
+/// and `take_state` run on the audio thread.
+///
 /// ```no_run
 /// use ferrite_media::stream::{FilePlayer, FilePlayerOptions};
 /// let o = FilePlayerOptions { path: "take.flac".into(), start_frame: 0, offset_frames: 0, looped: false };
@@ -112,7 +120,11 @@ impl FilePlayer {
         let ring_frames = ((READ_AHEAD_SECONDS * f64::from(sample_rate)).ceil() as usize).max(CHUNK_FRAMES);
         let low_water = ((LOW_WATER_SECONDS * f64::from(sample_rate)).ceil() as usize).min(ring_frames);
         let (sp, sc) = RingBuffer::<f32>::new(ring_frames * ch);
-        let (hp, hc) = RingBuffer::<Header>::new(ring_frames / CHUNK_FRAMES * 2 + 16);
+        // Chunks are at most CHUNK_FRAMES long and end at segment anchors and
+        // at the file's end (a short looped file makes short chunks): room for
+        // a full ring of them, within a bound.
+        let shortest = (len.max(1) as usize).min(CHUNK_FRAMES);
+        let (hp, hc) = RingBuffer::<Header>::new((ring_frames / shortest * 2 + 16).min(MAX_HEADERS));
         let (rp, rc) = RingBuffer::<Request>::new(REQUEST_QUEUE);
         let shared = Arc::new(Shared::new(o.path.clone()));
         let head_end = layout.head_end();
@@ -582,6 +594,8 @@ impl Processor for FilePlayer {
         self.blocking = blocking;
     }
 
+    /// # Realtime
+    /// Does not allocate, lock or panic.
     fn overwrites_output(&self) -> bool {
         true
     }
