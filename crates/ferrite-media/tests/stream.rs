@@ -386,3 +386,32 @@ fn segments_differ_from_the_whole_decode_by_float_rounding_only() {
         }
     }
 }
+
+#[test]
+fn a_short_loop_wraps_seamlessly_many_times_and_an_offset_past_the_end_wraps_too() {
+    // 0.1 s: a wrap every 4800 frames, each one a re-read of the file.
+    let short = dir().join("short.wav");
+    {
+        static MADE: std::sync::Once = std::sync::Once::new();
+        MADE.call_once(|| {
+            let t = short.to_str().unwrap().to_string();
+            ffmpeg(&["-f", "lavfi", "-i", common::SOURCE_EXPR, "-t", "0.1", "-c:a", "pcm_f32le", &t]);
+        });
+    }
+    for (offset, block) in [(0u64, 37usize), (1000, 128), (200_000, 64)] {
+        let o = opts(&short, 100, offset, true);
+        let mut p = open(&o, 2, block, true);
+        assert_eq!(p.file_frames(), 4800);
+        let mut r = Reference::new(&p);
+        let out = render(&mut p, 2, 0, 100_000, block, None);
+        check(&mut r, &out, 0, None, &format!("short loop offset {offset} block {block}"));
+        assert!(out[1].iter().any(|&y| y != 0.0));
+    }
+    // In real time: once prefilled, the ring holds many wraps and plays them without a gap.
+    let mut p = open(&opts(&short, 0, 0, true), 2, 128, false);
+    let mut r = Reference::new(&p);
+    wait_ready(&mut p, 100_000);
+    let out = render(&mut p, 2, 0, 100_000, 128, None);
+    check(&mut r, &out, 0, None, "short loop in real time");
+    assert_eq!(p.status().underruns(), 0);
+}
