@@ -294,7 +294,9 @@ fn real_time_play_jumps_loops_and_state_hand_over_do_not_allocate() {
     assert!(out.iter().all(|c| c.iter().all(|&y| y == 0.0)), "the far jump played before its data");
     assert!(p2.status().underruns() >= 256);
     assert!(disk_underruns() >= before + 256);
+    let t = Instant::now();
     wait_ready(&mut p2, 50_000);
+    eprintln!("after a far jump the reader delivered 50000 frames in {:?}", t.elapsed());
     let (out, a) = run(&mut p2, far + 256, 20_000);
     allocs += a;
     check(&mut r, &out, far + 256, None, "after the reader caught up");

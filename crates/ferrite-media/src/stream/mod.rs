@@ -37,8 +37,19 @@
 //! `HEAD_SECONDS`), and a jump forwards inside the read-ahead already in the
 //! ring (the ring is skipped). Any other jump asks the reader for the new
 //! position; in real time the frames until it has delivered play as
-//! silence and count in [`disk_underruns`] (a few milliseconds: a seek and
-//! at most one segment's decode).
+//! silence and count in [`disk_underruns`]: up to the reader's poll
+//! interval plus a seek and the decode from the segment's anchor (at most
+//! [`SEEK_ANCHOR_FRAMES`]), tens of milliseconds (measured: 45 ms to
+//! deliver 50000 frames after a far jump into a resampled FLAC, on a loaded
+//! 2-core machine). The jump is position-locked: the frames after it play
+//! at their transport positions once the data is there, never late.
+//!
+//! A stream reads its file again (reopens it) whenever it reaches a
+//! segment anchored at the file's frame 0: at every loop wrap and after a
+//! jump there. A file deleted while streaming plays on from the open
+//! handle until then; a file truncated or damaged while streaming stops
+//! its player (silence) with an error in [`StreamStatus::error`] and
+//! [`take_stream_errors`].
 
 mod player;
 mod reader;

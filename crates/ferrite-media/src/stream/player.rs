@@ -430,6 +430,11 @@ impl FilePlayer {
                 ));
                 return false;
             }
+            if let Some(r) = self.stream.pending {
+                if self.stream.requests.push(r).is_ok() {
+                    self.stream.pending = None;
+                }
+            }
             spins += 1;
             if spins < 64 {
                 std::hint::spin_loop();
