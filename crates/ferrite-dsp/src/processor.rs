@@ -343,6 +343,14 @@ pub trait Processor: Send {
         false
     }
 
+    /// An offline render calls this with `true` before rendering: a
+    /// processor fed by another thread (a file streamed by a reader thread)
+    /// then waits for its data instead of playing silence. Runs on the
+    /// control side. Default: nothing.
+    fn set_blocking(&mut self, blocking: bool) {
+        let _ = blocking;
+    }
+
     /// `self` as `Any`, for [`Processor::take_state`] downcasts.
     fn as_any_mut(&mut self) -> &mut dyn core::any::Any;
 }

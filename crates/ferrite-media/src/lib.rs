@@ -1,7 +1,7 @@
 //! Files for ferrite-audio: probing and decoding every common format
 //! (symphonia), band-limited resampling (rubato), and the pieces that move
 //! file data between disk and the render without the audio thread touching
-//! a file.
+//! a file ([`stream`]: the reader thread and the `filePlayer` processor).
 //!
 //! Threads: everything here runs on the control side (a render thread, a
 //! reader or writer thread, a napi worker), never on the audio thread,
@@ -16,6 +16,7 @@ pub mod probe;
 pub mod resample;
 pub mod writer;
 pub mod writer_thread;
+pub mod stream;
 
 pub use decode::{convert_channels, decode_file, DecodeOptions, Decoded, Decoder, ResampledReader};
 pub use error::{MediaError, MediaErrorKind, Result};
@@ -23,3 +24,4 @@ pub use probe::{probe_file, AudioFileInfo};
 pub use resample::{resample, StreamResampler};
 pub use writer::{AudioFileWriter, BitDepth, FileFormat};
 pub use writer_thread::FileSink;
+pub use stream::{disk_underruns, take_stream_errors, FilePlayer, FilePlayerOptions, StreamStatus, FILE_PLAYER_PARAMS};

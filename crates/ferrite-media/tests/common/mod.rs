@@ -35,6 +35,9 @@ pub const SOURCE_EXPR: &str =
 
 /// A fixture made from the source with `encode` options, named `name`, once.
 pub fn fixture(name: &str, encode: &[&str]) -> PathBuf {
+    // Tests of one binary run in parallel and may ask for the same fixture.
+    static MAKING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = MAKING.lock().unwrap_or_else(|e| e.into_inner());
     let p = dir().join(name);
     if !p.exists() {
         let tmp = dir().join(format!("tmp-{name}"));
