@@ -246,3 +246,19 @@ test('a player at another rate is resampled: a 44.1 kHz buffer plays at its pitc
   t.deepEqual(r.channels[1], want[1])
   t.throws(() => g.player({ channels: d.channels, sampleRate: 0 }), { instanceOf: RangeError })
 })
+
+test('filePlayer streams a file at another rate: renderOffline equals decodeFile at the render rate', async (t) => {
+  const src = fixture(dir, 'lame.mp3', ['-c:a', 'libmp3lame', '-b:a', '192k'])
+  const g = new Graph()
+  g.chain(g.filePlayer({ path: src, startFrame: 100, offsetFrames: 4800, gain: 1 }), g.output)
+  const r = await renderOffline(g, { sampleRate: 48000, frames: 48000 * 3 })
+  const d = await decodeFile(src, { sampleRate: 48000 })
+  let worst = 0
+  for (let i = 0; i < 48000 * 3 - 4800 - 100; i++) worst = Math.max(worst, Math.abs(r.channels[1][100 + i] - d.channels[1][4800 + i]))
+  t.true(worst <= 1e-6, `worst difference ${worst}`)
+  t.true(r.channels[0].subarray(0, 100).every((x) => x === 0))
+  t.throws(() => g.filePlayer({ path: '' }), { instanceOf: TypeError })
+  const bad = new Graph()
+  bad.chain(bad.filePlayer({ path: join(dir, 'missing.flac') }), bad.output)
+  await t.throwsAsync(renderOffline(bad, { sampleRate: 48000, frames: 10 }), { message: /filePlayer #2: .*missing\.flac: no such file/ })
+})

@@ -168,6 +168,12 @@ fn events_loop(
                 meter_names.iter().cloned().zip(s.acc.iter_mut().map(Accumulated::take)).collect();
             s.callback.call(payload, ThreadsafeFunctionCallMode::NonBlocking);
         }
+        // A file player whose stream failed plays silence; say why.
+        for e in ferrite_media::take_stream_errors() {
+            for (_, f) in subs.errors.iter() {
+                f.call(format!("[ferrite:Error] Engine: filePlayer: {e}"), ThreadsafeFunctionCallMode::NonBlocking);
+            }
+        }
         if let Some(errors) = errors.as_ref() {
             while let Ok(e) = errors.try_recv() {
                 for (_, f) in subs.errors.iter() {
@@ -190,6 +196,8 @@ pub struct NativeEngine {
     sample_rate: u32,
     buffer_size: u32,
     channels: u32,
+    /// The process-wide disk-underrun count when this engine opened.
+    disk_underruns_at_open: u64,
 }
 
 /// Opens the backend on a worker thread (device enumeration can take a while).
@@ -240,6 +248,7 @@ fn open(null: bool, config: &StreamConfig) -> std::result::Result<NativeEngine, 
         shared,
         events: Some(Events { tx, thread: Some(thread) }),
         subs,
+        disk_underruns_at_open: ferrite_media::disk_underruns(),
     })
 }
 
@@ -307,6 +316,7 @@ pub struct NativeEngineStats {
     pub realtime_priority: bool,
     pub denormals_flushed: bool,
     pub simd: String,
+    pub disk_underruns: f64,
 }
 
 #[napi]
@@ -516,6 +526,7 @@ impl NativeEngine {
             realtime_priority: s.realtime_priority,
             denormals_flushed: s.denormals_flushed,
             simd: crate::simd_name(),
+            disk_underruns: ferrite_media::disk_underruns().saturating_sub(self.disk_underruns_at_open) as f64,
         }
     }
 

@@ -32,6 +32,8 @@ export interface EngineStats {
     denormalsFlushed: boolean;
     /** The kernel set chosen at run time. */
     simd: string;
+    /** Frames that `filePlayer`s played as silence because the disk was late (since the engine opened). */
+    diskUnderruns: number;
 }
 /** Options of {@link Engine.open}. */
 export interface EngineOpenOptions {

@@ -63,6 +63,28 @@ export declare class Graph {
         loop?: boolean;
         startFrame?: number;
     }): NodeRef;
+    /**
+     * Streams an audio file from disk (any format {@link probeFile} reads),
+     * resampled to the render's rate, in constant memory whatever the file's
+     * length: a reader thread decodes ahead into a lock-free ring (4 s, refilled
+     * below 3 s; the first 1.5 s from `offsetFrames` are kept, so a jump back to
+     * the start is instant), and the audio thread never touches the file.
+     * Transport frame `p` plays file frame `offsetFrames + (p - startFrame)`
+     * (at the render's rate): silence before `startFrame` and after the end, or,
+     * with `loop`, the file again from its first frame. Render channel `c` plays
+     * file channel `c mod n`. `gain` is a parameter (linear, 0..16, default 1).
+     * Offline renders wait for the file's data (never a missing sample); in real
+     * time a late read plays silence and counts in `stats().diskUnderruns`. The
+     * file is opened when the graph is rendered or set: a file that cannot be
+     * read is an `Error` naming it.
+     */
+    filePlayer(o: {
+        path: string;
+        startFrame?: number;
+        offsetFrames?: number;
+        loop?: boolean;
+        gain?: number;
+    }): NodeRef;
     /** A linear gain (default 1). */
     gain(o?: {
         gain?: number;

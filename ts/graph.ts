@@ -133,6 +133,38 @@ export class Graph {
     return this.#add('player', {}, options, { channels })
   }
 
+  /**
+   * Streams an audio file from disk (any format {@link probeFile} reads),
+   * resampled to the render's rate, in constant memory whatever the file's
+   * length: a reader thread decodes ahead into a lock-free ring (4 s, refilled
+   * below 3 s; the first 1.5 s from `offsetFrames` are kept, so a jump back to
+   * the start is instant), and the audio thread never touches the file.
+   * Transport frame `p` plays file frame `offsetFrames + (p - startFrame)`
+   * (at the render's rate): silence before `startFrame` and after the end, or,
+   * with `loop`, the file again from its first frame. Render channel `c` plays
+   * file channel `c mod n`. `gain` is a parameter (linear, 0..16, default 1).
+   * Offline renders wait for the file's data (never a missing sample); in real
+   * time a late read plays silence and counts in `stats().diskUnderruns`. The
+   * file is opened when the graph is rendered or set: a file that cannot be
+   * read is an `Error` naming it.
+   */
+  filePlayer(o: { path: string; startFrame?: number; offsetFrames?: number; loop?: boolean; gain?: number }): NodeRef {
+    const w = this.#where('filePlayer')
+    const opts = checkObject(w, o, false)
+    checkKeys(w, opts, ['path', 'startFrame', 'offsetFrames', 'loop', 'gain'])
+    if (typeof opts.path !== 'string' || opts.path.length === 0) throw new TypeError(`${w}: 'path' must be a non-empty string, got ${describe(opts.path)}`)
+    const options: Record<string, unknown> = { path: opts.path }
+    if (opts.startFrame !== undefined) options.startFrame = checkFrames(w, 'startFrame', opts.startFrame)
+    if (opts.offsetFrames !== undefined) options.offsetFrames = checkFrames(w, 'offsetFrames', opts.offsetFrames)
+    if (opts.loop !== undefined) {
+      if (typeof opts.loop !== 'boolean') throw new TypeError(`${w}: 'loop' must be a boolean, got ${describe(opts.loop)}`)
+      options.loop = opts.loop
+    }
+    const params: Record<string, number> = {}
+    if (opts.gain !== undefined) params.gain = checkNumber(w, 'gain', opts.gain)
+    return this.#add('filePlayer', params, options)
+  }
+
   /** A linear gain (default 1). */
   gain(o?: { gain?: number }): NodeRef {
     const w = this.#where('gain')
@@ -276,7 +308,7 @@ export class Graph {
     const t = this.#record('connect', to, 'to')
     const label = (r: NodeRecord) => `${r.ref.type} #${r.ref.id}`
     if (f.ref.type === 'output') throw new TypeError(`connect: ${label(f)} is the master output and has no outgoing connections`)
-    if (['input', 'oscillator', 'constant', 'player'].includes(t.ref.type)) {
+    if (['input', 'oscillator', 'constant', 'player', 'filePlayer'].includes(t.ref.type)) {
       throw new TypeError(`connect: ${label(t)} takes no input (${label(f)} → ${label(t)})`)
     }
     if (this.#edges.some(([a, b]) => a === f.ref.id && b === t.ref.id)) return this
@@ -461,6 +493,8 @@ export class Graph {
           case 'player':
             if ('channels' in options) options.channels = audio('options.channels', options.channels)
             return g.player(both())
+          case 'filePlayer':
+            return g.filePlayer(both())
           case 'convolver':
             if ('ir' in options) options.ir = audio('options.ir', options.ir)
             return g.convolver(both())

@@ -123,6 +123,7 @@ pub const NODE_TYPES: &[&str] = &[
     "oscillator",
     "constant",
     "player",
+    "filePlayer",
     "gain",
     "pan",
     "biquad",
@@ -378,6 +379,31 @@ pub fn build(desc: &NodeDesc, ctx: &BuildContext<'_>) -> Result<BuiltNode> {
                 )));
             }
             (Role::Source, vec![], Some(Box::new(player::Player::new(chans, looped, start))))
+        }
+        "filePlayer" => {
+            let path = opts.string("path", None)?;
+            if path.is_empty() {
+                return Err(EngineError::type_error(format!("{label}: option 'path' must be a non-empty string")));
+            }
+            let frame_opt = |opts: &mut Options<'_>, key: &'static str| -> Result<u64> {
+                match opts.get(key) {
+                    Some(v) => Ok(frames_value(v, &format!("{label}: option '{key}'"))? as u64),
+                    None => Ok(0),
+                }
+            };
+            let start_frame = frame_opt(&mut opts, "startFrame")?;
+            let offset_frames = frame_opt(&mut opts, "offsetFrames")?;
+            let looped = opts.boolean("loop", false)?;
+            if ctx.sample_rate.fract() != 0.0 {
+                return Err(EngineError::range(format!(
+                    "{label}: the render's sample rate {} must be a whole number of Hz to stream a file",
+                    show(ctx.sample_rate)
+                )));
+            }
+            let o = ferrite_media::FilePlayerOptions { path: path.into(), start_frame, offset_frames, looped };
+            let player = ferrite_media::FilePlayer::open(&o, ctx.sample_rate as u32, ctx.channels, 0)
+                .map_err(|e| EngineError::other(format!("{label}: {}", e.message)))?;
+            (Role::Source, vec![pd("gain", 1.0, Limit::Range(0.0, 16.0))], Some(Box::new(player)))
         }
         "gain" => (Role::Effect, vec![pd("gain", 1.0, Limit::Range(-1e6, 1e6))], Some(Box::new(gain::Gain::new()))),
         "pan" => (Role::Effect, vec![pd("pan", 0.0, Limit::Range(-1.0, 1.0))], Some(Box::new(pan::Pan::new()))),

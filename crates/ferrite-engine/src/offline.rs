@@ -62,7 +62,7 @@ pub fn render_offline(
         )));
     }
     let mut compiled = compile(desc, settings, buffers)?;
-    prepare_offline(&mut compiled.graph);
+    crate::files::prepare_offline(&mut compiled.graph);
     let frames = req.frames as usize;
     let mut out: Vec<Vec<f32>> = Vec::with_capacity(req.channels);
     for _ in 0..req.channels {
@@ -112,6 +112,9 @@ pub fn render_offline(
             p.store(pos as u64, Ordering::Relaxed);
         }
     }
+    if let Some(e) = crate::files::stream_failure(g) {
+        return Err(EngineError::other(format!("renderOffline: {e}")));
+    }
     let meters = g
         .meters()
         .to_vec()
@@ -119,20 +122,6 @@ pub fn render_offline(
         .filter_map(|(name, idx)| g.processor_mut(idx).and_then(|p| reading_of(p, true)).map(|r| (name, r)))
         .collect();
     Ok(OfflineResult { channels: out, latency: g.latency(), meters })
-}
-
-/// Readies a compiled graph for an offline render: processors fed by
-/// another thread (file streams) wait for their data instead of playing
-/// silence, so an offline render never misses a sample.
-pub fn prepare_offline(g: &mut crate::graph::CompiledGraph) {
-    let _ = g;
-}
-
-/// The first stream error of a graph's file players, if any (an offline
-/// render fails with it rather than writing silence).
-pub fn stream_failure(g: &crate::graph::CompiledGraph) -> Option<String> {
-    let _ = g;
-    None
 }
 
 /// Output buffers of finished renders that their owner gave back

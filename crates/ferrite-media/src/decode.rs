@@ -475,8 +475,9 @@ pub fn decode_file(path: &Path, o: DecodeOptions) -> Result<Decoded> {
     let mut out: Vec<Vec<f32>> = Vec::with_capacity(n_file);
     for _ in 0..n_file {
         let mut c = Vec::new();
-        c.try_reserve_exact((len as usize).min(1 << 20))
-            .map_err(|_| MediaError::range(format!("decodeFile: {len} frames of {} do not fit in memory", path.display())))?;
+        c.try_reserve_exact((len as usize).min(1 << 20)).map_err(|_| {
+            MediaError::range(format!("decodeFile: {len} frames of {} do not fit in memory", path.display()))
+        })?;
         out.push(c);
     }
     if start > 0 {

@@ -14,14 +14,14 @@ pub mod error;
 mod mp4;
 pub mod probe;
 pub mod resample;
+pub mod stream;
 pub mod writer;
 pub mod writer_thread;
-pub mod stream;
 
 pub use decode::{convert_channels, decode_file, DecodeOptions, Decoded, Decoder, ResampledReader};
 pub use error::{MediaError, MediaErrorKind, Result};
 pub use probe::{probe_file, AudioFileInfo};
 pub use resample::{resample, StreamResampler};
+pub use stream::{disk_underruns, take_stream_errors, FilePlayer, FilePlayerOptions, StreamStatus, FILE_PLAYER_PARAMS};
 pub use writer::{AudioFileWriter, BitDepth, FileFormat};
 pub use writer_thread::FileSink;
-pub use stream::{disk_underruns, take_stream_errors, FilePlayer, FilePlayerOptions, StreamStatus, FILE_PLAYER_PARAMS};

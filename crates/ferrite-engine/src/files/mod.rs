@@ -5,10 +5,12 @@
 mod analyze;
 mod normalize;
 mod render;
+mod streams;
 
 pub use analyze::{analyze_file, analyze_with, FileAnalysis};
 pub use normalize::{normalize_file, NormalizeRequest, NormalizeResult};
 pub use render::{default_depth, render_to_file, writable, FileRenderRequest, FileRenderResult, RenderInput};
+pub use streams::{prepare_offline, stream_failure, wait_for_prefill, PREFILL_WAIT};
 
 use crate::error::EngineError;
 use ferrite_media::{MediaError, MediaErrorKind};

@@ -142,7 +142,7 @@ pub fn render_to_file(
     let rate = req.sample_rate as u32;
     let mut feed = Feed::open(&req.input, rate, req.channels)?;
     let mut compiled = compile(desc, settings, buffers)?;
-    crate::offline::prepare_offline(&mut compiled.graph);
+    super::prepare_offline(&mut compiled.graph);
     let writer = AudioFileWriter::create(&req.path, rate, req.channels, req.depth)?;
     let mut sink = FileSink::spawn(writer, QUEUE)?;
     let g = &mut compiled.graph;
@@ -153,7 +153,7 @@ pub fn render_to_file(
             sink.abort();
             return Err(EngineError::other(format!("renderToFile: {}: the render was aborted", req.path.display())));
         }
-        if let Some(e) = crate::offline::stream_failure(g) {
+        if let Some(e) = super::stream_failure(g) {
             sink.abort();
             return Err(EngineError::other(format!("renderToFile: {e}")));
         }
@@ -189,7 +189,7 @@ pub fn render_to_file(
         pos += chunk;
         progress.store(pos as u64, Ordering::Relaxed);
     }
-    if let Some(e) = crate::offline::stream_failure(g) {
+    if let Some(e) = super::stream_failure(g) {
         sink.abort();
         return Err(EngineError::other(format!("renderToFile: {e}")));
     }

@@ -84,7 +84,9 @@ impl EngineControl {
     /// callback (latest wins) and hands over the state of surviving nodes.
     pub fn set_graph(&mut self, desc: &GraphDesc, buffers: &SideBuffers) -> Result<()> {
         self.collect_garbage();
-        let compiled = compile(desc, self.settings, buffers)?;
+        let mut compiled = compile(desc, self.settings, buffers)?;
+        // New file players start playing with their first read-ahead in the ring.
+        crate::files::wait_for_prefill(&mut compiled.graph, crate::files::PREFILL_WAIT);
         self.generation += 1;
         // Removing a node or a connection would click: crossfade from the
         // previous graph. Adding nodes and connections, or changing values, swaps directly.
