@@ -410,18 +410,13 @@ pub trait BankFilter {
     fn store_bank(&mut self, bank: &BiquadBank, first_lane: usize);
 }
 
-/// `processor` as a [`BankFilter`] if it is a [`Biquad`] or an
-/// [`crate::eq::Eq`].
+/// `processor` as a [`BankFilter`] if it is one (a [`Biquad`] or an
+/// [`crate::eq::Eq`]): [`Processor::as_bank_filter`].
 ///
 /// # Realtime
-/// Does not allocate, lock or panic (a type check).
+/// Does not allocate, lock or panic.
 pub fn bank_filter(processor: &mut dyn Processor) -> Option<&mut dyn BankFilter> {
-    let any = processor.as_any_mut();
-    if any.is::<Biquad>() {
-        any.downcast_mut::<Biquad>().map(|b| b as &mut dyn BankFilter)
-    } else {
-        any.downcast_mut::<crate::eq::Eq>().map(|e| e as &mut dyn BankFilter)
-    }
+    processor.as_bank_filter()
 }
 
 /// A biquad filter node: one [`BiquadType`] section per channel.
@@ -584,6 +579,10 @@ impl Processor for Biquad {
             }
             None => false,
         }
+    }
+
+    fn as_bank_filter(&mut self) -> Option<&mut dyn BankFilter> {
+        Some(self)
     }
 
     fn as_any_mut(&mut self) -> &mut dyn core::any::Any {
