@@ -7,8 +7,6 @@
 
 use super::{amplitude, clamp_q, coefficients, design, trig, BiquadType, Coeffs};
 use crate::kernels::{simd_level, BiquadBank, BiquadCascade, SimdLevel, MAX_CASCADE_STAGES};
-#[cfg(doc)]
-use crate::processor::Processor;
 use crate::processor::{Bus, ParamBlock, ProcessContext};
 
 /// Whether the kernels fuse `a·b + c` at `level` (AVX2, AVX-512, NEON).
