@@ -240,6 +240,10 @@ impl Processor for Eq {
             }
     }
 
+    fn as_bank_filter(&mut self) -> Option<&mut dyn BankFilter> {
+        Some(self)
+    }
+
     fn as_any_mut(&mut self) -> &mut dyn core::any::Any {
         self
     }

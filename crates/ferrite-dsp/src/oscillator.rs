@@ -48,7 +48,7 @@
 //! [`crate::wavetable`]).
 //!
 //! The shared tables are built on the first `prepare` of a saw, square or
-//! triangle (about 10-30 ms once per process in release builds); a host can
+//! triangle (once per process); a host can
 //! call [`wavetable::bank`] at start-up to take that off graph compilation.
 
 use core::f64::consts::PI;

@@ -351,6 +351,17 @@ pub trait Processor: Send {
         let _ = blocking;
     }
 
+    /// `self` as a [`crate::biquad::BankFilter`] if its constant-parameter
+    /// blocks can run as lanes of a [`crate::kernels::BiquadBank`] (a
+    /// `Biquad` or an `Eq`; see [`crate::biquad::bank_filter`]). Default
+    /// `None`.
+    ///
+    /// # Realtime
+    /// Does not allocate, lock or panic.
+    fn as_bank_filter(&mut self) -> Option<&mut dyn crate::biquad::BankFilter> {
+        None
+    }
+
     /// `self` as `Any`, for [`Processor::take_state`] downcasts.
     fn as_any_mut(&mut self) -> &mut dyn core::any::Any;
 }

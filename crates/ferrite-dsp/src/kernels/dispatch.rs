@@ -195,6 +195,61 @@ pub(crate) fn avx2_allowed() -> bool {
     }
 }
 
+/// The level of code that has a plain build and `#[target_feature]` builds
+/// of the same Rust body (the compressor and its block math, see
+/// [`runnable_fused`] and [`runnable_autovec`]): [`SimdLevel::Avx512`] where
+/// the CPU runs AVX-512F, AVX2 and FMA and `FERRITE_SIMD` allows AVX-512,
+/// else [`SimdLevel::Avx2`] where it runs AVX2 and `FERRITE_SIMD` allows it,
+/// else [`SimdLevel::Scalar`]. Call it on the control side first (see
+/// [`avx2_allowed`]).
+pub(crate) fn autovec_level() -> SimdLevel {
+    if avx2_allowed() {
+        if runnable_fused(simd_level()) == SimdLevel::Avx512 {
+            SimdLevel::Avx512
+        } else {
+            SimdLevel::Avx2
+        }
+    } else {
+        SimdLevel::Scalar
+    }
+}
+
+/// `level` lowered to a build of code that fuses its multiply-adds
+/// explicitly (`f64::mul_add`, the block `ln`/`exp`):
+/// [`SimdLevel::Avx512`] when the CPU runs AVX-512F, AVX2 and FMA,
+/// [`SimdLevel::Avx2`] when it runs AVX2 and FMA, else
+/// [`SimdLevel::Scalar`] (the plain build).
+///
+/// # Realtime
+/// Atomic loads only after start-up.
+#[inline]
+pub(crate) fn runnable_fused(level: SimdLevel) -> SimdLevel {
+    // The kernels' AVX2 level is detected together with FMA.
+    let fma = runnable(SimdLevel::Avx2) == SimdLevel::Avx2;
+    match runnable(level) {
+        SimdLevel::Avx512 if fma => SimdLevel::Avx512,
+        SimdLevel::Avx512 | SimdLevel::Avx2 if fma => SimdLevel::Avx2,
+        _ => SimdLevel::Scalar,
+    }
+}
+
+/// `level` (one of [`autovec_level`]'s) lowered to a build of plain code
+/// compiled for a wider target: [`SimdLevel::Avx512`] as in
+/// [`runnable_fused`] (built with AVX-512F, AVX2 and FMA), else
+/// [`SimdLevel::Avx2`] for an AVX2 or AVX-512 `level` where
+/// [`avx2_allowed`] (built with AVX2 only), else [`SimdLevel::Scalar`].
+///
+/// # Realtime
+/// Atomic loads only after start-up.
+#[inline]
+pub(crate) fn runnable_autovec(level: SimdLevel) -> SimdLevel {
+    match runnable_fused(level) {
+        SimdLevel::Avx512 => SimdLevel::Avx512,
+        _ if matches!(level, SimdLevel::Avx2 | SimdLevel::Avx512) && avx2_allowed() => SimdLevel::Avx2,
+        _ => SimdLevel::Scalar,
+    }
+}
+
 /// Lowers `level` to one this CPU can run (a level the hardware lacks would
 /// be undefined behaviour). Kernels call this on every passed-in level.
 ///

@@ -64,9 +64,11 @@ pub mod biquad_cascade;
 pub mod cmac;
 pub mod dispatch;
 pub mod gain;
+pub(crate) mod math;
 pub mod mix;
 pub mod osc;
 pub mod scan;
+pub(crate) mod smooth;
 
 #[cfg(target_arch = "aarch64")]
 mod arm;

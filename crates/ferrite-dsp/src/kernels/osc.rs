@@ -338,8 +338,8 @@ mod avx2 {
     fn read8(level: &TableLevel<'_>, p: u64, inc: u64, t: __m256) -> (__m256d, __m256d) {
         let shift = 64 - level.bits;
         let ptr = level.data.as_ptr();
-        // Indices from the scalar phase, not extracted from `q0`/`q1`: the
-        // extraction measured 20% slower on Zen 3.
+        // Indices from the scalar phase, not extracted from `q0`/`q1` (see
+        // benches/README.md for why).
         let mut q = p;
         let mut load = || {
             let i = (q >> shift) as usize;
