@@ -81,7 +81,7 @@ function median(xs) {
 
 const pad = (s, n) => String(s).padEnd(n)
 const lpad = (s, n) => String(s).padStart(n)
-const errText = (e) => String(e?.message ?? e).split('\n').slice(0, 6).join('\n    ')
+const errText = (e) => String(e?.message ?? e).trim().split('\n').slice(0, 6).join('\n    ')
 const fmt = (x, d = 1) => (typeof x === 'number' && Number.isFinite(x) ? x.toFixed(d) : x === -Infinity ? '-inf' : 'n/a')
 const mb = (kb) => kb / 1024
 
@@ -169,7 +169,12 @@ function cached(name, make) {
   const tmp = path.join(CACHE, `tmp-${name}`)
   const t0 = Date.now()
   process.stderr.write(`  making ${name}...`)
-  make(tmp)
+  try {
+    make(tmp)
+  } catch (e) {
+    rmSync(tmp, { force: true })
+    throw e
+  }
   renameSync(tmp, p)
   process.stderr.write(` ${((Date.now() - t0) / 1000).toFixed(1)} s\n`)
   return p
@@ -188,18 +193,29 @@ const PROGRAMME = [
   '[shaped][tones]amix=inputs=2:normalize=0:duration=shortest[out]',
 ].join(';')
 
+/** The fixtures' paths; one that cannot be made (e.g. no MP3 encoder) is null, with the error printed. */
 function makeFixtures() {
   mkdirSync(CACHE, { recursive: true })
   const v = `v${FIXTURE_VERSION}`
-  const wav = cached(`programme-3min-${v}.wav`, (tmp) =>
-    ffmpeg(['-filter_complex', PROGRAMME, '-map', '[out]', '-c:a', 'pcm_s16le', '-f', 'wav', tmp]),
-  )
-  const flac = cached(`programme-3min-${v}.flac`, (tmp) => ffmpeg(['-i', wav, '-c:a', 'flac', '-sample_fmt', 's16', '-f', 'flac', tmp]))
-  const mp3 = cached(`programme-3min-${v}.mp3`, (tmp) => ffmpeg(['-i', wav, '-c:a', 'libmp3lame', '-b:a', '192k', '-f', 'mp3', tmp]))
-  const long = cached(`programme-30min-${v}.flac`, (tmp) =>
-    ffmpeg(['-stream_loop', String(LONG_REPEATS - 1), '-i', wav, '-c:a', 'flac', '-sample_fmt', 's16', '-f', 'flac', tmp]),
-  )
-  return { wav, flac, mp3, long }
+  const tryMake = (name, make) => {
+    try {
+      return cached(name, make)
+    } catch (e) {
+      process.stderr.write('\n')
+      console.log(`making ${name} FAILED: ${errText(e)}`)
+      return null
+    }
+  }
+  const wav = tryMake(`programme-3min-${v}.wav`, (tmp) => ffmpeg(['-filter_complex', PROGRAMME, '-map', '[out]', '-c:a', 'pcm_s16le', '-f', 'wav', tmp]))
+  if (!wav) return null
+  return {
+    wav,
+    flac: tryMake(`programme-3min-${v}.flac`, (tmp) => ffmpeg(['-i', wav, '-c:a', 'flac', '-sample_fmt', 's16', '-f', 'flac', tmp])),
+    mp3: tryMake(`programme-3min-${v}.mp3`, (tmp) => ffmpeg(['-i', wav, '-c:a', 'libmp3lame', '-b:a', '192k', '-f', 'mp3', tmp])),
+    long: tryMake(`programme-30min-${v}.flac`, (tmp) =>
+      ffmpeg(['-stream_loop', String(LONG_REPEATS - 1), '-i', wav, '-c:a', 'flac', '-sample_fmt', 's16', '-f', 'flac', tmp]),
+    ),
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -260,7 +276,7 @@ async function speed(files, api, useTime) {
     { name: 'WAV', file: files.wav, goal: 5 },
     { name: 'FLAC', file: files.flac, goal: 5 },
     { name: 'MP3', file: files.mp3, goal: 3 },
-  ]
+  ].filter((f) => f.file)
   const rows = []
   for (const f of formats) {
     const times = { ffmpeg: [], cli: [], inproc: [] }
@@ -387,6 +403,10 @@ function printSpeed(rows) {
 async function memory(files, useTime) {
   if (!useTime) {
     console.log('MEMORY: skipped, GNU time (/usr/bin/time) is not installed (apt-get install time)')
+    return
+  }
+  if (!files.long) {
+    console.log('MEMORY: skipped, the 30-minute FLAC could not be made')
     return
   }
   const long = files.long
