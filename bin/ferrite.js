@@ -128,9 +128,16 @@ function progressBar(label, stream) {
   }
 }
 
+/** Largest graph file read (a graph with its buffers inline is a few MB). */
+const MAX_GRAPH_BYTES = 256 * 1024 * 1024
+
 function readGraphFile(api, file) {
   let text
   try {
+    const st = fs.statSync(file)
+    if (st.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' })
+    if (!st.isFile()) throw Object.assign(new Error('is not a regular file (a device, FIFO or socket)'), { code: 'ENOTREG' })
+    if (st.size > MAX_GRAPH_BYTES) throw Object.assign(new Error(`is ${st.size} bytes; a graph file is at most ${MAX_GRAPH_BYTES}`), { code: 'EFBIG' })
     text = fs.readFileSync(file, 'utf8')
   } catch (e) {
     throw new Error(`cannot read graph file ${file}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`)

@@ -77,27 +77,14 @@ pub struct WavData {
     pub channels: Vec<Vec<f32>>,
 }
 
-/// Reads any PCM or float WAV file `hound` understands into f32 channels.
+/// Reads a WAV file (any PCM width or float; other formats ferrite-media
+/// decodes are read too) into f32 channels. The length a header claims is
+/// not trusted for memory (see `ferrite_media::decode_file`), so a short
+/// file that claims gigabytes is read as what it holds.
 pub fn read_wav(path: &Path) -> Result<WavData> {
-    let err = |e: hound::Error| EngineError::other(format!("readWav: cannot read '{}': {e}", path.display()));
-    let mut r = hound::WavReader::open(path).map_err(err)?;
-    let spec = r.spec();
-    let n = spec.channels.max(1) as usize;
-    let mut channels: Vec<Vec<f32>> = (0..n).map(|_| Vec::with_capacity(r.len() as usize / n)).collect();
-    match spec.sample_format {
-        hound::SampleFormat::Float => {
-            for (i, s) in r.samples::<f32>().enumerate() {
-                channels[i % n].push(s.map_err(err)?);
-            }
-        }
-        hound::SampleFormat::Int => {
-            let scale = 1.0 / (1u64 << (spec.bits_per_sample.clamp(1, 32) - 1)) as f64;
-            for (i, s) in r.samples::<i32>().enumerate() {
-                channels[i % n].push((f64::from(s.map_err(err)?) * scale) as f32);
-            }
-        }
-    }
-    Ok(WavData { sample_rate: spec.sample_rate, channels })
+    let d = ferrite_media::decode_file(path, ferrite_media::DecodeOptions::default())
+        .map_err(|e| EngineError::other(format!("readWav: cannot read {}", e.message)))?;
+    Ok(WavData { sample_rate: d.sample_rate, channels: d.channels })
 }
 
 #[cfg(test)]
