@@ -112,17 +112,76 @@ fn tap_bounds(tap_bound: &[f64; TAPS], w: &[f64; TAPS + LANES - 1]) -> [f64; LAN
     out
 }
 
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::TAPS;
+    use core::arch::x86_64::*;
+
+    /// The largest `|dot(phase, window)|` over the phases in `grouped` (4
+    /// phases of `TAPS` coefficients per group), NaN ignored, 0 if none.
+    /// Each lane is one phase and sums exactly as [`super::dot`] does: four
+    /// partial sums (taps j ≡ k mod 4, in order, from 0.0), then
+    /// `(s0 + s1) + (s2 + s3)`; multiply then add, no FMA. So every value has
+    /// the same bits as the plain build's.
+    /// Safety: the CPU supports AVX2.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn phases_max_avx2(grouped: &[f64], window: &[f64; TAPS]) -> f64 {
+        let mut xs = [_mm256_setzero_pd(); TAPS / 4];
+        for (m, v) in xs.iter_mut().enumerate() {
+            // SAFETY: 4·m + 3 < TAPS: the four loaded values are in `window`.
+            *v = unsafe { _mm256_loadu_pd(window.as_ptr().add(4 * m)) };
+        }
+        let sign = _mm256_set1_pd(-0.0);
+        let mut best = _mm256_setzero_pd();
+        for group in grouped.chunks_exact(4 * TAPS) {
+            let mut acc = [_mm256_setzero_pd(); 4];
+            for (p, a) in acc.iter_mut().enumerate() {
+                for (m, x) in xs.iter().enumerate() {
+                    // SAFETY: p·TAPS + 4·m + 3 < 4·TAPS = group.len().
+                    let c = unsafe { _mm256_loadu_pd(group.as_ptr().add(p * TAPS + 4 * m)) };
+                    *a = _mm256_add_pd(*a, _mm256_mul_pd(c, *x));
+                }
+            }
+            // [a0+a1, b0+b1, a2+a3, b2+b3] and the same for c, d.
+            let ab = _mm256_hadd_pd(acc[0], acc[1]);
+            let cd = _mm256_hadd_pd(acc[2], acc[3]);
+            let lo = _mm256_permute2f128_pd(ab, cd, 0x20);
+            let hi = _mm256_permute2f128_pd(ab, cd, 0x31);
+            let v = _mm256_andnot_pd(sign, _mm256_add_pd(lo, hi));
+            // maxpd returns its second operand when the first is NaN: `best`
+            // never takes a NaN.
+            best = _mm256_max_pd(v, best);
+        }
+        let mut lanes = [0.0f64; 4];
+        // SAFETY: `lanes` holds four f64.
+        unsafe { _mm256_storeu_pd(lanes.as_mut_ptr(), best) };
+        lanes.iter().fold(0.0f64, |m, v| m.max(*v))
+    }
+}
+
 /// The interpolator's read-only tables, borrowed apart from the history.
 struct Tables<'a> {
     coefs: &'a [f64],
+    /// `coefs` padded with zero phases to a multiple of 4 phases.
+    grouped: &'a [f64],
     tap_bound: &'a [f64; TAPS],
     gain_bound: f64,
 }
 
 impl Tables<'_> {
     /// Every phase of the window ending at one frame, into `peak`.
+    /// `WIDE`: the caller is compiled for AVX2 and the CPU runs it.
     #[inline(always)]
-    fn frame(&self, window: &[f64; TAPS], peak: &mut f64, floor: &mut f64) {
+    fn frame<const WIDE: bool>(&self, window: &[f64; TAPS], peak: &mut f64, floor: &mut f64) {
+        #[cfg(target_arch = "x86_64")]
+        if WIDE && self.coefs.len() > TAPS {
+            // SAFETY: `WIDE` is true only in the AVX2 build, which runs only
+            // when the CPU has AVX2.
+            *peak = peak.max(unsafe { x86::phases_max_avx2(self.grouped, window) });
+            *floor = floor.max(*peak);
+            return;
+        }
         for phase in self.coefs.chunks_exact(TAPS) {
             if let Ok(phase) = <&[f64; TAPS]>::try_from(phase) {
                 *peak = peak.max(dot(phase, window).abs());
@@ -137,7 +196,7 @@ impl Tables<'_> {
     /// by `gain_bound` times the largest input they read, then per frame by
     /// the tap bound.
     #[inline(always)]
-    fn scan(&self, src: &[f64], peak: &mut f64, floor: &mut f64) {
+    fn scan<const WIDE: bool>(&self, src: &[f64], peak: &mut f64, floor: &mut f64) {
         let frames = (src.len() + 1).saturating_sub(TAPS);
         let mut k = 0;
         while k < frames {
@@ -158,14 +217,14 @@ impl Tables<'_> {
                                 continue;
                             }
                             if let Some(Ok(window)) = w.get(l..l + TAPS).map(<&[f64; TAPS]>::try_from) {
-                                self.frame(window, peak, floor);
+                                self.frame::<WIDE>(window, peak, floor);
                             }
                         }
                     }
                     k += LANES;
                 } else {
                     if let Some(Ok(window)) = src.get(k..k + TAPS).map(<&[f64; TAPS]>::try_from) {
-                        self.frame(window, peak, floor);
+                        self.frame::<WIDE>(window, peak, floor);
                     }
                     k += 1;
                 }
@@ -179,6 +238,10 @@ impl Tables<'_> {
 pub(crate) struct TruePeak {
     /// Phases 1..factor, `TAPS` coefficients each, oldest input first.
     coefs: Box<[f64]>,
+    /// `coefs` followed by zero phases up to a multiple of 4 phases, for the
+    /// AVX2 build's four phases per vector (a zero phase yields 0 or NaN,
+    /// neither of which can change a maximum that ignores NaN).
+    grouped: Box<[f64]>,
     /// Largest sum of absolute coefficients over the phases: no interpolated
     /// value exceeds it times the largest input in its window.
     gain_bound: f64,
@@ -226,8 +289,11 @@ impl TruePeak {
             }
             coefs.extend_from_slice(&c);
         }
+        let mut grouped = coefs.clone();
+        grouped.resize(coefs.len().div_ceil(4 * TAPS) * 4 * TAPS, 0.0);
         Self {
             coefs: coefs.into_boxed_slice(),
+            grouped: grouped.into_boxed_slice(),
             gain_bound,
             tap_bound,
             history: vec![0.0; channels * 2 * TAPS].into_boxed_slice(),
@@ -264,11 +330,16 @@ impl TruePeak {
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
     unsafe fn channel_block_avx2(&mut self, c: usize, x: &[f64], known_max: f64) -> f64 {
-        self.channel_block_plain(c, x, known_max)
+        self.channel_block_impl::<true>(c, x, known_max)
     }
 
-    #[inline(always)]
     fn channel_block_plain(&mut self, c: usize, x: &[f64], known_max: f64) -> f64 {
+        self.channel_block_impl::<false>(c, x, known_max)
+    }
+
+    /// `WIDE`: compiled inside [`Self::channel_block_avx2`].
+    #[inline(always)]
+    fn channel_block_impl<const WIDE: bool>(&mut self, c: usize, x: &[f64], known_max: f64) -> f64 {
         let Some(hist) = self.history.chunks_exact_mut(2 * TAPS).nth(c) else {
             return 0.0;
         };
@@ -300,12 +371,17 @@ impl TruePeak {
             for (d, s) in head.iter_mut().skip(TAPS - 1).zip(x) {
                 *d = *s;
             }
-            let tables = Tables { coefs: &self.coefs, tap_bound: &self.tap_bound, gain_bound: self.gain_bound };
+            let tables = Tables {
+                coefs: &self.coefs,
+                grouped: &self.grouped,
+                tap_bound: &self.tap_bound,
+                gain_bound: self.gain_bound,
+            };
             if let Some(src) = head.get(..TAPS - 1 + n_head) {
-                tables.scan(src, &mut peak, &mut floor);
+                tables.scan::<WIDE>(src, &mut peak, &mut floor);
             }
             // Frames TAPS-1.. have their whole window inside the block.
-            tables.scan(x, &mut peak, &mut floor);
+            tables.scan::<WIDE>(x, &mut peak, &mut floor);
         }
         // The ring after the block: only its last TAPS samples are kept.
         for (i, &v) in x.iter().enumerate().skip(x.len().saturating_sub(TAPS)) {
