@@ -12,8 +12,14 @@
 //!
 //! Cost: a block whose samples cannot produce a value above the channel's
 //! current maximum (block maximum × the filter's L1 gain bound ≤ maximum) is
-//! only written to the history, without interpolating; the reading is the
-//! same as if every phase had been computed.
+//! only written to the history, without interpolating. Inside a block that is
+//! interpolated, the same test skips each run of 16 output frames whose
+//! inputs cannot beat the maximum found so far, and a finer one (per tap, the
+//! largest coefficient magnitude over the phases, times the input's
+//! magnitude, summed) skips single frames. Both bounds carry a slack larger
+//! than the rounding of the dot products, so a skipped value is provably no
+//! larger than the maximum: the reading is the same, bit for bit, as if every
+//! phase had been computed.
 
 use core::f64::consts::PI;
 
@@ -64,14 +70,184 @@ fn dot(a: &[f64; TAPS], b: &[f64; TAPS]) -> f64 {
     (s0 + s1) + (s2 + s3)
 }
 
+/// Relative slack on the skipping bounds. A dot product of `TAPS` terms
+/// computed in f64 exceeds the exact `Σ |c|·|x|` by at most a relative
+/// `(TAPS + 2)·2⁻⁵³` (< 1e-14), and so does the computed bound fall short of
+/// it: `(1 + 1e-12)` covers both with room to spare.
+const BOUND_SLACK: f64 = 1.0 + 1e-12;
+/// Absolute slack on the skipping bounds, for the absolute error of
+/// products that underflow (each at most 2⁻¹⁰⁷⁵); below it nothing is skipped.
+const BOUND_FLOOR: f64 = 1e-300;
+/// Output frames per coarse skipping segment in [`Tables::scan`].
+const SEGMENT: usize = 16;
+/// Frames whose tap bounds are computed together in [`Tables::scan`].
+const LANES: usize = 4;
+
+/// Whether `bound` (a bound on a value's exact magnitude, computed in f64)
+/// proves that value, as computed, is no larger than `floor`. False for NaN.
+#[inline(always)]
+fn below(bound: f64, floor: f64) -> bool {
+    bound * BOUND_SLACK + BOUND_FLOOR <= floor
+}
+
+/// `Σ tap_bound[j]·|w[l + j]|` for the `LANES` consecutive windows of `w`,
+/// with four partial sums per window (the order does not matter: a bound).
+#[inline(always)]
+fn tap_bounds(tap_bound: &[f64; TAPS], w: &[f64; TAPS + LANES - 1]) -> [f64; LANES] {
+    let mut acc = [[0.0f64; LANES]; 4];
+    let mut j = 0;
+    while j + 3 < TAPS {
+        for (k, a) in acc.iter_mut().enumerate() {
+            let t = tap_bound[j + k];
+            for (l, v) in a.iter_mut().enumerate() {
+                *v += t * w[j + k + l].abs();
+            }
+        }
+        j += 4;
+    }
+    let mut out = [0.0f64; LANES];
+    for (l, o) in out.iter_mut().enumerate() {
+        *o = (acc[0][l] + acc[1][l]) + (acc[2][l] + acc[3][l]);
+    }
+    out
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::TAPS;
+    use core::arch::x86_64::*;
+
+    /// The largest `|dot(phase, window)|` over the phases in `grouped` (4
+    /// phases of `TAPS` coefficients per group), NaN ignored, 0 if none.
+    /// Each lane is one phase and sums exactly as [`super::dot`] does: four
+    /// partial sums (taps j ≡ k mod 4, in order, from 0.0), then
+    /// `(s0 + s1) + (s2 + s3)`; multiply then add, no FMA. So every value has
+    /// the same bits as the plain build's.
+    /// Safety: the CPU supports AVX2.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn phases_max_avx2(grouped: &[f64], window: &[f64; TAPS]) -> f64 {
+        let mut xs = [_mm256_setzero_pd(); TAPS / 4];
+        for (m, v) in xs.iter_mut().enumerate() {
+            // SAFETY: 4·m + 3 < TAPS: the four loaded values are in `window`.
+            *v = unsafe { _mm256_loadu_pd(window.as_ptr().add(4 * m)) };
+        }
+        let sign = _mm256_set1_pd(-0.0);
+        let mut best = _mm256_setzero_pd();
+        for group in grouped.chunks_exact(4 * TAPS) {
+            let mut acc = [_mm256_setzero_pd(); 4];
+            for (p, a) in acc.iter_mut().enumerate() {
+                for (m, x) in xs.iter().enumerate() {
+                    // SAFETY: p·TAPS + 4·m + 3 < 4·TAPS = group.len().
+                    let c = unsafe { _mm256_loadu_pd(group.as_ptr().add(p * TAPS + 4 * m)) };
+                    *a = _mm256_add_pd(*a, _mm256_mul_pd(c, *x));
+                }
+            }
+            // [a0+a1, b0+b1, a2+a3, b2+b3] and the same for c, d.
+            let ab = _mm256_hadd_pd(acc[0], acc[1]);
+            let cd = _mm256_hadd_pd(acc[2], acc[3]);
+            let lo = _mm256_permute2f128_pd(ab, cd, 0x20);
+            let hi = _mm256_permute2f128_pd(ab, cd, 0x31);
+            let v = _mm256_andnot_pd(sign, _mm256_add_pd(lo, hi));
+            // maxpd returns its second operand when the first is NaN: `best`
+            // never takes a NaN.
+            best = _mm256_max_pd(v, best);
+        }
+        let mut lanes = [0.0f64; 4];
+        // SAFETY: `lanes` holds four f64.
+        unsafe { _mm256_storeu_pd(lanes.as_mut_ptr(), best) };
+        lanes.iter().fold(0.0f64, |m, v| m.max(*v))
+    }
+}
+
+/// The interpolator's read-only tables, borrowed apart from the history.
+struct Tables<'a> {
+    coefs: &'a [f64],
+    /// `coefs` padded with zero phases to a multiple of 4 phases.
+    grouped: &'a [f64],
+    tap_bound: &'a [f64; TAPS],
+    gain_bound: f64,
+}
+
+impl Tables<'_> {
+    /// Every phase of the window ending at one frame, into `peak`.
+    /// `WIDE`: the caller is compiled for AVX2 and the CPU runs it.
+    #[inline(always)]
+    fn frame<const WIDE: bool>(&self, window: &[f64; TAPS], peak: &mut f64, floor: &mut f64) {
+        #[cfg(target_arch = "x86_64")]
+        if WIDE && self.coefs.len() > TAPS {
+            // SAFETY: `WIDE` is true only in the AVX2 build, which runs only
+            // when the CPU has AVX2.
+            *peak = peak.max(unsafe { x86::phases_max_avx2(self.grouped, window) });
+            *floor = floor.max(*peak);
+            return;
+        }
+        for phase in self.coefs.chunks_exact(TAPS) {
+            if let Ok(phase) = <&[f64; TAPS]>::try_from(phase) {
+                *peak = peak.max(dot(phase, window).abs());
+            }
+        }
+        *floor = floor.max(*peak);
+    }
+
+    /// Interpolates the frames whose windows are `src[k..k + TAPS]`, folding
+    /// their largest magnitude into `peak`, except frames proven unable to
+    /// exceed `floor` (which rises with `peak`): first per `SEGMENT` frames
+    /// by `gain_bound` times the largest input they read, then per frame by
+    /// the tap bound.
+    #[inline(always)]
+    fn scan<const WIDE: bool>(&self, src: &[f64], peak: &mut f64, floor: &mut f64) {
+        let frames = (src.len() + 1).saturating_sub(TAPS);
+        let mut k = 0;
+        while k < frames {
+            let seg = SEGMENT.min(frames - k);
+            let reach =
+                src.get(k..k + seg + TAPS - 1).map_or(f64::NAN, |w| w.iter().fold(0.0f64, |m, v| m.max(v.abs())));
+            if below(reach * self.gain_bound, *floor) {
+                k += seg;
+                continue;
+            }
+            let end = k + seg;
+            while k < end {
+                if k + LANES <= end {
+                    if let Some(Ok(w)) = src.get(k..k + TAPS + LANES - 1).map(<&[f64; TAPS + LANES - 1]>::try_from) {
+                        let bounds = tap_bounds(self.tap_bound, w);
+                        for (l, b) in bounds.iter().enumerate() {
+                            if below(*b, *floor) {
+                                continue;
+                            }
+                            if let Some(Ok(window)) = w.get(l..l + TAPS).map(<&[f64; TAPS]>::try_from) {
+                                self.frame::<WIDE>(window, peak, floor);
+                            }
+                        }
+                    }
+                    k += LANES;
+                } else {
+                    if let Some(Ok(window)) = src.get(k..k + TAPS).map(<&[f64; TAPS]>::try_from) {
+                        self.frame::<WIDE>(window, peak, floor);
+                    }
+                    k += 1;
+                }
+            }
+        }
+    }
+}
+
 /// The polyphase interpolator and each channel's input history.
 #[derive(Debug, Clone)]
 pub(crate) struct TruePeak {
     /// Phases 1..factor, `TAPS` coefficients each, oldest input first.
     coefs: Box<[f64]>,
+    /// `coefs` followed by zero phases up to a multiple of 4 phases, for the
+    /// AVX2 build's four phases per vector (a zero phase yields 0 or NaN,
+    /// neither of which can change a maximum that ignores NaN).
+    grouped: Box<[f64]>,
     /// Largest sum of absolute coefficients over the phases: no interpolated
     /// value exceeds it times the largest input in its window.
     gain_bound: f64,
+    /// Per tap, the largest absolute coefficient over the phases: no phase's
+    /// value exceeds `Σ tap_bound[j]·|window[j]|`.
+    tap_bound: [f64; TAPS],
     /// Per channel, `2·TAPS` samples: a ring written twice so that the last
     /// `TAPS` samples are always contiguous.
     history: Box<[f64]>,
@@ -101,17 +277,25 @@ impl TruePeak {
             .collect();
         let mut coefs = Vec::with_capacity((factor - 1) * TAPS);
         let mut gain_bound = 1.0f64;
+        let mut tap_bound = [0.0f64; TAPS];
         for phase in 1..factor {
             // Output phase `phase` uses h[m·factor + phase] for the input m samples back.
             let mut c: Vec<f64> = (0..TAPS).map(|j| h[(TAPS - 1 - j) * factor + phase]).collect();
             let dc: f64 = c.iter().sum();
             c.iter_mut().for_each(|v| *v /= dc);
             gain_bound = gain_bound.max(c.iter().map(|v| v.abs()).sum());
+            for (b, v) in tap_bound.iter_mut().zip(&c) {
+                *b = b.max(v.abs());
+            }
             coefs.extend_from_slice(&c);
         }
+        let mut grouped = coefs.clone();
+        grouped.resize(coefs.len().div_ceil(4 * TAPS) * 4 * TAPS, 0.0);
         Self {
             coefs: coefs.into_boxed_slice(),
+            grouped: grouped.into_boxed_slice(),
             gain_bound,
+            tap_bound,
             history: vec![0.0; channels * 2 * TAPS].into_boxed_slice(),
             pos: 0,
             wide: crate::kernels::avx2_allowed(),
@@ -146,15 +330,20 @@ impl TruePeak {
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
     unsafe fn channel_block_avx2(&mut self, c: usize, x: &[f64], known_max: f64) -> f64 {
-        self.channel_block_plain(c, x, known_max)
+        self.channel_block_impl::<true>(c, x, known_max)
     }
 
-    #[inline(always)]
     fn channel_block_plain(&mut self, c: usize, x: &[f64], known_max: f64) -> f64 {
+        self.channel_block_impl::<false>(c, x, known_max)
+    }
+
+    /// `WIDE`: compiled inside [`Self::channel_block_avx2`].
+    #[inline(always)]
+    fn channel_block_impl<const WIDE: bool>(&mut self, c: usize, x: &[f64], known_max: f64) -> f64 {
         let Some(hist) = self.history.chunks_exact_mut(2 * TAPS).nth(c) else {
             return 0.0;
         };
-        let mut pos = self.pos;
+        let pos = self.pos;
         let mut block_max =
             hist.get(pos + 1..=pos + TAPS).map_or(0.0, |w| w.iter().fold(0.0f64, |m, v| m.max(v.abs())));
         let mut sample_max = 0.0f64;
@@ -164,24 +353,44 @@ impl TruePeak {
         block_max = block_max.max(sample_max);
         let compute = block_max * self.gain_bound > known_max;
         let mut peak = sample_max;
-        for &v in x {
-            pos = (pos + 1) % TAPS;
-            if let Some(slot) = hist.get_mut(pos) {
-                *slot = v;
-            }
-            if let Some(slot) = hist.get_mut(pos + TAPS) {
-                *slot = v;
-            }
-            if !compute {
-                continue;
-            }
-            let Some(Ok(window)) = hist.get(pos + 1..=pos + TAPS).map(<&[f64; TAPS]>::try_from) else {
-                continue;
-            };
-            for phase in self.coefs.chunks_exact(TAPS) {
-                if let Ok(phase) = <&[f64; TAPS]>::try_from(phase) {
-                    peak = peak.max(dot(phase, window).abs());
+        if compute {
+            // Invariant of `scan`: every value it skips is <= `floor` at the
+            // time, and `floor` = max(peak so far, known_max). So the result
+            // is the exact maximum over the block whenever that maximum is
+            // above `known_max`, and otherwise a value no larger than it.
+            let mut floor = peak.max(known_max);
+            // Frames 0..TAPS-1 read the history too: stage their windows
+            // (the last TAPS-1 history samples, then the block's first ones).
+            let mut head = [0.0f64; 2 * TAPS - 1];
+            if let Some(h) = hist.get(pos + 2..=pos + TAPS) {
+                for (d, s) in head.iter_mut().zip(h) {
+                    *d = *s;
                 }
+            }
+            let n_head = x.len().min(TAPS - 1);
+            for (d, s) in head.iter_mut().skip(TAPS - 1).zip(x) {
+                *d = *s;
+            }
+            let tables = Tables {
+                coefs: &self.coefs,
+                grouped: &self.grouped,
+                tap_bound: &self.tap_bound,
+                gain_bound: self.gain_bound,
+            };
+            if let Some(src) = head.get(..TAPS - 1 + n_head) {
+                tables.scan::<WIDE>(src, &mut peak, &mut floor);
+            }
+            // Frames TAPS-1.. have their whole window inside the block.
+            tables.scan::<WIDE>(x, &mut peak, &mut floor);
+        }
+        // The ring after the block: only its last TAPS samples are kept.
+        for (i, &v) in x.iter().enumerate().skip(x.len().saturating_sub(TAPS)) {
+            let p = (pos + (i + 1) % TAPS) % TAPS;
+            if let Some(slot) = hist.get_mut(p) {
+                *slot = v;
+            }
+            if let Some(slot) = hist.get_mut(p + TAPS) {
+                *slot = v;
             }
         }
         peak
@@ -352,5 +561,128 @@ mod tests {
             lazy.advance(block.len());
         }
         assert_eq!(m_always, m_lazy);
+    }
+
+    /// The interpolator without any skipping: every phase of every frame,
+    /// each value by the same `dot`, from a linear copy of all input so far.
+    struct Reference {
+        coefs: Vec<f64>,
+        input: Vec<Vec<f64>>,
+    }
+
+    impl Reference {
+        fn new(tp: &TruePeak, channels: usize) -> Self {
+            Self { coefs: tp.coefs.to_vec(), input: vec![vec![0.0; TAPS - 1]; channels] }
+        }
+
+        fn channel_block(&mut self, c: usize, x: &[f64]) -> f64 {
+            let mut peak = x.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+            let input = &mut self.input[c];
+            for &v in x {
+                input.push(v);
+                let window: &[f64; TAPS] = input[input.len() - TAPS..].try_into().unwrap();
+                for phase in self.coefs.chunks_exact(TAPS) {
+                    peak = peak.max(dot(phase.try_into().unwrap(), window).abs());
+                }
+            }
+            peak
+        }
+    }
+
+    /// Test signals: noise, loud and quiet sines, a clipped square, sparse
+    /// impulses, silence with a lone spike, and noise with NaN and inf.
+    fn signals(fs: f64) -> Vec<(&'static str, Vec<f64>)> {
+        use super::super::test_support::noise;
+        // Shorter in unoptimized builds, where the reference is slow.
+        let n = if cfg!(debug_assertions) { 3000 } else { 20000 };
+        let mut pink = noise(n, 7);
+        let mut acc = 0.0;
+        for (i, v) in pink.iter_mut().enumerate() {
+            acc = 0.98 * acc + 0.2 * *v;
+            *v = acc * (0.5 + 0.5 * (i as f64 * 0.0007).sin());
+        }
+        let sine =
+            |f: f64, a: f64| -> Vec<f64> { (0..n).map(|i| a * (2.0 * PI * f * i as f64 / fs + 0.3).sin()).collect() };
+        let square: Vec<f64> = sine(3000.0, 3.0).iter().map(|v| v.clamp(-1.0, 1.0)).collect();
+        let impulses: Vec<f64> =
+            (0..n).map(|i| if i % 997 == 13 { 1.0 - (i as f64 / n as f64) } else { 0.0 }).collect();
+        let mut spike = vec![0.0; n];
+        spike[n / 2] = -0.25;
+        let mut odd = noise(n, 11);
+        odd[500] = f64::NAN;
+        odd[n / 2] = f64::INFINITY;
+        odd[n / 2 + 1] = f64::NEG_INFINITY;
+        odd[n - 100] = f64::NAN;
+        let crescendo: Vec<f64> = noise(n, 3).iter().enumerate().map(|(i, v)| v * i as f64 / n as f64).collect();
+        vec![
+            ("white noise", noise(n, 5)),
+            ("pink-ish noise", pink),
+            ("crescendo", crescendo),
+            ("997 Hz", sine(997.0, 0.9)),
+            ("fs/4.1 quiet", sine(fs / 4.1, 0.01)),
+            ("clipped square", square),
+            ("impulses", impulses),
+            ("spike", spike),
+            ("nan and inf", odd),
+        ]
+    }
+
+    #[test]
+    fn skipping_returns_the_same_bits_as_computing_everything() {
+        // With `known_max` 0 every block returns its exact maximum, bit for
+        // bit; with the running maximum as `known_max` (as the meter calls
+        // it) the maxima agree bit for bit, block by block.
+        for fs in [44100.0, 48000.0, 96000.0, 192000.0] {
+            for (name, x) in signals(fs) {
+                for block in [1, 5, 31, 32, 33, 128, 16384] {
+                    for wide in [false, true] {
+                        let mut exact = TruePeak::new(fs, 2);
+                        exact.wide = wide && crate::kernels::avx2_allowed();
+                        let mut lazy = exact.clone();
+                        let mut reference = Reference::new(&exact, 2);
+                        let mut known = [0.0f64; 2];
+                        for (b, chunk) in x.chunks(block).enumerate() {
+                            // Channel 1 gets the signal reversed within the block.
+                            let rev: Vec<f64> = chunk.iter().rev().copied().collect();
+                            for (c, data) in [chunk, &rev[..]].into_iter().enumerate() {
+                                let want = reference.channel_block(c, data);
+                                let got = exact.channel_block(c, data, 0.0);
+                                assert_eq!(got.to_bits(), want.to_bits(), "{fs} {name} block {block} #{b} ch {c}");
+                                let lazy_got = lazy.channel_block(c, data, known[c]);
+                                assert_eq!(
+                                    lazy_got.max(known[c]).to_bits(),
+                                    want.max(known[c]).to_bits(),
+                                    "{fs} {name} block {block} #{b} ch {c} (known {})",
+                                    known[c]
+                                );
+                                known[c] = known[c].max(lazy_got);
+                            }
+                            exact.advance(chunk.len());
+                            lazy.advance(chunk.len());
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn meter_reads_the_same_true_peak_as_the_reference() {
+        // Through `Meter::process`, total readings over several block sizes.
+        // (Not the NaN signal: the test driver's unchanged-signal check
+        // cannot compare NaN.)
+        for fs in [44100.0, 48000.0, 96000.0] {
+            for (name, x) in signals(fs).into_iter().filter(|(_, x)| x.iter().all(|v| !v.is_nan())) {
+                let mut reference = Reference::new(&TruePeak::new(fs, 1), 1);
+                let want = x.chunks(100).fold(0.0f64, |m, b| m.max(reference.channel_block(0, b)));
+                let want_db = 20.0 * want.max(x.iter().fold(0.0f64, |m, v| m.max(v.abs()))).log10();
+                for block in [1, 128, 4096] {
+                    let mut m = meter(fs, 1);
+                    run(&mut m, core::slice::from_ref(&x), block, &mut 0);
+                    let got = m.total_reading().true_peak_db;
+                    assert_eq!(got.to_bits(), want_db.to_bits(), "{fs} {name} block {block}: {got} vs {want_db}");
+                }
+            }
+        }
     }
 }
