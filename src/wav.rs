@@ -22,7 +22,8 @@ pub fn write_wav_native(
     bit_depth: u32,
 ) -> napi::Result<()> {
     guarded("writeWav", || {
-        let depth = BitDepth::from_bits(bit_depth)?;
+        let depth = BitDepth::from_bits(bit_depth)
+            .map_err(|e| ferrite_engine::EngineError::range(format!("writeWav: {}", e.message)))?;
         if !sample_rate.is_finite() || sample_rate.fract() != 0.0 || !(1.0..=4_294_967_295.0).contains(&sample_rate) {
             return Err(ferrite_engine::EngineError::range(format!(
                 "writeWav: sampleRate = {} must be a positive whole number",

@@ -115,13 +115,16 @@ pub fn render_offline(
     if let Some(e) = crate::files::stream_failure(g) {
         return Err(EngineError::other(format!("renderOffline: {e}")));
     }
-    let meters = g
-        .meters()
+    Ok(OfflineResult { channels: out, latency: g.latency(), meters: meter_readings(g) })
+}
+
+/// Each meter node's reading over the whole render, keyed by its name.
+pub fn meter_readings(g: &mut crate::graph::CompiledGraph) -> Vec<(String, MeterReading)> {
+    g.meters()
         .to_vec()
         .into_iter()
         .filter_map(|(name, idx)| g.processor_mut(idx).and_then(|p| reading_of(p, true)).map(|r| (name, r)))
-        .collect();
-    Ok(OfflineResult { channels: out, latency: g.latency(), meters })
+        .collect()
 }
 
 /// Output buffers of finished renders that their owner gave back

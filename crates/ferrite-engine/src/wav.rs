@@ -1,30 +1,10 @@
-//! WAV files in and out (via `hound`), for the API's `writeWav` / `readWav`.
+//! WAV files in and out for the API's `writeWav` (via `hound`) and `readWav` (via ferrite-media).
 
 use crate::error::{EngineError, Result};
 use std::path::Path;
 
-/// Sample formats `writeWav` accepts: 16- and 24-bit integer, 32-bit float.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BitDepth {
-    /// 16-bit PCM.
-    Int16,
-    /// 24-bit PCM.
-    Int24,
-    /// 32-bit IEEE float.
-    Float32,
-}
-
-impl BitDepth {
-    /// From the API's `bitDepth` (16, 24 or 32).
-    pub fn from_bits(bits: u32) -> Result<Self> {
-        match bits {
-            16 => Ok(Self::Int16),
-            24 => Ok(Self::Int24),
-            32 => Ok(Self::Float32),
-            b => Err(EngineError::range(format!("writeWav: bitDepth = {b} must be 16, 24 or 32 (float)"))),
-        }
-    }
-}
+/// Sample formats `writeWav` accepts: the media writers' (16/24-bit PCM, 32-bit float).
+pub use ferrite_media::BitDepth;
 
 /// Writes planar `channels` at `sample_rate`. Integer formats scale by
 /// 2^(bits-1), round to nearest (no dither) and clip to full scale.
@@ -108,6 +88,6 @@ mod tests {
             }
         }
         assert!(read_wav(&dir.join("missing.wav")).unwrap_err().message.contains("missing.wav"));
-        assert_eq!(BitDepth::from_bits(8).unwrap_err().kind, crate::error::ErrorKind::Range);
+        assert_eq!(EngineError::from(BitDepth::from_bits(8).unwrap_err()).kind, crate::error::ErrorKind::Range);
     }
 }

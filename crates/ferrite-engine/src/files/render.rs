@@ -5,7 +5,7 @@
 use crate::compile::{compile, RenderSettings};
 use crate::desc::GraphDesc;
 use crate::error::{EngineError, Result};
-use crate::meter::{reading_of, MeterReading};
+use crate::meter::MeterReading;
 use crate::nodes::SideBuffers;
 use ferrite_media::{AudioFileWriter, BitDepth, FileSink, ResampledReader};
 use std::path::{Path, PathBuf};
@@ -194,13 +194,7 @@ pub fn render_to_file(
         return Err(EngineError::other(format!("renderToFile: {e}")));
     }
     let frames = sink.finish()?;
-    let meters = g
-        .meters()
-        .to_vec()
-        .into_iter()
-        .filter_map(|(name, idx)| g.processor_mut(idx).and_then(|p| reading_of(p, true)).map(|r| (name, r)))
-        .collect();
-    Ok(FileRenderResult { frames, latency: g.latency(), meters })
+    Ok(FileRenderResult { frames, latency: g.latency(), meters: crate::offline::meter_readings(g) })
 }
 
 /// The default bit depth of a file render (24).
