@@ -240,8 +240,8 @@ impl Processor for Eq {
             }
     }
 
-    fn as_bank_filter(&mut self) -> Option<&mut dyn BankFilter> {
-        Some(self)
+    fn special(&mut self) -> crate::Special<'_> {
+        crate::Special::Eq(self)
     }
 
     fn as_any_mut(&mut self) -> &mut dyn core::any::Any {

@@ -27,4 +27,4 @@ pub mod limiter;
 
 pub mod kernels;
 
-pub use processor::{Bus, ParamBlock, ParamBuffer, ParamSpec, PrepareContext, ProcessContext, Processor};
+pub use processor::{Bus, ParamBlock, ParamBuffer, ParamSpec, PrepareContext, ProcessContext, Processor, Special};

@@ -258,10 +258,50 @@ impl ParamSpec {
     }
 }
 
+/// A processor the render core's strategies know by kind, as
+/// [`Processor::special`] gives it: what they do with it beyond `process`
+/// (see `ferrite_engine`'s `render::ops`).
+pub enum Special<'a> {
+    /// Nothing beyond `process`.
+    None,
+    /// A `biquad`: lanes of a filter bank, a stage of a fused chain.
+    Biquad(&'a mut crate::biquad::Biquad),
+    /// An `eq`: lanes of a filter bank; mono blocks on kept cascades, two
+    /// at a time as twins.
+    Eq(&'a mut crate::eq::Eq),
+    /// A `compressor`: its one-pole recursions run side by side with others'.
+    Compressor(&'a mut crate::compressor::Compressor),
+}
+
+impl<'a> Special<'a> {
+    /// The processor as a [`crate::biquad::BankFilter`] if its
+    /// constant-parameter blocks can run as lanes of a
+    /// [`crate::kernels::BiquadBank`].
+    pub fn bank_filter(self) -> Option<&'a mut dyn crate::biquad::BankFilter> {
+        match self {
+            Special::Biquad(b) => Some(b),
+            Special::Eq(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
 /// A node's DSP, driven by the render core.
 ///
 /// The render core owns one per node. It calls `prepare` on the control side,
 /// then `process` once per block on the audio thread.
+///
+/// # Render hints
+/// Besides the core (`prepare`, `process`, `reset`, `latency`,
+/// `take_state`), a processor may tell the render core what it can do
+/// safely; every hint has a default that is always correct, and the render
+/// core gives the same bits whichever hints a processor gives:
+/// - [`Processor::process_unchanged`]: a block whose parameters did not change;
+/// - [`Processor::mono_source`], [`Processor::channel_symmetric`],
+///   [`Processor::mono_ready`]: mono blocks (channel 0 standing for all);
+/// - [`Processor::overwrites_output`]: no need to zero its buffer;
+/// - [`Processor::set_blocking`]: an offline render waits for streamed data;
+/// - [`Processor::special`]: the kinds the render core's strategies know.
 pub trait Processor: Send {
     /// Allocates every buffer and state for `ctx` (control side; may allocate).
     fn prepare(&mut self, ctx: &PrepareContext);
@@ -351,15 +391,13 @@ pub trait Processor: Send {
         let _ = blocking;
     }
 
-    /// `self` as a [`crate::biquad::BankFilter`] if its constant-parameter
-    /// blocks can run as lanes of a [`crate::kernels::BiquadBank`] (a
-    /// `Biquad` or an `Eq`; see [`crate::biquad::bank_filter`]). Default
-    /// `None`.
+    /// `self` by kind, for the render core's strategies (filter banks,
+    /// fused chains, twins, compressor groups). Default [`Special::None`].
     ///
     /// # Realtime
     /// Does not allocate, lock or panic.
-    fn as_bank_filter(&mut self) -> Option<&mut dyn crate::biquad::BankFilter> {
-        None
+    fn special(&mut self) -> Special<'_> {
+        Special::None
     }
 
     /// `self` as `Any`, for [`Processor::take_state`] downcasts.

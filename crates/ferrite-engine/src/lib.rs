@@ -4,17 +4,15 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 pub mod automation;
-pub mod batch;
 pub mod compile;
 pub mod desc;
 pub mod error;
 pub mod files;
-pub mod fuse;
-pub mod graph;
 pub mod meter;
 pub mod nodes;
 pub mod offline;
 pub mod realtime;
+pub mod render;
 pub mod wav;
 
 pub use compile::{compile, Compiled, RenderSettings};

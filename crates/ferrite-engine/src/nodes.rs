@@ -5,7 +5,7 @@
 
 use crate::desc::{frames_value, number, type_name, NodeDesc};
 use crate::error::{show, EngineError, Result};
-use ferrite_dsp::Processor;
+use ferrite_dsp::{compressor, convolver, delay, eq, limiter, oscillator, player, Processor};
 use serde_json::{Map, Value};
 use std::sync::Arc;
 
@@ -334,211 +334,30 @@ pub fn build(desc: &NodeDesc, ctx: &BuildContext<'_>) -> Result<BuiltNode> {
     let label = desc.label();
     let mut opts = Options { label: label.clone(), map: &desc.options, used: Vec::new() };
     let mut meter_name = None;
-    let (role, defs, processor): (Role, Vec<ParamDef>, Option<Box<dyn Processor>>) = match desc.kind.as_str() {
+    let (role, defs, processor): Made = match desc.kind.as_str() {
         "input" => (Role::Input, vec![], None),
         "output" => (Role::Output, vec![], None),
-        "oscillator" => {
-            let w = opts.string("type", Some("sine"))?;
-            let wave = match w.as_str() {
-                "sine" => oscillator::Waveform::Sine,
-                "saw" => oscillator::Waveform::Saw,
-                "square" => oscillator::Waveform::Square,
-                "triangle" => oscillator::Waveform::Triangle,
-                _ => {
-                    return Err(EngineError::type_error(format!(
-                        "{label}: unknown oscillator type '{w}' (known: sine, saw, square, triangle)"
-                    )))
-                }
-            };
-            let defs = vec![
-                pd("frequency", f64::NAN, Limit::AudibleOrZero),
-                pd("amplitude", 1.0, Limit::Range(-1e6, 1e6)),
-                pd("phase", 0.0, Limit::Range(-1e6, 1e6)),
-            ];
-            (Role::Source, defs, Some(Box::new(oscillator::Oscillator::new(wave))))
-        }
+        "oscillator" => make_oscillator(&mut opts, &label)?,
         "constant" => (
             Role::Source,
             vec![pd("value", f64::NAN, Limit::Range(-1e9, 1e9))],
             Some(Box::new(constant::Constant::new())),
         ),
-        "player" => {
-            let mut chans = audio_option(&label, "channels", opts.get("channels"), ctx)?;
-            let rate = opts.number("sampleRate", ctx.sample_rate, 1.0, ferrite_media::resample::MAX_RATE as f64)?;
-            if rate != ctx.sample_rate {
-                chans = resampled_buffer(&label, &chans, rate, ctx.sample_rate)?;
-            }
-            let looped = opts.boolean("loop", false)?;
-            let start = match opts.get("startFrame") {
-                Some(v) => frames_value(v, &format!("{label}: option 'startFrame'"))? as u64,
-                None => 0,
-            };
-            if looped && chans[0].is_empty() {
-                return Err(EngineError::range(format!(
-                    "{label}: a looped player needs a buffer with at least one frame"
-                )));
-            }
-            (Role::Source, vec![], Some(Box::new(player::Player::new(chans, looped, start))))
-        }
-        "filePlayer" => {
-            let path = opts.string("path", None)?;
-            if path.is_empty() {
-                return Err(EngineError::type_error(format!("{label}: option 'path' must be a non-empty string")));
-            }
-            let frame_opt = |opts: &mut Options<'_>, key: &'static str| -> Result<u64> {
-                match opts.get(key) {
-                    Some(v) => Ok(frames_value(v, &format!("{label}: option '{key}'"))? as u64),
-                    None => Ok(0),
-                }
-            };
-            let start_frame = frame_opt(&mut opts, "startFrame")?;
-            let offset_frames = frame_opt(&mut opts, "offsetFrames")?;
-            let looped = opts.boolean("loop", false)?;
-            if ctx.sample_rate.fract() != 0.0 {
-                return Err(EngineError::range(format!(
-                    "{label}: the render's sample rate {} must be a whole number of Hz to stream a file",
-                    show(ctx.sample_rate)
-                )));
-            }
-            let o = ferrite_media::FilePlayerOptions { path: path.into(), start_frame, offset_frames, looped };
-            let player = ferrite_media::FilePlayer::open(&o, ctx.sample_rate as u32, ctx.channels, 0)
-                .map_err(|e| EngineError::other(format!("{label}: {}", e.message)))?;
-            (Role::Source, vec![pd("gain", 1.0, Limit::Range(0.0, 16.0))], Some(Box::new(player)))
-        }
+        "player" => make_player(&mut opts, &label, ctx)?,
+        "filePlayer" => make_file_player(&mut opts, &label, ctx)?,
         "gain" => (Role::Effect, vec![pd("gain", 1.0, Limit::Range(-1e6, 1e6))], Some(Box::new(gain::Gain::new()))),
         "pan" => (Role::Effect, vec![pd("pan", 0.0, Limit::Range(-1.0, 1.0))], Some(Box::new(pan::Pan::new()))),
         "biquad" => {
             let t = opts.string("type", None)?;
             (Role::Effect, biquad_params(""), Some(Box::new(biquad::Biquad::new(kind_of(&label, &t)?))))
         }
-        "eq" => {
-            let bands = match opts.get("bands") {
-                Some(Value::Array(a)) => a,
-                Some(v) => {
-                    return Err(EngineError::type_error(format!(
-                        "{label}: option 'bands' must be an array, got {}",
-                        type_name(v)
-                    )))
-                }
-                None => return Err(EngineError::type_error(format!("{label}: option 'bands' is required"))),
-            };
-            if bands.len() > 64 {
-                return Err(EngineError::range(format!("{label}: {} bands is too many (at most 64)", bands.len())));
-            }
-            let mut kinds = Vec::with_capacity(bands.len());
-            let mut defs = Vec::new();
-            for (i, b) in bands.iter().enumerate() {
-                let t = b.get("type").and_then(Value::as_str).ok_or_else(|| {
-                    EngineError::type_error(format!("{label}: bands[{i}].type must be a biquad type string"))
-                })?;
-                kinds.push(kind_of(&format!("{label} bands[{i}]"), t)?);
-                defs.extend(biquad_params(&format!("bands[{i}].")));
-            }
-            (Role::Effect, defs, Some(Box::new(eq::Eq::new(kinds))))
-        }
-        "delay" => {
-            let max_allowed = (MAX_DELAY_SECONDS * ctx.sample_rate).floor();
-            let frames = match desc.params.get("frames") {
-                Some(v) => frames_value(v, &format!("{label}: parameter 'frames'"))?,
-                None => return Err(EngineError::type_error(format!("{label}: parameter 'frames' is required"))),
-            };
-            let max = opts.number("maxFrames", frames, 0.0, max_allowed)?;
-            if frames > max_allowed {
-                return Err(EngineError::range(format!(
-                    "{label}: parameter 'frames' = {} exceeds the longest delay ({} frames, {MAX_DELAY_SECONDS} s)",
-                    show(frames),
-                    show(max_allowed)
-                )));
-            }
-            let max = max.max(frames);
-            let bytes = (max + 1.0) * ctx.channels as f64 * 8.0;
-            if bytes > MAX_DELAY_BYTES as f64 {
-                return Err(EngineError::range(format!(
-                    "{label}: a {}-frame delay line for {} channels needs {:.1} GiB; the limit is {} GiB",
-                    show(max),
-                    ctx.channels,
-                    bytes / (1u64 << 30) as f64,
-                    MAX_DELAY_BYTES >> 30
-                )));
-            }
-            let defs = vec![
-                pd("frames", frames, Limit::Range(0.0, max)),
-                pd("feedback", 0.0, Limit::Range(-0.999, 0.999)),
-                pd("mix", 1.0, Limit::Range(0.0, 1.0)),
-            ];
-            (Role::Effect, defs, Some(Box::new(delay::Delay::new(max as usize))))
-        }
-        "compressor" => {
-            let defs = vec![
-                pd("thresholdDb", -24.0, Limit::Range(-120.0, 0.0)),
-                pd("ratio", 4.0, Limit::Range(1.0, 1000.0)),
-                pd("attackMs", 10.0, Limit::Range(0.0, 10_000.0)),
-                pd("releaseMs", 100.0, Limit::Range(0.0, 10_000.0)),
-                pd("kneeDb", 6.0, Limit::Range(0.0, 48.0)),
-                pd("makeupDb", 0.0, Limit::Range(-60.0, 60.0)),
-            ];
-            (Role::Effect, defs, Some(Box::new(compressor::Compressor::new())))
-        }
-        "limiter" => {
-            let lookahead = match desc.params.get("lookaheadMs").or_else(|| desc.options.get("lookaheadMs")) {
-                Some(v) => {
-                    let x = number(v).ok_or_else(|| {
-                        EngineError::type_error(format!(
-                            "{label}: 'lookaheadMs' must be a number, got {}",
-                            type_name(v)
-                        ))
-                    })?;
-                    if !x.is_finite() || !(0.0..=1000.0).contains(&x) {
-                        return Err(EngineError::range(format!(
-                            "{label}: 'lookaheadMs' = {} is out of range [0, 1000]",
-                            show(x)
-                        )));
-                    }
-                    x
-                }
-                None => 5.0,
-            };
-            opts.used.push("lookaheadMs");
-            let defs = vec![
-                pd("ceilingDb", -1.0, Limit::Range(-60.0, 0.0)),
-                pd("releaseMs", 100.0, Limit::Range(0.1, 10_000.0)),
-            ];
-            (Role::Effect, defs, Some(Box::new(limiter::Limiter::new(lookahead))))
-        }
-        "convolver" => {
-            let ir = audio_option(&label, "ir", opts.get("ir"), ctx)?;
-            let normalize = opts.boolean("normalize", true)?;
-            if ir.len() != 1 && ir.len() != ctx.channels {
-                return Err(EngineError::range(format!(
-                    "{label}: the impulse response has {} channels; it must have 1 or the render's {} channels",
-                    ir.len(),
-                    ctx.channels
-                )));
-            }
-            if ir[0].is_empty() {
-                return Err(EngineError::range(format!("{label}: the impulse response is empty")));
-            }
-            if ir[0].len() as f64 > MAX_DELAY_SECONDS * ctx.sample_rate {
-                return Err(EngineError::range(format!(
-                    "{label}: the impulse response has {} frames, more than {MAX_DELAY_SECONDS} s",
-                    ir[0].len()
-                )));
-            }
-            let ir: Vec<Vec<f32>> = ir.iter().map(|c| c.to_vec()).collect();
-            (Role::Effect, vec![], Some(Box::new(convolver::Convolver::new(ir, normalize))))
-        }
+        "eq" => make_eq(&mut opts, &label)?,
+        "delay" => make_delay(desc, &mut opts, &label, ctx)?,
+        "compressor" => make_compressor(),
+        "limiter" => make_limiter(desc, &mut opts, &label)?,
+        "convolver" => make_convolver(&mut opts, &label, ctx)?,
         "meter" => {
-            let name = match opts.get("name") {
-                Some(Value::String(s)) => s.clone(),
-                Some(v) => {
-                    return Err(EngineError::type_error(format!(
-                        "{label}: option 'name' must be a string, got {}",
-                        type_name(v)
-                    )))
-                }
-                None => desc.id.to_string(),
-            };
-            meter_name = Some(name);
+            meter_name = Some(self::meter_name(desc, &mut opts, &label)?);
             (Role::Effect, vec![], Some(Box::new(meter::Meter::new())))
         }
         other => {
@@ -550,6 +369,16 @@ pub fn build(desc: &NodeDesc, ctx: &BuildContext<'_>) -> Result<BuiltNode> {
         }
     };
     opts.finish()?;
+    let params = params(desc, &label, defs, ctx)?;
+    Ok(BuiltNode { id: desc.id, kind: desc.kind.clone(), role, params, processor, meter_name })
+}
+
+/// A node's role, parameter definitions and processor.
+type Made = (Role, Vec<ParamDef>, Option<Box<dyn Processor>>);
+
+/// The node's parameters: each given value checked, defaults for the rest;
+/// a required one missing or an unknown one given is refused.
+fn params(desc: &NodeDesc, label: &str, defs: Vec<ParamDef>, ctx: &BuildContext<'_>) -> Result<Vec<ParamInfo>> {
     let mut params = Vec::with_capacity(defs.len());
     for d in defs {
         let info = ParamInfo { name: d.name, value: d.default, limit: d.limit };
@@ -566,7 +395,7 @@ pub fn build(desc: &NodeDesc, ctx: &BuildContext<'_>) -> Result<BuiltNode> {
             }
             None => d.default,
         };
-        info.check(&label, value, ctx.sample_rate)?;
+        info.check(label, value, ctx.sample_rate)?;
         params.push(ParamInfo { value, ..info });
     }
     for k in desc.params.keys() {
@@ -579,7 +408,211 @@ pub fn build(desc: &NodeDesc, ctx: &BuildContext<'_>) -> Result<BuiltNode> {
             )));
         }
     }
-    Ok(BuiltNode { id: desc.id, kind: desc.kind.clone(), role, params, processor, meter_name })
+    Ok(params)
+}
+
+/// `oscillator`: a band-limited waveform.
+fn make_oscillator(opts: &mut Options<'_>, label: &str) -> Result<Made> {
+    let w = opts.string("type", Some("sine"))?;
+    let wave = match w.as_str() {
+        "sine" => oscillator::Waveform::Sine,
+        "saw" => oscillator::Waveform::Saw,
+        "square" => oscillator::Waveform::Square,
+        "triangle" => oscillator::Waveform::Triangle,
+        _ => {
+            return Err(EngineError::type_error(format!(
+                "{label}: unknown oscillator type '{w}' (known: sine, saw, square, triangle)"
+            )))
+        }
+    };
+    let defs = vec![
+        pd("frequency", f64::NAN, Limit::AudibleOrZero),
+        pd("amplitude", 1.0, Limit::Range(-1e6, 1e6)),
+        pd("phase", 0.0, Limit::Range(-1e6, 1e6)),
+    ];
+    Ok((Role::Source, defs, Some(Box::new(oscillator::Oscillator::new(wave)))))
+}
+
+/// `player`: plays a buffer passed beside the graph.
+fn make_player(opts: &mut Options<'_>, label: &str, ctx: &BuildContext<'_>) -> Result<Made> {
+    let mut chans = audio_option(label, "channels", opts.get("channels"), ctx)?;
+    let rate = opts.number("sampleRate", ctx.sample_rate, 1.0, ferrite_media::resample::MAX_RATE as f64)?;
+    if rate != ctx.sample_rate {
+        chans = resampled_buffer(label, &chans, rate, ctx.sample_rate)?;
+    }
+    let looped = opts.boolean("loop", false)?;
+    let start = match opts.get("startFrame") {
+        Some(v) => frames_value(v, &format!("{label}: option 'startFrame'"))? as u64,
+        None => 0,
+    };
+    if looped && chans[0].is_empty() {
+        return Err(EngineError::range(format!("{label}: a looped player needs a buffer with at least one frame")));
+    }
+    Ok((Role::Source, vec![], Some(Box::new(player::Player::new(chans, looped, start)))))
+}
+
+/// `filePlayer`: streams a file from disk.
+fn make_file_player(opts: &mut Options<'_>, label: &str, ctx: &BuildContext<'_>) -> Result<Made> {
+    let path = opts.string("path", None)?;
+    if path.is_empty() {
+        return Err(EngineError::type_error(format!("{label}: option 'path' must be a non-empty string")));
+    }
+    let frame_opt = |opts: &mut Options<'_>, key: &'static str| -> Result<u64> {
+        match opts.get(key) {
+            Some(v) => Ok(frames_value(v, &format!("{label}: option '{key}'"))? as u64),
+            None => Ok(0),
+        }
+    };
+    let start_frame = frame_opt(opts, "startFrame")?;
+    let offset_frames = frame_opt(opts, "offsetFrames")?;
+    let looped = opts.boolean("loop", false)?;
+    if ctx.sample_rate.fract() != 0.0 {
+        return Err(EngineError::range(format!(
+            "{label}: the render's sample rate {} must be a whole number of Hz to stream a file",
+            show(ctx.sample_rate)
+        )));
+    }
+    let o = ferrite_media::FilePlayerOptions { path: path.into(), start_frame, offset_frames, looped };
+    let player = ferrite_media::FilePlayer::open(&o, ctx.sample_rate as u32, ctx.channels, 0)
+        .map_err(|e| EngineError::other(format!("{label}: {}", e.message)))?;
+    Ok((Role::Source, vec![pd("gain", 1.0, Limit::Range(0.0, 16.0))], Some(Box::new(player))))
+}
+
+/// `eq`: a series bank of RBJ bands.
+fn make_eq(opts: &mut Options<'_>, label: &str) -> Result<Made> {
+    let bands = match opts.get("bands") {
+        Some(Value::Array(a)) => a,
+        Some(v) => {
+            return Err(EngineError::type_error(format!(
+                "{label}: option 'bands' must be an array, got {}",
+                type_name(v)
+            )))
+        }
+        None => return Err(EngineError::type_error(format!("{label}: option 'bands' is required"))),
+    };
+    if bands.len() > 64 {
+        return Err(EngineError::range(format!("{label}: {} bands is too many (at most 64)", bands.len())));
+    }
+    let mut kinds = Vec::with_capacity(bands.len());
+    let mut defs = Vec::new();
+    for (i, b) in bands.iter().enumerate() {
+        let t = b
+            .get("type")
+            .and_then(Value::as_str)
+            .ok_or_else(|| EngineError::type_error(format!("{label}: bands[{i}].type must be a biquad type string")))?;
+        kinds.push(kind_of(&format!("{label} bands[{i}]"), t)?);
+        defs.extend(biquad_params(&format!("bands[{i}].")));
+    }
+    Ok((Role::Effect, defs, Some(Box::new(eq::Eq::new(kinds)))))
+}
+
+/// `delay`: a musical delay line (not compensated).
+fn make_delay(desc: &NodeDesc, opts: &mut Options<'_>, label: &str, ctx: &BuildContext<'_>) -> Result<Made> {
+    let max_allowed = (MAX_DELAY_SECONDS * ctx.sample_rate).floor();
+    let frames = match desc.params.get("frames") {
+        Some(v) => frames_value(v, &format!("{label}: parameter 'frames'"))?,
+        None => return Err(EngineError::type_error(format!("{label}: parameter 'frames' is required"))),
+    };
+    let max = opts.number("maxFrames", frames, 0.0, max_allowed)?;
+    if frames > max_allowed {
+        return Err(EngineError::range(format!(
+            "{label}: parameter 'frames' = {} exceeds the longest delay ({} frames, {MAX_DELAY_SECONDS} s)",
+            show(frames),
+            show(max_allowed)
+        )));
+    }
+    let max = max.max(frames);
+    let bytes = (max + 1.0) * ctx.channels as f64 * 8.0;
+    if bytes > MAX_DELAY_BYTES as f64 {
+        return Err(EngineError::range(format!(
+            "{label}: a {}-frame delay line for {} channels needs {:.1} GiB; the limit is {} GiB",
+            show(max),
+            ctx.channels,
+            bytes / (1u64 << 30) as f64,
+            MAX_DELAY_BYTES >> 30
+        )));
+    }
+    let defs = vec![
+        pd("frames", frames, Limit::Range(0.0, max)),
+        pd("feedback", 0.0, Limit::Range(-0.999, 0.999)),
+        pd("mix", 1.0, Limit::Range(0.0, 1.0)),
+    ];
+    Ok((Role::Effect, defs, Some(Box::new(delay::Delay::new(max as usize)))))
+}
+
+/// `limiter`: a look-ahead limiter (reports its lookahead as latency).
+fn make_limiter(desc: &NodeDesc, opts: &mut Options<'_>, label: &str) -> Result<Made> {
+    let lookahead = match desc.params.get("lookaheadMs").or_else(|| desc.options.get("lookaheadMs")) {
+        Some(v) => {
+            let x = number(v).ok_or_else(|| {
+                EngineError::type_error(format!("{label}: 'lookaheadMs' must be a number, got {}", type_name(v)))
+            })?;
+            if !x.is_finite() || !(0.0..=1000.0).contains(&x) {
+                return Err(EngineError::range(format!(
+                    "{label}: 'lookaheadMs' = {} is out of range [0, 1000]",
+                    show(x)
+                )));
+            }
+            x
+        }
+        None => 5.0,
+    };
+    opts.used.push("lookaheadMs");
+    let defs =
+        vec![pd("ceilingDb", -1.0, Limit::Range(-60.0, 0.0)), pd("releaseMs", 100.0, Limit::Range(0.1, 10_000.0))];
+    Ok((Role::Effect, defs, Some(Box::new(limiter::Limiter::new(lookahead)))))
+}
+
+/// `convolver`: an FFT convolution with an impulse response.
+fn make_convolver(opts: &mut Options<'_>, label: &str, ctx: &BuildContext<'_>) -> Result<Made> {
+    let ir = audio_option(label, "ir", opts.get("ir"), ctx)?;
+    let normalize = opts.boolean("normalize", true)?;
+    if ir.len() != 1 && ir.len() != ctx.channels {
+        return Err(EngineError::range(format!(
+            "{label}: the impulse response has {} channels; it must have 1 or the render's {} channels",
+            ir.len(),
+            ctx.channels
+        )));
+    }
+    if ir[0].is_empty() {
+        return Err(EngineError::range(format!("{label}: the impulse response is empty")));
+    }
+    if ir[0].len() as f64 > MAX_DELAY_SECONDS * ctx.sample_rate {
+        return Err(EngineError::range(format!(
+            "{label}: the impulse response has {} frames, more than {MAX_DELAY_SECONDS} s",
+            ir[0].len()
+        )));
+    }
+    let ir: Vec<Vec<f32>> = ir.iter().map(|c| c.to_vec()).collect();
+    Ok((Role::Effect, vec![], Some(Box::new(convolver::Convolver::new(ir, normalize)))))
+}
+
+/// `compressor`: a feed-forward compressor.
+fn make_compressor() -> Made {
+    let defs = vec![
+        pd("thresholdDb", -24.0, Limit::Range(-120.0, 0.0)),
+        pd("ratio", 4.0, Limit::Range(1.0, 1000.0)),
+        pd("attackMs", 10.0, Limit::Range(0.0, 10_000.0)),
+        pd("releaseMs", 100.0, Limit::Range(0.0, 10_000.0)),
+        pd("kneeDb", 6.0, Limit::Range(0.0, 48.0)),
+        pd("makeupDb", 0.0, Limit::Range(-60.0, 60.0)),
+    ];
+    (Role::Effect, defs, Some(Box::new(compressor::Compressor::new())))
+}
+
+/// `meter`'s name (its id when not given).
+fn meter_name(desc: &NodeDesc, opts: &mut Options<'_>, label: &str) -> Result<String> {
+    let name = match opts.get("name") {
+        Some(Value::String(s)) => s.clone(),
+        Some(v) => {
+            return Err(EngineError::type_error(format!(
+                "{label}: option 'name' must be a string, got {}",
+                type_name(v)
+            )))
+        }
+        None => desc.id.to_string(),
+    };
+    Ok(name)
 }
 
 /// Frames of lookahead a limiter with `ms` milliseconds reports at `sample_rate`.

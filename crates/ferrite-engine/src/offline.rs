@@ -119,7 +119,7 @@ pub fn render_offline(
 }
 
 /// Each meter node's reading over the whole render, keyed by its name.
-pub fn meter_readings(g: &mut crate::graph::CompiledGraph) -> Vec<(String, MeterReading)> {
+pub fn meter_readings(g: &mut crate::render::CompiledGraph) -> Vec<(String, MeterReading)> {
     g.meters()
         .to_vec()
         .into_iter()

@@ -411,12 +411,12 @@ pub trait BankFilter {
 }
 
 /// `processor` as a [`BankFilter`] if it is one (a [`Biquad`] or an
-/// [`crate::eq::Eq`]): [`Processor::as_bank_filter`].
+/// [`crate::eq::Eq`]): [`Processor::special`].
 ///
 /// # Realtime
 /// Does not allocate, lock or panic.
 pub fn bank_filter(processor: &mut dyn Processor) -> Option<&mut dyn BankFilter> {
-    processor.as_bank_filter()
+    processor.special().bank_filter()
 }
 
 /// A biquad filter node: one [`BiquadType`] section per channel.
@@ -581,8 +581,8 @@ impl Processor for Biquad {
         }
     }
 
-    fn as_bank_filter(&mut self) -> Option<&mut dyn BankFilter> {
-        Some(self)
+    fn special(&mut self) -> crate::Special<'_> {
+        crate::Special::Biquad(self)
     }
 
     fn as_any_mut(&mut self) -> &mut dyn core::any::Any {

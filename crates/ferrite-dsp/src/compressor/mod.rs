@@ -542,6 +542,10 @@ impl Processor for Compressor {
         true
     }
 
+    fn special(&mut self) -> crate::Special<'_> {
+        crate::Special::Compressor(self)
+    }
+
     /// Takes the smoothed gain reduction of another `Compressor`.
     ///
     /// # Realtime

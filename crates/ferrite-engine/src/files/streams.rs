@@ -2,7 +2,7 @@
 //! make them wait for their data, real-time graphs wait (briefly) for their
 //! prefill before they are published, and both look for stream errors.
 
-use crate::graph::CompiledGraph;
+use crate::render::CompiledGraph;
 use ferrite_media::{FilePlayer, StreamStatus};
 use std::time::{Duration, Instant};
 

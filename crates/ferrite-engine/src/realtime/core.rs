@@ -35,7 +35,7 @@ struct Fade {
 ///
 /// # Realtime
 /// Does not allocate, lock or panic.
-fn feed_input(graph: &mut crate::graph::CompiledGraph, input: &[f32], in_channels: usize, offset: usize, n: usize) {
+fn feed_input(graph: &mut crate::render::CompiledGraph, input: &[f32], in_channels: usize, offset: usize, n: usize) {
     if !graph.uses_input() {
         return;
     }

@@ -1,8 +1,8 @@
 //! What crosses between the control side and the audio thread.
 
 use crate::automation::Lane;
-use crate::graph::CompiledGraph;
 use crate::meter::MeterReading;
+use crate::render::CompiledGraph;
 
 /// A compiled graph with its lanes, as published to the audio thread.
 pub struct Program {

@@ -1,19 +1,12 @@
-//! Fusion of series biquad chains: `biquad → biquad → … → biquad`, where
-//! each node feeds only the next and the next has no other input, runs as one
-//! pipelined cascade (up to 8 stages per [`BiquadCascade`], both channels of
-//! a stereo pair at once) instead of node by node. This is how Web Audio
-//! style graphs (an EQ built from separate biquad nodes) get the speed of an
-//! `eq` node.
-//!
-//! # How
-//! The compiler finds the chains after checking the graph for cycles and
-//! rewires it: the chain's *tail* (its last node) takes the head's inputs,
-//! the other members (*absorbed*) lose their edges. Order, latency,
-//! compensation delays and buffer slots are then computed on the rewired
-//! graph. Absorbed nodes keep their processors, parameters, automation lanes
-//! and ids (so `setParam`, lanes and state hand-over on a swap work as
-//! before); the render core skips them and the tail runs them, in chain
-//! order, on its own buffer.
+//! Fused biquad chains: `biquad → biquad → … → biquad`, where each node
+//! feeds only the next and the next has no other input, run from their tail
+//! as one pipelined cascade (up to 8 stages per [`BiquadCascade`], both
+//! channels of a stereo pair at once) instead of node by node. This is how
+//! Web Audio style graphs (an EQ built from separate biquad nodes) get the
+//! speed of an `eq` node. The compiler's fuse pass finds the chains and
+//! rewires the graph (the tail takes the head's inputs); absorbed members
+//! keep their processors, parameters, lanes and ids, have no step of their
+//! own, and run at the tail's turn on its buffer.
 //!
 //! # Exactness
 //! When every parameter of the chain is constant over a block, the chain runs
@@ -23,87 +16,71 @@
 //! member runs its own `process` in place, in order, which is exactly the
 //! unfused computation (a node with one input starts from a copy of it).
 //! Tested against unfused renders (`FERRITE_NO_FUSE=1` or
-//! [`crate::compile::CompileOptions::fuse`]).
+//! `CompileOptions::fuse`).
 //!
 //! # Kept cascades
-//! The tail keeps the chain's cascades ([`ChainCache`]) from block to block.
-//! A constant block loads them (coefficients and filter memory from the
+//! The chain keeps its cascades ([`ChainCache`]) from block to block. A
+//! constant block loads them (coefficients and filter memory from the
 //! members) and leaves the memory in them; while no member's parameters are
 //! touched (every member *settled* before the block, see
-//! [`crate::graph::fill_params`]), the next blocks run the kept cascades
-//! directly: no parameter, coefficient or state traffic per member. The
-//! memory goes back to the members ([`flush`]) before anything else reads
-//! it: a block that is not constant, and a swap's state hand-over
-//! ([`crate::graph::CompiledGraph::take_state_from`]); a reset drops it.
+//! [`crate::render::node::fill_params`]), the next blocks run the kept
+//! cascades directly: no parameter, coefficient or state traffic per member.
+//! The memory goes back to the members ([`flush`]) before anything else
+//! reads it: a block that is not constant, and a swap's state hand-over
+//! (`CompiledGraph::take_state_from`); a reset drops it.
 
+use super::node::{begin, Keep};
+use super::twin;
 use crate::automation::Lane;
-use crate::graph::{fill_params, RenderNode};
-use crate::nodes::{BuiltNode, Role};
+use crate::render::node::{fill_params, RenderNode};
+use crate::render::plan::Twin;
+use crate::render::State;
 use ferrite_dsp::biquad::Biquad;
 use ferrite_dsp::kernels::{simd_level, BiquadCascade, BiquadCoeffs, SimdLevel, MAX_CASCADE_STAGES};
-use ferrite_dsp::{Bus, ProcessContext};
+use ferrite_dsp::{Bus, ProcessContext, Special};
 
-/// Chains of at least two biquad nodes, head first (indices into `built`).
-pub(crate) fn find_chains(built: &[BuiltNode], preds: &[Vec<usize>], succs: &[Vec<usize>]) -> Vec<Vec<usize>> {
-    let is_biquad = |i: usize| built.get(i).is_some_and(|b| b.role == Role::Effect && b.kind == "biquad");
-    // `next[a] = b` when a → b is a fusable link.
-    let next: Vec<Option<usize>> = (0..built.len())
-        .map(|a| match succs.get(a).map(Vec::as_slice) {
-            Some(&[b]) if is_biquad(a) && is_biquad(b) && preds.get(b).map(Vec::as_slice) == Some(&[a]) => Some(b),
-            _ => None,
-        })
-        .collect();
-    let mut has_prev = vec![false; built.len()];
-    for b in next.iter().flatten() {
-        has_prev[*b] = true;
-    }
-    let mut chains = Vec::new();
-    for head in 0..built.len() {
-        if has_prev[head] || next[head].is_none() {
-            continue;
-        }
-        let mut chain = vec![head];
-        let mut cur = head;
-        while let Some(b) = next[cur] {
-            // A cycle of links cannot start from a head; guard anyway.
-            if chain.contains(&b) {
-                break;
-            }
-            chain.push(b);
-            cur = b;
-        }
-        if chain.len() >= 2 {
-            chains.push(chain);
+/// The [`crate::render::plan::Op::Chain`] step: the tail `k` of chain `c`
+/// (and its twin, if it has one).
+///
+/// # Realtime
+/// Does not allocate, lock or panic.
+pub(crate) fn chain(
+    st: &mut State,
+    k: usize,
+    c: usize,
+    twin: Option<Twin>,
+    position: u64,
+    frames: usize,
+    lanes: &mut [Lane],
+) {
+    let Some(mut turn) = begin(st, k, position, frames, lanes) else { return };
+    let (out_mono, unchanged) = turn.settle_width(st, false, Keep::Chain(c), position, frames);
+    if let Some(t) = twin {
+        match twin::pair(st, turn, t, Some(c), out_mono, unchanged, frames) {
+            Some(t) => turn = t,
+            None => return,
         }
     }
-    chains
-}
-
-/// Rewires `preds`/`succs` so each chain's tail takes its head's inputs and
-/// the other members have no edges.
-pub(crate) fn rewire(chains: &[Vec<usize>], preds: &mut [Vec<usize>], succs: &mut [Vec<usize>]) {
-    for chain in chains {
-        let (Some(&head), Some(&tail)) = (chain.first(), chain.last()) else { continue };
-        let head_preds = std::mem::take(&mut preds[head]);
-        for &p in &head_preds {
-            for s in succs[p].iter_mut() {
-                if *s == head {
-                    *s = tail;
-                }
-            }
+    let width = if out_mono { 1 } else { st.channels };
+    let done = match st.chains.get_mut(c) {
+        Some(cache) => {
+            run_chain(&mut st.nodes, cache, unchanged, position, frames, lanes, &mut turn.buf, width, st.stride)
         }
-        for &m in &chain[..chain.len() - 1] {
-            preds[m].clear();
-            succs[m].clear();
-        }
-        preds[tail] = head_preds;
+        None => false,
+    };
+    if !done {
+        turn.process(st, out_mono, unchanged, position, frames);
     }
+    turn.finish(st);
 }
 
 /// The cascades of a fused chain, kept by its tail between blocks: entry
 /// `chunk · pairs + pair` filters channels `2·pair` and `2·pair + 1` through
 /// stages `8·chunk ..` of the chain.
 pub(crate) struct ChainCache {
+    /// The absorbed members (render indices, chain order) and the tail.
+    members: Box<[usize]>,
+    tail: usize,
     cascades: Box<[[BiquadCascade; 2]]>,
     pairs: usize,
     channels: usize,
@@ -118,7 +95,8 @@ pub(crate) struct ChainCache {
 impl ChainCache {
     /// Cascades for a chain of `total` biquads on `channels` channels
     /// (control side).
-    pub(crate) fn new(total: usize, channels: usize) -> Self {
+    pub(crate) fn new(members: Vec<usize>, tail: usize, channels: usize) -> Self {
+        let total = members.len() + 1;
         let pairs = channels.div_ceil(2);
         let cascades = (0..total.div_ceil(MAX_CASCADE_STAGES))
             .flat_map(|chunk| {
@@ -126,7 +104,12 @@ impl ChainCache {
                 (0..pairs).map(move |_| [BiquadCascade::new(n); 2])
             })
             .collect();
-        Self { cascades, pairs, channels, live: false, mono: false }
+        Self { members: members.into(), tail, cascades, pairs, channels, live: false, mono: false }
+    }
+
+    /// The absorbed members, in chain order.
+    pub(crate) fn members(&self) -> &[usize] {
+        &self.members
     }
 
     /// Forgets the kept memory (after the members were reset).
@@ -211,12 +194,19 @@ fn run_pair(
     }
 }
 
-/// Moves the filter memory kept in `cache` back into the chain's members
-/// (`members` then `tail`), if it holds it.
+/// Moves the filter memory kept in `cache` back into the chain's members,
+/// if it holds it.
 ///
 /// # Realtime
-/// Does not allocate, lock or panic.
-pub(crate) fn flush(nodes: &mut [RenderNode], members: &[usize], tail: usize, cache: &mut ChainCache) {
+/// Does not allocate, free, lock or panic (the member list is moved out and back).
+pub(crate) fn flush(nodes: &mut [RenderNode], cache: &mut ChainCache) {
+    let members = std::mem::take(&mut cache.members);
+    flush_members(nodes, &members, cache.tail, cache);
+    cache.members = members;
+}
+
+/// [`flush`] with the member list (`members` then `tail`) moved out of `cache`.
+fn flush_members(nodes: &mut [RenderNode], members: &[usize], tail: usize, cache: &mut ChainCache) {
     if !cache.live {
         return;
     }
@@ -243,17 +233,16 @@ pub(crate) fn flush(nodes: &mut [RenderNode], members: &[usize], tail: usize, ca
     }
 }
 
-/// Whether the chain (`members` then `tail`) may run on channel 0 of a mono
+/// Whether chain `cache` (with tail `tail`) may run on channel 0 of a mono
 /// block and keep it mono: while every channel's filter memory is channel
-/// 0's (see `Processor::mono_ready`), in `cache` when it holds it, else in
+/// 0's (see `Processor::mono_ready`), in the cache when it holds it, else in
 /// every member.
-pub(crate) fn mono_ready(nodes: &[RenderNode], members: &[usize], tail: usize, cache: Option<&ChainCache>) -> bool {
-    match cache.filter(|c| c.live) {
-        Some(c) => c.mono || c.in_lockstep(),
-        None => members
-            .iter()
-            .chain(core::iter::once(&tail))
-            .all(|&j| nodes.get(j).and_then(|n| n.processor.as_deref()).is_some_and(|p| p.mono_ready())),
+pub(crate) fn mono_ready(nodes: &[RenderNode], cache: Option<&ChainCache>, tail: usize) -> bool {
+    let ready = |j: &usize| nodes.get(*j).and_then(|n| n.processor.as_deref()).is_some_and(|p| p.mono_ready());
+    match cache {
+        Some(c) if c.live => c.mono || c.in_lockstep(),
+        Some(c) => c.members.iter().chain(core::iter::once(&tail)).all(ready),
+        None => ready(&tail),
     }
 }
 
@@ -268,7 +257,29 @@ pub(crate) fn mono_ready(nodes: &[RenderNode], members: &[usize], tail: usize, c
 /// # Realtime
 /// Does not allocate, lock or panic.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn run_chain(
+fn run_chain(
+    nodes: &mut [RenderNode],
+    cache: &mut ChainCache,
+    tail_settled: bool,
+    position: u64,
+    frames: usize,
+    lanes: &mut [Lane],
+    buf: &mut [f64],
+    channels: usize,
+    stride: usize,
+) -> bool {
+    // Moved out and back: no allocation.
+    let members = std::mem::take(&mut cache.members);
+    let tail = cache.tail;
+    let done =
+        run_members(nodes, &members, tail, tail_settled, Some(cache), position, frames, lanes, buf, channels, stride);
+    cache.members = members;
+    done
+}
+
+/// [`run_chain`] with the member list moved out of the cache.
+#[allow(clippy::too_many_arguments)]
+fn run_members(
     nodes: &mut [RenderNode],
     members: &[usize],
     tail: usize,
@@ -293,7 +304,7 @@ pub(crate) fn run_chain(
                 c.run(buf, stride, frames);
                 return true;
             }
-            flush(nodes, members, tail, c);
+            flush_members(nodes, members, tail, c);
         }
     }
     for &j in members {
@@ -325,8 +336,10 @@ pub(crate) fn run_chain(
 /// The biquad of node `j`.
 fn biquad(nodes: &mut [RenderNode], j: usize) -> Option<(&mut Biquad, &[ferrite_dsp::ParamBuffer])> {
     let n = nodes.get_mut(j)?;
-    let b = n.processor.as_mut()?.as_any_mut().downcast_mut::<Biquad>()?;
-    Some((b, &n.params))
+    match n.processor.as_mut()?.special() {
+        Special::Biquad(b) => Some((b, &n.params)),
+        _ => None,
+    }
 }
 
 /// The whole chain (`at(0..total)`, all parameters constant) as cascades of
