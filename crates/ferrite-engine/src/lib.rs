@@ -15,6 +15,7 @@ pub mod meter;
 pub mod nodes;
 pub mod offline;
 pub mod realtime;
+pub mod spectrum;
 pub mod wav;
 
 pub use compile::{compile, Compiled, RenderSettings};
