@@ -627,7 +627,8 @@ pub fn build(desc: &NodeDesc, ctx: &BuildContext<'_>) -> Result<BuiltNode> {
             let (lo, hi) = (linear_phase_eq::MIN_LENGTH, linear_phase_eq::MAX_LENGTH);
             let length =
                 opts.number("length", linear_phase_eq::DEFAULT_LENGTH as f64, f64::NEG_INFINITY, f64::INFINITY)?;
-            if length.fract() != 0.0 || length < lo as f64 || length > hi as f64 || (length as usize) % 2 == 0 {
+            if length.fract() != 0.0 || length < lo as f64 || length > hi as f64 || (length as usize).is_multiple_of(2)
+            {
                 return Err(EngineError::range(format!(
                     "{label}: option 'length' = {} must be an odd whole number in [{lo}, {hi}]",
                     show(length)
