@@ -5,7 +5,7 @@ use crate::offline::{side_buffers, NativeMeterReading};
 use crate::{guarded, to_js};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use ferrite_engine::meter::MeterReading;
-use ferrite_engine::realtime::{engine_pair, EngineControl, MeterMsg, MeterNames, Shared};
+use ferrite_engine::realtime::{engine_pair, EngineControl, MeterMsg, MeterNames, Shared, SpectrumReaders};
 use ferrite_engine::{EngineError, GraphDesc, RenderSettings};
 use ferrite_io::{IoError, IoErrorKind, Stats, Stream, StreamConfig};
 use napi::bindgen_prelude::*;
@@ -20,6 +20,8 @@ use std::time::{Duration, Instant};
 
 type MetersFn =
     ThreadsafeFunction<HashMap<String, NativeMeterReading>, (), HashMap<String, NativeMeterReading>, Status, false>;
+type SpectrumFn =
+    ThreadsafeFunction<HashMap<String, NativeSpectrumFrame>, (), HashMap<String, NativeSpectrumFrame>, Status, false>;
 type ErrorFn = ThreadsafeFunction<String, (), String, Status, false, true>;
 
 /// Largest block the engine renders at once, whatever the device buffer.
@@ -81,6 +83,24 @@ impl Accumulated {
     }
 }
 
+/// One analyser's spectrum and waveform for `onSpectrum`.
+#[napi(object)]
+pub struct NativeSpectrumFrame {
+    pub frequencies: Float32Array,
+    pub magnitudes_db: Float32Array,
+    pub waveform: Float32Array,
+}
+
+/// An `onSpectrum` subscriber: its rate and its smoothed magnitudes per analyser.
+struct SpectrumSubscriber {
+    id: u32,
+    callback: SpectrumFn,
+    period: Duration,
+    next_due: Instant,
+    generation: u64,
+    smoothed: Vec<Vec<f64>>,
+}
+
 struct Subscriber {
     id: u32,
     callback: MetersFn,
@@ -94,6 +114,7 @@ struct Subscriber {
 struct Subscriptions {
     next_id: u32,
     meters: Vec<Subscriber>,
+    spectra: Vec<SpectrumSubscriber>,
     errors: Vec<(u32, ErrorFn)>,
 }
 
@@ -124,11 +145,14 @@ fn events_loop(
     rx: Receiver<EventsCommand>,
     mut meters: rtrb::Consumer<MeterMsg>,
     names: MeterNames,
+    readers: SpectrumReaders,
     subs: Arc<Mutex<Subscriptions>>,
     control: Arc<Mutex<EngineControl>>,
     errors: Option<Receiver<IoError>>,
 ) {
     let tick = Duration::from_millis(4);
+    // The analysers of the newest program, taken from the control side.
+    let mut analysers: (u64, Vec<ferrite_dsp::analyser::SpectrumReader>) = (0, Vec::new());
     loop {
         match rx.recv_timeout(tick) {
             Ok(EventsCommand::Stop) | Err(RecvTimeoutError::Disconnected) => break,
@@ -155,6 +179,7 @@ fn events_loop(
                 }
             }
         }
+        deliver_spectra(&readers, &mut analysers, &mut subs.spectra);
         let now = Instant::now();
         for s in subs.meters.iter_mut() {
             if now < s.next_due {
@@ -181,6 +206,50 @@ fn events_loop(
                 }
             }
         }
+    }
+}
+
+/// Drains every analyser's ring (whether anyone listens or not, so that
+/// rings never fill) and calls each due `onSpectrum` subscriber with the
+/// FFTs of the newest samples (events thread: windows, FFTs and smoothing
+/// happen here, never on the audio thread).
+fn deliver_spectra(
+    readers: &SpectrumReaders,
+    analysers: &mut (u64, Vec<ferrite_dsp::analyser::SpectrumReader>),
+    subs: &mut [SpectrumSubscriber],
+) {
+    if let Ok(mut r) = readers.lock() {
+        if r.0 != analysers.0 {
+            *analysers = (r.0, std::mem::take(&mut r.1));
+        }
+    }
+    for a in analysers.1.iter_mut() {
+        a.drain();
+    }
+    let now = Instant::now();
+    for s in subs.iter_mut() {
+        if now < s.next_due {
+            continue;
+        }
+        s.next_due += s.period;
+        if s.next_due < now {
+            s.next_due = now + s.period;
+        }
+        if s.generation != analysers.0 {
+            s.generation = analysers.0;
+            s.smoothed = vec![Vec::new(); analysers.1.len()];
+        }
+        let mut payload = HashMap::with_capacity(analysers.1.len());
+        for (a, smoothed) in analysers.1.iter_mut().zip(s.smoothed.iter_mut()) {
+            let magnitudes_db = Float32Array::new(a.analyse(smoothed));
+            let frame = NativeSpectrumFrame {
+                frequencies: Float32Array::new(a.frequencies()),
+                magnitudes_db,
+                waveform: Float32Array::new(a.waveform().to_vec()),
+            };
+            payload.insert(a.name().to_string(), frame);
+        }
+        s.callback.call(payload, ThreadsafeFunctionCallMode::NonBlocking);
     }
 }
 
@@ -228,6 +297,7 @@ fn open(null: bool, config: &StreamConfig) -> std::result::Result<NativeEngine, 
     control.set_settings(settings);
     let shared = control.shared().clone();
     let names = control.meter_names();
+    let readers = control.spectrum_readers();
     let control = Arc::new(Mutex::new(control));
     let subs = Arc::new(Mutex::new(Subscriptions::default()));
     let (tx, rx) = crossbeam_channel::bounded(4);
@@ -235,7 +305,7 @@ fn open(null: bool, config: &StreamConfig) -> std::result::Result<NativeEngine, 
         let (control, subs, errors) = (control.clone(), subs.clone(), Some(stream.errors()));
         std::thread::Builder::new()
             .name("ferrite-events".into())
-            .spawn(move || events_loop(rx, meters, names, subs, control, errors))
+            .spawn(move || events_loop(rx, meters, names, readers, subs, control, errors))
             .map_err(|e| EngineError::other(format!("Engine.open: cannot start the events thread: {e}")))?
     };
     Ok(NativeEngine {
@@ -483,6 +553,37 @@ impl NativeEngine {
             .min()
             .map_or(0, |p| ((p.as_secs_f64() * self.sample_rate as f64) / 4.0).max(1.0) as u64);
         self.shared.meter_period.store(period, Ordering::Relaxed);
+    }
+
+    #[napi(ts_args_type = "callback: (spectra: Record<string, NativeSpectrumFrame>) => void, fps: number")]
+    pub fn on_spectrum(&self, callback: SpectrumFn, fps: f64) -> napi::Result<u32> {
+        drop(self.control()?);
+        if !fps.is_finite() || !(0.1..=1000.0).contains(&fps) {
+            return Err(to_js(EngineError::range(format!(
+                "onSpectrum: fps = {} is out of range [0.1, 1000]",
+                ferrite_engine::error::show(fps)
+            ))));
+        }
+        let mut subs = self.subs.lock().map_err(|_| closed())?;
+        subs.next_id += 1;
+        let id = subs.next_id;
+        let period = Duration::from_secs_f64(1.0 / fps);
+        subs.spectra.push(SpectrumSubscriber {
+            id,
+            callback,
+            period,
+            next_due: Instant::now() + period,
+            generation: u64::MAX,
+            smoothed: Vec::new(),
+        });
+        Ok(id)
+    }
+
+    #[napi]
+    pub fn off_spectrum(&self, id: u32) {
+        if let Ok(mut subs) = self.subs.lock() {
+            subs.spectra.retain(|s| s.id != id);
+        }
     }
 
     #[napi(ts_args_type = "callback: (message: string) => void")]

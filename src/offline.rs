@@ -35,12 +35,20 @@ impl From<ferrite_engine::meter::MeterReading> for NativeMeterReading {
     }
 }
 
+/// One analyser's average spectrum, as `Spectrum` in the API.
+#[napi(object)]
+pub struct NativeSpectrum {
+    pub frequencies: Float32Array,
+    pub magnitudes_db: Float32Array,
+}
+
 /// What `renderOffline` resolves to.
 #[napi(object)]
 pub struct NativeRenderResult {
     pub channels: Vec<Float32Array>,
     pub latency_frames: u32,
     pub meters: HashMap<String, NativeMeterReading>,
+    pub spectra: HashMap<String, NativeSpectrum>,
 }
 
 /// Copies JS typed arrays into shared, immutable Rust buffers (on the JS thread).
@@ -84,6 +92,14 @@ impl Task for RenderTask {
             channels: out.channels.into_iter().map(recyclable).collect(),
             latency_frames: out.latency as u32,
             meters: out.meters.into_iter().map(|(k, v)| (k, v.into())).collect(),
+            spectra: out
+                .spectra
+                .into_iter()
+                .map(|(k, s)| {
+                    let frequencies = Float32Array::new(s.frequencies);
+                    (k, NativeSpectrum { frequencies, magnitudes_db: Float32Array::new(s.magnitudes_db) })
+                })
+                .collect(),
         })
     }
 }

@@ -2,6 +2,7 @@ import { AutomationLane } from './automation';
 import { Graph } from './graph';
 import type { NodeRef } from './graph';
 import type { MeterReading } from './meters';
+import type { Spectrum } from './offline';
 /** What {@link Engine.stats} reports. */
 export interface EngineStats {
     /** Audio callbacks so far. */
@@ -120,6 +121,17 @@ export declare class Engine {
      * loudness over its windows. Returns the unsubscribe function.
      */
     onMeters(cb: (m: Record<string, MeterReading>) => void, o?: {
+        fps?: number;
+    }): () => void;
+    /**
+     * Calls `cb` about `fps` times a second (default 30) with every analyser's
+     * spectrum (smoothed with its `smoothing`, computed on the engine's events
+     * thread, never on the audio thread) and its newest `fftSize` samples
+     * (`waveform`). Returns the unsubscribe function.
+     */
+    onSpectrum(cb: (s: Record<string, Spectrum & {
+        waveform: Float32Array;
+    }>) => void, o?: {
         fps?: number;
     }): () => void;
     /** Starts meter `name`'s integrated loudness and loudness range anew. */

@@ -7,6 +7,7 @@ import { Graph, stringify } from './graph'
 import type { NodeRef } from './graph'
 import { readingFromNative } from './meters'
 import type { MeterReading } from './meters'
+import type { Spectrum } from './offline'
 import { checkFrames, checkKeys, checkNumber, checkObject, describe } from './validate'
 
 /** What {@link Engine.stats} reports. */
@@ -236,6 +237,27 @@ export class Engine {
       }, fps),
     )
     return () => this.#native.offMeters(id)
+  }
+
+  /**
+   * Calls `cb` about `fps` times a second (default 30) with every analyser's
+   * spectrum (smoothed with its `smoothing`, computed on the engine's events
+   * thread, never on the audio thread) and its newest `fftSize` samples
+   * (`waveform`). Returns the unsubscribe function.
+   */
+  onSpectrum(cb: (s: Record<string, Spectrum & { waveform: Float32Array }>) => void, o?: { fps?: number }): () => void {
+    if (typeof cb !== 'function') throw new TypeError(`onSpectrum: callback must be a function, got ${describe(cb)}`)
+    const opts = checkObject('onSpectrum', o, true)
+    checkKeys('onSpectrum', opts, ['fps'])
+    const fps = opts.fps === undefined ? 30 : checkNumber('onSpectrum', 'fps', opts.fps)
+    const id = callNative(() =>
+      this.#native.onSpectrum((m: Record<string, native.NativeSpectrumFrame>) => {
+        const out: Record<string, Spectrum & { waveform: Float32Array }> = {}
+        for (const [k, v] of Object.entries(m)) out[k] = { frequencies: v.frequencies, magnitudesDb: v.magnitudesDb, waveform: v.waveform }
+        cb(out)
+      }, fps),
+    )
+    return () => this.#native.offSpectrum(id)
   }
 
   /** Starts meter `name`'s integrated loudness and loudness range anew. */

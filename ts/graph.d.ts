@@ -3,6 +3,8 @@ import { AutomationLane } from './automation';
 export type BiquadType = 'lowpass' | 'highpass' | 'bandpass' | 'notch' | 'allpass' | 'peaking' | 'lowshelf' | 'highshelf';
 /** Oscillator waveforms; saw, square and triangle are band-limited. */
 export type Waveform = 'sine' | 'saw' | 'square' | 'triangle';
+/** Noise colours of {@link Graph.noise}. */
+export type NoiseColor = 'white' | 'pink' | 'brown';
 /** A node of a {@link Graph}. */
 export interface NodeRef {
     /** Node id, unique within its graph (`input` is 0, `output` is 1). */
@@ -134,6 +136,44 @@ export declare class Graph {
     /** A pass-through meter: peak, RMS, true peak, LUFS, loudness range. Readings are keyed by `name` (or the id). */
     meter(o?: {
         name?: string;
+    }): NodeRef;
+    /**
+     * A pass-through spectrum tap of the mono mix (the mean of the channels).
+     * `fftSize`: a power of two in 32..32768 (default 2048); `smoothing`: Web
+     * Audio's time constant, 0..1 (default 0.8). Offline, `result.spectra[name]`
+     * is the average power spectrum of the whole render; in real time
+     * `engine.onSpectrum` delivers smoothed spectra and the waveform. A
+     * full-scale sine centred on a bin reads 0 dB there. Keyed by `name` (or the id).
+     */
+    analyser(o?: {
+        name?: string;
+        fftSize?: number;
+        smoothing?: number;
+    }): NodeRef;
+    /**
+     * An FIR EQ with the magnitude of the same RBJ bands as {@link Graph.eq} and
+     * no phase shift (allpass bands change nothing). `length`: odd, 15..65535
+     * (default 4095); the node reports a latency of `(length - 1) / 2` frames,
+     * which the graph compensates. The bands are fixed when the graph compiles
+     * (the filter is designed then, off the audio thread); to change them, set
+     * a graph with new bands: the node keeps its input history and the new
+     * filter takes over within a partition (128 frames at the default length).
+     */
+    linearPhaseEq(o: {
+        bands: EqBand[];
+        length?: number;
+    }): NodeRef;
+    /**
+     * Seeded noise: `'white'` (uniform in ±amplitude), `'pink'` (−3.01 dB per
+     * octave) or `'brown'` (−6.02 dB per octave above 5 Hz); pink and brown have
+     * an RMS of amplitude/4. The same `seed` (a whole number, default 0) gives
+     * the same samples whatever the block size. `amplitude` (default 1) is
+     * automatable. Every channel carries the same noise.
+     */
+    noise(o?: {
+        color?: NoiseColor;
+        amplitude?: number;
+        seed?: number;
     }): NodeRef;
     /** Connects `from`'s output into `to`'s input (several inputs are summed). */
     connect(from: NodeRef, to: NodeRef): this;

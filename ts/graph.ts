@@ -16,6 +16,11 @@ export type Waveform = 'sine' | 'saw' | 'square' | 'triangle'
 
 const WAVEFORMS: readonly Waveform[] = ['sine', 'saw', 'square', 'triangle']
 
+/** Noise colours of {@link Graph.noise}. */
+export type NoiseColor = 'white' | 'pink' | 'brown'
+
+const NOISE_COLORS: readonly NoiseColor[] = ['white', 'pink', 'brown']
+
 /** A node of a {@link Graph}. */
 export interface NodeRef {
   /** Node id, unique within its graph (`input` is 0, `output` is 1). */
@@ -291,6 +296,98 @@ export class Graph {
     return this.#add('meter', {}, options)
   }
 
+  /**
+   * A pass-through spectrum tap of the mono mix (the mean of the channels).
+   * `fftSize`: a power of two in 32..32768 (default 2048); `smoothing`: Web
+   * Audio's time constant, 0..1 (default 0.8). Offline, `result.spectra[name]`
+   * is the average power spectrum of the whole render; in real time
+   * `engine.onSpectrum` delivers smoothed spectra and the waveform. A
+   * full-scale sine centred on a bin reads 0 dB there. Keyed by `name` (or the id).
+   */
+  analyser(o?: { name?: string; fftSize?: number; smoothing?: number }): NodeRef {
+    const w = this.#where('analyser')
+    const opts = checkObject(w, o, true)
+    checkKeys(w, opts, ['name', 'fftSize', 'smoothing'])
+    const options: Record<string, unknown> = {}
+    if (opts.name !== undefined) {
+      if (typeof opts.name !== 'string') throw new TypeError(`${w}: 'name' must be a string, got ${describe(opts.name)}`)
+      for (const r of this.#nodes.values()) {
+        if (r.ref.type === 'analyser' && (r.options.name ?? String(r.ref.id)) === opts.name) {
+          throw new TypeError(`${w}: an analyser named ${describe(opts.name)} already exists (analyser #${r.ref.id})`)
+        }
+      }
+      options.name = opts.name
+    }
+    if (opts.fftSize !== undefined) {
+      const n = checkNumber(w, 'fftSize', opts.fftSize)
+      if (!Number.isInteger(n) || n < 32 || n > 32768 || (n & (n - 1)) !== 0) {
+        throw new RangeError(`${w}: option 'fftSize' = ${n} must be a power of two in [32, 32768]`)
+      }
+      options.fftSize = n
+    }
+    if (opts.smoothing !== undefined) {
+      const t = checkNumber(w, 'smoothing', opts.smoothing)
+      if (t < 0 || t > 1) throw new RangeError(`${w}: option 'smoothing' = ${t} is out of range [0, 1]`)
+      options.smoothing = t
+    }
+    return this.#add('analyser', {}, options)
+  }
+
+  /**
+   * An FIR EQ with the magnitude of the same RBJ bands as {@link Graph.eq} and
+   * no phase shift (allpass bands change nothing). `length`: odd, 15..65535
+   * (default 4095); the node reports a latency of `(length - 1) / 2` frames,
+   * which the graph compensates. The bands are fixed when the graph compiles
+   * (the filter is designed then, off the audio thread); to change them, set
+   * a graph with new bands: the node keeps its input history and the new
+   * filter takes over within a partition (128 frames at the default length).
+   */
+  linearPhaseEq(o: { bands: EqBand[]; length?: number }): NodeRef {
+    const w = this.#where('linearPhaseEq')
+    const opts = checkObject(w, o, false)
+    checkKeys(w, opts, ['bands', 'length'])
+    if (!Array.isArray(opts.bands)) throw new TypeError(`${w}: 'bands' must be an array, got ${describe(opts.bands)}`)
+    const bands = (opts.bands as unknown[]).map((b, i) => {
+      const bw = `${w} bands[${i}]`
+      const band = checkObject(bw, b, false)
+      checkKeys(bw, band, ['type', 'frequency', 'q', 'gainDb'])
+      const p = this.#biquadParams(w, band, `bands[${i}].`)
+      return { type: band.type, frequency: p[`bands[${i}].frequency`], q: p[`bands[${i}].q`], gainDb: p[`bands[${i}].gainDb`] }
+    })
+    const options: Record<string, unknown> = { bands }
+    if (opts.length !== undefined) {
+      const n = checkNumber(w, 'length', opts.length)
+      if (!Number.isInteger(n) || n < 15 || n > 65535 || n % 2 === 0) {
+        throw new RangeError(`${w}: option 'length' = ${n} must be an odd whole number in [15, 65535]`)
+      }
+      options.length = n
+    }
+    return this.#add('linearPhaseEq', {}, options)
+  }
+
+  /**
+   * Seeded noise: `'white'` (uniform in ±amplitude), `'pink'` (−3.01 dB per
+   * octave) or `'brown'` (−6.02 dB per octave above 5 Hz); pink and brown have
+   * an RMS of amplitude/4. The same `seed` (a whole number, default 0) gives
+   * the same samples whatever the block size. `amplitude` (default 1) is
+   * automatable. Every channel carries the same noise.
+   */
+  noise(o?: { color?: NoiseColor; amplitude?: number; seed?: number }): NodeRef {
+    const w = this.#where('noise')
+    const opts = checkObject(w, o, true)
+    checkKeys(w, opts, ['color', 'amplitude', 'seed'])
+    const color = opts.color ?? 'white'
+    if (!NOISE_COLORS.includes(color as NoiseColor)) throw new TypeError(`${w}: unknown noise color ${describe(color)} (known: ${NOISE_COLORS.join(', ')})`)
+    const params: Record<string, number> = { amplitude: opts.amplitude === undefined ? 1 : checkNumber(w, 'amplitude', opts.amplitude) }
+    const options: Record<string, unknown> = { color }
+    if (opts.seed !== undefined) {
+      const seed = checkNumber(w, 'seed', opts.seed)
+      if (!Number.isSafeInteger(seed) || seed < 0) throw new RangeError(`${w}: option 'seed' = ${seed} must be a whole number in [0, 2^53)`)
+      options.seed = seed
+    }
+    return this.#add('noise', params, options)
+  }
+
   #record(where: string, ref: unknown, role: string): NodeRecord {
     if (typeof ref !== 'object' || ref === null || typeof (ref as NodeRef).id !== 'number') {
       throw new TypeError(`${where}: ${role} must be a node of this graph, got ${describe(ref)}`)
@@ -490,6 +587,12 @@ export class Graph {
             return g.limiter(both())
           case 'meter':
             return g.meter(both())
+          case 'noise':
+            return g.noise(both())
+          case 'analyser':
+            return g.analyser(both())
+          case 'linearPhaseEq':
+            return g.linearPhaseEq(both())
           case 'player':
             if ('channels' in options) options.channels = audio('options.channels', options.channels)
             return g.player(both())

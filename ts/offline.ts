@@ -13,6 +13,21 @@ export interface RenderResult {
   latencyFrames: number
   /** One entry per meter node, keyed by its name (or id). */
   meters: Record<string, MeterReading>
+  /** One entry per analyser node, keyed by its name (or id): the average power spectrum of the render. */
+  spectra: Record<string, Spectrum>
+}
+
+/**
+ * An analyser's spectrum: `fftSize / 2 + 1` bins, bin `k` at
+ * `k · sampleRate / fftSize` Hz. A full-scale sine centred on a bin reads
+ * 0 dB there (Web Audio's AnalyserNode reads the same sine 13.56 dB lower);
+ * silence reads `-Infinity`.
+ */
+export interface Spectrum {
+  /** Bin frequencies, Hz. */
+  frequencies: Float32Array
+  /** Bin magnitudes, dB. */
+  magnitudesDb: Float32Array
 }
 
 /** Options of {@link renderOffline}. */
@@ -48,5 +63,7 @@ export async function renderOffline(graph: Graph, o: RenderOptions): Promise<Ren
   const input = opts.input === undefined ? [] : checkChannels('renderOffline', 'input', opts.input)
   const { json, buffers } = graph.serialize()
   const r = await callNativeAsync(() => native.renderOfflineNative(json, buffers, sampleRate, frames, channels, blockSize, input))
-  return { channels: r.channels, latencyFrames: r.latencyFrames, meters: r.meters }
+  const spectra: Record<string, Spectrum> = {}
+  for (const [k, v] of Object.entries(r.spectra)) spectra[k] = { frequencies: v.frequencies, magnitudesDb: v.magnitudesDb }
+  return { channels: r.channels, latencyFrames: r.latencyFrames, meters: r.meters, spectra }
 }

@@ -71,7 +71,7 @@ pub fn complex_mac(acc: &mut [Complex<f64>], a: &[Complex<f64>], b: &[Complex<f6
 
 /// The automatic partition size for an IR of `len` taps: the power of two
 /// nearest `2·√len`, clamped to `MIN_PARTITION..=MAX_PARTITION`.
-fn auto_partition(len: usize) -> usize {
+pub fn auto_partition(len: usize) -> usize {
     let mut b = MIN_PARTITION;
     while b < MAX_PARTITION && (2 * b) * (2 * b) <= 8 * len {
         b *= 2;
@@ -190,8 +190,14 @@ impl Convolver {
     /// As [`Convolver::new`] with partition size `partition` (rounded up to a
     /// power of two, at least 2).
     pub fn with_partition_size(ir: Vec<Vec<f32>>, normalize: bool, partition: usize) -> Self {
+        let ir: Vec<Vec<f64>> = ir.into_iter().map(|c| c.into_iter().map(f64::from).collect()).collect();
+        Self::with_f64_taps(ir, normalize, partition)
+    }
+
+    /// As [`Convolver::with_partition_size`] with taps in f64 (kept at full
+    /// precision: designed filters such as [`crate::linear_phase_eq`]'s).
+    pub fn with_f64_taps(mut ir: Vec<Vec<f64>>, normalize: bool, partition: usize) -> Self {
         let b = partition.max(2).next_power_of_two();
-        let mut ir: Vec<Vec<f64>> = ir.into_iter().map(|c| c.into_iter().map(f64::from).collect()).collect();
         if ir.is_empty() {
             ir.push(Vec::new());
         }

@@ -25,6 +25,10 @@ pub mod convolver;
 
 pub mod limiter;
 
+pub mod analyser;
+pub mod linear_phase_eq;
+pub mod noise;
+
 pub mod kernels;
 
 pub use processor::{Bus, ParamBlock, ParamBuffer, ParamSpec, PrepareContext, ProcessContext, Processor, Special};

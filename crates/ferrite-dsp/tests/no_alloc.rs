@@ -5,6 +5,7 @@
 //! core uses.
 
 use assert_no_alloc::{assert_no_alloc, reset_violation_count, violation_count, AllocDisabler};
+use ferrite_dsp::analyser::Analyser;
 use ferrite_dsp::biquad::{Biquad, BiquadType};
 use ferrite_dsp::compressor::Compressor;
 use ferrite_dsp::constant::Constant;
@@ -13,7 +14,9 @@ use ferrite_dsp::delay::Delay;
 use ferrite_dsp::eq::Eq;
 use ferrite_dsp::gain::Gain;
 use ferrite_dsp::limiter::Limiter;
+use ferrite_dsp::linear_phase_eq::{Band, LinearPhaseEq};
 use ferrite_dsp::meter::Meter;
+use ferrite_dsp::noise::{Color, Noise};
 use ferrite_dsp::oscillator::{Oscillator, Waveform};
 use ferrite_dsp::pan::Pan;
 use ferrite_dsp::player::Player;
@@ -108,6 +111,22 @@ fn no_processor_allocates_on_the_audio_path() {
     drive("convolver", Box::new(Convolver::new(ir.clone(), true)), Box::new(Convolver::new(ir, true)), &[], ramp, 400);
     // About 4.5 s at 48 kHz: past the 3 s short-term window and several loudness-range blocks.
     drive("meter", Box::new(Meter::new()), Box::new(Meter::new()), &[], ramp, 2400);
+    for color in [Color::White, Color::Pink, Color::Brown] {
+        drive("noise", Box::new(Noise::new(color, 9)), Box::new(Noise::new(color, 9)), &[0.5], ramp, 400);
+    }
+    let band = |g: f64| vec![Band { kind: BiquadType::Peaking, frequency: 1000.0, q: 1.0, gain_db: g }];
+    let (a, b) = (LinearPhaseEq::new(band(6.0), 4095), LinearPhaseEq::new(band(-3.0), 4095));
+    drive("linearPhaseEq", Box::new(a), Box::new(b), &[], ramp, 400);
+    // Real time: nobody drains the ring here, so it fills and drops (counted).
+    let an = || Box::new(Analyser::new("a".into(), 2048, 0.8));
+    drive("analyser", an(), an(), &[], ramp, 2400);
+    // Offline: the segment FFTs run in process.
+    let offline = || {
+        let mut a = Analyser::new("a".into(), 1024, 0.8);
+        a.set_blocking(true);
+        Box::new(a)
+    };
+    drive("analyser offline", offline(), offline(), &[], ramp, 400);
 }
 
 #[test]

@@ -13,6 +13,7 @@ pub mod nodes;
 pub mod offline;
 pub mod realtime;
 pub mod render;
+pub mod spectrum;
 pub mod wav;
 
 pub use compile::{compile, Compiled, RenderSettings};

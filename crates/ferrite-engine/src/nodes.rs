@@ -133,6 +133,9 @@ pub const NODE_TYPES: &[&str] = &[
     "limiter",
     "convolver",
     "meter",
+    "noise",
+    "analyser",
+    "linearPhaseEq",
 ];
 
 /// Largest memory one delay line may take, over all channels (refused before allocating).
@@ -328,6 +331,45 @@ fn ms_to_frames(ms: f64, sample_rate: f64) -> usize {
     (ms * sample_rate / 1000.0).round() as usize
 }
 
+/// One band of a `linearPhaseEq` (`{ type, frequency, q?, gainDb? }`), checked
+/// as `eq` checks its band parameters.
+fn linear_phase_band(label: &str, i: usize, b: &Value, sample_rate: f64) -> Result<ferrite_dsp::linear_phase_eq::Band> {
+    let obj = b.as_object().ok_or_else(|| {
+        EngineError::type_error(format!("{label}: bands[{i}] must be an object, got {}", type_name(b)))
+    })?;
+    let t = obj
+        .get("type")
+        .and_then(Value::as_str)
+        .ok_or_else(|| EngineError::type_error(format!("{label}: bands[{i}].type must be a biquad type string")))?;
+    let kind = kind_of(&format!("{label} bands[{i}]"), t)?;
+    for k in obj.keys() {
+        if !["type", "frequency", "q", "gainDb"].contains(&k.as_str()) {
+            return Err(EngineError::type_error(format!(
+                "{label}: bands[{i}]: unknown key '{k}' (known: type, frequency, q, gainDb)"
+            )));
+        }
+    }
+    let value = |def: ParamDef| -> Result<f64> {
+        let v = match obj.get(def.name.rsplit('.').next().unwrap_or_default()) {
+            Some(v) => number(v).ok_or_else(|| {
+                EngineError::type_error(format!("{label}: {} must be a number, got {} {v}", def.name, type_name(v)))
+            })?,
+            None if def.default.is_nan() => {
+                return Err(EngineError::type_error(format!("{label}: {} is required", def.name)))
+            }
+            None => def.default,
+        };
+        ParamInfo { name: def.name, value: v, limit: def.limit }.check(label, v, sample_rate)?;
+        Ok(v)
+    };
+    let mut defs = biquad_params(&format!("bands[{i}].")).into_iter();
+    let mut next = || defs.next().ok_or_else(|| EngineError::other(format!("{label}: internal: band parameters")));
+    let frequency = value(next()?)?;
+    let q = value(next()?)?;
+    let gain_db = value(next()?)?;
+    Ok(ferrite_dsp::linear_phase_eq::Band { kind, frequency, q, gain_db })
+}
+
 /// Validates one node and builds its processor.
 pub fn build(desc: &NodeDesc, ctx: &BuildContext<'_>) -> Result<BuiltNode> {
     use ferrite_dsp::*;
@@ -357,9 +399,12 @@ pub fn build(desc: &NodeDesc, ctx: &BuildContext<'_>) -> Result<BuiltNode> {
         "limiter" => make_limiter(desc, &mut opts, &label)?,
         "convolver" => make_convolver(&mut opts, &label, ctx)?,
         "meter" => {
-            meter_name = Some(self::meter_name(desc, &mut opts, &label)?);
+            meter_name = Some(tap_name(desc, &mut opts, &label)?);
             (Role::Effect, vec![], Some(Box::new(meter::Meter::new())))
         }
+        "analyser" => make_analyser(desc, &mut opts, &label)?,
+        "linearPhaseEq" => make_linear_phase_eq(&mut opts, &label, ctx)?,
+        "noise" => make_noise(&mut opts, &label)?,
         other => {
             return Err(EngineError::type_error(format!(
                 "node #{}: unknown node type '{other}' (known: {})",
@@ -600,8 +645,8 @@ fn make_compressor() -> Made {
     (Role::Effect, defs, Some(Box::new(compressor::Compressor::new())))
 }
 
-/// `meter`'s name (its id when not given).
-fn meter_name(desc: &NodeDesc, opts: &mut Options<'_>, label: &str) -> Result<String> {
+/// A tap's name (`meter`, `analyser`): its id when not given.
+fn tap_name(desc: &NodeDesc, opts: &mut Options<'_>, label: &str) -> Result<String> {
     let name = match opts.get("name") {
         Some(Value::String(s)) => s.clone(),
         Some(v) => {
@@ -618,4 +663,66 @@ fn meter_name(desc: &NodeDesc, opts: &mut Options<'_>, label: &str) -> Result<St
 /// Frames of lookahead a limiter with `ms` milliseconds reports at `sample_rate`.
 pub fn lookahead_frames(ms: f64, sample_rate: f64) -> usize {
     ms_to_frames(ms, sample_rate)
+}
+
+/// `analyser`: a pass-through spectrum tap.
+fn make_analyser(desc: &NodeDesc, opts: &mut Options<'_>, label: &str) -> Result<Made> {
+    use ferrite_dsp::analyser;
+    let name = tap_name(desc, opts, label)?;
+    let size = opts.number("fftSize", analyser::DEFAULT_FFT_SIZE as f64, f64::NEG_INFINITY, f64::INFINITY)?;
+    if size.fract() != 0.0 || !analyser::valid_fft_size(size as usize) {
+        return Err(EngineError::range(format!(
+            "{label}: option 'fftSize' = {} must be a power of two in [{}, {}]",
+            show(size),
+            analyser::MIN_FFT_SIZE,
+            analyser::MAX_FFT_SIZE
+        )));
+    }
+    let smoothing = opts.number("smoothing", analyser::DEFAULT_SMOOTHING, 0.0, 1.0)?;
+    Ok((Role::Effect, vec![], Some(Box::new(analyser::Analyser::new(name, size as usize, smoothing)))))
+}
+
+/// `linearPhaseEq`: an FIR with the magnitude of RBJ bands and no phase shift.
+fn make_linear_phase_eq(opts: &mut Options<'_>, label: &str, ctx: &BuildContext<'_>) -> Result<Made> {
+    use ferrite_dsp::linear_phase_eq;
+    let bands = match opts.get("bands") {
+        Some(Value::Array(a)) => a,
+        Some(v) => {
+            return Err(EngineError::type_error(format!(
+                "{label}: option 'bands' must be an array, got {}",
+                type_name(v)
+            )))
+        }
+        None => return Err(EngineError::type_error(format!("{label}: option 'bands' is required"))),
+    };
+    if bands.len() > 64 {
+        return Err(EngineError::range(format!("{label}: {} bands is too many (at most 64)", bands.len())));
+    }
+    let mut parsed = Vec::with_capacity(bands.len());
+    for (i, b) in bands.iter().enumerate() {
+        parsed.push(linear_phase_band(label, i, b, ctx.sample_rate)?);
+    }
+    let (lo, hi) = (linear_phase_eq::MIN_LENGTH, linear_phase_eq::MAX_LENGTH);
+    let length = opts.number("length", linear_phase_eq::DEFAULT_LENGTH as f64, f64::NEG_INFINITY, f64::INFINITY)?;
+    if length.fract() != 0.0 || length < lo as f64 || length > hi as f64 || (length as usize).is_multiple_of(2) {
+        return Err(EngineError::range(format!(
+            "{label}: option 'length' = {} must be an odd whole number in [{lo}, {hi}]",
+            show(length)
+        )));
+    }
+    Ok((Role::Effect, vec![], Some(Box::new(linear_phase_eq::LinearPhaseEq::new(parsed, length as usize)))))
+}
+
+/// `noise`: seeded white, pink or brown noise.
+fn make_noise(opts: &mut Options<'_>, label: &str) -> Result<Made> {
+    let c = opts.string("color", Some("white"))?;
+    let color = ferrite_dsp::noise::Color::from_name(&c).ok_or_else(|| {
+        EngineError::type_error(format!("{label}: unknown noise color '{c}' (known: white, pink, brown)"))
+    })?;
+    let seed = opts.number("seed", 0.0, 0.0, 9_007_199_254_740_991.0)?;
+    if seed.fract() != 0.0 {
+        return Err(EngineError::range(format!("{label}: option 'seed' = {} must be a whole number", show(seed))));
+    }
+    let defs = vec![pd("amplitude", 1.0, Limit::Range(-1e6, 1e6))];
+    Ok((Role::Source, defs, Some(Box::new(ferrite_dsp::noise::Noise::new(color, seed as u64)))))
 }

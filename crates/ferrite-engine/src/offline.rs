@@ -37,6 +37,8 @@ pub struct OfflineResult {
     pub latency: usize,
     /// One reading per meter node, keyed by name.
     pub meters: Vec<(String, MeterReading)>,
+    /// Each analyser's average power spectrum over the render, keyed by name.
+    pub spectra: Vec<(String, crate::spectrum::Spectrum)>,
 }
 
 /// Renders `desc` offline. `progress`, when given, receives the frames done so far.
@@ -115,7 +117,8 @@ pub fn render_offline(
     if let Some(e) = crate::files::stream_failure(g) {
         return Err(EngineError::other(format!("renderOffline: {e}")));
     }
-    Ok(OfflineResult { channels: out, latency: g.latency(), meters: meter_readings(g) })
+    let spectra = crate::spectrum::spectra(g);
+    Ok(OfflineResult { channels: out, latency: g.latency(), meters: meter_readings(g), spectra })
 }
 
 /// Each meter node's reading over the whole render, keyed by its name.

@@ -14,6 +14,10 @@ use std::sync::{Arc, Mutex};
 /// Meter names of the newest program: `(generation, names in meter order)`.
 pub type MeterNames = Arc<Mutex<(u64, Vec<String>)>>;
 
+/// Spectrum readers of the newest program: `(generation, readers)`; the
+/// events thread takes the readers out when the generation changes.
+pub type SpectrumReaders = Arc<Mutex<(u64, Vec<ferrite_dsp::analyser::SpectrumReader>)>>;
+
 /// The control half of an engine (not real-time; `Send`).
 pub struct EngineControl {
     settings: RenderSettings,
@@ -27,6 +31,7 @@ pub struct EngineControl {
     meter_index: Vec<(String, usize)>,
     structure: Option<Structure>,
     meter_names: MeterNames,
+    spectrum_readers: SpectrumReaders,
     shared: Arc<Shared>,
 }
 
@@ -51,6 +56,7 @@ impl EngineControl {
             meter_index: Vec::new(),
             structure: None,
             meter_names: Arc::new(Mutex::new((0, Vec::new()))),
+            spectrum_readers: Arc::new(Mutex::new((0, Vec::new()))),
             shared,
         }
     }
@@ -73,6 +79,11 @@ impl EngineControl {
     /// Meter names, for the events thread.
     pub fn meter_names(&self) -> MeterNames {
         self.meter_names.clone()
+    }
+
+    /// Analysers' spectrum readers, for the events thread.
+    pub fn spectrum_readers(&self) -> SpectrumReaders {
+        self.spectrum_readers.clone()
     }
 
     /// Latency of the newest graph, in frames.
@@ -99,6 +110,7 @@ impl EngineControl {
         };
         self.structure = Some(structure);
         let names: Vec<String> = compiled.graph.meters().iter().map(|(n, _)| n.clone()).collect();
+        let readers = crate::spectrum::take_readers(&mut compiled.graph);
         self.info = compiled.info;
         self.automated = compiled.lane_targets.clone();
         self.meter_index = compiled.graph.meters().to_vec();
@@ -111,6 +123,9 @@ impl EngineControl {
         })));
         if let Ok(mut m) = self.meter_names.lock() {
             *m = (self.generation, names);
+        }
+        if let Ok(mut r) = self.spectrum_readers.lock() {
+            *r = (self.generation, readers);
         }
         Ok(())
     }

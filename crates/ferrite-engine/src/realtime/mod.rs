@@ -17,7 +17,7 @@ mod core;
 mod messages;
 mod transport;
 
-pub use control::{EngineControl, MeterNames};
+pub use control::{EngineControl, MeterNames, SpectrumReaders};
 pub use core::AudioCore;
 pub use messages::{ControlMsg, Garbage, LaneSet, MeterMsg, ParamMsg, Program};
 pub use transport::Transport;

@@ -1,0 +1,489 @@
+//! `noise`: seeded white, pink or brown noise.
+//!
+//! Parameters (in [`ProcessContext::params`] order):
+//! - `0 = amplitude`, linear, default 1 (may be automated per frame).
+//!
+//! Construction-only: the [`Color`] and the `seed` (any `u64`; the API takes
+//! whole numbers `0..=2^53`).
+//!
+//! # Samples
+//! Frame `n` of the node's life (counted from its first rendered frame) is
+//! `amplitude_n · u_n`, where `u_n` depends only on the colour, the seed and
+//! `n`: the white source is a counter-based generator (SplitMix64's output
+//! function applied to `seed_key + n·γ`), so the samples are the same
+//! whatever the block sizes, the thread count or the machine.
+//! Every channel carries the same noise (a mono source): for decorrelated
+//! channels use one noise node per channel with different seeds.
+//!
+//! # Colours
+//! - **white**: uniform on `[-1, 1)` (52-bit resolution): flat spectrum,
+//!   mean 0, RMS `1/√3`, `|u| ≤ 1`.
+//! - **pink**: white through Paul Kellet's refined pink filter (six one-pole
+//!   sections and a direct path; his published coefficients), −3.01 dB per
+//!   octave within about ±0.05 dB from 10 Hz to 20 kHz at 44.1 kHz (the poles
+//!   are fixed in z, so at other rates the band scales with the rate).
+//!   Scaled to RMS [`COLORED_RMS`]; `|u| ≤` [`Noise::bound`].
+//! - **brown**: white through a leaky integrator `y = ρ·y + w` with
+//!   `ρ = exp(−2π·5 Hz / fs)`: −6.02 dB per octave above its 5 Hz corner
+//!   (flat below, so it never drifts away). Scaled to RMS [`COLORED_RMS`];
+//!   `|u| ≤` [`Noise::bound`].
+//!
+//! Pink and brown are near Gaussian: with RMS 1/4, a sample beyond ±1 is a
+//! 4σ event (about one sample in 16 000); the hard bound is larger.
+//!
+//! The pink and brown scale factors come from the filters' exact noise gains
+//! (`Σ h[n]²` in closed form), computed in [`Noise::new`] and `prepare`.
+
+use crate::processor::{Bus, ParamSpec, PrepareContext, ProcessContext, Processor};
+
+/// Parameter table of [`Noise`].
+pub const PARAMS: &[ParamSpec] = &[ParamSpec::new("amplitude", -1.0e6, 1.0e6)];
+
+/// RMS of pink and brown noise at amplitude 1 (−12.04 dB).
+pub const COLORED_RMS: f64 = 0.25;
+
+/// Corner of the brown noise's leaky integrator, Hz.
+pub const BROWN_CORNER_HZ: f64 = 5.0;
+
+/// The noise colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Color {
+    /// Flat spectrum.
+    White,
+    /// −3.01 dB per octave.
+    Pink,
+    /// −6.02 dB per octave.
+    Brown,
+}
+
+impl Color {
+    /// Parses the API names `"white"`, `"pink"`, `"brown"`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "white" => Some(Self::White),
+            "pink" => Some(Self::Pink),
+            "brown" => Some(Self::Brown),
+            _ => None,
+        }
+    }
+}
+
+/// Kellet's refined pink filter: poles and input gains of the six one-pole
+/// sections, then the direct gain and the one-frame-delayed gain.
+const PINK_POLES: [f64; 6] = [0.99886, 0.99332, 0.96900, 0.86650, 0.55000, -0.7616];
+const PINK_GAINS: [f64; 6] = [0.0555179, 0.0750759, 0.1538520, 0.3104856, 0.5329522, -0.0168980];
+const PINK_DIRECT: f64 = 0.5362;
+const PINK_DELAYED: f64 = 0.115926;
+
+/// SplitMix64's increment (the golden ratio in 0.64 fixed point).
+const GAMMA: u64 = 0x9e37_79b9_7f4a_7c15;
+
+/// SplitMix64's output function: a bijection of `u64` with good avalanche.
+#[inline(always)]
+fn mix64(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// The white sample of frame `n` for `key` (see [`Noise::key`]): uniform on `[-1, 1)`.
+///
+/// # Realtime
+/// Does not allocate, lock or panic.
+#[inline(always)]
+pub fn white_at(key: u64, n: u64) -> f64 {
+    // 52 random mantissa bits under the exponent of 1.0: uniform on [1, 2).
+    let one_two = f64::from_bits(0x3ff0_0000_0000_0000 | (mix64(key.wrapping_add(n.wrapping_mul(GAMMA))) >> 12));
+    2.0 * one_two - 3.0
+}
+
+/// `Σ h[n]²` of Kellet's pink filter (closed form over its one-pole sections).
+fn pink_noise_gain() -> f64 {
+    let mut s = 0.0;
+    for (gi, pi) in PINK_GAINS.iter().zip(PINK_POLES) {
+        for (gj, pj) in PINK_GAINS.iter().zip(PINK_POLES) {
+            s += gi * gj / (1.0 - pi * pj);
+        }
+    }
+    let g0: f64 = PINK_GAINS.iter().sum();
+    let g1: f64 = PINK_GAINS.iter().zip(PINK_POLES).map(|(g, p)| g * p).sum();
+    s + 2.0 * PINK_DIRECT * g0 + PINK_DIRECT * PINK_DIRECT + 2.0 * PINK_DELAYED * g1 + PINK_DELAYED * PINK_DELAYED
+}
+
+/// `Σ |h[n]|` of Kellet's pink filter (an upper bound of it: the sections'
+/// sums plus the direct paths), the filter's largest output for `|w| ≤ 1`.
+fn pink_abs_sum() -> f64 {
+    PINK_GAINS.iter().zip(PINK_POLES).map(|(g, p)| g.abs() / (1.0 - p.abs())).sum::<f64>()
+        + PINK_DIRECT.abs()
+        + PINK_DELAYED.abs()
+}
+
+/// Seeded noise (see the module documentation).
+///
+/// ```
+/// use ferrite_dsp::noise::{Color, Noise};
+/// use ferrite_dsp::{Bus, ParamBuffer, PrepareContext, ProcessContext, Processor};
+///
+/// let mut noise = Noise::new(Color::Pink, 42);
+/// noise.prepare(&PrepareContext { sample_rate: 48000.0, max_block: 64, channels: 2 });
+/// let params = [ParamBuffer::new(0.5, 64)];
+/// let mut data = vec![0.0; 2 * 64];
+/// let ctx = ProcessContext { frames: 64, position: 0, params: &params };
+/// noise.process(&ctx, &mut Bus::new(&mut data, 2, 64, 64));
+/// assert_eq!(data[..64], data[64..]); // the same noise in every channel
+/// assert!(data.iter().all(|v| v.abs() <= 0.5 * noise.bound()));
+/// ```
+#[derive(Debug, Clone)]
+pub struct Noise {
+    color: Color,
+    seed: u64,
+    /// The generator's key (the seed, mixed).
+    key: u64,
+    /// Frames rendered so far (the next frame's `n`).
+    frame: u64,
+    /// Pink: the six sections and the delayed white sample.
+    pink: [f64; 6],
+    pink_prev: f64,
+    /// Brown: the integrator and its leak.
+    brown: f64,
+    rho: f64,
+    /// Output scale of the colour (1 for white).
+    scale: f64,
+    /// The largest `|u|` the colour can produce.
+    bound: f64,
+}
+
+impl Noise {
+    /// Noise of `color` from `seed` (control side).
+    pub fn new(color: Color, seed: u64) -> Self {
+        let mut n = Self {
+            color,
+            seed,
+            key: mix64(seed ^ 0x6a09_e667_f3bc_c908),
+            frame: 0,
+            pink: [0.0; 6],
+            pink_prev: 0.0,
+            brown: 0.0,
+            rho: 0.0,
+            scale: 1.0,
+            bound: 1.0,
+        };
+        n.set_rate(48_000.0);
+        n
+    }
+
+    /// The colour.
+    pub fn color(&self) -> Color {
+        self.color
+    }
+
+    /// The seed.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// The generator's key for `seed`'s white samples ([`white_at`]).
+    pub fn key(&self) -> u64 {
+        self.key
+    }
+
+    /// The largest `|u|` (the output at amplitude 1) this colour can
+    /// produce at the prepared rate: 1 for white, the scaled filter's
+    /// `Σ|h|` for pink and brown.
+    pub fn bound(&self) -> f64 {
+        self.bound
+    }
+
+    /// Scale, leak and bound for `sample_rate` (control side).
+    fn set_rate(&mut self, sample_rate: f64) {
+        let fs = if sample_rate.is_finite() && sample_rate > 0.0 { sample_rate } else { 48_000.0 };
+        let white_var = 1.0 / 3.0;
+        self.rho = (-2.0 * core::f64::consts::PI * BROWN_CORNER_HZ / fs).exp();
+        (self.scale, self.bound) = match self.color {
+            Color::White => (1.0, 1.0),
+            Color::Pink => {
+                let s = COLORED_RMS / (white_var * pink_noise_gain()).sqrt();
+                (s, s * pink_abs_sum())
+            }
+            Color::Brown => {
+                let s = COLORED_RMS / (white_var / (1.0 - self.rho * self.rho)).sqrt();
+                (s, s / (1.0 - self.rho))
+            }
+        };
+    }
+
+    /// Renders the unit noise (amplitude 1) of the next `out.len()` frames.
+    ///
+    /// # Realtime
+    /// Does not allocate, lock or panic.
+    #[inline]
+    fn render_unit(&mut self, out: &mut [f64]) {
+        let (key, start) = (self.key, self.frame);
+        match self.color {
+            Color::White => {
+                for (i, y) in out.iter_mut().enumerate() {
+                    *y = white_at(key, start.wrapping_add(i as u64));
+                }
+            }
+            Color::Pink => {
+                let mut b = self.pink;
+                let mut prev = self.pink_prev;
+                let s = self.scale;
+                for (i, y) in out.iter_mut().enumerate() {
+                    let w = white_at(key, start.wrapping_add(i as u64));
+                    for k in 0..6 {
+                        b[k] = PINK_POLES[k] * b[k] + PINK_GAINS[k] * w;
+                    }
+                    let sum = ((b[0] + b[1]) + (b[2] + b[3])) + (b[4] + b[5]);
+                    *y = s * (sum + PINK_DIRECT * w + PINK_DELAYED * prev);
+                    prev = w;
+                }
+                self.pink = b;
+                self.pink_prev = prev;
+            }
+            Color::Brown => {
+                let mut z = self.brown;
+                let (rho, s) = (self.rho, self.scale);
+                for (i, y) in out.iter_mut().enumerate() {
+                    z = rho * z + white_at(key, start.wrapping_add(i as u64));
+                    *y = s * z;
+                }
+                self.brown = z;
+            }
+        }
+        self.frame = start.wrapping_add(out.len() as u64);
+    }
+}
+
+impl Processor for Noise {
+    fn prepare(&mut self, ctx: &PrepareContext) {
+        self.set_rate(ctx.sample_rate);
+    }
+
+    /// Writes the noise into every channel.
+    ///
+    /// # Realtime
+    /// Does not allocate, lock or panic.
+    fn process(&mut self, ctx: &ProcessContext<'_>, io: &mut Bus<'_>) {
+        let frames = ctx.frames.min(io.frames());
+        if io.channels() == 0 {
+            // Nothing to write, but time passes: the same frames as with channels.
+            let mut sink = [0.0; 64];
+            let mut left = frames;
+            while left > 0 {
+                let n = left.min(sink.len());
+                self.render_unit(&mut sink[..n]);
+                left -= n;
+            }
+            return;
+        }
+        let amp = ctx.param(0);
+        {
+            let first = io.channel_mut(0);
+            let first = first.get_mut(..frames).unwrap_or(&mut []);
+            self.render_unit(first);
+            match amp.constant() {
+                Some(1.0) => {}
+                Some(a) => first.iter_mut().for_each(|y| *y *= a),
+                None => first.iter_mut().enumerate().for_each(|(i, y)| *y *= amp.at(i)),
+            }
+        }
+        for c in 1..io.channels() {
+            if let Some((src, dst)) = io.pair_mut(0, c) {
+                dst.copy_from_slice(src);
+            }
+        }
+    }
+
+    fn reset(&mut self) {
+        self.frame = 0;
+        self.pink = [0.0; 6];
+        self.pink_prev = 0.0;
+        self.brown = 0.0;
+    }
+
+    /// Continues the sequence of another `Noise` of the same colour and seed.
+    fn take_state(&mut self, previous: &mut dyn Processor) -> bool {
+        let Some(prev) = previous.as_any_mut().downcast_mut::<Noise>() else { return false };
+        if prev.color != self.color || prev.seed != self.seed {
+            return false;
+        }
+        self.frame = prev.frame;
+        self.pink = prev.pink;
+        self.pink_prev = prev.pink_prev;
+        self.brown = prev.brown;
+        true
+    }
+
+    fn mono_source(&self) -> bool {
+        true
+    }
+
+    fn overwrites_output(&self) -> bool {
+        true
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn core::any::Any {
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::processor::ParamBuffer;
+    use realfft::RealFftPlanner;
+
+    const FS: f64 = 48_000.0;
+
+    /// Renders `n` frames of mono noise in blocks of `block` at amplitude `amp`.
+    fn render(color: Color, seed: u64, n: usize, block: usize, amp: f64) -> Vec<f64> {
+        let mut p = Noise::new(color, seed);
+        p.prepare(&PrepareContext { sample_rate: FS, max_block: block, channels: 1 });
+        let params = [ParamBuffer::new(amp, block)];
+        let mut out = Vec::with_capacity(n);
+        let mut buf = vec![0.0; block];
+        while out.len() < n {
+            let f = block.min(n - out.len());
+            let ctx = ProcessContext { frames: f, position: out.len() as u64, params: &params };
+            p.process(&ctx, &mut Bus::new(&mut buf, 1, block, f));
+            out.extend_from_slice(&buf[..f]);
+        }
+        out
+    }
+
+    /// Welch average power spectrum (Hann window, 50% overlap) in f64, `size` bins.
+    fn welch(x: &[f64], size: usize) -> Vec<f64> {
+        let fft = RealFftPlanner::<f64>::new().plan_fft_forward(size);
+        let win: Vec<f64> =
+            (0..size).map(|i| 0.5 - 0.5 * (2.0 * core::f64::consts::PI * i as f64 / size as f64).cos()).collect();
+        let mut acc = vec![0.0; size / 2 + 1];
+        let mut spec = fft.make_output_vec();
+        let mut segs = 0;
+        let mut start = 0;
+        while start + size <= x.len() {
+            let mut buf: Vec<f64> = x[start..start + size].iter().zip(&win).map(|(a, w)| a * w).collect();
+            fft.process(&mut buf, &mut spec).unwrap();
+            for (a, c) in acc.iter_mut().zip(&spec) {
+                *a += c.norm_sqr();
+            }
+            segs += 1;
+            start += size / 2;
+        }
+        acc.iter().map(|a| a / segs as f64).collect()
+    }
+
+    /// Least-squares slope (dB per octave) and the largest deviation from
+    /// the fitted line of the spectrum averaged in third-octave bands over `lo..hi` Hz.
+    fn slope(power: &[f64], size: usize, lo: f64, hi: f64) -> (f64, f64) {
+        let df = FS / size as f64;
+        let mut pts = Vec::new();
+        let mut f = lo;
+        while f * 2f64.powf(1.0 / 3.0) <= hi * 1.0001 {
+            let f2 = f * 2f64.powf(1.0 / 3.0);
+            let (a, b) = ((f / df).ceil() as usize, (f2 / df).floor() as usize);
+            let mean = power[a..=b].iter().sum::<f64>() / (b - a + 1) as f64;
+            // The band's power per bin against the log of its centre.
+            pts.push(((f * f2).sqrt().log2(), 10.0 * mean.log10()));
+            f = f2;
+        }
+        let n = pts.len() as f64;
+        let (sx, sy) = pts.iter().fold((0.0, 0.0), |(a, b), (x, y)| (a + x, b + y));
+        let (mx, my) = (sx / n, sy / n);
+        let sxy: f64 = pts.iter().map(|(x, y)| (x - mx) * (y - my)).sum();
+        let sxx: f64 = pts.iter().map(|(x, _)| (x - mx) * (x - mx)).sum();
+        let k = sxy / sxx;
+        let dev = pts.iter().map(|(x, y)| (y - (my + k * (x - mx))).abs()).fold(0.0, f64::max);
+        (k, dev)
+    }
+
+    fn seconds(s: f64) -> usize {
+        if cfg!(debug_assertions) {
+            (s * FS / 8.0) as usize
+        } else {
+            (s * FS) as usize
+        }
+    }
+
+    #[test]
+    fn colours_have_their_spectral_slopes() {
+        let size = 8192;
+        let n = seconds(60.0);
+        for (color, want, tol) in [(Color::White, 0.0, 0.1), (Color::Pink, -3.0103, 0.1), (Color::Brown, -6.0206, 0.2)]
+        {
+            let x = render(color, 7, n, 4096, 1.0);
+            let p = welch(&x, size);
+            let (k, dev) = slope(&p, size, 125.0, 8000.0);
+            assert!((k - want).abs() < tol, "{color:?}: slope {k:.3} dB/oct, want {want:.3}");
+            assert!(dev < 0.5, "{color:?}: third-octave bands {dev:.2} dB off the line");
+            let (k, _) = slope(&p, size, 50.0, 10_000.0);
+            assert!((k - want).abs() < 2.0 * tol, "{color:?}: slope {k:.3} dB/oct over 50 Hz..10 kHz");
+        }
+    }
+
+    #[test]
+    fn mean_rms_and_bounds() {
+        let n = seconds(20.0);
+        for (color, rms_want) in [(Color::White, 1.0 / 3f64.sqrt()), (Color::Pink, 0.25), (Color::Brown, 0.25)] {
+            let x = render(color, 99, n, 128, 1.0);
+            let mean = x.iter().sum::<f64>() / n as f64;
+            let rms = (x.iter().map(|v| v * v).sum::<f64>() / n as f64).sqrt();
+            let peak = x.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+            let bound = Noise::new(color, 0).bound();
+            // Brown noise's samples are correlated over ~1/(2π·5 Hz): its mean wanders more.
+            let mean_tol = if color == Color::Brown { 0.05 } else { 0.01 };
+            assert!(mean.abs() < mean_tol, "{color:?}: mean {mean}");
+            assert!((rms / rms_want - 1.0).abs() < 0.1, "{color:?}: rms {rms} vs {rms_want}");
+            assert!(peak <= bound, "{color:?}: peak {peak} over the bound {bound}");
+            if color == Color::White {
+                assert!(peak > 0.999 && x.iter().all(|&v| (-1.0..1.0).contains(&v)));
+            }
+        }
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_samples_for_every_block_size() {
+        for color in [Color::White, Color::Pink, Color::Brown] {
+            let reference = render(color, 12345, 20_000, 1, 0.7);
+            for block in [7, 128, 4096] {
+                assert_eq!(render(color, 12345, 20_000, block, 0.7), reference, "{color:?} block {block}");
+            }
+            assert_ne!(render(color, 12346, 20_000, 128, 0.7), reference, "{color:?}: another seed");
+        }
+    }
+
+    #[test]
+    fn white_samples_are_the_counter_function() {
+        let x = render(Color::White, 5, 300, 64, 1.0);
+        let key = Noise::new(Color::White, 5).key();
+        for (i, v) in x.iter().enumerate() {
+            assert_eq!(*v, white_at(key, i as u64));
+        }
+    }
+
+    #[test]
+    fn amplitude_scales_per_frame_and_take_state_continues() {
+        let mut p = Noise::new(Color::Pink, 3);
+        p.prepare(&PrepareContext { sample_rate: FS, max_block: 16, channels: 2 });
+        let mut amp = ParamBuffer::new(1.0, 16);
+        let ramp: Vec<f64> = (0..16).map(|i| i as f64 / 16.0).collect();
+        amp.varying_mut(16).copy_from_slice(&ramp);
+        let mut data = vec![0.0; 32];
+        p.process(&ProcessContext { frames: 16, position: 0, params: &[amp] }, &mut Bus::new(&mut data, 2, 16, 16));
+        let unit = render(Color::Pink, 3, 32, 16, 1.0);
+        for i in 0..16 {
+            assert_eq!(data[i], unit[i] * ramp[i]);
+            assert_eq!(data[16 + i], data[i]);
+        }
+        let mut next = Noise::new(Color::Pink, 3);
+        next.prepare(&PrepareContext { sample_rate: FS, max_block: 16, channels: 2 });
+        assert!(next.take_state(&mut p));
+        let one = [ParamBuffer::new(1.0, 16)];
+        next.process(&ProcessContext { frames: 16, position: 16, params: &one }, &mut Bus::new(&mut data, 2, 16, 16));
+        assert_eq!(&data[..16], &unit[16..]);
+        assert!(!Noise::new(Color::Pink, 4).take_state(&mut next));
+        next.reset();
+        next.process(&ProcessContext { frames: 16, position: 0, params: &one }, &mut Bus::new(&mut data, 2, 16, 16));
+        assert_eq!(&data[..16], &unit[..16]);
+    }
+}
