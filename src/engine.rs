@@ -1,12 +1,13 @@
-//! `Engine`: a running real-time engine (device or null backend), its events
-//! thread (meters and errors to JavaScript), and `listDevices`.
+//! `Engine`: a running real-time engine (device or null backend) and
+//! `listDevices`. The engine's threads are ferrite-engine's: calls go to its
+//! `Controller` (checked here, done on `ferrite-control`), and its `Events`
+//! (`ferrite-events`) call the JavaScript callbacks wrapped here.
 
 use crate::offline::{side_buffers, NativeMeterReading};
 use crate::{guarded, to_js};
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
-use ferrite_engine::meter::MeterReading;
-use ferrite_engine::realtime::{engine_pair, EngineControl, MeterMsg, MeterNames, Shared, SpectrumReaders};
-use ferrite_engine::{EngineError, GraphDesc, RenderSettings};
+use ferrite_engine::realtime::events::{ErrorSource, EventSources, Events};
+use ferrite_engine::realtime::{engine_pair, Controller, Shared};
+use ferrite_engine::{EngineError, ErrorKind, GraphDesc, RenderSettings};
 use ferrite_io::{IoError, IoErrorKind, Stats, Stream, StreamConfig};
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
@@ -15,8 +16,6 @@ use napi_derive::napi;
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
 
 type MetersFn =
     ThreadsafeFunction<HashMap<String, NativeMeterReading>, (), HashMap<String, NativeMeterReading>, Status, false>;
@@ -39,50 +38,6 @@ fn io_error(e: IoError) -> EngineError {
     }
 }
 
-/// Merges interval readings that arrive between two deliveries.
-#[derive(Clone, Copy)]
-struct Accumulated {
-    peak_db: f64,
-    true_peak_db: f64,
-    power_sum: f64,
-    count: u32,
-    last: MeterReading,
-}
-
-impl Accumulated {
-    fn new(last: MeterReading) -> Self {
-        Self { peak_db: f64::NEG_INFINITY, true_peak_db: f64::NEG_INFINITY, power_sum: 0.0, count: 0, last }
-    }
-
-    fn add(&mut self, r: &MeterReading) {
-        self.peak_db = self.peak_db.max(r.peak_db);
-        self.true_peak_db = self.true_peak_db.max(r.true_peak_db);
-        self.power_sum += 10f64.powf(r.rms_db / 10.0);
-        self.count += 1;
-        self.last = *r;
-    }
-
-    /// The reading for one delivery; restarts the interval.
-    fn take(&mut self) -> NativeMeterReading {
-        let rms_db = if self.count == 0 || self.power_sum <= 0.0 {
-            f64::NEG_INFINITY
-        } else {
-            10.0 * (self.power_sum / self.count as f64).log10()
-        };
-        let r = NativeMeterReading {
-            peak_db: self.peak_db,
-            rms_db,
-            true_peak_db: self.true_peak_db,
-            momentary_lufs: self.last.momentary_lufs,
-            short_term_lufs: self.last.short_term_lufs,
-            integrated_lufs: self.last.integrated_lufs,
-            loudness_range_lu: self.last.loudness_range_lu,
-        };
-        *self = Self::new(self.last);
-        r
-    }
-}
-
 /// One analyser's spectrum and waveform for `onSpectrum`.
 #[napi(object)]
 pub struct NativeSpectrumFrame {
@@ -91,177 +46,15 @@ pub struct NativeSpectrumFrame {
     pub waveform: Float32Array,
 }
 
-/// An `onSpectrum` subscriber: its rate and its smoothed magnitudes per analyser.
-struct SpectrumSubscriber {
-    id: u32,
-    callback: SpectrumFn,
-    period: Duration,
-    next_due: Instant,
-    generation: u64,
-    smoothed: Vec<Vec<f64>>,
-}
-
-struct Subscriber {
-    id: u32,
-    callback: MetersFn,
-    period: Duration,
-    next_due: Instant,
-    generation: u64,
-    acc: Vec<Accumulated>,
-}
-
-#[derive(Default)]
-struct Subscriptions {
-    next_id: u32,
-    meters: Vec<Subscriber>,
-    spectra: Vec<SpectrumSubscriber>,
-    errors: Vec<(u32, ErrorFn)>,
-}
-
-enum EventsCommand {
-    Stop,
-}
-
-/// The `ferrite-events` thread: meters to JS at the asked rates, device errors
-/// to JS, and the collection of programs the audio thread handed back.
-struct Events {
-    tx: Sender<EventsCommand>,
-    thread: Option<JoinHandle<()>>,
-}
-
-fn silent() -> MeterReading {
-    MeterReading {
-        peak_db: f64::NEG_INFINITY,
-        rms_db: f64::NEG_INFINITY,
-        true_peak_db: f64::NEG_INFINITY,
-        momentary_lufs: f64::NEG_INFINITY,
-        short_term_lufs: f64::NEG_INFINITY,
-        integrated_lufs: f64::NEG_INFINITY,
-        loudness_range_lu: 0.0,
-    }
-}
-
-fn events_loop(
-    rx: Receiver<EventsCommand>,
-    mut meters: rtrb::Consumer<MeterMsg>,
-    names: MeterNames,
-    readers: SpectrumReaders,
-    subs: Arc<Mutex<Subscriptions>>,
-    control: Arc<Mutex<EngineControl>>,
-    errors: Option<Receiver<IoError>>,
-) {
-    let tick = Duration::from_millis(4);
-    // The analysers of the newest program, taken from the control side.
-    let mut analysers: (u64, Vec<ferrite_dsp::analyser::SpectrumReader>) = (0, Vec::new());
-    loop {
-        match rx.recv_timeout(tick) {
-            Ok(EventsCommand::Stop) | Err(RecvTimeoutError::Disconnected) => break,
-            Err(RecvTimeoutError::Timeout) => {}
-        }
-        if let Ok(mut c) = control.lock() {
-            c.collect_garbage();
-        }
-        let (generation, meter_names) = names.lock().map(|n| (n.0, n.1.clone())).unwrap_or_default();
-        let Ok(mut subs) = subs.lock() else { break };
-        for s in subs.meters.iter_mut() {
-            if s.generation != generation {
-                s.generation = generation;
-                s.acc = vec![Accumulated::new(silent()); meter_names.len()];
-            }
-        }
-        while let Ok(m) = meters.pop() {
-            if m.generation != generation {
-                continue;
-            }
-            for s in subs.meters.iter_mut() {
-                if let Some(a) = s.acc.get_mut(m.meter as usize) {
-                    a.add(&m.reading);
-                }
-            }
-        }
-        deliver_spectra(&readers, &mut analysers, &mut subs.spectra);
-        let now = Instant::now();
-        for s in subs.meters.iter_mut() {
-            if now < s.next_due {
-                continue;
-            }
-            s.next_due += s.period;
-            if s.next_due < now {
-                s.next_due = now + s.period;
-            }
-            let payload: HashMap<String, NativeMeterReading> =
-                meter_names.iter().cloned().zip(s.acc.iter_mut().map(Accumulated::take)).collect();
-            s.callback.call(payload, ThreadsafeFunctionCallMode::NonBlocking);
-        }
-        // A file player whose stream failed plays silence; say why.
-        for e in ferrite_media::take_stream_errors() {
-            for (_, f) in subs.errors.iter() {
-                f.call(format!("[ferrite:Error] Engine: filePlayer: {e}"), ThreadsafeFunctionCallMode::NonBlocking);
-            }
-        }
-        if let Some(errors) = errors.as_ref() {
-            while let Ok(e) = errors.try_recv() {
-                for (_, f) in subs.errors.iter() {
-                    f.call(format!("[ferrite:Error] Engine: {}", e.message()), ThreadsafeFunctionCallMode::NonBlocking);
-                }
-            }
-        }
-    }
-}
-
-/// Drains every analyser's ring (whether anyone listens or not, so that
-/// rings never fill) and calls each due `onSpectrum` subscriber with the
-/// FFTs of the newest samples (events thread: windows, FFTs and smoothing
-/// happen here, never on the audio thread).
-fn deliver_spectra(
-    readers: &SpectrumReaders,
-    analysers: &mut (u64, Vec<ferrite_dsp::analyser::SpectrumReader>),
-    subs: &mut [SpectrumSubscriber],
-) {
-    if let Ok(mut r) = readers.lock() {
-        if r.0 != analysers.0 {
-            *analysers = (r.0, std::mem::take(&mut r.1));
-        }
-    }
-    for a in analysers.1.iter_mut() {
-        a.drain();
-    }
-    let now = Instant::now();
-    for s in subs.iter_mut() {
-        if now < s.next_due {
-            continue;
-        }
-        s.next_due += s.period;
-        if s.next_due < now {
-            s.next_due = now + s.period;
-        }
-        if s.generation != analysers.0 {
-            s.generation = analysers.0;
-            s.smoothed = vec![Vec::new(); analysers.1.len()];
-        }
-        let mut payload = HashMap::with_capacity(analysers.1.len());
-        for (a, smoothed) in analysers.1.iter_mut().zip(s.smoothed.iter_mut()) {
-            let magnitudes_db = Float32Array::new(a.analyse(smoothed));
-            let frame = NativeSpectrumFrame {
-                frequencies: Float32Array::new(a.frequencies()),
-                magnitudes_db,
-                waveform: Float32Array::new(a.waveform().to_vec()),
-            };
-            payload.insert(a.name().to_string(), frame);
-        }
-        s.callback.call(payload, ThreadsafeFunctionCallMode::NonBlocking);
-    }
-}
-
 /// A running engine (the facade's `Engine` wraps it).
 #[napi]
 pub struct NativeEngine {
-    control: Arc<Mutex<EngineControl>>,
+    /// Taken by JavaScript calls only (the engine's threads do not share it).
+    control: Mutex<Controller>,
     shared: Arc<Shared>,
     stream: Option<Stream>,
     stats: Arc<Stats>,
     events: Option<Events>,
-    subs: Arc<Mutex<Subscriptions>>,
     sample_rate: u32,
     buffer_size: u32,
     channels: u32,
@@ -273,6 +66,16 @@ pub struct NativeEngine {
 pub struct OpenTask {
     null: bool,
     config: StreamConfig,
+}
+
+/// An engine error as the facade's error messages tag it.
+fn tagged(e: &EngineError) -> String {
+    let tag = match e.kind {
+        ErrorKind::Type => "TypeError",
+        ErrorKind::Range => "RangeError",
+        ErrorKind::Other => "Error",
+    };
+    format!("[ferrite:{tag}] {}", e.message)
 }
 
 fn open(null: bool, config: &StreamConfig) -> std::result::Result<NativeEngine, EngineError> {
@@ -295,29 +98,36 @@ fn open(null: bool, config: &StreamConfig) -> std::result::Result<NativeEngine, 
         max_block: (stream.buffer_size() as usize).clamp(1, MAX_ENGINE_BLOCK),
     };
     control.set_settings(settings);
-    let shared = control.shared().clone();
-    let names = control.meter_names();
-    let readers = control.spectrum_readers();
-    let control = Arc::new(Mutex::new(control));
-    let subs = Arc::new(Mutex::new(Subscriptions::default()));
-    let (tx, rx) = crossbeam_channel::bounded(4);
-    let thread = {
-        let (control, subs, errors) = (control.clone(), subs.clone(), Some(stream.errors()));
-        std::thread::Builder::new()
-            .name("ferrite-events".into())
-            .spawn(move || events_loop(rx, meters, names, readers, subs, control, errors))
-            .map_err(|e| EngineError::other(format!("Engine.open: cannot start the events thread: {e}")))?
-    };
+    let controller = Controller::start(control)?;
+    let shared = controller.shared().clone();
+    let io_errors = stream.errors();
+    let control_errors = controller.errors();
+    let errors: Vec<ErrorSource> = vec![
+        Box::new(move |out: &mut Vec<String>| {
+            out.extend(io_errors.try_iter().map(|e: IoError| format!("[ferrite:Error] Engine: {}", e.message())))
+        }),
+        // A file player whose stream failed plays silence; say why.
+        Box::new(|out: &mut Vec<String>| {
+            out.extend(
+                ferrite_media::take_stream_errors()
+                    .into_iter()
+                    .map(|e| format!("[ferrite:Error] Engine: filePlayer: {e}")),
+            )
+        }),
+        Box::new(move |out: &mut Vec<String>| out.extend(control_errors.try_iter().map(|e| tagged(&e)))),
+    ];
+    let sources =
+        EventSources { meters, names: controller.meter_names(), readers: controller.spectrum_readers(), errors };
+    let events = Events::start(sources, shared.clone(), settings.sample_rate)?;
     Ok(NativeEngine {
         stats: stream.stats_handle(),
         sample_rate: stream.sample_rate(),
         buffer_size: stream.buffer_size(),
         channels: stream.channels() as u32,
         stream: Some(stream),
-        control,
+        control: Mutex::new(controller),
         shared,
-        events: Some(Events { tx, thread: Some(thread) }),
-        subs,
+        events: Some(events),
         disk_underruns_at_open: ferrite_media::disk_underruns(),
     })
 }
@@ -391,7 +201,7 @@ pub struct NativeEngineStats {
 
 #[napi]
 impl NativeEngine {
-    fn control(&self) -> napi::Result<std::sync::MutexGuard<'_, EngineControl>> {
+    fn control(&self) -> napi::Result<std::sync::MutexGuard<'_, Controller>> {
         if self.stream.is_none() {
             return Err(closed());
         }
@@ -513,93 +323,69 @@ impl NativeEngine {
 
     #[napi(ts_args_type = "callback: (meters: Record<string, NativeMeterReading>) => void, fps: number")]
     pub fn on_meters(&self, callback: MetersFn, fps: f64) -> napi::Result<u32> {
-        drop(self.control()?);
-        if !fps.is_finite() || !(0.1..=1000.0).contains(&fps) {
-            return Err(to_js(EngineError::range(format!(
-                "onMeters: fps = {} is out of range [0.1, 1000]",
-                ferrite_engine::error::show(fps)
-            ))));
-        }
-        let mut subs = self.subs.lock().map_err(|_| closed())?;
-        subs.next_id += 1;
-        let id = subs.next_id;
-        let period = Duration::from_secs_f64(1.0 / fps);
-        subs.meters.push(Subscriber {
-            id,
-            callback,
-            period,
-            next_due: Instant::now() + period,
-            generation: u64::MAX,
-            acc: Vec::new(),
+        let events = self.events()?;
+        let sink = Box::new(move |readings: Vec<(String, ferrite_engine::meter::MeterReading)>| {
+            let payload: HashMap<String, NativeMeterReading> =
+                readings.into_iter().map(|(name, r)| (name, NativeMeterReading::from(r))).collect();
+            callback.call(payload, ThreadsafeFunctionCallMode::NonBlocking);
         });
-        self.update_meter_period(&subs);
-        Ok(id)
+        events.on_meters(sink, fps).map_err(to_js)
     }
 
     #[napi]
     pub fn off_meters(&self, id: u32) {
-        if let Ok(mut subs) = self.subs.lock() {
-            subs.meters.retain(|s| s.id != id);
-            self.update_meter_period(&subs);
+        if let Some(e) = self.events.as_ref() {
+            e.off_meters(id);
         }
-    }
-
-    fn update_meter_period(&self, subs: &Subscriptions) {
-        // The audio thread pushes readings at the fastest subscriber's rate (at least 4x for merging accuracy).
-        let period = subs
-            .meters
-            .iter()
-            .map(|s| s.period)
-            .min()
-            .map_or(0, |p| ((p.as_secs_f64() * self.sample_rate as f64) / 4.0).max(1.0) as u64);
-        self.shared.meter_period.store(period, Ordering::Relaxed);
     }
 
     #[napi(ts_args_type = "callback: (spectra: Record<string, NativeSpectrumFrame>) => void, fps: number")]
     pub fn on_spectrum(&self, callback: SpectrumFn, fps: f64) -> napi::Result<u32> {
-        drop(self.control()?);
-        if !fps.is_finite() || !(0.1..=1000.0).contains(&fps) {
-            return Err(to_js(EngineError::range(format!(
-                "onSpectrum: fps = {} is out of range [0.1, 1000]",
-                ferrite_engine::error::show(fps)
-            ))));
-        }
-        let mut subs = self.subs.lock().map_err(|_| closed())?;
-        subs.next_id += 1;
-        let id = subs.next_id;
-        let period = Duration::from_secs_f64(1.0 / fps);
-        subs.spectra.push(SpectrumSubscriber {
-            id,
-            callback,
-            period,
-            next_due: Instant::now() + period,
-            generation: u64::MAX,
-            smoothed: Vec::new(),
+        let events = self.events()?;
+        let sink = Box::new(move |frames: Vec<ferrite_engine::realtime::events::SpectrumFrame>| {
+            let payload: HashMap<String, NativeSpectrumFrame> = frames
+                .into_iter()
+                .map(|f| {
+                    let frame = NativeSpectrumFrame {
+                        frequencies: Float32Array::new(f.frequencies),
+                        magnitudes_db: Float32Array::new(f.magnitudes_db),
+                        waveform: Float32Array::new(f.waveform),
+                    };
+                    (f.name, frame)
+                })
+                .collect();
+            callback.call(payload, ThreadsafeFunctionCallMode::NonBlocking);
         });
-        Ok(id)
+        events.on_spectrum(sink, fps).map_err(to_js)
     }
 
     #[napi]
     pub fn off_spectrum(&self, id: u32) {
-        if let Ok(mut subs) = self.subs.lock() {
-            subs.spectra.retain(|s| s.id != id);
+        if let Some(e) = self.events.as_ref() {
+            e.off_spectrum(id);
         }
     }
 
     #[napi(ts_args_type = "callback: (message: string) => void")]
     pub fn on_error(&self, callback: ErrorFn) -> napi::Result<u32> {
-        drop(self.control()?);
-        let mut subs = self.subs.lock().map_err(|_| closed())?;
-        subs.next_id += 1;
-        let id = subs.next_id;
-        subs.errors.push((id, callback));
-        Ok(id)
+        let events = self.events()?;
+        let sink = Box::new(move |message: &str| {
+            callback.call(message.to_string(), ThreadsafeFunctionCallMode::NonBlocking);
+        });
+        events.on_error(sink).map_err(to_js)
     }
 
     #[napi]
     pub fn off_error(&self, id: u32) {
-        if let Ok(mut subs) = self.subs.lock() {
-            subs.errors.retain(|(i, _)| *i != id);
+        if let Some(e) = self.events.as_ref() {
+            e.off_error(id);
+        }
+    }
+
+    fn events(&self) -> napi::Result<&Events> {
+        match (&self.stream, &self.events) {
+            (Some(_), Some(e)) => Ok(e),
+            _ => Err(closed()),
         }
     }
 
@@ -636,25 +422,21 @@ impl NativeEngine {
         self.stream.is_none()
     }
 
-    /// Stops the stream and the events thread and releases every callback, so
-    /// that the process can exit.
+    /// Finishes the calls in flight, stops the stream and the engine's
+    /// threads, and releases every callback, so that the process can exit.
     #[napi]
     pub fn close(&mut self) {
+        if let Ok(c) = self.control.lock() {
+            c.sync();
+        }
         if let Some(s) = self.stream.take() {
             s.close();
         }
         if let Some(mut ev) = self.events.take() {
-            let _ = ev.tx.send(EventsCommand::Stop);
-            if let Some(t) = ev.thread.take() {
-                let _ = t.join();
-            }
-        }
-        if let Ok(mut subs) = self.subs.lock() {
-            subs.meters.clear();
-            subs.errors.clear();
+            ev.stop();
         }
         if let Ok(mut c) = self.control.lock() {
-            c.collect_garbage();
+            c.stop();
         }
     }
 }

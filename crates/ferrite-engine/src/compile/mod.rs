@@ -182,13 +182,43 @@ pub fn compile(desc: &GraphDesc, settings: RenderSettings, buffers: &SideBuffers
     compile_with(desc, settings, buffers, CompileOptions::from_env())
 }
 
-/// Validates and compiles `desc` for `settings` with explicit options.
+/// Validates and compiles `desc` for `settings` with explicit options:
+/// [`check`], then [`finish`].
 pub fn compile_with(
     desc: &GraphDesc,
     settings: RenderSettings,
     buffers: &SideBuffers,
     options: CompileOptions,
 ) -> Result<Compiled> {
+    finish(check(desc, settings, buffers, options)?)
+}
+
+/// A graph validated, with its processors built and prepared: everything a
+/// user can get wrong about it has been refused; [`finish`] compiles it.
+pub struct Checked {
+    topo: validate::Topology,
+    order: Vec<usize>,
+    settings: RenderSettings,
+    options: CompileOptions,
+    automation: Vec<LaneDesc>,
+    /// What the control side checks later calls against before the graph
+    /// is compiled: its nodes and parameters (with `index` the node's place
+    /// in the graph description, not its render index), latency and meters.
+    pub info: GraphInfo,
+    /// `(node, param)` of every lane, indices as in `info`.
+    pub automated: Vec<(usize, usize)>,
+    /// Meter names.
+    pub meters: Vec<String>,
+}
+
+/// The first half of a compile: settings, nodes (built and prepared),
+/// connections, cycles, latency and automation lanes checked.
+pub fn check(
+    desc: &GraphDesc,
+    settings: RenderSettings,
+    buffers: &SideBuffers,
+    options: CompileOptions,
+) -> Result<Checked> {
     settings.validate()?;
     // Detect the SIMD level here, on the control side: its first call reads
     // the environment (allocates), which the audio thread must never do.
@@ -199,8 +229,24 @@ pub fn compile_with(
         max_block: settings.max_block,
         channels: settings.channels,
     };
-    let mut topo = validate::build(desc, &ctx, &prep)?;
-    let mut order = order::topological(&topo)?;
+    let topo = validate::build(desc, &ctx, &prep)?;
+    let order = order::topological(&topo)?;
+    // Fusion rewires only chains of biquads, which add no latency: the
+    // latency is the same before and after.
+    let lat = order::latencies(&topo, &order);
+    let latency = (0..topo.len()).find(|&i| topo.is(i, Role::Output)).map_or(0, |o| lat[o]);
+    let mut info = GraphInfo { nodes: HashMap::with_capacity(topo.len()), latency };
+    for (i, b) in topo.built.iter().enumerate() {
+        info.nodes.insert(b.id, NodeInfo { index: i, kind: b.kind.clone(), params: b.params.clone() });
+    }
+    let (_, automated) = compile_lanes(&desc.automation, &info, settings.sample_rate)?;
+    let meters = order.iter().filter_map(|&i| topo.built[i].meter_name.clone()).collect();
+    Ok(Checked { topo, order, settings, options, automation: desc.automation.clone(), info, automated, meters })
+}
+
+/// The second half of a compile: the passes, buffers and plan.
+pub fn finish(checked: Checked) -> Result<Compiled> {
+    let Checked { mut topo, mut order, settings, options, automation, .. } = checked;
     let fused = passes::fuse::plan(&mut topo, &mut order, options.fuse)?;
     let (batches, twins) = if options.batch {
         let depth = order::depths(&topo, &order);
@@ -227,7 +273,7 @@ pub fn compile_with(
     let deferred = passes::defer::plan(&topo, &facts, options.defer);
     let decisions = emit::Decisions { order, lat, latency, slots, fused, batches, twins, folded, mono, deferred };
     let (mut graph, info) = emit::graph(topo, &decisions, settings)?;
-    let (lanes, lane_targets) = compile_lanes(&desc.automation, &info, settings.sample_rate)?;
+    let (lanes, lane_targets) = compile_lanes(&automation, &info, settings.sample_rate)?;
     graph.bind_lanes(&lane_targets);
     Ok(Compiled { graph, lanes, lane_targets, info })
 }

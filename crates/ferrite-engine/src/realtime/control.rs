@@ -4,7 +4,7 @@
 
 use super::messages::{ControlMsg, Garbage, LaneSet, ParamMsg, Program};
 use super::Shared;
-use crate::compile::{compile, compile_lanes, GraphInfo, RenderSettings};
+use crate::compile::{check, compile_lanes, finish, Checked, CompileOptions, GraphInfo, RenderSettings};
 use crate::desc::{GraphDesc, LaneDesc};
 use crate::error::{show, EngineError, Result};
 use crate::nodes::SideBuffers;
@@ -95,13 +95,20 @@ impl EngineControl {
     /// callback (latest wins) and hands over the state of surviving nodes.
     pub fn set_graph(&mut self, desc: &GraphDesc, buffers: &SideBuffers) -> Result<()> {
         self.collect_garbage();
-        let mut compiled = compile(desc, self.settings, buffers)?;
+        let checked = check(desc, self.settings, buffers, CompileOptions::from_env())?;
+        self.publish(checked, Structure::of(desc))
+    }
+
+    /// The second half of [`Self::set_graph`]: compiles a checked graph
+    /// (`structure`: its nodes and connections) and publishes it.
+    pub fn publish(&mut self, checked: Checked, structure: Structure) -> Result<()> {
+        self.collect_garbage();
+        let mut compiled = finish(checked)?;
         // New file players start playing with their first read-ahead in the ring.
         crate::files::wait_for_prefill(&mut compiled.graph, crate::files::PREFILL_WAIT);
         self.generation += 1;
         // Removing a node or a connection would click: crossfade from the
         // previous graph. Adding nodes and connections, or changing values, swaps directly.
-        let structure = Structure::of(desc);
         let crossfade_frames = match &self.structure {
             Some(prev) if !prev.is_kept_by(&structure) => {
                 (CROSSFADE_MS * self.settings.sample_rate / 1000.0).round() as u64
@@ -153,39 +160,11 @@ impl EngineControl {
         ramp_ms: Option<f64>,
         at_frame: Option<f64>,
     ) -> Result<()> {
-        let info = self.info.node(node)?;
-        let p = info.param_index(node, param)?;
-        let label = info.label(node);
-        info.params[p].check(&label, value, self.settings.sample_rate)?;
-        if self.automated.contains(&(info.index, p)) {
-            return Err(EngineError::range(format!(
-                "{label}: parameter '{param}' is driven by an automation lane; setParam would be overridden (remove the lane first)"
-            )));
-        }
-        let ramp_ms = match ramp_ms {
-            Some(r) if !r.is_finite() || !(0.0..=600_000.0).contains(&r) => {
-                return Err(EngineError::range(format!(
-                    "setParam {label} '{param}': rampMs = {} must be in [0, 600000]",
-                    show(r)
-                )))
-            }
-            Some(r) => r,
-            None if at_frame.is_some() => 0.0,
-            None => DEFAULT_RAMP_MS,
-        };
-        let at_frame = match at_frame {
-            Some(f) if !f.is_finite() || f < 0.0 || f.fract() != 0.0 => {
-                return Err(EngineError::range(format!(
-                    "setParam {label} '{param}': atFrame = {} must be a non-negative whole frame",
-                    show(f)
-                )))
-            }
-            Some(f) => Some(f as u64),
-            None => None,
-        };
+        let (index, p, ramp_ms, at_frame) =
+            check_param(&self.info, &self.automated, node, param, value, ramp_ms, at_frame, self.settings.sample_rate)?;
         let msg = ParamMsg {
             generation: self.generation,
-            node: info.index as u32,
+            node: index as u32,
             param: p as u32,
             value,
             ramp_frames: (ramp_ms * self.settings.sample_rate / 1000.0).round() as u64,
@@ -197,13 +176,8 @@ impl EngineControl {
 
     /// Starts meter `name`'s integrated loudness and loudness range anew.
     pub fn reset_meter(&mut self, name: &str) -> Result<()> {
-        let index = self.meter_index.iter().find(|(n, _)| n == name).map(|(_, i)| *i).ok_or_else(|| {
-            let known: Vec<&str> = self.meter_index.iter().map(|(n, _)| n.as_str()).collect();
-            EngineError::type_error(format!(
-                "resetMeter: no meter named '{name}' in the current graph (meters: {})",
-                if known.is_empty() { "none".into() } else { known.join(", ") }
-            ))
-        })?;
+        check_meter(self.meter_index.iter().map(|(n, _)| n.as_str()), name)?;
+        let index = self.meter_index.iter().find(|(n, _)| n == name).map_or(0, |(_, i)| *i);
         self.send(ControlMsg::ResetMeter { generation: self.generation, node: index as u32 });
         Ok(())
     }
@@ -222,17 +196,76 @@ impl EngineControl {
     }
 }
 
+/// Checks a `setParam` against a graph's `info` and lanes (`automated`):
+/// returns the node's index, the parameter's, the ramp in ms and the frame.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn check_param(
+    info: &GraphInfo,
+    automated: &[(usize, usize)],
+    node: u32,
+    param: &str,
+    value: f64,
+    ramp_ms: Option<f64>,
+    at_frame: Option<f64>,
+    sample_rate: f64,
+) -> Result<(usize, usize, f64, Option<u64>)> {
+    let n = info.node(node)?;
+    let p = n.param_index(node, param)?;
+    let label = n.label(node);
+    n.params[p].check(&label, value, sample_rate)?;
+    if automated.contains(&(n.index, p)) {
+        return Err(EngineError::range(format!(
+            "{label}: parameter '{param}' is driven by an automation lane; setParam would be overridden (remove the lane first)"
+        )));
+    }
+    let ramp_ms = match ramp_ms {
+        Some(r) if !r.is_finite() || !(0.0..=600_000.0).contains(&r) => {
+            return Err(EngineError::range(format!(
+                "setParam {label} '{param}': rampMs = {} must be in [0, 600000]",
+                show(r)
+            )))
+        }
+        Some(r) => r,
+        None if at_frame.is_some() => 0.0,
+        None => DEFAULT_RAMP_MS,
+    };
+    let at_frame = match at_frame {
+        Some(f) if !f.is_finite() || f < 0.0 || f.fract() != 0.0 => {
+            return Err(EngineError::range(format!(
+                "setParam {label} '{param}': atFrame = {} must be a non-negative whole frame",
+                show(f)
+            )))
+        }
+        Some(f) => Some(f as u64),
+        None => None,
+    };
+    Ok((n.index, p, ramp_ms, at_frame))
+}
+
+/// Checks `resetMeter`'s name against a graph's meter names.
+pub(crate) fn check_meter<'a>(names: impl Iterator<Item = &'a str> + Clone, name: &str) -> Result<()> {
+    if names.clone().any(|n| n == name) {
+        return Ok(());
+    }
+    let known: Vec<&str> = names.collect();
+    Err(EngineError::type_error(format!(
+        "resetMeter: no meter named '{name}' in the current graph (meters: {})",
+        if known.is_empty() { "none".into() } else { known.join(", ") }
+    )))
+}
+
 /// Length of the crossfade of a structural swap.
 pub const CROSSFADE_MS: f64 = 10.0;
 
 /// Which nodes and connections a graph has, to tell structural swaps apart.
-struct Structure {
+pub struct Structure {
     nodes: std::collections::HashSet<(u32, String)>,
     connections: std::collections::HashSet<(u32, u32)>,
 }
 
 impl Structure {
-    fn of(desc: &GraphDesc) -> Self {
+    /// The nodes and connections of `desc`.
+    pub fn of(desc: &GraphDesc) -> Self {
         Self {
             nodes: desc.nodes.iter().map(|n| (n.id, n.kind.clone())).collect(),
             connections: desc.connections.iter().copied().collect(),

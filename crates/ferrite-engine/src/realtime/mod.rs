@@ -11,14 +11,22 @@
 //!  drop old Programs ◀────rtrb──────── replaced Programs (never freed on the audio thread)
 //!  events thread ◀───────rtrb──────── meter readings (non-blocking; a full queue drops)
 //! ```
+//!
+//! The host drives the control side through a [`Controller`]: calls are
+//! checked on the host's thread and done, in order, by the `ferrite-control`
+//! thread that owns the [`EngineControl`]. [`events::Events`] runs the
+//! `ferrite-events` thread, which delivers meters, spectra and errors.
 
+mod audio;
 mod control;
-mod core;
+mod controller;
+pub mod events;
 mod messages;
 mod transport;
 
-pub use control::{EngineControl, MeterNames, SpectrumReaders};
-pub use core::AudioCore;
+pub use audio::AudioCore;
+pub use control::{EngineControl, MeterNames, SpectrumReaders, Structure};
+pub use controller::Controller;
 pub use messages::{ControlMsg, Garbage, LaneSet, MeterMsg, ParamMsg, Program};
 pub use transport::Transport;
 
