@@ -176,6 +176,22 @@ pub fn compile_with(
     buffers: &SideBuffers,
     options: CompileOptions,
 ) -> Result<Compiled> {
+    compile_tapped(desc, settings, buffers, options, &[])
+}
+
+/// [`compile_with`], with the nodes whose ids are in `taps` compiled as
+/// recording taps: each keeps a buffer slot of its own for the whole block
+/// (pinned: never released, reused or taken in place by a successor) and is
+/// not folded, absorbed into a fused chain or deferred, so that after every
+/// block [`CompiledGraph::tap_output`] reads its output. Ids not in the graph
+/// are ignored. Everything else compiles as without taps.
+pub fn compile_tapped(
+    desc: &GraphDesc,
+    settings: RenderSettings,
+    buffers: &SideBuffers,
+    options: CompileOptions,
+    taps: &[u32],
+) -> Result<Compiled> {
     settings.validate()?;
     // Detect the SIMD level here, on the control side: its first call reads
     // the environment (allocates), which the audio thread must never do.
@@ -208,6 +224,9 @@ pub fn compile_with(
         }
         built.push(b);
     }
+
+    // [recording tap] Which nodes are taps (by creation index).
+    let tapped: Vec<bool> = built.iter().map(|b| taps.contains(&b.id)).collect();
 
     // Connections: known nodes, legal directions, duplicates merged.
     let n = built.len();
@@ -243,7 +262,9 @@ pub fn compile_with(
 
     // Fusion: series biquad chains run from their tail (crate::fuse). The
     // graph is rewired after the cycle check, so errors name every node.
-    let chains = if options.fuse { crate::fuse::find_chains(&built, &preds, &succs) } else { Vec::new() };
+    let mut chains = if options.fuse { crate::fuse::find_chains(&built, &preds, &succs) } else { Vec::new() };
+    // [recording tap] A tap never materialises inside a chain: drop chains absorbing one.
+    chains.retain(|chain| chain.split_last().is_none_or(|(_, members)| !members.iter().any(|&m| tapped[m])));
     let mut chain_of_tail: HashMap<usize, Vec<usize>> = HashMap::new();
     let mut absorbed = vec![false; n];
     if !chains.is_empty() {
@@ -364,7 +385,8 @@ pub fn compile_with(
             nslots - 1
         });
         slot_of[i] = s;
-        let pinned = matches!(built[i].role, Role::Input | Role::Output);
+        // [recording tap] A tap's slot is pinned too (read after the block).
+        let pinned = matches!(built[i].role, Role::Input | Role::Output) || tapped[i];
         if !pinned {
             releases[last_use[i]].push(s);
         }
@@ -382,6 +404,7 @@ pub fn compile_with(
                 && built[i].role == Role::Effect
                 && built[i].kind == "gain"
                 && !absorbed[i]
+                && !tapped[i] // [recording tap] its buffer must hold the scaled signal
                 && match succs[i].as_slice() {
                     &[c] => {
                         let inmax = preds[c].iter().map(|&p| lat[p]).max().unwrap_or(0);
@@ -419,6 +442,7 @@ pub fn compile_with(
         .map(|i| {
             options.defer
                 && mono_gen[i]
+                && !tapped[i] // [recording tap] it must render into its own slot
                 && match *succs[i].as_slice() {
                     [c] if sums(i, c) => true,
                     [c] => {

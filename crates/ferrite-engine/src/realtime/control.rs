@@ -3,11 +3,13 @@
 //! Never waits for the audio thread.
 
 use super::messages::{ControlMsg, Garbage, LaneSet, ParamMsg, Program};
-use super::Shared;
-use crate::compile::{compile, compile_lanes, GraphInfo, RenderSettings};
+use super::record::{RecordRequest, RecordSource, Recorder, Recording};
+use super::{Shared, MAX_RECORDINGS};
+use crate::compile::{compile_lanes, compile_tapped, CompileOptions, GraphInfo, RenderSettings};
 use crate::desc::{GraphDesc, LaneDesc};
 use crate::error::{show, EngineError, Result};
 use crate::nodes::SideBuffers;
+use ferrite_media::RingFlags;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
@@ -28,6 +30,12 @@ pub struct EngineControl {
     structure: Option<Structure>,
     meter_names: MeterNames,
     shared: Arc<Shared>,
+    recorders: rtrb::Producer<Box<Recorder>>,
+    /// Every recording started and not yet known to have ended, with its node source.
+    recordings: Vec<(Option<u32>, Arc<RingFlags>)>,
+    /// The newest graph (its automation kept up to date) and its buffers,
+    /// recompiled when a node recording adds a tap.
+    last: Option<(GraphDesc, Vec<Arc<[Box<[f32]>]>>)>,
 }
 
 impl EngineControl {
@@ -37,6 +45,7 @@ impl EngineControl {
         lane_sets: triple_buffer::Input<Option<Box<LaneSet>>>,
         params: rtrb::Producer<ControlMsg>,
         garbage: rtrb::Consumer<Garbage>,
+        recorders: rtrb::Producer<Box<Recorder>>,
         shared: Arc<Shared>,
     ) -> Self {
         Self {
@@ -52,6 +61,9 @@ impl EngineControl {
             structure: None,
             meter_names: Arc::new(Mutex::new((0, Vec::new()))),
             shared,
+            recorders,
+            recordings: Vec::new(),
+            last: None,
         }
     }
 
@@ -84,7 +96,18 @@ impl EngineControl {
     /// callback (latest wins) and hands over the state of surviving nodes.
     pub fn set_graph(&mut self, desc: &GraphDesc, buffers: &SideBuffers) -> Result<()> {
         self.collect_garbage();
-        let mut compiled = compile(desc, self.settings, buffers)?;
+        self.publish(desc, buffers)?;
+        self.last = Some((desc.clone(), buffers.to_vec()));
+        Ok(())
+    }
+
+    /// Compiles `desc` (with the taps of running node recordings) and publishes it.
+    fn publish(&mut self, desc: &GraphDesc, buffers: &SideBuffers) -> Result<()> {
+        self.recordings.retain(|(_, flags)| !flags.producer_done());
+        let mut taps: Vec<u32> = self.recordings.iter().filter_map(|(node, _)| *node).collect();
+        taps.sort_unstable();
+        taps.dedup();
+        let mut compiled = compile_tapped(desc, self.settings, buffers, CompileOptions::from_env(), &taps)?;
         // New file players start playing with their first read-ahead in the ring.
         crate::files::wait_for_prefill(&mut compiled.graph, crate::files::PREFILL_WAIT);
         self.generation += 1;
@@ -108,6 +131,7 @@ impl EngineControl {
             lanes: compiled.lanes,
             lane_targets: compiled.lane_targets,
             crossfade_frames,
+            taps,
         })));
         if let Ok(mut m) = self.meter_names.lock() {
             *m = (self.generation, names);
@@ -120,7 +144,11 @@ impl EngineControl {
     /// parameters without a lane keep the last value their old lane gave.
     pub fn set_automation(&mut self, lanes: &[LaneDesc]) -> Result<()> {
         self.collect_garbage();
-        let (lanes, targets) = compile_lanes(lanes, &self.info, self.settings.sample_rate)?;
+        let (lanes_c, targets) = compile_lanes(lanes, &self.info, self.settings.sample_rate)?;
+        if let Some((desc, _)) = self.last.as_mut() {
+            desc.automation = lanes.to_vec();
+        }
+        let lanes = lanes_c;
         self.automated = targets.clone();
         self.lane_sets.write(Some(Box::new(LaneSet { generation: self.generation, lanes, targets })));
         Ok(())
@@ -191,6 +219,51 @@ impl EngineControl {
         })?;
         self.send(ControlMsg::ResetMeter { generation: self.generation, node: index as u32 });
         Ok(())
+    }
+
+    /// Starts a recording: creates its file (under a temporary name), its
+    /// ring and its writer thread, and hands its audio-thread half over,
+    /// which captures from the next callback (or `start_frame`). A node
+    /// source must be in the current graph; the graph is then recompiled
+    /// with the node as a tap and swapped in (state kept), and later graphs
+    /// keep the tap while the recording runs.
+    ///
+    /// Errors: an unknown node (`TypeError`), `end_frame` not after
+    /// `start_frame`, too many recordings, a bad bit depth for the format
+    /// (`RangeError`), a path that cannot be created (`Error` naming it).
+    pub fn record(&mut self, req: &RecordRequest) -> Result<Recording> {
+        self.collect_garbage();
+        self.recordings.retain(|(_, flags)| !flags.producer_done());
+        if self.recordings.len() >= MAX_RECORDINGS {
+            return Err(EngineError::range(format!("record: {MAX_RECORDINGS} recordings are running; stop one first")));
+        }
+        let node = match req.source {
+            RecordSource::Node(id) => {
+                self.info.node(id).map_err(|e| EngineError::type_error(format!("record: source: {}", e.message)))?;
+                Some(id)
+            }
+            _ => None,
+        };
+        let s = self.settings;
+        // A node source reads the program with its tap: the next generation.
+        let generation = self.generation + u64::from(node.is_some());
+        let (recording, recorder) = Recording::start(req, s.sample_rate, s.channels, s.max_block, generation)?;
+        self.recordings.push((node, recording.flags().clone()));
+        if node.is_some() {
+            if let Some((desc, buffers)) = self.last.take() {
+                let published = self.publish(&desc, &buffers);
+                self.last = Some((desc, buffers));
+                if let Err(e) = published {
+                    self.recordings.pop();
+                    return Err(e);
+                }
+            }
+        }
+        if self.recorders.push(recorder).is_err() {
+            self.recordings.pop();
+            return Err(EngineError::other("record: the audio thread is not taking recordings"));
+        }
+        Ok(recording)
     }
 
     fn send(&mut self, msg: ControlMsg) {
