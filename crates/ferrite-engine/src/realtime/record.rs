@@ -279,6 +279,12 @@ impl Recording {
         self.counters.source_gone.load(Ordering::Acquire)
     }
 
+    /// Asks the audio thread to end the recording at its next callback,
+    /// without waiting (see [`stop`](Self::stop)).
+    pub fn request_stop(&self) {
+        self.sink.flags().request_stop();
+    }
+
     /// Ends the recording at the audio thread's next callback (if it has not
     /// ended already) and waits until every frame is on disk. Errors: the
     /// writer's failure (an I/O error naming the file). Later calls return
@@ -299,4 +305,44 @@ impl Recording {
 
 fn prefixed(e: EngineError) -> EngineError {
     EngineError { message: format!("record: {}", e.message), ..e }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_ring_drops_and_counts_frames_and_never_waits() {
+        // Nobody drains the ring: the first 1000 frames fit, the rest are dropped and counted.
+        let desc = crate::GraphDesc::from_value(&serde_json::json!({"version": 1,
+            "nodes": [{"id": 0, "type": "output"}], "connections": []}))
+        .unwrap();
+        let settings = crate::RenderSettings { sample_rate: 48000.0, channels: 2, max_block: 128 };
+        let graph = crate::compile(&desc, settings, &[]).unwrap().graph;
+        let (ring, rx) = rtrb::RingBuffer::new(1000 * 2);
+        let counters = Arc::new(RecordCounters::default());
+        let mut r = Recorder {
+            ring,
+            flags: RingFlags::new(),
+            counters: counters.clone(),
+            source: RecordSource::Output,
+            channels: 2,
+            start: 0,
+            end: u64::MAX,
+            generation: 0,
+            bound: 0,
+            node: None,
+            finished: false,
+        };
+        let shared = Shared::default();
+        let output: Vec<f32> = (0..256).map(|k| k as f32).collect();
+        let src = BlockSources { graph: &graph, input: &[], in_channels: 0, output: &output, out_channels: 2 };
+        for b in 0..20u64 {
+            r.capture(b * 128, 128, &src, &shared);
+        }
+        assert_eq!(rx.slots(), 2000);
+        assert_eq!(counters.dropped.load(Ordering::Relaxed), 20 * 128 - 1000);
+        assert_eq!(shared.record_dropped_frames.load(Ordering::Relaxed), 20 * 128 - 1000);
+        assert!(!r.finished());
+    }
 }
