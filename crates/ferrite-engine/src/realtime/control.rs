@@ -16,6 +16,9 @@ use std::sync::{Arc, Mutex};
 /// Meter names of the newest program: `(generation, names in meter order)`.
 pub type MeterNames = Arc<Mutex<(u64, Vec<String>)>>;
 
+/// A graph description with its side buffers.
+type KeptGraph = (GraphDesc, Vec<Arc<[Box<[f32]>]>>);
+
 /// The control half of an engine (not real-time; `Send`).
 pub struct EngineControl {
     settings: RenderSettings,
@@ -35,7 +38,7 @@ pub struct EngineControl {
     recordings: Vec<(Option<u32>, Arc<RingFlags>)>,
     /// The newest graph (its automation kept up to date) and its buffers,
     /// recompiled when a node recording adds a tap.
-    last: Option<(GraphDesc, Vec<Arc<[Box<[f32]>]>>)>,
+    last: Option<KeptGraph>,
 }
 
 impl EngineControl {

@@ -24,6 +24,8 @@ pub struct AudioCore {
     loop_region: Option<(u64, u64)>,
     fading: Option<Fade>,
     new_recorders: rtrb::Consumer<Box<Recorder>>,
+    // Boxed: each arrives allocated by the control side and goes back there to be freed.
+    #[allow(clippy::vec_box)]
     recorders: Vec<Box<Recorder>>,
 }
 
