@@ -36,5 +36,6 @@ export type { MeterReading } from './ts/meters';
 export type { RenderResult, RenderOptions, Spectrum } from './ts/offline';
 export type { WavFile } from './ts/wav';
 export type { EngineStats, EngineOpenOptions, SetParamOptions } from './ts/engine';
+export type { Recording, RecordOptions, RecordResult } from './ts/recording';
 export type { DeviceInfo } from './ts/devices';
 export type { AudioFileInfo, FileAnalysis, DecodeFileOptions, RenderToFileOptions, NormalizeOptions } from './ts/files';

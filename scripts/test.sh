@@ -4,10 +4,16 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh || exit 1
+# Tests build without link-time optimisation: two dozen test binaries each
+# link the whole engine, and thin LTO on every link is most of a test
+# build's time. The addon the ava tests load is built the same way (one
+# build). Published binaries and benchmarks keep the release profile's LTO.
+export CARGO_PROFILE_RELEASE_LTO="${CARGO_PROFILE_RELEASE_LTO:-off}"
 npm run build || exit 1
 
 log=$(mktemp -d)
 status=0
+t0=$(date +%s)
 echo "== Rust tests (cargo test --release)"
 cargo test --release --workspace --exclude ferrite-audio 2>&1 | tee "$log/rust.txt"
 [ "${PIPESTATUS[0]}" = 0 ] || status=1
@@ -30,9 +36,12 @@ if command -v jackd >/dev/null 2>&1 && ls /usr/lib/*/alsa-lib/libasound_module_p
 else
   echo "== paced device tests skipped: jackd2 and libasound2-plugins are not installed (FERRITE_SETUP_JACK=1 npm test installs them)"
 fi
+echo "== Rust tests took $(( $(date +%s) - t0 )) s"
+t0=$(date +%s)
 echo "== ava tests"
 npx ava 2>&1 | tee "$log/ava.txt"
 [ "${PIPESTATUS[0]}" = 0 ] || status=1
+echo "== ava tests took $(( $(date +%s) - t0 )) s"
 
 rust_pass=$(grep -E '^test result:' "$log/rust.txt" | sed -E 's/.* ([0-9]+) passed.*/\1/' | awk '{s+=$1} END {print s+0}')
 rust_fail=$(grep -E '^test result:' "$log/rust.txt" | sed -E 's/.* ([0-9]+) failed.*/\1/' | awk '{s+=$1} END {print s+0}')

@@ -6,7 +6,7 @@
 use crate::offline::{side_buffers, NativeMeterReading};
 use crate::{guarded, to_js};
 use ferrite_engine::realtime::events::{ErrorSource, EventSources, Events};
-use ferrite_engine::realtime::{engine_pair, Controller, Shared};
+use ferrite_engine::realtime::{engine_pair, Controller, RecordRequest, RecordSource, Recording, Shared};
 use ferrite_engine::{EngineError, ErrorKind, GraphDesc, RenderSettings};
 use ferrite_io::{IoError, IoErrorKind, Stats, Stream, StreamConfig};
 use napi::bindgen_prelude::*;
@@ -60,6 +60,126 @@ pub struct NativeEngine {
     channels: u32,
     /// The process-wide disk-underrun count when this engine opened.
     disk_underruns_at_open: u64,
+    /// Recordings not yet stopped.
+    recordings: Recordings,
+    /// Id of the next recording.
+    next_recording: std::sync::atomic::AtomicU32,
+    /// Whether a capture device was opened (the `'input'` record source).
+    has_input: bool,
+}
+
+/// One recording as the bindings hold it: `stop` and the events thread share it.
+struct RecordingEntry {
+    recording: Recording,
+    /// Its failure was reported through `onError`.
+    reported: bool,
+}
+
+/// The recordings of one engine, by id.
+#[derive(Clone, Default)]
+struct Recordings(Arc<Mutex<HashMap<u32, Arc<Mutex<RecordingEntry>>>>>);
+
+impl Recordings {
+    fn insert(&self, id: u32, recording: Recording) -> Arc<Mutex<RecordingEntry>> {
+        let entry = Arc::new(Mutex::new(RecordingEntry { recording, reported: false }));
+        if let Ok(mut t) = self.0.lock() {
+            t.insert(id, entry.clone());
+        }
+        entry
+    }
+
+    fn remove(&self, id: u32) {
+        if let Ok(mut t) = self.0.lock() {
+            t.remove(&id);
+        }
+    }
+
+    /// [events thread] The errors of recordings whose writer failed, once
+    /// each; never waits for a recording that `stop` is finishing.
+    fn failures(&self) -> Vec<String> {
+        let entries: Vec<_> = self.0.lock().map(|t| t.values().cloned().collect()).unwrap_or_default();
+        let mut out = Vec::new();
+        for e in entries {
+            let Ok(mut e) = e.try_lock() else { continue };
+            if e.reported || !e.recording.is_done() {
+                continue;
+            }
+            e.reported = true;
+            // Done: this joins a thread that has ended.
+            if let Err(err) = e.recording.stop() {
+                out.push(err.message);
+            }
+        }
+        out
+    }
+
+    /// Stops every recording and waits until each file is complete.
+    fn stop_all(&self) {
+        let entries: Vec<_> = self.0.lock().map(|t| t.values().cloned().collect()).unwrap_or_default();
+        for e in entries {
+            if let Ok(mut e) = e.lock() {
+                let _ = e.recording.stop();
+            }
+        }
+    }
+}
+
+/// A running recording (the facade's `Recording` wraps it).
+#[napi]
+pub struct NativeRecording {
+    id: u32,
+    path: String,
+    entry: Arc<Mutex<RecordingEntry>>,
+    recordings: Recordings,
+}
+
+/// What `Recording.stop` resolves with.
+#[napi(object)]
+pub struct NativeRecordResult {
+    pub frames: f64,
+    pub dropped_frames: f64,
+}
+
+/// Stops a recording on a worker thread and waits until its file is complete.
+pub struct StopTask {
+    id: u32,
+    entry: Arc<Mutex<RecordingEntry>>,
+    recordings: Recordings,
+}
+
+impl Task for StopTask {
+    type Output = NativeRecordResult;
+    type JsValue = NativeRecordResult;
+
+    fn compute(&mut self) -> napi::Result<Self::Output> {
+        guarded("Recording.stop", || {
+            let mut e = self.entry.lock().map_err(|_| EngineError::other("Recording.stop: internal lock poisoned"))?;
+            // The events thread reports failures of recordings still listed only.
+            e.reported = true;
+            let r = e.recording.stop();
+            drop(e);
+            self.recordings.remove(self.id);
+            let r = r?;
+            Ok(NativeRecordResult { frames: r.frames as f64, dropped_frames: r.dropped_frames as f64 })
+        })
+    }
+
+    fn resolve(&mut self, _env: Env, out: Self::Output) -> napi::Result<Self::JsValue> {
+        Ok(out)
+    }
+}
+
+#[napi]
+impl NativeRecording {
+    #[napi(getter)]
+    pub fn path(&self) -> String {
+        self.path.clone()
+    }
+
+    #[napi(ts_return_type = "Promise<NativeRecordResult>")]
+    pub fn stop(&self) -> AsyncTask<StopTask> {
+        AsyncTask::new(StopTask { id: self.id, entry: self.entry.clone(), recordings: self.recordings.clone() })
+    }
 }
 
 /// Opens the backend on a worker thread (device enumeration can take a while).
@@ -99,6 +219,8 @@ fn open(null: bool, config: &StreamConfig) -> std::result::Result<NativeEngine, 
     };
     control.set_settings(settings);
     let controller = Controller::start(control)?;
+    let recordings = Recordings::default();
+    let failed = recordings.clone();
     let shared = controller.shared().clone();
     let io_errors = stream.errors();
     let control_errors = controller.errors();
@@ -115,6 +237,10 @@ fn open(null: bool, config: &StreamConfig) -> std::result::Result<NativeEngine, 
             )
         }),
         Box::new(move |out: &mut Vec<String>| out.extend(control_errors.try_iter().map(|e| tagged(&e)))),
+        // A recording whose writer failed has ended: say why (its `stop` rejects with the same).
+        Box::new(move |out: &mut Vec<String>| {
+            out.extend(failed.failures().into_iter().map(|m| format!("[ferrite:Error] Engine: {m}")))
+        }),
     ];
     let sources =
         EventSources { meters, names: controller.meter_names(), readers: controller.spectrum_readers(), errors };
@@ -129,6 +255,9 @@ fn open(null: bool, config: &StreamConfig) -> std::result::Result<NativeEngine, 
         shared,
         events: Some(events),
         disk_underruns_at_open: ferrite_media::disk_underruns(),
+        recordings,
+        next_recording: std::sync::atomic::AtomicU32::new(1),
+        has_input: config.want_input,
     })
 }
 
@@ -197,6 +326,7 @@ pub struct NativeEngineStats {
     pub denormals_flushed: bool,
     pub simd: String,
     pub disk_underruns: f64,
+    pub record_dropped_frames: f64,
 }
 
 #[napi]
@@ -414,7 +544,58 @@ impl NativeEngine {
             denormals_flushed: s.denormals_flushed,
             simd: crate::simd_name(),
             disk_underruns: ferrite_media::disk_underruns().saturating_sub(self.disk_underruns_at_open) as f64,
+            record_dropped_frames: self.shared.record_dropped_frames.load(Ordering::Relaxed) as f64,
         }
+    }
+
+    /// Starts a recording (options validated by the facade; checked again here).
+    #[napi]
+    pub fn record(
+        &self,
+        path: String,
+        source: String,
+        node: Option<u32>,
+        bit_depth: Option<u32>,
+        start_frame: Option<f64>,
+        end_frame: Option<f64>,
+    ) -> napi::Result<NativeRecording> {
+        let c = self.control()?;
+        let recording = guarded("record", || {
+            let source = match (source.as_str(), node) {
+                ("node", Some(id)) => RecordSource::Node(id),
+                ("output", _) => RecordSource::Output,
+                ("input", _) if self.has_input => RecordSource::Input,
+                ("input", _) => return Err(EngineError::other(
+                    "record: source 'input' needs a capture device (open the engine with Engine.open({ inputDevice }))",
+                )),
+                (s, _) => {
+                    return Err(EngineError::type_error(format!(
+                        "record: source '{s}' is not 'output', 'input' or a node"
+                    )))
+                }
+            };
+            let frame = |name: &str, v: Option<f64>| -> std::result::Result<Option<u64>, EngineError> {
+                v.map(|v| {
+                    ferrite_engine::desc::frames_value(&serde_json_number(v), &format!("record: {name}"))
+                        .map(|f| f as u64)
+                })
+                .transpose()
+            };
+            let bit_depth = ferrite_media::BitDepth::from_bits(bit_depth.unwrap_or(24))
+                .map_err(|e| EngineError::range(format!("record: {}", e.message)))?;
+            let req = RecordRequest {
+                path: std::path::PathBuf::from(&path),
+                source,
+                bit_depth,
+                start_frame: frame("startFrame", start_frame)?,
+                end_frame: frame("endFrame", end_frame)?,
+            };
+            c.record(req)
+        })?;
+        drop(c);
+        let id = self.next_recording.fetch_add(1, Ordering::Relaxed);
+        let entry = self.recordings.insert(id, recording);
+        Ok(NativeRecording { id, path, entry, recordings: self.recordings.clone() })
     }
 
     #[napi(getter)]
@@ -429,6 +610,8 @@ impl NativeEngine {
         if let Ok(c) = self.control.lock() {
             c.sync();
         }
+        // Every recording first, while the audio thread still runs to end them.
+        self.recordings.stop_all();
         if let Some(s) = self.stream.take() {
             s.close();
         }

@@ -3,6 +3,8 @@ import { Graph } from './graph';
 import type { NodeRef } from './graph';
 import type { MeterReading } from './meters';
 import type { Spectrum } from './offline';
+import { Recording } from './recording';
+import type { RecordOptions } from './recording';
 /** What {@link Engine.stats} reports. */
 export interface EngineStats {
     /** Audio callbacks so far. */
@@ -35,6 +37,8 @@ export interface EngineStats {
     simd: string;
     /** Frames that `filePlayer`s played as silence because the disk was late (since the engine opened). */
     diskUnderruns: number;
+    /** Frames recordings lost because their writer fell behind (see {@link Engine.record}). */
+    recordDroppedFrames: number;
 }
 /** Options of {@link Engine.open}. */
 export interface EngineOpenOptions {
@@ -138,8 +142,24 @@ export declare class Engine {
     resetMeter(name: string): void;
     /** Calls `cb` on device loss or stream errors; the engine can then be reopened. Returns the unsubscribe function. */
     onError(cb: (e: Error) => void): () => void;
+    /**
+     * Records a node's output, the master output (default) or the device input
+     * to a WAV or FLAC file (by the extension). The audio thread copies each
+     * block into a lock-free ring and a writer thread writes it, so a
+     * recording stays gap-free while the JavaScript thread is blocked.
+     * `startFrame` / `endFrame` punch in and out at exact transport frames.
+     * Rejects (TypeError / RangeError naming the option) on bad options, and
+     * with an Error naming the path when the file cannot be created.
+     *
+     * ```ts
+     * const take = await engine.record({ path: 'take.wav', source: track, bitDepth: 24 })
+     * // ...
+     * const { frames, droppedFrames } = await take.stop()
+     * ```
+     */
+    record(o: RecordOptions): Promise<Recording>;
     /** Callback timing, xruns, dropped messages, priority, denormal and SIMD facts. */
     stats(): EngineStats;
-    /** Stops the audio, releases every callback; the process can then exit. */
+    /** Finishes every open recording (each file complete on disk), stops the audio, releases every callback; the process can then exit. */
     close(): Promise<void>;
 }

@@ -8,6 +8,8 @@ import type { NodeRef } from './graph'
 import { readingFromNative } from './meters'
 import type { MeterReading } from './meters'
 import type { Spectrum } from './offline'
+import { Recording } from './recording'
+import type { RecordOptions } from './recording'
 import { checkFrames, checkKeys, checkNumber, checkObject, describe } from './validate'
 
 /** What {@link Engine.stats} reports. */
@@ -42,6 +44,8 @@ export interface EngineStats {
   simd: string
   /** Frames that `filePlayer`s played as silence because the disk was late (since the engine opened). */
   diskUnderruns: number
+  /** Frames recordings lost because their writer fell behind (see {@link Engine.record}). */
+  recordDroppedFrames: number
 }
 
 /** Options of {@link Engine.open}. */
@@ -278,13 +282,58 @@ export class Engine {
     return () => this.#native.offError(id)
   }
 
+  /**
+   * Records a node's output, the master output (default) or the device input
+   * to a WAV or FLAC file (by the extension). The audio thread copies each
+   * block into a lock-free ring and a writer thread writes it, so a
+   * recording stays gap-free while the JavaScript thread is blocked.
+   * `startFrame` / `endFrame` punch in and out at exact transport frames.
+   * Rejects (TypeError / RangeError naming the option) on bad options, and
+   * with an Error naming the path when the file cannot be created.
+   *
+   * ```ts
+   * const take = await engine.record({ path: 'take.wav', source: track, bitDepth: 24 })
+   * // ...
+   * const { frames, droppedFrames } = await take.stop()
+   * ```
+   */
+  async record(o: RecordOptions): Promise<Recording> {
+    const where = 'record'
+    const opts = checkObject(where, o, false)
+    checkKeys(where, opts, ['path', 'source', 'bitDepth', 'startFrame', 'endFrame'])
+    const path = opts.path
+    if (typeof path !== 'string' || path === '') throw new TypeError(`${where}: 'path' must be a non-empty string, got ${describe(path)}`)
+    const source = opts.source === undefined ? 'output' : opts.source
+    let kind: string
+    let node: number | undefined
+    if (source === 'output' || source === 'input') {
+      kind = source
+    } else if (typeof source === 'object' && source !== null && typeof (source as NodeRef).id === 'number') {
+      kind = 'node'
+      node = (source as NodeRef).id
+    } else {
+      throw new TypeError(`${where}: 'source' must be a NodeRef, 'output' or 'input', got ${describe(source)}`)
+    }
+    let bitDepth: number | undefined
+    if (opts.bitDepth !== undefined) {
+      bitDepth = checkNumber(where, 'bitDepth', opts.bitDepth)
+      if (bitDepth !== 16 && bitDepth !== 24 && bitDepth !== 32) throw new RangeError(`${where}: 'bitDepth' = ${bitDepth} must be 16, 24 or 32`)
+    }
+    const startFrame = opts.startFrame === undefined ? undefined : checkFrames(where, 'startFrame', opts.startFrame)
+    const endFrame = opts.endFrame === undefined ? undefined : checkFrames(where, 'endFrame', opts.endFrame)
+    if (startFrame !== undefined && endFrame !== undefined && endFrame <= startFrame) {
+      throw new RangeError(`${where}: 'endFrame' = ${endFrame} must be after 'startFrame' = ${startFrame}`)
+    }
+    return new Recording(callNative(() => this.#native.record(path, kind, node, bitDepth, startFrame, endFrame)))
+  }
+
   /** Callback timing, xruns, dropped messages, priority, denormal and SIMD facts. */
   stats(): EngineStats {
     const s = this.#native.stats()
     return { ...s }
   }
 
-  /** Stops the audio, releases every callback; the process can then exit. */
+  /** Finishes every open recording (each file complete on disk), stops the audio, releases every callback; the process can then exit. */
   async close(): Promise<void> {
     this.#native.close()
   }

@@ -14,6 +14,7 @@ pub mod error;
 mod mp4;
 pub mod probe;
 pub mod resample;
+pub mod ring_sink;
 pub mod stream;
 pub mod writer;
 pub mod writer_thread;
@@ -22,6 +23,7 @@ pub use decode::{convert_channels, decode_file, DecodeOptions, Decoded, Decoder,
 pub use error::{MediaError, MediaErrorKind, Result};
 pub use probe::{probe_file, AudioFileInfo};
 pub use resample::{resample, StreamResampler};
+pub use ring_sink::{RingFlags, RingSink};
 pub use stream::{disk_underruns, take_stream_errors, FilePlayer, FilePlayerOptions, StreamStatus, FILE_PLAYER_PARAMS};
 pub use writer::{AudioFileWriter, BitDepth, FileFormat};
 pub use writer_thread::FileSink;

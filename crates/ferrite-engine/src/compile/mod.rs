@@ -244,9 +244,32 @@ pub fn check(
     Ok(Checked { topo, order, settings, options, automation: desc.automation.clone(), info, automated, meters })
 }
 
+/// [`compile_with`], with the nodes whose ids are in `taps` compiled as
+/// recording taps (see [`finish_tapped`]).
+pub fn compile_tapped(
+    desc: &GraphDesc,
+    settings: RenderSettings,
+    buffers: &SideBuffers,
+    options: CompileOptions,
+    taps: &[u32],
+) -> Result<Compiled> {
+    finish_tapped(check(desc, settings, buffers, options)?, taps)
+}
+
 /// The second half of a compile: the passes, buffers and plan.
 pub fn finish(checked: Checked) -> Result<Compiled> {
+    finish_tapped(checked, &[])
+}
+
+/// [`finish`], with the nodes whose ids are in `taps` compiled as recording
+/// taps: each keeps a buffer slot of its own for the whole block (pinned:
+/// never released, reused or taken in place by a successor) and is not
+/// folded, absorbed into a fused chain or deferred, so that after every
+/// block [`CompiledGraph::tap_output`] reads its output. Ids not in the
+/// graph are ignored.
+pub fn finish_tapped(checked: Checked, taps: &[u32]) -> Result<Compiled> {
     let Checked { mut topo, mut order, settings, options, automation, .. } = checked;
+    topo.tapped = topo.built.iter().map(|b| taps.contains(&b.id)).collect();
     let fused = passes::fuse::plan(&mut topo, &mut order, options.fuse)?;
     let (batches, twins) = if options.batch {
         let depth = order::depths(&topo, &order);

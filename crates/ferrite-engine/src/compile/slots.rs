@@ -23,8 +23,8 @@ impl Slots {
 
 /// Assigns slots in render order. A node whose first input is that source's
 /// last use, with no compensation delay, takes the source's slot (renders in
-/// place: its input needs no copy). The input and output nodes' slots are
-/// pinned: written by the host, read after rendering.
+/// place: its input needs no copy). The input and output nodes' slots, and
+/// recording taps', are pinned: written by the host or read after rendering.
 pub(crate) fn assign(topo: &Topology, order: &[usize], lat: &[usize]) -> Slots {
     let n = topo.len();
     let mut pos = vec![0; n];
@@ -36,7 +36,7 @@ pub(crate) fn assign(topo: &Topology, order: &[usize], lat: &[usize]) -> Slots {
     let mut free: Vec<usize> = Vec::new();
     let mut count = 0;
     let mut releases: Vec<Vec<usize>> = vec![Vec::new(); n];
-    let pinned = |i: usize| matches!(topo.built[i].role, Role::Input | Role::Output);
+    let pinned = |i: usize| matches!(topo.built[i].role, Role::Input | Role::Output) || topo.tapped[i];
     for (k, &i) in order.iter().enumerate() {
         let inmax = topo.input_latency(i, lat);
         let in_place = topo.preds[i].first().and_then(|&p| {

@@ -14,6 +14,8 @@ pub(crate) struct Topology {
     pub(crate) preds: Vec<Vec<usize>>,
     /// Readers of each node.
     pub(crate) succs: Vec<Vec<usize>>,
+    /// Recording taps: their output must be in their own slot after the block.
+    pub(crate) tapped: Vec<bool>,
 }
 
 impl Topology {
@@ -69,7 +71,7 @@ pub(crate) fn build(desc: &GraphDesc, ctx: &BuildContext<'_>, prep: &ferrite_dsp
             succs[f].push(t);
         }
     }
-    Ok(Topology { built, preds, succs })
+    Ok(Topology { built, preds, succs, tapped: vec![false; n] })
 }
 
 /// A connection `from → to` is legal on its own.

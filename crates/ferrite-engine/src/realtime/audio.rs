@@ -1,7 +1,8 @@
 //! [`AudioCore`]: everything the audio thread owns and does in one callback.
 
 use super::messages::{ControlMsg, Garbage, LaneSet, MeterMsg, ParamMsg, Program};
-use super::{Shared, MAX_SCHEDULED};
+use super::record::{BlockSources, Recorder};
+use super::{Shared, MAX_RECORDINGS, MAX_SCHEDULED};
 use crate::meter::{reading_of, reset_integration};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -22,6 +23,10 @@ pub struct AudioCore {
     frames_since_meters: u64,
     loop_region: Option<(u64, u64)>,
     fading: Option<Fade>,
+    new_recorders: rtrb::Consumer<Box<Recorder>>,
+    // Boxed: each arrives allocated by the control side and goes back there to be freed.
+    #[allow(clippy::vec_box)]
+    recorders: Vec<Box<Recorder>>,
 }
 
 /// The previous program while a structural swap crossfades away from it.
@@ -58,6 +63,7 @@ impl AudioCore {
         params: rtrb::Consumer<ControlMsg>,
         garbage: rtrb::Producer<Garbage>,
         meters: rtrb::Producer<MeterMsg>,
+        new_recorders: rtrb::Consumer<Box<Recorder>>,
         shared: Arc<Shared>,
     ) -> Self {
         Self {
@@ -74,6 +80,8 @@ impl AudioCore {
             frames_since_meters: 0,
             loop_region: None,
             fading: None,
+            new_recorders,
+            recorders: Vec::with_capacity(MAX_RECORDINGS),
         }
     }
 
@@ -91,6 +99,7 @@ impl AudioCore {
         self.take_new_program();
         self.take_new_lanes();
         self.drain_params();
+        self.take_new_recorders();
         let transport = &self.shared.transport;
         if let Some(region) = transport.loop_region() {
             self.loop_region = region;
@@ -102,6 +111,7 @@ impl AudioCore {
         let playing = transport.playing();
         let (Some(prog), true) = (self.program.as_mut(), playing) else {
             output.fill(0.0);
+            self.retire_recorders();
             return;
         };
         let graph = &mut prog.graph;
@@ -172,6 +182,18 @@ impl AudioCore {
                     }
                 }
             }
+            if !self.recorders.is_empty() {
+                let sources = BlockSources {
+                    graph: &*graph,
+                    input: input.get(done * in_channels..(done + n) * in_channels).unwrap_or(&[]),
+                    in_channels,
+                    output: output.get(done * channels..(done + n) * channels).unwrap_or(&[]),
+                    out_channels: channels,
+                };
+                for r in self.recorders.iter_mut() {
+                    r.capture(pos, n, &sources, &self.shared);
+                }
+            }
             if let Some(f) = self.fading.as_mut() {
                 f.remaining = f.remaining.saturating_sub(n as u64);
             }
@@ -193,6 +215,54 @@ impl AudioCore {
             }
         }
         self.push_meters(frames as u64);
+        self.retire_recorders();
+    }
+
+    /// Takes recorders the control side started, binds every recorder to the
+    /// running program and ends those asked to stop.
+    ///
+    /// # Realtime
+    /// Does not allocate (the list has room for `MAX_RECORDINGS`), lock or panic.
+    fn take_new_recorders(&mut self) {
+        while let Ok(r) = self.new_recorders.pop() {
+            if self.recorders.len() < self.recorders.capacity() {
+                self.recorders.push(r);
+            } else {
+                // The control side starts at most MAX_RECORDINGS: cannot happen.
+                let mut r = r;
+                r.retire();
+                self.discard(Garbage::Recorder(r));
+            }
+        }
+        let (generation, graph, taps) = match self.program.as_ref() {
+            Some(p) => (p.generation, &p.graph, &p.taps[..]),
+            None => return,
+        };
+        for r in self.recorders.iter_mut() {
+            r.bind(generation, graph, taps);
+            r.poll();
+        }
+    }
+
+    /// Hands recorders that have ended back to the control side, after
+    /// telling their writers that no more frames come.
+    ///
+    /// # Realtime
+    /// Does not allocate, free, lock or panic.
+    fn retire_recorders(&mut self) {
+        for r in self.recorders.iter_mut() {
+            r.poll();
+        }
+        let mut k = 0;
+        while k < self.recorders.len() {
+            if self.recorders.get(k).is_some_and(|r| r.finished()) {
+                let mut r = self.recorders.swap_remove(k);
+                r.retire();
+                self.discard(Garbage::Recorder(r));
+            } else {
+                k += 1;
+            }
+        }
     }
 
     /// Takes the newest published program, if any, handing state over from the current one.

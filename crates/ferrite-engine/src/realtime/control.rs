@@ -3,11 +3,13 @@
 //! Never waits for the audio thread.
 
 use super::messages::{ControlMsg, Garbage, LaneSet, ParamMsg, Program};
-use super::Shared;
-use crate::compile::{check, compile_lanes, finish, Checked, CompileOptions, GraphInfo, RenderSettings};
+use super::record::{RecordRequest, RecordSource, Recorder, Recording};
+use super::{Shared, MAX_RECORDINGS};
+use crate::compile::{check, compile_lanes, finish_tapped, Checked, CompileOptions, GraphInfo, RenderSettings};
 use crate::desc::{GraphDesc, LaneDesc};
 use crate::error::{show, EngineError, Result};
 use crate::nodes::SideBuffers;
+use ferrite_media::RingFlags;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
@@ -17,6 +19,9 @@ pub type MeterNames = Arc<Mutex<(u64, Vec<String>)>>;
 /// Spectrum readers of the newest program: `(generation, readers)`; the
 /// events thread takes the readers out when the generation changes.
 pub type SpectrumReaders = Arc<Mutex<(u64, Vec<ferrite_dsp::analyser::SpectrumReader>)>>;
+
+/// A graph description with its side buffers.
+type KeptGraph = (GraphDesc, Vec<Arc<[Box<[f32]>]>>);
 
 /// The control half of an engine (not real-time; `Send`).
 pub struct EngineControl {
@@ -33,6 +38,12 @@ pub struct EngineControl {
     meter_names: MeterNames,
     spectrum_readers: SpectrumReaders,
     shared: Arc<Shared>,
+    recorders: rtrb::Producer<Box<Recorder>>,
+    /// Every recording started and not yet known to have ended, with its node source.
+    recordings: Vec<(Option<u32>, Arc<RingFlags>)>,
+    /// The newest graph (its automation kept up to date) and its buffers,
+    /// recompiled when a node recording adds a tap.
+    last: Option<KeptGraph>,
 }
 
 impl EngineControl {
@@ -42,6 +53,7 @@ impl EngineControl {
         lane_sets: triple_buffer::Input<Option<Box<LaneSet>>>,
         params: rtrb::Producer<ControlMsg>,
         garbage: rtrb::Consumer<Garbage>,
+        recorders: rtrb::Producer<Box<Recorder>>,
         shared: Arc<Shared>,
     ) -> Self {
         Self {
@@ -58,6 +70,9 @@ impl EngineControl {
             meter_names: Arc::new(Mutex::new((0, Vec::new()))),
             spectrum_readers: Arc::new(Mutex::new((0, Vec::new()))),
             shared,
+            recorders,
+            recordings: Vec::new(),
+            last: None,
         }
     }
 
@@ -96,14 +111,27 @@ impl EngineControl {
     pub fn set_graph(&mut self, desc: &GraphDesc, buffers: &SideBuffers) -> Result<()> {
         self.collect_garbage();
         let checked = check(desc, self.settings, buffers, CompileOptions::from_env())?;
-        self.publish(checked, Structure::of(desc))
+        self.publish(checked, desc, buffers)
     }
 
-    /// The second half of [`Self::set_graph`]: compiles a checked graph
-    /// (`structure`: its nodes and connections) and publishes it.
-    pub fn publish(&mut self, checked: Checked, structure: Structure) -> Result<()> {
+    /// The second half of [`Self::set_graph`]: compiles a checked graph (with
+    /// the taps of running node recordings) and publishes it. `desc` and
+    /// `buffers` are kept, to compile the graph again when a node recording
+    /// adds a tap.
+    pub fn publish(&mut self, checked: Checked, desc: &GraphDesc, buffers: &SideBuffers) -> Result<()> {
+        self.publish_checked(checked, Structure::of(desc))?;
+        self.last = Some((desc.clone(), buffers.to_vec()));
+        Ok(())
+    }
+
+    /// Compiles `checked` with the running node recordings' taps and publishes it.
+    fn publish_checked(&mut self, checked: Checked, structure: Structure) -> Result<()> {
         self.collect_garbage();
-        let mut compiled = finish(checked)?;
+        self.recordings.retain(|(_, flags)| !flags.producer_done());
+        let mut taps: Vec<u32> = self.recordings.iter().filter_map(|(node, _)| *node).collect();
+        taps.sort_unstable();
+        taps.dedup();
+        let mut compiled = finish_tapped(checked, &taps)?;
         // New file players start playing with their first read-ahead in the ring.
         crate::files::wait_for_prefill(&mut compiled.graph, crate::files::PREFILL_WAIT);
         self.generation += 1;
@@ -127,6 +155,7 @@ impl EngineControl {
             lanes: compiled.lanes,
             lane_targets: compiled.lane_targets,
             crossfade_frames,
+            taps,
         })));
         if let Ok(mut m) = self.meter_names.lock() {
             *m = (self.generation, names);
@@ -142,7 +171,11 @@ impl EngineControl {
     /// parameters without a lane keep the last value their old lane gave.
     pub fn set_automation(&mut self, lanes: &[LaneDesc]) -> Result<()> {
         self.collect_garbage();
-        let (lanes, targets) = compile_lanes(lanes, &self.info, self.settings.sample_rate)?;
+        let (lanes_c, targets) = compile_lanes(lanes, &self.info, self.settings.sample_rate)?;
+        if let Some((desc, _)) = self.last.as_mut() {
+            desc.automation = lanes.to_vec();
+        }
+        let lanes = lanes_c;
         self.automated = targets.clone();
         self.lane_sets.write(Some(Box::new(LaneSet { generation: self.generation, lanes, targets })));
         Ok(())
@@ -180,6 +213,52 @@ impl EngineControl {
         let index = self.meter_index.iter().find(|(n, _)| n == name).map_or(0, |(_, i)| *i);
         self.send(ControlMsg::ResetMeter { generation: self.generation, node: index as u32 });
         Ok(())
+    }
+
+    /// Starts a recording: creates its file (under a temporary name), its
+    /// ring and its writer thread, and hands its audio-thread half over,
+    /// which captures from the next callback (or `start_frame`). A node
+    /// source must be in the current graph; the graph is then recompiled
+    /// with the node as a tap and swapped in (state kept), and later graphs
+    /// keep the tap while the recording runs.
+    ///
+    /// Errors: an unknown node (`TypeError`), `end_frame` not after
+    /// `start_frame`, too many recordings, a bad bit depth for the format
+    /// (`RangeError`), a path that cannot be created (`Error` naming it).
+    pub fn record(&mut self, req: &RecordRequest) -> Result<Recording> {
+        self.collect_garbage();
+        self.recordings.retain(|(_, flags)| !flags.producer_done());
+        if self.recordings.len() >= MAX_RECORDINGS {
+            return Err(EngineError::range(format!("record: {MAX_RECORDINGS} recordings are running; stop one first")));
+        }
+        let node = match req.source {
+            RecordSource::Node(id) => {
+                self.info.node(id).map_err(|e| EngineError::type_error(format!("record: source: {}", e.message)))?;
+                Some(id)
+            }
+            _ => None,
+        };
+        let s = self.settings;
+        // A node source reads the program with its tap: the next generation.
+        let generation = self.generation + u64::from(node.is_some());
+        let (recording, recorder) = Recording::start(req, s.sample_rate, s.channels, s.max_block, generation)?;
+        self.recordings.push((node, recording.flags().clone()));
+        if node.is_some() {
+            if let Some((desc, buffers)) = self.last.take() {
+                let published = check(&desc, self.settings, &buffers, CompileOptions::from_env())
+                    .and_then(|checked| self.publish_checked(checked, Structure::of(&desc)));
+                self.last = Some((desc, buffers));
+                if let Err(e) = published {
+                    self.recordings.pop();
+                    return Err(e);
+                }
+            }
+        }
+        if self.recorders.push(recorder).is_err() {
+            self.recordings.pop();
+            return Err(EngineError::other("record: the audio thread is not taking recordings"));
+        }
+        Ok(recording)
     }
 
     fn send(&mut self, msg: ControlMsg) {

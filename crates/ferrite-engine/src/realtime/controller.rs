@@ -13,7 +13,8 @@
 //! the control thread shares no lock with the events thread. A failure
 //! past the checks (memory for the buffers, say) ends up in [`Controller::errors`].
 
-use super::control::{check_meter, check_param, EngineControl, MeterNames, SpectrumReaders, Structure};
+use super::control::{check_meter, check_param, EngineControl, MeterNames, SpectrumReaders};
+use super::record::{RecordRequest, RecordSource, Recording};
 use super::Shared;
 use crate::compile::{check, compile_lanes, Checked, CompileOptions, GraphInfo, RenderSettings};
 use crate::desc::{GraphDesc, LaneDesc};
@@ -26,7 +27,8 @@ use std::time::Duration;
 
 /// What the control thread is asked to do, in call order.
 enum Job {
-    Graph(Box<Checked>, Structure),
+    Graph(Box<Checked>, Box<GraphDesc>, Vec<Arc<[Box<[f32]>]>>),
+    Record(Box<RecordRequest>, Sender<Result<Recording>>),
     Automation(Vec<LaneDesc>),
     Param {
         node: u32,
@@ -94,7 +96,7 @@ impl Controller {
         let checked = check(desc, self.settings, buffers, CompileOptions::from_env())?;
         self.given =
             Given { info: checked.info.clone(), automated: checked.automated.clone(), meters: checked.meters.clone() };
-        self.send(Job::Graph(Box::new(checked), Structure::of(desc)))
+        self.send(Job::Graph(Box::new(checked), Box::new(desc.clone()), buffers.to_vec()))
     }
 
     /// Checks lanes against the newest graph and hands them over.
@@ -123,6 +125,19 @@ impl Controller {
     pub fn reset_meter(&mut self, name: &str) -> Result<()> {
         check_meter(self.given.meters.iter().map(String::as_str), name)?;
         self.send(Job::ResetMeter(name.to_string()))
+    }
+
+    /// Starts a recording (see [`EngineControl::record`]): a node source is
+    /// checked against the newest graph given; then waits for the control
+    /// thread, which does every earlier call first, creates the file and,
+    /// for a node source, compiles the graph again with the node as a tap.
+    pub fn record(&self, req: RecordRequest) -> Result<Recording> {
+        if let RecordSource::Node(id) = req.source {
+            self.given.info.node(id).map_err(|e| EngineError::type_error(format!("record: source: {}", e.message)))?;
+        }
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        self.send(Job::Record(Box::new(req), tx))?;
+        rx.recv().map_err(|_| EngineError::other("Engine: the engine is closed"))?
     }
 
     /// Latency of the newest graph given, in frames.
@@ -198,7 +213,11 @@ fn run(mut control: EngineControl, jobs: Receiver<Job>, errors: Sender<EngineErr
             Err(RecvTimeoutError::Disconnected) => break,
         };
         let done = match job {
-            Job::Graph(checked, structure) => control.publish(*checked, structure),
+            Job::Graph(checked, desc, buffers) => control.publish(*checked, &desc, &buffers),
+            Job::Record(req, reply) => {
+                let _ = reply.send(control.record(&req));
+                Ok(())
+            }
             Job::Automation(lanes) => control.set_automation(&lanes),
             Job::Param { node, param, value, ramp_ms, at_frame } => {
                 control.set_param(node, &param, value, ramp_ms, at_frame)

@@ -16,6 +16,8 @@ pub struct Program {
     pub lane_targets: Vec<(usize, usize)>,
     /// Frames to crossfade from the previous program (0: a plain swap).
     pub crossfade_frames: u64,
+    /// Ids of the nodes compiled as recording taps (see [`crate::compile::compile_tapped`]).
+    pub taps: Vec<u32>,
 }
 
 /// A replacement set of automation lanes for the running graph.
@@ -34,6 +36,8 @@ pub enum Garbage {
     Program(Box<Program>),
     /// A replaced (or stale) lane set.
     Lanes(Box<LaneSet>),
+    /// A recorder that has ended.
+    Recorder(Box<super::Recorder>),
 }
 
 /// A parameter change for the audio thread.

@@ -10,6 +10,7 @@
 //!  transport ────────────atomics──────▶ play / stop / seek / loop
 //!  drop old Programs ◀────rtrb──────── replaced Programs (never freed on the audio thread)
 //!  events thread ◀───────rtrb──────── meter readings (non-blocking; a full queue drops)
+//!  record ────────────────rtrb────────▶ recorders; their frames ──rtrb──▶ writer threads (record.rs)
 //! ```
 //!
 //! The host drives the control side through a [`Controller`]: calls are
@@ -22,12 +23,14 @@ mod control;
 mod controller;
 pub mod events;
 mod messages;
+mod record;
 mod transport;
 
 pub use audio::AudioCore;
 pub use control::{EngineControl, MeterNames, SpectrumReaders, Structure};
 pub use controller::Controller;
 pub use messages::{ControlMsg, Garbage, LaneSet, MeterMsg, ParamMsg, Program};
+pub use record::{RecordRequest, RecordResult, RecordSource, Recorder, Recording, MAX_RECORDINGS, RING_SECONDS};
 pub use transport::Transport;
 
 use crate::compile::RenderSettings;
@@ -56,6 +59,8 @@ pub struct Shared {
     pub generation: AtomicU64,
     /// Programs that could not be handed back and were leaked rather than freed on the audio thread.
     pub leaked_programs: AtomicU64,
+    /// Frames recordings dropped because their ring was full.
+    pub record_dropped_frames: AtomicU64,
 }
 
 /// Creates the two halves of an engine plus the meter consumer for the events thread.
@@ -66,7 +71,8 @@ pub fn engine_pair(settings: RenderSettings) -> (EngineControl, AudioCore, rtrb:
     let (param_tx, param_rx) = rtrb::RingBuffer::new(PARAM_QUEUE);
     let (garbage_tx, garbage_rx) = rtrb::RingBuffer::new(GARBAGE_QUEUE);
     let (meter_tx, meter_rx) = rtrb::RingBuffer::new(METER_QUEUE);
-    let core = AudioCore::new(program_out, lanes_out, param_rx, garbage_tx, meter_tx, shared.clone());
-    let control = EngineControl::new(settings, program_in, lanes_in, param_tx, garbage_rx, shared);
+    let (record_tx, record_rx) = rtrb::RingBuffer::new(MAX_RECORDINGS);
+    let core = AudioCore::new(program_out, lanes_out, param_rx, garbage_tx, meter_tx, record_rx, shared.clone());
+    let control = EngineControl::new(settings, program_in, lanes_in, param_tx, garbage_rx, record_tx, shared);
     (control, core, meter_rx)
 }

@@ -201,6 +201,25 @@ impl CompiledGraph {
         }
     }
 
+    /// The output of node `index` in the last block: channel `c`, `frames`
+    /// long, and whether the block was mono (then channel 0 is returned for
+    /// every channel). Only meaningful for a node compiled as a recording
+    /// tap ([`crate::compile::finish_tapped`]): any other node's slot may have
+    /// been reused, folded or never written. Empty when out of range.
+    ///
+    /// # Realtime
+    /// Does not allocate, lock or panic.
+    pub fn tap_output(&self, index: usize, c: usize, frames: usize) -> (&[f64], bool) {
+        let mb = self.max_block;
+        let Some(slot) = self.state.nodes.get(index).map(|n| n.slot) else { return (&[], false) };
+        let mono = self.state.mono_slots.get(slot).copied().unwrap_or(false);
+        let c = if mono { 0 } else { c };
+        match self.state.pool.get(slot) {
+            Some(buf) if c < self.channels && frames <= mb => (buf.get(c * mb..c * mb + frames).unwrap_or(&[]), mono),
+            _ => (&[], mono),
+        }
+    }
+
     /// Points each parameter at its lane in `lanes` (`(node index, param index)` per lane).
     ///
     /// # Realtime

@@ -30,7 +30,9 @@ pub(crate) fn plan(topo: &Topology, f: &Facts<'_>, on: bool) -> Vec<bool> {
     };
     (0..topo.len())
         .map(|i| {
+            // A recording tap renders into its own slot.
             on && f.mono[i]
+                && !topo.tapped[i]
                 && match *topo.succs[i].as_slice() {
                     [c] if sums(i, c) => true,
                     [c] => {

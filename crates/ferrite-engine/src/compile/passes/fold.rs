@@ -16,6 +16,8 @@ pub(crate) fn plan(topo: &Topology, lat: &[usize], slots: &Slots, fused: &Fused,
             on && topo.is(i, Role::Effect)
                 && topo.built[i].kind == "gain"
                 && !fused.absorbed[i]
+                // A recording tap's buffer must hold the scaled signal.
+                && !topo.tapped[i]
                 && match topo.succs[i].as_slice() {
                     &[c] => {
                         topo.input_latency(c, lat) == lat[i]

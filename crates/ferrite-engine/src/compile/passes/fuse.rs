@@ -23,7 +23,9 @@ pub(crate) struct Fused {
 /// Finds the chains (when `on`), rewires `topo` and orders it again.
 pub(crate) fn plan(topo: &mut Topology, order: &mut Vec<usize>, on: bool) -> Result<Fused> {
     let mut fused = Fused { by_tail: HashMap::new(), absorbed: vec![false; topo.len()] };
-    let chains = if on { find_chains(&topo.built, &topo.preds, &topo.succs) } else { Vec::new() };
+    let mut chains = if on { find_chains(&topo.built, &topo.preds, &topo.succs) } else { Vec::new() };
+    // A recording tap never disappears inside a chain.
+    chains.retain(|chain| chain.split_last().is_none_or(|(_, members)| !members.iter().any(|&m| topo.tapped[m])));
     if chains.is_empty() {
         return Ok(fused);
     }
