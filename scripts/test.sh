@@ -25,7 +25,7 @@ for level in scalar sse4.2; do
   echo "== audio-path tests at FERRITE_SIMD=$level"
   FERRITE_SIMD=$level cargo test --release -p ferrite-dsp --test no_alloc 2>&1 | tee -a "$log/rust.txt"
   [ "${PIPESTATUS[0]}" = 0 ] || status=1
-  FERRITE_SIMD=$level cargo test --release -p ferrite-engine --test realtime --test batch --test fuse --test fold --test mono 2>&1 | tee -a "$log/rust.txt"
+  FERRITE_SIMD=$level cargo test --release -p ferrite-engine --test realtime --test parallel_filters_render_as_alone --test biquad_chains_render_as_one_cascade --test gains_applied_by_their_reader --test mono_signals_stay_one_channel 2>&1 | tee -a "$log/rust.txt"
   [ "${PIPESTATUS[0]}" = 0 ] || status=1
 done
 if command -v jackd >/dev/null 2>&1 && ls /usr/lib/*/alsa-lib/libasound_module_pcm_jack.so >/dev/null 2>&1; then

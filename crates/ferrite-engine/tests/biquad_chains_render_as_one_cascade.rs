@@ -1,4 +1,4 @@
-//! Fused biquad chains (crate::fuse): which links fuse, fused renders equal
+//! Fused biquad chains (the fuse pass, `render/ops/chain.rs`): which links fuse, fused renders equal
 //! node-by-node renders bit for bit (constant, ramped and automated
 //! parameters, any block size), equal an independent f64 RBJ direct-form-I
 //! reference, and keep their filter memory across a graph swap.
@@ -93,7 +93,7 @@ fn build(desc: &GraphDesc, max_block: usize, fuse: bool) -> Compiled {
 
 /// A ramp on 106's gain from block 7, a jump of 201's q at block 11 and a
 /// reset of every node at block 30 (fused chains keep their filter memory in
-/// their cascades in between: see `ferrite_engine::fuse`).
+/// their cascades in between: see `render/ops/chain.rs`).
 fn ramps(c: &mut Compiled, k: usize) {
     if k == 30 {
         c.graph.reset();

@@ -1,4 +1,4 @@
-//! Batched biquad filters (crate::batch): a graph rendered with batching on
+//! Batched biquad filters (the compiler's batch pass, `render/ops/bank.rs`): a graph rendered with batching on
 //! equals the same graph rendered node by node, at any block size, with
 //! automation and ramps switching members to their per-frame path, and the
 //! filter memory of batched nodes survives a graph swap.
