@@ -319,7 +319,7 @@ pub fn open_device<C: AudioCallback>(config: &StreamConfig, callback: C) -> Resu
         input_channels,
         stats,
         error_rx,
-        Backend::Device { output: Some(output_stream), input: input_stream, watchdog },
+        Box::new(DeviceHandle { output: Some(output_stream), input: input_stream, watchdog }),
     ))
 }
 
@@ -576,4 +576,22 @@ where
         on_error,
         None,
     )
+}
+
+/// A device stream's cpal streams (output, then the optional input) and
+/// its watchdog.
+struct DeviceHandle {
+    output: Option<cpal::Stream>,
+    input: Option<cpal::Stream>,
+    watchdog: Option<crate::watchdog::Watchdog>,
+}
+
+impl Backend for DeviceHandle {
+    fn stop(&mut self) {
+        // The watchdog first, so that stopping is not reported as a stall.
+        drop(self.watchdog.take());
+        // Output before input: it consumes the input's ring.
+        drop(self.output.take());
+        drop(self.input.take());
+    }
 }

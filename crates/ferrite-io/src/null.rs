@@ -77,7 +77,7 @@ pub fn open_null<C: AudioCallback>(config: &StreamConfig, callback: C) -> Result
         0,
         stats,
         error_rx,
-        Backend::Null(NullHandle { stop, thread: Some(thread) }),
+        Box::new(NullHandle { stop, thread: Some(thread) }),
     ))
 }
 
@@ -152,9 +152,9 @@ pub(crate) struct NullHandle {
     thread: Option<thread::JoinHandle<()>>,
 }
 
-impl NullHandle {
+impl Backend for NullHandle {
     /// Stops the thread and waits for it. Idempotent.
-    pub(crate) fn stop(&mut self) {
+    fn stop(&mut self) {
         self.stop.store(true, Ordering::Release);
         if let Some(thread) = self.thread.take() {
             thread.thread().unpark();

@@ -4,16 +4,13 @@ use std::sync::Arc;
 
 use crossbeam_channel::Receiver;
 
-use crate::null::NullHandle;
-use crate::watchdog::Watchdog;
 use crate::{IoError, Stats, StatsSnapshot};
 
-/// What keeps a stream running; dropping it stops the stream.
-pub(crate) enum Backend {
-    /// The null backend's thread.
-    Null(NullHandle),
-    /// cpal streams: output, then the optional input.
-    Device { output: Option<cpal::Stream>, input: Option<cpal::Stream>, watchdog: Option<Watchdog> },
+/// What keeps a stream running (the null backend's thread, a device's cpal
+/// streams): each backend implements it in its own module.
+pub(crate) trait Backend: Send {
+    /// Stops the stream and waits until its callback has been dropped.
+    fn stop(&mut self);
 }
 
 /// A running audio stream (device or null). Reports what was granted, its
@@ -26,7 +23,7 @@ pub struct Stream {
     input_channels: u16,
     stats: Arc<Stats>,
     errors: Receiver<IoError>,
-    backend: Backend,
+    backend: Box<dyn Backend>,
 }
 
 impl Stream {
@@ -37,7 +34,7 @@ impl Stream {
         input_channels: u16,
         stats: Arc<Stats>,
         errors: Receiver<IoError>,
-        backend: Backend,
+        backend: Box<dyn Backend>,
     ) -> Self {
         Self { sample_rate, buffer_size, channels, input_channels, stats, errors, backend }
     }
@@ -88,16 +85,7 @@ impl Stream {
     }
 
     fn stop(&mut self) {
-        match &mut self.backend {
-            Backend::Null(handle) => handle.stop(),
-            Backend::Device { output, input, watchdog } => {
-                // The watchdog first, so that stopping is not reported as a stall.
-                drop(watchdog.take());
-                // Output before input: it consumes the input's ring.
-                drop(output.take());
-                drop(input.take());
-            }
-        }
+        self.backend.stop();
     }
 }
 
