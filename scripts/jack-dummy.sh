@@ -32,7 +32,11 @@ if jack_lsp >/dev/null 2>&1; then
 else
   # No realtime: containers rarely allow it, and the dummy driver's pacing
   # (a timer) does not need it. As root JACK would otherwise try anyway.
-  nohup jackd --no-realtime -d dummy -r "$RATE" -p "$PERIOD" \
+  # Synchronous: each cycle waits for every client, so a client that runs
+  # late (no realtime, a loaded machine) delays the cycle instead of making
+  # the graph's latency jump by a period (the loopback recording test in
+  # crates/ferrite-engine/tests/jack_record.rs needs a fixed latency).
+  nohup jackd --no-realtime --sync -d dummy -r "$RATE" -p "$PERIOD" \
     >"$DIR/jackd.log" 2>&1 </dev/null &
   echo $! >"$DIR/jackd.pid"
   for _ in $(seq 1 100); do
