@@ -523,8 +523,8 @@ fn make_file_player(opts: &mut Options<'_>, label: &str, ctx: &BuildContext<'_>)
     Ok((Role::Source, vec![pd("gain", 1.0, Limit::Range(0.0, 16.0))], Some(Box::new(player))))
 }
 
-/// `eq`: a series bank of RBJ bands.
-fn make_eq(opts: &mut Options<'_>, label: &str) -> Result<Made> {
+/// The `bands` option of `eq` and `linearPhaseEq`: an array of at most 64.
+fn bands_option<'a>(opts: &mut Options<'a>, label: &str) -> Result<&'a Vec<Value>> {
     let bands = match opts.get("bands") {
         Some(Value::Array(a)) => a,
         Some(v) => {
@@ -538,6 +538,12 @@ fn make_eq(opts: &mut Options<'_>, label: &str) -> Result<Made> {
     if bands.len() > 64 {
         return Err(EngineError::range(format!("{label}: {} bands is too many (at most 64)", bands.len())));
     }
+    Ok(bands)
+}
+
+/// `eq`: a series bank of RBJ bands.
+fn make_eq(opts: &mut Options<'_>, label: &str) -> Result<Made> {
+    let bands = bands_option(opts, label)?;
     let mut kinds = Vec::with_capacity(bands.len());
     let mut defs = Vec::new();
     for (i, b) in bands.iter().enumerate() {
@@ -685,19 +691,7 @@ fn make_analyser(desc: &NodeDesc, opts: &mut Options<'_>, label: &str) -> Result
 /// `linearPhaseEq`: an FIR with the magnitude of RBJ bands and no phase shift.
 fn make_linear_phase_eq(opts: &mut Options<'_>, label: &str, ctx: &BuildContext<'_>) -> Result<Made> {
     use ferrite_dsp::linear_phase_eq;
-    let bands = match opts.get("bands") {
-        Some(Value::Array(a)) => a,
-        Some(v) => {
-            return Err(EngineError::type_error(format!(
-                "{label}: option 'bands' must be an array, got {}",
-                type_name(v)
-            )))
-        }
-        None => return Err(EngineError::type_error(format!("{label}: option 'bands' is required"))),
-    };
-    if bands.len() > 64 {
-        return Err(EngineError::range(format!("{label}: {} bands is too many (at most 64)", bands.len())));
-    }
+    let bands = bands_option(opts, label)?;
     let mut parsed = Vec::with_capacity(bands.len());
     for (i, b) in bands.iter().enumerate() {
         parsed.push(linear_phase_band(label, i, b, ctx.sample_rate)?);

@@ -81,19 +81,6 @@ impl Accumulated {
     }
 }
 
-/// What a meter reads before any signal.
-fn silent() -> MeterReading {
-    MeterReading {
-        peak_db: f64::NEG_INFINITY,
-        rms_db: f64::NEG_INFINITY,
-        true_peak_db: f64::NEG_INFINITY,
-        momentary_lufs: f64::NEG_INFINITY,
-        short_term_lufs: f64::NEG_INFINITY,
-        integrated_lufs: f64::NEG_INFINITY,
-        loudness_range_lu: 0.0,
-    }
-}
-
 /// When a subscriber is due next.
 struct Pace {
     period: Duration,
@@ -333,7 +320,7 @@ fn run(stop: Receiver<()>, mut src: EventSources, subs: Arc<Mutex<Subscriptions>
 fn merge_meters(subs: &mut [MeterSub], queue: &mut rtrb::Consumer<MeterMsg>, generation: u64, meters: usize) {
     for s in subs.iter_mut().filter(|s| s.generation != generation) {
         s.generation = generation;
-        s.acc = vec![Accumulated::new(silent()); meters];
+        s.acc = vec![Accumulated::new(MeterReading::SILENT); meters];
     }
     while let Ok(m) = queue.pop() {
         if m.generation != generation {
