@@ -11,8 +11,7 @@
 //! sources `ops/defer.rs`, fused biquad chains `ops/chain.rs`, twins
 //! `ops/twin.rs`, filter banks `ops/bank.rs`, compressor groups
 //! `ops/compressors.rs`, sidechained compressors `ops/keyed.rs`; the passes
-//! that decide them are in
-//! `crate::compile::passes`.
+//! that decide them are in `crate::compile::passes`.
 
 mod block;
 pub(crate) mod node;

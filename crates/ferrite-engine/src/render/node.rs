@@ -70,7 +70,7 @@ pub struct Edge {
 
 /// A compressor's sidechain key: the edge from its key source, and when
 /// that edge has a compensation delay, the block the delay writes
-/// (`channels × max_block`; empty without a delay). See [`super::ops::keyed`].
+/// (`channels × max_block`; empty without a delay). Read by `ops/keyed.rs`.
 #[derive(Debug, Clone)]
 pub struct Key {
     pub(crate) edge: Edge,
