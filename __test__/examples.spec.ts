@@ -131,8 +131,20 @@ test('devices.ts lists the devices', async (t) => {
   t.regex(res.stdout, new RegExp(`${ids.length} devices?`))
 })
 
+test('ducking.ts ducks the music by more than 10 dB under the voice', async (t) => {
+  const out = join(dir, 'ducked.wav')
+  const res = await example('ducking.ts', [out], { FERRITE_EXAMPLE_SECONDS: '2' })
+  t.is(res.code, 0, res.stderr)
+  const m = /ducked by (\d+\.\d) dB/.exec(res.stdout)
+  t.truthy(m, res.stdout)
+  t.true(Number(m![1]) > 10, res.stdout)
+  const { sampleRate, channels } = readWav(out)
+  t.is(sampleRate, 48000)
+  t.is(channels[0].length, 96000)
+})
+
 test('the examples type-check under --strict', async (t) => {
-  const files = ['master.ts', 'live-eq.ts', 'automation-sweep.ts', 'devices.ts'].map((f) => join(root, 'examples', f))
+  const files = ['master.ts', 'live-eq.ts', 'automation-sweep.ts', 'devices.ts', 'ducking.ts'].map((f) => join(root, 'examples', f))
   const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc')
   const args = [tsc, '--noEmit', '--strict', '--target', 'ES2022', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--types', 'node', ...files]
   const r = await new Promise<{ code: number | null; out: string }>((resolve) => {

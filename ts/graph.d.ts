@@ -177,6 +177,23 @@ export declare class Graph {
     }): NodeRef;
     /** Connects `from`'s output into `to`'s input (several inputs are summed). */
     connect(from: NodeRef, to: NodeRef): this;
+    /**
+     * Feeds `from`'s output to `compressor`'s detector instead of its own
+     * input (ducking): the compressor still compresses what is connected to
+     * it, by how loud `from` is. The key is not mixed in anywhere (connect
+     * `from` to the output as well to hear it), and it is aligned with the
+     * compressor's input when either path has latency. One key per
+     * compressor; a key that would close a cycle is a `RangeError`.
+     *
+     * ```ts
+     * const g = new Graph()
+     * const music = g.oscillator({ frequency: 220, amplitude: 0.3 })
+     * const voice = g.input
+     * const duck = g.compressor({ thresholdDb: -30, ratio: 8 })
+     * g.chain(music, duck, g.output).connect(voice, g.output).sidechain(voice, duck)
+     * ```
+     */
+    sidechain(from: NodeRef, compressor: NodeRef): this;
     /** Connects each node to the next. */
     chain(...nodes: NodeRef[]): this;
     /** Drives `node`'s numeric parameter `param` from `lane`, sample-accurately. */

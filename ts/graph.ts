@@ -74,6 +74,8 @@ export class Graph {
   #nodes = new Map<number, NodeRecord>()
   #refs = new WeakSet<NodeRef>()
   #edges: Array<[number, number]> = []
+  /** Compressor id → its sidechain key's source id. */
+  #keys = new Map<number, number>()
   #lanes = new Map<string, { node: number; param: string; lane: AutomationLane }>()
   #nextId = 0
 
@@ -428,8 +430,52 @@ export class Graph {
       if (seen.has(n)) continue
       seen.add(n)
       for (const [a, b] of this.#edges) if (a === n) stack.push([b, [...path, b]])
+      for (const [c, k] of this.#keys) if (k === n) stack.push([c, [...path, c]])
     }
     return null
+  }
+
+  /**
+   * Feeds `from`'s output to `compressor`'s detector instead of its own
+   * input (ducking): the compressor still compresses what is connected to
+   * it, by how loud `from` is. The key is not mixed in anywhere (connect
+   * `from` to the output as well to hear it), and it is aligned with the
+   * compressor's input when either path has latency. One key per
+   * compressor; a key that would close a cycle is a `RangeError`.
+   *
+   * ```ts
+   * const g = new Graph()
+   * const music = g.oscillator({ frequency: 220, amplitude: 0.3 })
+   * const voice = g.input
+   * const duck = g.compressor({ thresholdDb: -30, ratio: 8 })
+   * g.chain(music, duck, g.output).connect(voice, g.output).sidechain(voice, duck)
+   * ```
+   */
+  sidechain(from: NodeRef, compressor: NodeRef): this {
+    const f = this.#record('sidechain', from, 'from')
+    const c = this.#record('sidechain', compressor, 'compressor')
+    const label = (r: NodeRecord) => `${r.ref.type} #${r.ref.id}`
+    if (c.ref.type !== 'compressor') {
+      throw new TypeError(`sidechain: ${label(c)} is not a compressor: only a compressor takes a key (${label(f)} → ${label(c)})`)
+    }
+    if (f.ref.type === 'output') throw new TypeError(`sidechain: ${label(f)} is the master output and has no outgoing connections`)
+    const existing = this.#keys.get(c.ref.id)
+    if (existing === f.ref.id) return this
+    if (existing !== undefined) {
+      throw new TypeError(`sidechain: ${label(c)} already has a key, ${label(this.#nodes.get(existing)!)} (a second one from ${label(f)})`)
+    }
+    if (f.ref.id === c.ref.id) throw new RangeError(`sidechain: cycle: ${label(c)} is keyed by itself`)
+    const path = this.#pathFrom(c.ref.id, f.ref.id)
+    if (path) {
+      const names = [...path].map((id) => label(this.#nodes.get(id)!))
+      throw new RangeError(`sidechain: cycle: ${names.join(' → ')} → (sidechain key) ${label(c)}`)
+    }
+    this.#keys.set(c.ref.id, f.ref.id)
+    return this
+  }
+
+  #sidechains(): Array<[number, number]> {
+    return [...this.#keys].map(([c, k]) => [k, c])
   }
 
   /** Connects each node to the next. */
@@ -480,6 +526,7 @@ export class Graph {
       version: GRAPH_FORMAT_VERSION,
       nodes: this.#serializeNodes((chans) => chans.map((c) => Array.from(c))),
       connections: this.#edges.map(([a, b]) => [a, b]),
+      ...(this.#keys.size ? { sidechains: this.#sidechains() } : {}),
       automation: this.#automation(),
     }
   }
@@ -495,6 +542,7 @@ export class Graph {
         return { buffer: buffers.length - 1 }
       }),
       connections: this.#edges,
+      sidechains: this.#sidechains(),
       automation: this.#automation(),
     }
     return { json: stringify(doc), buffers }
@@ -533,7 +581,7 @@ export class Graph {
     if (d.version !== GRAPH_FORMAT_VERSION) {
       throw new RangeError(`${where}: graph format version ${describe(d.version)} is not supported (this build reads version ${GRAPH_FORMAT_VERSION})`)
     }
-    checkKeys(where, d, ['format', 'version', 'nodes', 'connections', 'automation'])
+    checkKeys(where, d, ['format', 'version', 'nodes', 'connections', 'sidechains', 'automation'])
     if (!Array.isArray(d.nodes)) throw new TypeError(`${where}: 'nodes' must be an array, got ${describe(d.nodes)}`)
     const g = new Graph()
     const refs = new Map<number, NodeRef>()
@@ -635,6 +683,13 @@ export class Graph {
       const w = `${where}: connections[${i}]`
       if (!Array.isArray(c) || c.length !== 2) throw new TypeError(`${w} must be a [from, to] pair of node ids, got ${describe(c)}`)
       within(w, () => g.connect(refOf('from', c[0]), refOf('to', c[1])))
+    })
+    const sidechains = d.sidechains === undefined ? [] : d.sidechains
+    if (!Array.isArray(sidechains)) throw new TypeError(`${where}: 'sidechains' must be an array, got ${describe(sidechains)}`)
+    sidechains.forEach((c: unknown, i) => {
+      const w = `${where}: sidechains[${i}]`
+      if (!Array.isArray(c) || c.length !== 2) throw new TypeError(`${w} must be a [from, compressor] pair of node ids, got ${describe(c)}`)
+      within(w, () => g.sidechain(refOf('from', c[0]), refOf('compressor', c[1])))
     })
     const automation = d.automation === undefined ? [] : d.automation
     if (!Array.isArray(automation)) throw new TypeError(`${where}: 'automation' must be an array, got ${describe(automation)}`)

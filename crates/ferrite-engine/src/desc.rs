@@ -7,6 +7,7 @@
 //!              { "id": 2, "type": "oscillator", "params": { "frequency": 440 },
 //!                "options": { "type": "sine" } } ],
 //!   "connections": [[2, 1]],
+//!   "sidechains": [],
 //!   "automation": [ { "node": 2, "param": "frequency",
 //!                     "points": [ { "frame": 0, "value": 440, "curve": "linear" } ] } ] }
 //! ```
@@ -97,6 +98,9 @@ pub struct GraphDesc {
     pub nodes: Vec<NodeDesc>,
     /// `(from, to)` node ids.
     pub connections: Vec<(u32, u32)>,
+    /// `(key source, compressor)` node ids: the compressor's detector reads
+    /// the key source's output instead of its own input.
+    pub sidechains: Vec<(u32, u32)>,
     /// Automation lanes.
     pub automation: Vec<LaneDesc>,
 }
@@ -199,25 +203,8 @@ impl GraphDesc {
             };
             nodes.push(NodeDesc { id, params: map_of("params")?, options: map_of("options")?, kind });
         }
-        let mut connections = Vec::new();
-        match obj.get("connections") {
-            None | Some(Value::Null) => {}
-            Some(Value::Array(a)) => {
-                for (i, c) in a.iter().enumerate() {
-                    let pair = c.as_array().filter(|p| p.len() == 2).ok_or_else(|| {
-                        EngineError::type_error(format!("graph: connections[{i}] must be a [from, to] pair"))
-                    })?;
-                    let what = format!("graph: connections[{i}]");
-                    connections.push((id_of(&pair[0], &what)?, id_of(&pair[1], &what)?));
-                }
-            }
-            Some(v) => {
-                return Err(EngineError::type_error(format!(
-                    "graph: 'connections' must be an array, got {}",
-                    type_name(v)
-                )))
-            }
-        }
+        let connections = pairs(obj.get("connections"), "connections", "[from, to]")?;
+        let sidechains = pairs(obj.get("sidechains"), "sidechains", "[from, compressor]")?;
         let mut automation = Vec::new();
         match obj.get("automation") {
             None | Some(Value::Null) => {}
@@ -233,8 +220,30 @@ impl GraphDesc {
                 )))
             }
         }
-        Ok(Self { nodes, connections, automation })
+        Ok(Self { nodes, connections, sidechains, automation })
     }
+}
+
+/// A list of node id pairs (`connections`, `sidechains`); absent or null: none.
+fn pairs(v: Option<&Value>, key: &str, shape: &str) -> Result<Vec<(u32, u32)>> {
+    let mut out = Vec::new();
+    match v {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(a)) => {
+            for (i, c) in a.iter().enumerate() {
+                let pair = c
+                    .as_array()
+                    .filter(|p| p.len() == 2)
+                    .ok_or_else(|| EngineError::type_error(format!("graph: {key}[{i}] must be a {shape} pair")))?;
+                let what = format!("graph: {key}[{i}]");
+                out.push((id_of(&pair[0], &what)?, id_of(&pair[1], &what)?));
+            }
+        }
+        Some(v) => {
+            return Err(EngineError::type_error(format!("graph: '{key}' must be an array, got {}", type_name(v))))
+        }
+    }
+    Ok(out)
 }
 
 /// Parses one serialized lane (`{ node, param, points }`).

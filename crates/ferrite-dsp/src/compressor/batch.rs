@@ -22,7 +22,9 @@ impl Compressor {
     /// fits the prepared block: writes the block's targets to the first
     /// `frames` entries of `targets` (the lane's row of the batch) and
     /// returns the lane; `None` otherwise, `targets` untouched (then run
-    /// [`Processor::process`] for this block instead).
+    /// [`Processor::process`] for this block instead). `io` is what the
+    /// detector reads: the block's input, or a sidechain's key (then
+    /// [`Compressor::batch_finish`] applies the gains to the programme).
     ///
     /// # Realtime
     /// Does not allocate, lock or panic.

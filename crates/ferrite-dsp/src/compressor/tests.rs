@@ -36,6 +36,20 @@ fn run(
     varying: bool,
     params: &dyn Fn(usize) -> [f64; 6],
 ) -> Vec<Vec<f64>> {
+    run_keyed(comp, input, None, block, varying, params)
+}
+
+/// [`run`], with the detector on planar `key` (through `process_keyed`) when given.
+fn run_keyed(
+    comp: &mut Compressor,
+    input: &[Vec<f64>],
+    key: Option<&[Vec<f64>]>,
+    block: usize,
+    varying: bool,
+    params: &dyn Fn(usize) -> [f64; 6],
+) -> Vec<Vec<f64>> {
+    let kch = key.map_or(0, <[Vec<f64>]>::len);
+    let mut kbuf = vec![0.0; kch * block];
     let ch = input.len();
     let n = input[0].len();
     let mut out = vec![vec![0.0; n]; ch];
@@ -57,7 +71,16 @@ fn run(
             }
         }
         let ctx = ProcessContext { frames: f, position: start as u64, params: &pb };
-        comp.process(&ctx, &mut Bus::new(&mut buf, ch, block, f));
+        match key {
+            Some(key) => {
+                for (c, k) in key.iter().enumerate() {
+                    kbuf[c * block..c * block + f].copy_from_slice(&k[start..start + f]);
+                }
+                let key = Bus::new(&mut kbuf, kch, block, f);
+                comp.process_keyed(&ctx, &mut Bus::new(&mut buf, ch, block, f), &key);
+            }
+            None => comp.process(&ctx, &mut Bus::new(&mut buf, ch, block, f)),
+        }
         for c in 0..ch {
             out[c][start..start + f].copy_from_slice(&buf[c * block..c * block + f]);
         }
@@ -498,4 +521,96 @@ fn a_batch_of_compressors_gives_the_bits_of_each_alone() {
     let mut row = [7.0; 64];
     assert!(batched.batch_begin(&ctx, &Bus::new(&mut b_buf, 2, block, block), &mut row).is_none());
     assert_eq!(row, [7.0; 64], "a block that is not batched leaves its row alone");
+}
+
+#[test]
+fn keyed_by_its_own_input_gives_the_bits_of_process() {
+    // A key holding the programme's own samples: the same samples and the
+    // same state as the plain compressor, in every build, with constant and
+    // automated parameters, block sizes that split chunks and a tail.
+    let n = 4_000;
+    let x = [noise(61, n), noise(62, n).iter().map(|v| 0.4 * v).collect::<Vec<f64>>()];
+    let params = |i: usize| {
+        let s = i as f64;
+        [-30.0 + 10.0 * (s / 400.0).sin(), 3.0, 2.0, 60.0 + 30.0 * (s / 900.0).cos(), 6.0, 1.0]
+    };
+    for level in builds() {
+        for varying in [false, true] {
+            for block in [1, 37, 128] {
+                let mut plain = prepared(2, block);
+                plain.set_level(level);
+                let mut keyed = prepared(2, block);
+                keyed.set_level(level);
+                let a = run(&mut plain, &x, block, varying, &params);
+                let b = run_keyed(&mut keyed, &x, Some(&x), block, varying, &params);
+                assert_eq!(a, b, "{level:?} varying {varying} block {block}");
+                assert_eq!(plain.gain_reduction_db().to_bits(), keyed.gain_reduction_db().to_bits());
+            }
+        }
+    }
+}
+
+#[test]
+fn a_mono_key_acts_as_identical_channels() {
+    // Linked detection of two identical channels is that channel's peak.
+    let n = 3_000;
+    let x = [noise(71, n), noise(72, n)];
+    let k = noise(73, n);
+    let p = |_: usize| [-20.0, 4.0, 1.0, 30.0, 6.0, 0.0];
+    let mono = run_keyed(&mut prepared(2, 64), &x, Some(std::slice::from_ref(&k)), 64, false, &p);
+    let wide = run_keyed(&mut prepared(2, 64), &x, Some(&[k.clone(), k.clone()]), 64, false, &p);
+    assert_eq!(mono, wide);
+}
+
+#[test]
+fn ducks_the_programme_by_the_static_curve_of_the_key() {
+    // Music (a sine) keyed by a voice (a gated tone). With attack and
+    // release at 0 the smoothed reduction is each frame's target, so the
+    // programme's gain is `curve(x) - x` of the key's level `x` frame by
+    // frame (computed here in f64 from the key), and exactly 1 where the
+    // key is silent.
+    let fs = FS;
+    let n = 9_600;
+    let music: Vec<f64> = (0..n).map(|i| 0.3 * (2.0 * std::f64::consts::PI * 220.0 * i as f64 / fs).sin()).collect();
+    let voice: Vec<f64> = (0..n)
+        .map(|i| {
+            let on = (2_000..6_000).contains(&i);
+            if on {
+                0.8 * (2.0 * std::f64::consts::PI * 1_000.0 * i as f64 / fs).sin()
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let (t, r, w) = (-30.0, 8.0, 6.0);
+    let p = |_: usize| [t, r, 0.0, 0.0, w, 0.0];
+    for block in [64, 128] {
+        let out = run_keyed(
+            &mut prepared(1, block),
+            std::slice::from_ref(&music),
+            Some(std::slice::from_ref(&voice)),
+            block,
+            false,
+            &p,
+        );
+        let (mut ducked, mut deepest) = (0, 0.0f64);
+        for i in 0..n {
+            if voice[i] == 0.0 {
+                assert_eq!(out[0][i].to_bits(), music[i].to_bits(), "frame {i}: key silent, gain 1");
+                continue;
+            }
+            if music[i].abs() < 1e-3 {
+                continue;
+            }
+            let x = db(voice[i].abs());
+            let want = reference_curve(x, t, r, w) - x;
+            let got = db(out[0][i] / music[i]);
+            assert!((got - want).abs() < 1e-9, "frame {i}: gain {got} dB, curve says {want}");
+            ducked += usize::from(want < -10.0);
+            deepest = deepest.min(got);
+        }
+        // The voice is loud: the music goes down by more than 10 dB most of the time.
+        assert!(ducked > 2_000, "{ducked} frames ducked by more than 10 dB");
+        assert!(deepest < -20.0, "deepest {deepest} dB");
+    }
 }

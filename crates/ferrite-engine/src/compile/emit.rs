@@ -12,7 +12,7 @@ use crate::render::ops::chain::ChainCache;
 use crate::render::ops::compressors::CompGroup;
 use crate::render::ops::defer::SCRATCH_ROWS;
 use crate::render::plan::{Op, Plan, Step, Twin};
-use crate::render::{CompDelay, CompiledGraph, Edge, ParamCtl, RenderNode, State};
+use crate::render::{CompDelay, CompiledGraph, Edge, Key, ParamCtl, RenderNode, State};
 use ferrite_dsp::ParamBuffer;
 use std::collections::HashMap;
 
@@ -98,7 +98,7 @@ fn nodes(
     let mut out = Vec::with_capacity(n);
     let ids: Vec<u32> = topo.built.iter().map(|b| b.id).collect();
     let inmax: Vec<usize> = (0..n).map(|i| topo.input_latency(i, &d.lat)).collect();
-    let preds = topo.preds;
+    let (preds, keys) = (topo.preds, topo.keys);
     let mut ordered: Vec<Option<BuiltNode>> = topo.built.into_iter().map(Some).collect();
     for (k, &i) in d.order.iter().enumerate() {
         let Some(b) = ordered[i].take() else { continue };
@@ -114,6 +114,17 @@ fn nodes(
                 }
             })
             .collect();
+        // A key edge: aligned like an input, never a folded source (a gain
+        // whose only reader is a key is not folded).
+        let key = keys[i].map(|p| {
+            let delay = inmax[i] - d.lat[p];
+            let comp = (delay > 0).then(|| CompDelay::new(delay, settings.channels));
+            let delayed = if comp.is_some() { settings.channels * settings.max_block } else { 0 };
+            Key {
+                edge: Edge { src_slot: d.slots.of[p], src_id: ids[p], comp, scale_from: None },
+                delayed: vec![0.0; delayed].into_boxed_slice(),
+            }
+        });
         if let Some(name) = &b.meter_name {
             meters.push((name.clone(), k));
         }
@@ -122,6 +133,7 @@ fn nodes(
             id: b.id,
             processor: b.processor,
             inputs,
+            key,
             slot: d.slots.of[i],
             params: b.params.iter().map(|p| ParamBuffer::new(p.value, settings.max_block)).collect(),
             ctl: b.params.iter().map(|p| ParamCtl::new(p.value)).collect(),
@@ -215,6 +227,8 @@ fn plan(topo: &Topology, d: &Decisions) -> Plan {
             if last {
                 ops.push(Op::Compressors { group });
             }
+        } else if topo.keys[i].is_some() {
+            ops.push(Op::Keyed { node: k });
         } else if let Some(twin) = twin {
             ops.push(Op::Twin { node: k, twin });
         } else {
@@ -225,7 +239,8 @@ fn plan(topo: &Topology, d: &Decisions) -> Plan {
     Plan { steps: ops.into_iter().zip(steps).map(|(op, after)| Step { op, after }).collect() }
 }
 
-/// For each op, the earlier steps whose output it reads: a node's output is
+/// For each op, the earlier steps whose output it reads (its inputs' and
+/// its key's writers): a node's output is
 /// complete after its own step, a bank's or compressor group's member's
 /// after the group's step, the first twin's after its partner's.
 fn dependencies(
@@ -267,7 +282,7 @@ fn dependencies(
                 _ => op
                     .node()
                     .into_iter()
-                    .flat_map(|k| topo.preds[index_of[k]].iter().map(|&p| done[d.slots.pos[p]]))
+                    .flat_map(|k| topo.sources(index_of[k]).map(|p| done[d.slots.pos[p]]))
                     .collect(),
             };
             after.retain(|&s| s != usize::MAX);
@@ -354,5 +369,26 @@ mod tests {
                 assert!(step.after.iter().any(|&a| a >= w), "step {s} reads node {src} without depending on it");
             }
         }
+    }
+
+    #[test]
+    fn a_keyed_step_comes_after_its_keys_writer() {
+        // Compressor #6 sums oscillator #2 and is keyed by biquad #4, a
+        // member of a filter bank (with biquad #5): its key is complete
+        // after the bank's step, not its member's.
+        let biquad = |id: u32, f: f64| json!({"id": id, "type": "biquad", "params": {"frequency": f}, "options": {"type": "lowpass"}});
+        let desc = GraphDesc::from_value(&json!({"version": 1,
+            "nodes": [{"id": 1, "type": "output"}, {"id": 2, "type": "oscillator", "params": {"frequency": 100}},
+                {"id": 3, "type": "oscillator", "params": {"frequency": 200}},
+                biquad(4, 500.0), biquad(5, 900.0), {"id": 6, "type": "compressor"}],
+            "connections": [[3, 4], [2, 5], [4, 1], [5, 1], [2, 6], [6, 1]],
+            "sidechains": [[4, 6]]}))
+        .unwrap();
+        let settings = RenderSettings { sample_rate: 48000.0, channels: 2, max_block: 128 };
+        let c = compile_with(&desc, settings, &[], CompileOptions::default()).unwrap();
+        let plan = &c.graph.plan;
+        let keyed = plan.steps.iter().position(|s| matches!(s.op, Op::Keyed { .. })).expect("a keyed step");
+        let bank = plan.steps.iter().position(|s| matches!(s.op, Op::Bank { .. })).expect("a bank");
+        assert!(bank < keyed && plan.steps[keyed].after.contains(&bank), "{:?}", plan.steps);
     }
 }

@@ -9,6 +9,11 @@
 //! `passes::twin` (then the order is clustered by depth) → `order`
 //! (latency) → `slots` (buffer reuse) → `passes::fold`, `passes::mono`,
 //! `passes::defer` → `emit` (nodes, buffers, groups, plan).
+//!
+//! A sidechain (`GraphDesc::sidechains`) is a key edge from a node to a
+//! compressor's detector (`validate::Topology::keys`): every stage counts it
+//! as an edge for order, depth, latency and slot lifetimes, and `emit` gives
+//! it a compensation delay like an input's; it is never summed.
 
 mod emit;
 mod order;

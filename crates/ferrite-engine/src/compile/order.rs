@@ -3,10 +3,11 @@
 use super::validate::Topology;
 use crate::error::{EngineError, Result};
 
-/// Kahn's algorithm in creation order; on a cycle, names the nodes on it.
+/// Kahn's algorithm in creation order, key edges counted as edges; on a
+/// cycle, names the nodes on it.
 pub(crate) fn topological(topo: &Topology) -> Result<Vec<usize>> {
     let n = topo.len();
-    let mut indeg: Vec<usize> = topo.preds.iter().map(Vec::len).collect();
+    let mut indeg: Vec<usize> = (0..n).map(|i| topo.sources(i).count()).collect();
     let mut ready: std::collections::BTreeSet<usize> = (0..n).filter(|&i| indeg[i] == 0).collect();
     let mut order = Vec::with_capacity(n);
     while let Some(i) = ready.pop_first() {
@@ -25,13 +26,19 @@ pub(crate) fn topological(topo: &Topology) -> Result<Vec<usize>> {
     let start = (0..n).find(|&i| indeg[i] > 0).unwrap_or(0);
     let mut path = vec![start];
     let mut cur = start;
-    while let Some(&p) = topo.preds[cur].iter().find(|&&p| indeg[p] > 0) {
+    while let Some(p) = topo.sources(cur).find(|&p| indeg[p] > 0) {
         if let Some(at) = path.iter().position(|&x| x == p) {
             let mut cycle: Vec<usize> = path[at..].to_vec();
             cycle.reverse();
             cycle.push(cycle[0]);
-            let names: Vec<String> = cycle.iter().map(|&i| topo.built[i].label()).collect();
-            return Err(EngineError::range(format!("graph: cycle: {}", names.join(" → "))));
+            // A key edge is named as one: `a → (sidechain key) b`.
+            let mut names = topo.built[cycle[0]].label();
+            for w in cycle.windows(2) {
+                let key = topo.keys[w[1]] == Some(w[0]) && !topo.preds[w[1]].contains(&w[0]);
+                names.push_str(if key { " → (sidechain key) " } else { " → " });
+                names.push_str(&topo.built[w[1]].label());
+            }
+            return Err(EngineError::range(format!("graph: cycle: {names}")));
         }
         path.push(p);
         cur = p;
@@ -39,12 +46,12 @@ pub(crate) fn topological(topo: &Topology) -> Result<Vec<usize>> {
     Err(EngineError::range("graph: cycle"))
 }
 
-/// Each node's depth: the longest path from a node without inputs. Two
-/// nodes at the same depth cannot depend on each other.
+/// Each node's depth: the longest path (key edges included) from a node
+/// without inputs. Two nodes at the same depth cannot depend on each other.
 pub(crate) fn depths(topo: &Topology, order: &[usize]) -> Vec<usize> {
     let mut depth = vec![0usize; topo.len()];
     for &i in order {
-        depth[i] = topo.preds[i].iter().map(|&p| depth[p] + 1).max().unwrap_or(0);
+        depth[i] = topo.sources(i).map(|p| depth[p] + 1).max().unwrap_or(0);
     }
     depth
 }

@@ -1,5 +1,5 @@
 //! Buffer reuse: a node's slot is live from its own render until its last
-//! reader's, then free for a later node.
+//! reader's (a compressor it keys included), then free for a later node.
 
 use super::validate::Topology;
 use crate::nodes::Role;
@@ -40,7 +40,9 @@ pub(crate) fn assign(topo: &Topology, order: &[usize], lat: &[usize]) -> Slots {
     for (k, &i) in order.iter().enumerate() {
         let inmax = topo.input_latency(i, lat);
         let in_place = topo.preds[i].first().and_then(|&p| {
-            let ok = last_use[p] == k && lat[p] == inmax && !pinned(p);
+            // (A compressor keyed by its first input reads that slot as its
+            // key while it writes its own: never in place.)
+            let ok = last_use[p] == k && lat[p] == inmax && !pinned(p) && topo.keys[i] != Some(p);
             let at = releases[k].iter().position(|&s| s == of[p]);
             at.filter(|_| ok).map(|at| releases[k].swap_remove(at))
         });

@@ -12,8 +12,14 @@ pub(crate) struct Topology {
     pub(crate) built: Vec<BuiltNode>,
     /// Inputs of each node, in connection order.
     pub(crate) preds: Vec<Vec<usize>>,
-    /// Readers of each node.
+    /// Readers of each node, a compressor it keys included (once more if
+    /// it is also one of its inputs).
     pub(crate) succs: Vec<Vec<usize>>,
+    /// The key source of each compressor with a sidechain: its detector
+    /// reads that node's output, which is not summed into its input. A key
+    /// edge orders, keeps its source's slot alive and is latency-compensated
+    /// like an input; it is not in `preds`.
+    pub(crate) keys: Vec<Option<usize>>,
     /// Recording taps: their output must be in their own slot after the block.
     pub(crate) tapped: Vec<bool>,
 }
@@ -24,9 +30,15 @@ impl Topology {
         self.built.len()
     }
 
-    /// The largest output latency among node `i`'s inputs (0 without inputs).
+    /// The largest output latency among node `i`'s inputs and key (0
+    /// without either): what its inputs and key are aligned to.
     pub(crate) fn input_latency(&self, i: usize, lat: &[usize]) -> usize {
-        self.preds[i].iter().map(|&p| lat[p]).max().unwrap_or(0)
+        self.sources(i).map(|p| lat[p]).max().unwrap_or(0)
+    }
+
+    /// Every node whose output node `i` reads: its inputs, then its key.
+    pub(crate) fn sources(&self, i: usize) -> impl Iterator<Item = usize> + '_ {
+        self.preds[i].iter().copied().chain(self.keys[i])
     }
 
     /// Whether node `i` has role `role`.
@@ -71,7 +83,61 @@ pub(crate) fn build(desc: &GraphDesc, ctx: &BuildContext<'_>, prep: &ferrite_dsp
             succs[f].push(t);
         }
     }
-    Ok(Topology { built, preds, succs, tapped: vec![false; n] })
+    let keys = sidechains(desc, &index, &built, &mut succs)?;
+    Ok(Topology { built, preds, succs, keys, tapped: vec![false; n] })
+}
+
+/// The key source of each compressor (see [`Topology::keys`]), its reader
+/// added to the source's `succs`: known nodes, a compressor as the target,
+/// a source with an output, one key per compressor (the same pair twice is
+/// one), no compressor keyed by itself.
+fn sidechains(
+    desc: &GraphDesc,
+    index: &HashMap<u32, usize>,
+    built: &[BuiltNode],
+    succs: &mut [Vec<usize>],
+) -> Result<Vec<Option<usize>>> {
+    let mut keys: Vec<Option<usize>> = vec![None; built.len()];
+    for &(from, to) in &desc.sidechains {
+        let known = |id: u32| {
+            index.get(&id).copied().ok_or_else(|| EngineError::type_error(format!("sidechain: unknown node #{id}")))
+        };
+        let (f, t) = (known(from)?, known(to)?);
+        let (src, comp) = (&built[f], &built[t]);
+        if comp.kind != "compressor" {
+            return Err(EngineError::type_error(format!(
+                "sidechain: {} is not a compressor: only a compressor takes a key ({} → {})",
+                comp.label(),
+                src.label(),
+                comp.label()
+            )));
+        }
+        if src.role == Role::Output {
+            return Err(EngineError::type_error(format!(
+                "sidechain: {} is the master output and has no outgoing connections",
+                src.label()
+            )));
+        }
+        if f == t {
+            return Err(EngineError::range(format!("sidechain: cycle: {} is keyed by itself", comp.label())));
+        }
+        match keys[t] {
+            Some(k) if k == f => {}
+            Some(k) => {
+                return Err(EngineError::type_error(format!(
+                    "sidechain: {} already has a key, {} (a second one from {})",
+                    comp.label(),
+                    built[k].label(),
+                    src.label()
+                )))
+            }
+            None => {
+                keys[t] = Some(f);
+                succs[f].push(t);
+            }
+        }
+    }
+    Ok(keys)
 }
 
 /// A connection `from → to` is legal on its own.

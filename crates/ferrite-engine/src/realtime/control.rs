@@ -135,7 +135,7 @@ impl EngineControl {
         // New file players start playing with their first read-ahead in the ring.
         crate::files::wait_for_prefill(&mut compiled.graph, crate::files::PREFILL_WAIT);
         self.generation += 1;
-        // Removing a node or a connection would click: crossfade from the
+        // Removing a node, a connection or a sidechain would click: crossfade from the
         // previous graph. Adding nodes and connections, or changing values, swaps directly.
         let crossfade_frames = match &self.structure {
             Some(prev) if !prev.is_kept_by(&structure) => {
@@ -336,10 +336,12 @@ pub(crate) fn check_meter<'a>(names: impl Iterator<Item = &'a str> + Clone, name
 /// Length of the crossfade of a structural swap.
 pub const CROSSFADE_MS: f64 = 10.0;
 
-/// Which nodes and connections a graph has, to tell structural swaps apart.
+/// Which nodes, connections and sidechains a graph has, to tell structural
+/// swaps apart.
 pub struct Structure {
     nodes: std::collections::HashSet<(u32, String)>,
     connections: std::collections::HashSet<(u32, u32)>,
+    sidechains: std::collections::HashSet<(u32, u32)>,
 }
 
 impl Structure {
@@ -348,12 +350,15 @@ impl Structure {
         Self {
             nodes: desc.nodes.iter().map(|n| (n.id, n.kind.clone())).collect(),
             connections: desc.connections.iter().copied().collect(),
+            sidechains: desc.sidechains.iter().copied().collect(),
         }
     }
 
-    /// Whether `next` keeps every node and connection of `self`.
+    /// Whether `next` keeps every node, connection and sidechain of `self`.
     fn is_kept_by(&self, next: &Structure) -> bool {
-        self.nodes.is_subset(&next.nodes) && self.connections.is_subset(&next.connections)
+        self.nodes.is_subset(&next.nodes)
+            && self.connections.is_subset(&next.connections)
+            && self.sidechains.is_subset(&next.sidechains)
     }
 }
 

@@ -1,6 +1,6 @@
 //! [`CompiledGraph::render_block`]: one block, a loop over the plan's steps.
 
-use super::ops::{bank, chain, compressors, defer, fold, node, twin};
+use super::ops::{bank, chain, compressors, defer, fold, keyed, node, twin};
 use super::plan::Op;
 use super::CompiledGraph;
 use crate::automation::Lane;
@@ -49,6 +49,7 @@ impl CompiledGraph {
                     compressors::member(st, node, group, member, position, frames, lanes)
                 }
                 Op::Compressors { group } => compressors::run(st, group, frames),
+                Op::Keyed { node } => keyed::keyed(st, node, position, frames, lanes),
             }
         }
         twin::finish_block(st, &self.plan, frames);

@@ -10,15 +10,15 @@
 //! and mono blocks `ops/node.rs`, gain folding `ops/fold.rs`, deferred
 //! sources `ops/defer.rs`, fused biquad chains `ops/chain.rs`, twins
 //! `ops/twin.rs`, filter banks `ops/bank.rs`, compressor groups
-//! `ops/compressors.rs`; the passes that decide them are in
-//! `crate::compile::passes`.
+//! `ops/compressors.rs`, sidechained compressors `ops/keyed.rs`; the passes
+//! that decide them are in `crate::compile::passes`.
 
 mod block;
 pub(crate) mod node;
 pub(crate) mod ops;
 pub(crate) mod plan;
 
-pub use node::{CompDelay, Edge, ParamCtl, RenderNode};
+pub use node::{CompDelay, Edge, Key, ParamCtl, RenderNode};
 
 use ferrite_dsp::Processor;
 use ops::bank::BatchGroup;
@@ -274,6 +274,16 @@ impl CompiledGraph {
                     std::mem::swap(comp, old_comp);
                 }
             }
+            // So does a key from the same source.
+            let old_key =
+                old.key.as_mut().filter(|k| node.key.as_ref().is_some_and(|n| n.edge.src_id == k.edge.src_id));
+            if let (Some(comp), Some(old_comp)) =
+                (node.key.as_mut().and_then(|k| k.edge.comp.as_mut()), old_key.and_then(|k| k.edge.comp.as_mut()))
+            {
+                if comp.len == old_comp.len && comp.line.len() == old_comp.line.len() {
+                    std::mem::swap(comp, old_comp);
+                }
+            }
         }
     }
 
@@ -297,7 +307,7 @@ impl CompiledGraph {
             if let Some(p) = n.processor.as_mut() {
                 p.reset();
             }
-            for e in n.inputs.iter_mut() {
+            for e in n.inputs.iter_mut().chain(n.key.as_mut().map(|k| &mut k.edge)) {
                 if let Some(c) = e.comp.as_mut() {
                     c.reset();
                 }

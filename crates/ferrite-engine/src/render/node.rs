@@ -68,6 +68,15 @@ pub struct Edge {
     pub(crate) scale_from: Option<usize>,
 }
 
+/// A compressor's sidechain key: the edge from its key source, and when
+/// that edge has a compensation delay, the block the delay writes
+/// (`channels × max_block`; empty without a delay). Read by `ops/keyed.rs`.
+#[derive(Debug, Clone)]
+pub struct Key {
+    pub(crate) edge: Edge,
+    pub(crate) delayed: Box<[f64]>,
+}
+
 /// Run-time state of one parameter: a ramp towards a target, or a lane.
 #[derive(Debug, Clone, Copy)]
 pub struct ParamCtl {
@@ -107,6 +116,8 @@ pub struct RenderNode {
     pub id: u32,
     pub(crate) processor: Option<Box<dyn Processor>>,
     pub(crate) inputs: Vec<Edge>,
+    /// A compressor's sidechain key (read by its detector, never summed).
+    pub(crate) key: Option<Key>,
     pub(crate) slot: usize,
     pub(crate) params: Vec<ParamBuffer>,
     pub(crate) ctl: Vec<ParamCtl>,

@@ -50,6 +50,10 @@ pub(crate) enum Op {
     CompressorMember { node: usize, group: usize, member: usize },
     /// Runs compressor group `group`'s recursions and applies the gains.
     Compressors { group: usize },
+    /// A compressor with a sidechain: sums its inputs, detects on its key
+    /// ([`super::ops::keyed`]). A keyed member of a compressor group is a
+    /// `CompressorMember` instead (its detector reads the key there too).
+    Keyed { node: usize },
 }
 
 impl Op {
@@ -62,7 +66,8 @@ impl Op {
             | Op::Chain { node, .. }
             | Op::Twin { node, .. }
             | Op::BankMember { node, .. }
-            | Op::CompressorMember { node, .. } => Some(node),
+            | Op::CompressorMember { node, .. }
+            | Op::Keyed { node } => Some(node),
             Op::Bank { .. } | Op::Compressors { .. } => None,
         }
     }

@@ -5,8 +5,10 @@
 //! [`crate::render::plan::Op::Compressors`] step after the last member runs
 //! every recursion, then each loaded member applies its gains. A member with
 //! automated parameters in a block runs its own `process` at its turn. Same
-//! bits as unbatched (tested against `CompileOptions::batch` off).
+//! bits as unbatched (tested against `CompileOptions::batch` off). A member
+//! with a sidechain computes its targets from its key ([`super::keyed`]).
 
+use super::keyed::{key_bus, process_keyed};
 use super::members::Members;
 use super::node::{begin, Keep};
 use crate::automation::Lane;
@@ -22,12 +24,14 @@ use ferrite_dsp::{ProcessContext, Processor, Special};
 pub(crate) fn member(st: &mut State, k: usize, g: usize, m: usize, position: u64, frames: usize, lanes: &mut [Lane]) {
     let Some(mut turn) = begin(st, k, position, frames, lanes) else { return };
     let (out_mono, _) = turn.settle_width(st, false, Keep::Processor, position, frames);
-    let width = if out_mono { 1 } else { st.channels };
-    if let (Some(node), Some(group)) = (st.nodes.get_mut(k), st.compressors.get_mut(g)) {
-        if let Some(p) = node.processor.as_mut() {
-            let ctx = ProcessContext { frames, position, params: &node.params };
-            group.stage(m, p.as_mut(), &ctx, &mut turn.buf, width, st.stride);
-        }
+    let (channels, stride) = (st.channels, st.stride);
+    let width = if out_mono { 1 } else { channels };
+    if let (Some(RenderNode { processor: Some(p), key, params, .. }), Some(group)) =
+        (st.nodes.get_mut(k), st.compressors.get_mut(g))
+    {
+        let ctx = ProcessContext { frames, position, params };
+        let key = key.as_mut().and_then(|key| key_bus(key, &mut st.pool, &mut st.mono_slots, channels, stride, frames));
+        group.stage(m, p.as_mut(), &ctx, &mut turn.buf, width, stride, key.as_ref());
     }
     turn.finish(st);
 }
@@ -71,10 +75,12 @@ impl CompGroup {
     }
 
     /// Member `m`'s turn: `buf` holds its summed input, `channels` wide (1
-    /// for a mono block).
+    /// for a mono block); the detector reads `key` when the member has a
+    /// sidechain, else `buf`.
     ///
     /// # Realtime
     /// Does not allocate, lock or panic.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn stage(
         &mut self,
         m: usize,
@@ -83,6 +89,7 @@ impl CompGroup {
         buf: &mut [f64],
         channels: usize,
         stride: usize,
+        key: Option<&ferrite_dsp::Bus<'_>>,
     ) {
         let frames = ctx.frames;
         let mut bus = ferrite_dsp::Bus::new(buf, channels, stride, frames);
@@ -91,7 +98,9 @@ impl CompGroup {
         }
         let row = self.targets.get_mut(m * self.stride..(m + 1) * self.stride);
         let begun = match (processor.special(), row) {
-            (Special::Compressor(c), Some(row)) if frames <= self.stride => c.batch_begin(ctx, &bus, row),
+            (Special::Compressor(c), Some(row)) if frames <= self.stride => {
+                c.batch_begin(ctx, key.unwrap_or(&bus), row)
+            }
             _ => None,
         };
         let loaded = match (begun, self.lanes.get_mut(m)) {
@@ -106,7 +115,7 @@ impl CompGroup {
             if let Some(l) = self.lanes.get_mut(m) {
                 *l = SmoothLane::default();
             }
-            processor.process(ctx, &mut bus);
+            process_keyed(processor, ctx, &mut bus, key);
         }
     }
 

@@ -7,6 +7,7 @@ pub(crate) mod chain;
 pub(crate) mod compressors;
 pub(crate) mod defer;
 pub(crate) mod fold;
+pub(crate) mod keyed;
 mod members;
 pub(crate) mod node;
 pub(crate) mod sum;
