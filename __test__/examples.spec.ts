@@ -85,7 +85,7 @@ test('master.ts without limiting is a pure gain, aligned with the input (latency
   t.true(Math.abs((await measure(output)).integratedLufs - -20) < 0.1)
 })
 
-test('live-eq.ts plays on the null backend and prints meters', async (t) => {
+test('live-eq.ts plays on the null backend and prints meters and a spectrum', async (t) => {
   const res = await example('live-eq.ts', [], { FERRITE_EXAMPLE_SECONDS: '1' })
   t.is(res.code, 0, res.stderr)
   t.regex(res.stdout, /null backend: 48000 Hz/)
@@ -93,9 +93,15 @@ test('live-eq.ts plays on the null backend and prints meters', async (t) => {
   const outs = res.stdout.split('\n').filter((l) => l.startsWith('out '))
   t.true(ins.length >= 1 && outs.length >= 1, res.stdout)
   t.regex(outs[outs.length - 1], /peak +-\d+\.\d dB/)
-  const done = /done: (\d+) meter updates, (\d+) callbacks/.exec(res.stdout)
+  // The spectrum's loudest bin is one of the saw's harmonics (110 Hz · n).
+  const spec = res.stdout.split('\n').filter((l) => l.startsWith('spec '))
+  t.true(spec.length >= 1, res.stdout)
+  const peak = Number(/peak +(\d+) Hz/.exec(spec[spec.length - 1])![1])
+  const n = Math.round(peak / 110)
+  t.true(n >= 1 && Math.abs(peak - 110 * n) <= 48000 / 4096, `peak ${peak} Hz`)
+  const done = /done: (\d+) meter updates, (\d+) spectra, (\d+) callbacks/.exec(res.stdout)
   t.truthy(done, res.stdout)
-  t.true(Number(done![1]) > 0 && Number(done![2]) > 0)
+  t.true(Number(done![1]) > 0 && Number(done![2]) > 0 && Number(done![3]) > 0)
 })
 
 test('automation-sweep.ts renders a lowpass sweep that opens up over time', async (t) => {

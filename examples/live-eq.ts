@@ -1,5 +1,6 @@
-// A live EQ with meters in the terminal: a saw tone through a three-band EQ
-// whose mid band sweeps while it plays, with a meter before and after the EQ.
+// A live EQ with meters and a spectrum in the terminal: a saw tone through a
+// three-band EQ whose mid band sweeps while it plays, with a meter before and
+// after the EQ and an analyser after it.
 // Runs on the clock-paced null backend (no sound card needed) unless a device
 // is given.
 //
@@ -29,6 +30,24 @@ function line(name: string, m: MeterReading): string {
   return `${name.padEnd(4)} ${bar(m.peakDb)} peak ${fmt(m.peakDb)} dB  rms ${fmt(m.rmsDb)} dB  short-term ${fmt(m.shortTermLufs)} LUFS`
 }
 
+/** A 48-column spectrum, 50 Hz to 16 kHz on a log axis, -90 to 0 dB per column. */
+function spectrum(frequencies: Float32Array, db: Float32Array): { bars: string; peakHz: number } {
+  const levels = ' ▁▂▃▄▅▆▇█'
+  const cols = 48
+  let bars = ''
+  for (let c = 0; c < cols; c++) {
+    const lo = 50 * (16000 / 50) ** (c / cols)
+    const hi = 50 * (16000 / 50) ** ((c + 1) / cols)
+    let top = -Infinity
+    for (let k = 0; k < frequencies.length; k++) if (frequencies[k] >= lo && frequencies[k] < hi) top = Math.max(top, db[k])
+    const v = Number.isFinite(top) ? Math.max(0, Math.min(1, (top + 90) / 90)) : 0
+    bars += levels[Math.round(v * (levels.length - 1))]
+  }
+  let peak = 1
+  for (let k = 2; k < db.length; k++) if (db[k] > db[peak]) peak = k
+  return { bars, peakHz: frequencies[peak] }
+}
+
 async function main(): Promise<void> {
   const engine = device ? await Engine.open({ device, sampleRate: 48000, bufferSize: 256 }) : await Engine.openNull({ sampleRate: 48000, bufferSize: 256 })
   console.log(`${device ? `device ${device}` : 'null backend'}: ${engine.sampleRate} Hz, ${engine.bufferSize}-frame buffers, ${seconds} s`)
@@ -41,7 +60,7 @@ async function main(): Promise<void> {
       { type: 'highshelf', frequency: 5000, gainDb: -6 },
     ],
   })
-  g.chain(g.oscillator({ type: 'saw', frequency: 110, amplitude: 0.25 }), g.meter({ name: 'in' }), eq, g.gain({ gain: 0.5 }), g.meter({ name: 'out' }), g.output)
+  g.chain(g.oscillator({ type: 'saw', frequency: 110, amplitude: 0.25 }), g.meter({ name: 'in' }), eq, g.analyser({ name: 'eq', fftSize: 4096 }), g.gain({ gain: 0.5 }), g.meter({ name: 'out' }), g.output)
   engine.setGraph(g)
 
   const tty = process.stdout.isTTY
@@ -57,6 +76,20 @@ async function main(): Promise<void> {
     { fps: tty ? 20 : 10 },
   )
 
+  // The spectrum after the EQ: the analyser's FFTs run on the engine's events thread.
+  let spectra = 0
+  const offSpectrum = engine.onSpectrum(
+    (all) => {
+      const s = all.eq
+      if (!s || spectra++ % (tty ? 1 : 5) !== 0) return
+      const { bars, peakHz } = spectrum(s.frequencies, s.magnitudesDb)
+      const text = `spec ${bars} peak ${peakHz.toFixed(0).padStart(5)} Hz`
+      if (tty) process.stdout.write(`\x1b[s\x1b[3B\r\x1b[K${text}\x1b[u`)
+      else console.log(text)
+    },
+    { fps: 10 },
+  )
+
   // Sweep the peaking band's centre 200 Hz → 3.2 kHz and back while it plays.
   const start = Date.now()
   const sweep = setInterval(() => {
@@ -68,9 +101,10 @@ async function main(): Promise<void> {
   await new Promise((r) => setTimeout(r, seconds * 1000))
   clearInterval(sweep)
   off()
+  offSpectrum()
   const s = engine.stats()
   await engine.close()
-  console.log(`done: ${frames} meter updates, ${s.callbacks} callbacks, ${s.xruns} xruns, p99 ${s.p99Us.toFixed(0)} µs of ${s.budgetUs.toFixed(0)} µs, kernels ${s.simd}`)
+  console.log(`done: ${frames} meter updates, ${spectra} spectra, ${s.callbacks} callbacks, ${s.xruns} xruns, p99 ${s.p99Us.toFixed(0)} µs of ${s.budgetUs.toFixed(0)} µs, kernels ${s.simd}`)
 }
 
 main().catch((e: unknown) => {
