@@ -149,6 +149,8 @@ pub struct Noise {
     rho: f64,
     /// Output scale of the colour (1 for white).
     scale: f64,
+    /// White samples from the AVX-512 build (set in `prepare`).
+    wide: bool,
     /// The largest `|u|` the colour can produce.
     bound: f64,
 }
@@ -167,6 +169,7 @@ impl Noise {
             rho: 0.0,
             scale: 1.0,
             bound: 1.0,
+            wide: false,
         };
         n.set_rate(48_000.0);
         n
@@ -212,52 +215,96 @@ impl Noise {
         };
     }
 
-    /// Renders the unit noise (amplitude 1) of the next `out.len()` frames.
+    /// Renders the unit noise (amplitude 1) of the next `out.len()` frames:
+    /// the white samples first (a pass of independent hashes), then the
+    /// colour's filter over them in place.
     ///
     /// # Realtime
     /// Does not allocate, lock or panic.
     #[inline]
     fn render_unit(&mut self, out: &mut [f64]) {
-        let (key, start) = (self.key, self.frame);
+        fill_white(self.wide, self.key, self.frame, out);
         match self.color {
-            Color::White => {
-                for (i, y) in out.iter_mut().enumerate() {
-                    *y = white_at(key, start.wrapping_add(i as u64));
-                }
-            }
+            Color::White => {}
             Color::Pink => {
-                let mut b = self.pink;
+                let [mut b0, mut b1, mut b2, mut b3, mut b4, mut b5] = self.pink;
+                let [p0, p1, p2, p3, p4, p5] = PINK_POLES;
+                let [g0, g1, g2, g3, g4, g5] = PINK_GAINS;
                 let mut prev = self.pink_prev;
                 let s = self.scale;
-                for (i, y) in out.iter_mut().enumerate() {
-                    let w = white_at(key, start.wrapping_add(i as u64));
-                    for k in 0..6 {
-                        b[k] = PINK_POLES[k] * b[k] + PINK_GAINS[k] * w;
-                    }
-                    let sum = ((b[0] + b[1]) + (b[2] + b[3])) + (b[4] + b[5]);
+                for y in out.iter_mut() {
+                    let w = *y;
+                    b0 = p0 * b0 + g0 * w;
+                    b1 = p1 * b1 + g1 * w;
+                    b2 = p2 * b2 + g2 * w;
+                    b3 = p3 * b3 + g3 * w;
+                    b4 = p4 * b4 + g4 * w;
+                    b5 = p5 * b5 + g5 * w;
+                    let sum = ((b0 + b1) + (b2 + b3)) + (b4 + b5);
                     *y = s * (sum + PINK_DIRECT * w + PINK_DELAYED * prev);
                     prev = w;
                 }
-                self.pink = b;
+                self.pink = [b0, b1, b2, b3, b4, b5];
                 self.pink_prev = prev;
             }
             Color::Brown => {
                 let mut z = self.brown;
                 let (rho, s) = (self.rho, self.scale);
-                for (i, y) in out.iter_mut().enumerate() {
-                    z = rho * z + white_at(key, start.wrapping_add(i as u64));
+                for y in out.iter_mut() {
+                    z = rho * z + *y;
                     *y = s * z;
                 }
                 self.brown = z;
             }
         }
-        self.frame = start.wrapping_add(out.len() as u64);
+        self.frame = self.frame.wrapping_add(out.len() as u64);
     }
+}
+
+/// [`white_at`] of frames `start ..` into `out`: the hash's input steps by
+/// the golden gamma (`start·γ + i·γ` in wrapping arithmetic, exactly what
+/// `white_at` computes), so frames are independent and the loop pipelines;
+/// `wide`: the AVX-512 build (with 64-bit vector multiplies, AVX-512DQ).
+/// Integer arithmetic and an exact conversion: the same bits on every build.
+///
+/// # Realtime
+/// Does not allocate, lock or panic.
+#[inline]
+fn fill_white(wide: bool, key: u64, start: u64, out: &mut [f64]) {
+    #[cfg(target_arch = "x86_64")]
+    if wide {
+        // SAFETY: `wide` is set only where the CPU has AVX-512F and AVX-512DQ (`Noise::prepare`).
+        unsafe { fill_white_avx512(key, start, out) };
+        return;
+    }
+    let _ = wide;
+    fill_white_plain(key, start, out);
+}
+
+#[inline(always)]
+fn fill_white_plain(key: u64, start: u64, out: &mut [f64]) {
+    let base = key.wrapping_add(start.wrapping_mul(GAMMA));
+    for (i, y) in out.iter_mut().enumerate() {
+        let z = base.wrapping_add((i as u64).wrapping_mul(GAMMA));
+        *y = 2.0 * f64::from_bits(0x3ff0_0000_0000_0000 | (mix64(z) >> 12)) - 3.0;
+    }
+}
+
+/// [`fill_white_plain`] compiled for AVX-512F and AVX-512DQ.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512dq")]
+fn fill_white_avx512(key: u64, start: u64, out: &mut [f64]) {
+    fill_white_plain(key, start, out);
 }
 
 impl Processor for Noise {
     fn prepare(&mut self, ctx: &PrepareContext) {
         self.set_rate(ctx.sample_rate);
+        #[cfg(target_arch = "x86_64")]
+        {
+            self.wide = crate::kernels::simd_level() == crate::kernels::SimdLevel::Avx512
+                && std::arch::is_x86_feature_detected!("avx512dq");
+        }
     }
 
     /// Writes the noise into every channel.
