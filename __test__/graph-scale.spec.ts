@@ -59,6 +59,9 @@ test('connect: 20k-node chains in id order, with descending ids and in random or
   h.connect(rnd[0], rnd[n - 1]) // a shortcut forwards is no cycle
   t.is((h.toJSON() as Doc).connections.length, n)
   t.is((idOrder.g.toJSON() as Doc).connections.length, n + 1)
+  // A fan-out of n from the input, then every connection again: the repeats change nothing.
+  for (let k = 0; k < 2; k++) for (const r of rnd) h.connect(h.input, r)
+  t.is((h.toJSON() as Doc).connections.length, 2 * n)
 })
 
 test('connect and sidechain: random edges agree with a reference reachability search, and cycle messages are real paths', (t) => {

@@ -75,18 +75,18 @@ export class Graph {
   /** The master output. */
   readonly output: NodeRef
   #nodes = new Map<number, NodeRecord>()
-  #refs = new WeakSet<NodeRef>()
   #edges: Array<[number, number]> = []
   /** Compressor id → its sidechain key's source id. */
   #keys = new Map<number, number>()
   #lanes = new Map<string, { node: number; param: string; lane: AutomationLane }>()
   #nextId = 0
   // Connection bookkeeping, so building a graph stays n·log n whatever the
-  // order connections arrive in: `from,to` keys of #edges; successors by
+  // order connections arrive in: successors by
   // connection and by sidechain key (in insertion order, as the cycle
   // message's search walks them); predecessors (both kinds); and a
   // topological order kept incrementally (every edge a → b has ord(a) < ord(b)).
-  #edgeKeys = new Set<string>()
+  /** Successor sets of nodes with many connections (below 16, the list is searched). */
+  #outSets = new Map<number, Set<number>>()
   #outEdges = new Map<number, number[]>()
   #outKeys = new Map<number, number[]>()
   #preds = new Map<number, number[]>()
@@ -102,7 +102,6 @@ export class Graph {
   #add(type: string, params: Record<string, number>, options: Record<string, unknown>, audio: Record<string, Float32Array[]> = {}): NodeRef {
     const ref: NodeRef = Object.freeze({ id: this.#nextId++, type })
     this.#nodes.set(ref.id, { ref, params, options, audio })
-    this.#refs.add(ref)
     // The output never has outgoing connections: it can stay last for good.
     this.#ord.set(ref.id, type === 'output' ? Infinity : ref.id)
     if (type === 'meter' || type === 'analyser') {
@@ -410,7 +409,7 @@ export class Graph {
       throw new TypeError(`${where}: ${role} must be a node of this graph, got ${describe(ref)}`)
     }
     const rec = this.#nodes.get((ref as NodeRef).id)
-    if (!rec || !this.#refs.has(ref as NodeRef)) {
+    if (!rec || rec.ref !== ref) {
       throw new TypeError(`${where}: ${role} ${(ref as NodeRef).type ?? 'node'} #${(ref as NodeRef).id} belongs to another graph`)
     }
     return rec
@@ -425,19 +424,29 @@ export class Graph {
     if (['input', 'oscillator', 'constant', 'player', 'filePlayer'].includes(t.ref.type)) {
       throw new TypeError(`connect: ${label(t)} takes no input (${label(f)} → ${label(t)})`)
     }
-    const key = `${f.ref.id},${t.ref.id}`
-    if (this.#edgeKeys.has(key)) return this
+    if (this.#hasEdge(f.ref.id, t.ref.id)) return this
     // Refuse a cycle: is `from` reachable from `to`?
     if (!this.#order(f.ref.id, t.ref.id)) {
       const path = this.#pathFrom(t.ref.id, f.ref.id)!
       const names = [...path, t.ref.id].map((id) => label(this.#nodes.get(id)!))
       throw new RangeError(`connect: cycle: ${names.join(' → ')}`)
     }
-    this.#edgeKeys.add(key)
     this.#edges.push([f.ref.id, t.ref.id])
     push(this.#outEdges, f.ref.id, t.ref.id)
+    const out = this.#outEdges.get(f.ref.id)!
+    if (out.length >= 16) {
+      const set = this.#outSets.get(f.ref.id)
+      if (set) set.add(t.ref.id)
+      else this.#outSets.set(f.ref.id, new Set(out))
+    }
     push(this.#preds, t.ref.id, f.ref.id)
     return this
+  }
+
+  #hasEdge(a: number, b: number): boolean {
+    const set = this.#outSets.get(a)
+    if (set) return set.has(b)
+    return this.#outEdges.get(a)?.includes(b) ?? false
   }
 
   /**
@@ -490,6 +499,11 @@ export class Graph {
     const ou = ord.get(u)!
     const ov = ord.get(v)!
     if (ou < ov) return true
+    if (!this.#preds.has(u)) {
+      // Nothing leads to `u` (a new upstream node, the usual way to build output-first): it can go just before `v`.
+      ord.set(u, ov - 1)
+      return true
+    }
     const fSeen = new Set<number>([v])
     const bSeen = new Set<number>([u])
     const fStack = [v]
