@@ -26,6 +26,16 @@ const CURVES: readonly Curve[] = ['linear', 'step', 'exponential', 'scurve']
  */
 export class AutomationLane {
   #points: Required<AutomationPoint>[] = []
+  /** False when a point was added before the last one; {@link AutomationLane.#sortedPoints} sorts then. */
+  #sorted = true
+
+  #sortedPoints(): Required<AutomationPoint>[] {
+    if (!this.#sorted) {
+      this.#points.sort((a, b) => a.frame - b.frame)
+      this.#sorted = true
+    }
+    return this.#points
+  }
 
   constructor(points?: AutomationPoint[]) {
     if (points === undefined) return
@@ -43,21 +53,17 @@ export class AutomationLane {
     if (!CURVES.includes(curve)) {
       throw new TypeError(`AutomationLane.add: curve ${describe(curve)} is not one of ${CURVES.join(', ')}`)
     }
-    // Insert after every point at or before `frame` (stable).
-    let lo = 0
-    let hi = this.#points.length
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1
-      if (this.#points[mid].frame <= frame) lo = mid + 1
-      else hi = mid
-    }
-    this.#points.splice(lo, 0, { frame, value, curve })
+    // Appended, and sorted (stable: ties keep their insertion order) when next
+    // read, so n points in any order cost n·log n, not n² of insertions.
+    const pts = this.#points
+    if (pts.length && frame < pts[pts.length - 1].frame) this.#sorted = false
+    pts.push({ frame, value, curve })
     return this
   }
 
   /** The points, sorted by frame. */
   get points(): ReadonlyArray<Readonly<Required<AutomationPoint>>> {
-    return this.#points.map((p) => ({ ...p }))
+    return this.#sortedPoints().map((p) => ({ ...p }))
   }
 
   /**
@@ -66,7 +72,7 @@ export class AutomationLane {
    */
   valueAt(frame: number): number {
     checkNumber('AutomationLane.valueAt', 'frame', frame)
-    const pts = this.#points
+    const pts = this.#sortedPoints()
     if (pts.length === 0) return 0
     // Last point whose frame is <= `frame`.
     let lo = 0
@@ -97,6 +103,6 @@ export class AutomationLane {
 
   /** The serialized points. */
   toJSON(): Required<AutomationPoint>[] {
-    return this.#points.map((p) => ({ ...p }))
+    return this.#sortedPoints().map((p) => ({ ...p }))
   }
 }

@@ -10,7 +10,7 @@ import type { MeterReading } from './meters'
 import type { Spectrum } from './offline'
 import { Recording } from './recording'
 import type { RecordOptions } from './recording'
-import { checkFrames, checkKeys, checkNumber, checkObject, describe } from './validate'
+import { checkFrameLimit, checkFrames, checkKeys, checkNumber, checkObject, describe } from './validate'
 
 /** What {@link Engine.stats} reports. */
 export interface EngineStats {
@@ -172,6 +172,7 @@ export class Engine {
     for (const k of ['rampMs', 'atFrame']) {
       if (opts[k] !== undefined && typeof opts[k] !== 'number') throw new TypeError(`setParam: '${k}' must be a number, got ${describe(opts[k])}`)
     }
+    if (typeof opts.atFrame === 'number' && Number.isFinite(opts.atFrame)) checkFrameLimit('setParam', 'atFrame', opts.atFrame)
     callNative(() => this.#native.setParam(id, param, value, opts.rampMs as number | undefined, opts.atFrame as number | undefined))
   }
 

@@ -206,8 +206,10 @@ export declare class Graph {
      * Rebuilds a graph from its {@link Graph.toJSON} form (an object or a JSON
      * string), through the same validated builder methods, so a bad document
      * throws the usual `TypeError` / `RangeError`, prefixed with where it is
-     * (`Graph.fromJSON: nodes[3] (biquad, id 3): ...`). Node ids are kept when
-     * the nodes are listed in id order, as `toJSON` lists them.
+     * (`Graph.fromJSON: nodes[3] (biquad, id 3): ...`). Node ids are kept
+     * whatever order the nodes are listed in (0 is the input, 1 the output; ids
+     * are whole numbers up to 2^32 - 1), so meter readings and `setParam` by
+     * id refer to the same nodes as in the document.
      *
      * ```ts
      * const copy = Graph.fromJSON(JSON.stringify(graph))

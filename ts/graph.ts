@@ -52,6 +52,9 @@ interface NodeRecord {
 /** The serialized graph's format version. */
 export const GRAPH_FORMAT_VERSION = 1
 
+/** The largest node id (the engine's ids are 32-bit). */
+const MAX_NODE_ID = 0xffff_ffff
+
 /** Automatable parameters of each node type (eq's are per band). */
 function paramNames(rec: NodeRecord): string[] {
   return Object.keys(rec.params)
@@ -72,12 +75,24 @@ export class Graph {
   /** The master output. */
   readonly output: NodeRef
   #nodes = new Map<number, NodeRecord>()
-  #refs = new WeakSet<NodeRef>()
   #edges: Array<[number, number]> = []
   /** Compressor id → its sidechain key's source id. */
   #keys = new Map<number, number>()
   #lanes = new Map<string, { node: number; param: string; lane: AutomationLane }>()
   #nextId = 0
+  // Connection bookkeeping, so building a graph stays n·log n whatever the
+  // order connections arrive in: successors by
+  // connection and by sidechain key (in insertion order, as the cycle
+  // message's search walks them); predecessors (both kinds); and a
+  // topological order kept incrementally (every edge a → b has ord(a) < ord(b)).
+  /** Successor sets of nodes with many connections (below 16, the list is searched). */
+  #outSets = new Map<number, Set<number>>()
+  #outEdges = new Map<number, number[]>()
+  #outKeys = new Map<number, number[]>()
+  #preds = new Map<number, number[]>()
+  #ord = new Map<number, number>()
+  /** `meter\0key` / `analyser\0key` → the first node with that key (its name, or its id). */
+  #tapKeys = new Map<string, number>()
 
   constructor() {
     this.input = this.#add('input', {}, {})
@@ -87,7 +102,12 @@ export class Graph {
   #add(type: string, params: Record<string, number>, options: Record<string, unknown>, audio: Record<string, Float32Array[]> = {}): NodeRef {
     const ref: NodeRef = Object.freeze({ id: this.#nextId++, type })
     this.#nodes.set(ref.id, { ref, params, options, audio })
-    this.#refs.add(ref)
+    // The output never has outgoing connections: it can stay last for good.
+    this.#ord.set(ref.id, type === 'output' ? Infinity : ref.id)
+    if (type === 'meter' || type === 'analyser') {
+      const key = `${type}\u0000${(options.name as string | undefined) ?? String(ref.id)}`
+      if (!this.#tapKeys.has(key)) this.#tapKeys.set(key, ref.id)
+    }
     return ref
   }
 
@@ -288,11 +308,8 @@ export class Graph {
     const options: Record<string, unknown> = {}
     if (opts.name !== undefined) {
       if (typeof opts.name !== 'string') throw new TypeError(`${w}: 'name' must be a string, got ${describe(opts.name)}`)
-      for (const r of this.#nodes.values()) {
-        if (r.ref.type === 'meter' && (r.options.name ?? String(r.ref.id)) === opts.name) {
-          throw new TypeError(`${w}: a meter named ${describe(opts.name)} already exists (meter #${r.ref.id})`)
-        }
-      }
+      const other = this.#tapKeys.get(`meter\u0000${opts.name}`)
+      if (other !== undefined) throw new TypeError(`${w}: a meter named ${describe(opts.name)} already exists (meter #${other})`)
       options.name = opts.name
     }
     return this.#add('meter', {}, options)
@@ -313,11 +330,8 @@ export class Graph {
     const options: Record<string, unknown> = {}
     if (opts.name !== undefined) {
       if (typeof opts.name !== 'string') throw new TypeError(`${w}: 'name' must be a string, got ${describe(opts.name)}`)
-      for (const r of this.#nodes.values()) {
-        if (r.ref.type === 'analyser' && (r.options.name ?? String(r.ref.id)) === opts.name) {
-          throw new TypeError(`${w}: an analyser named ${describe(opts.name)} already exists (analyser #${r.ref.id})`)
-        }
-      }
+      const other = this.#tapKeys.get(`analyser\u0000${opts.name}`)
+      if (other !== undefined) throw new TypeError(`${w}: an analyser named ${describe(opts.name)} already exists (analyser #${other})`)
       options.name = opts.name
     }
     if (opts.fftSize !== undefined) {
@@ -395,7 +409,7 @@ export class Graph {
       throw new TypeError(`${where}: ${role} must be a node of this graph, got ${describe(ref)}`)
     }
     const rec = this.#nodes.get((ref as NodeRef).id)
-    if (!rec || !this.#refs.has(ref as NodeRef)) {
+    if (!rec || rec.ref !== ref) {
       throw new TypeError(`${where}: ${role} ${(ref as NodeRef).type ?? 'node'} #${(ref as NodeRef).id} belongs to another graph`)
     }
     return rec
@@ -410,29 +424,156 @@ export class Graph {
     if (['input', 'oscillator', 'constant', 'player', 'filePlayer'].includes(t.ref.type)) {
       throw new TypeError(`connect: ${label(t)} takes no input (${label(f)} → ${label(t)})`)
     }
-    if (this.#edges.some(([a, b]) => a === f.ref.id && b === t.ref.id)) return this
+    if (this.#hasEdge(f.ref.id, t.ref.id)) return this
     // Refuse a cycle: is `from` reachable from `to`?
-    const path = this.#pathFrom(t.ref.id, f.ref.id)
-    if (path) {
+    if (!this.#order(f.ref.id, t.ref.id)) {
+      const path = this.#pathFrom(t.ref.id, f.ref.id)!
       const names = [...path, t.ref.id].map((id) => label(this.#nodes.get(id)!))
       throw new RangeError(`connect: cycle: ${names.join(' → ')}`)
     }
     this.#edges.push([f.ref.id, t.ref.id])
+    push(this.#outEdges, f.ref.id, t.ref.id)
+    const out = this.#outEdges.get(f.ref.id)!
+    if (out.length >= 16) {
+      const set = this.#outSets.get(f.ref.id)
+      if (set) set.add(t.ref.id)
+      else this.#outSets.set(f.ref.id, new Set(out))
+    }
+    push(this.#preds, t.ref.id, f.ref.id)
     return this
   }
 
+  #hasEdge(a: number, b: number): boolean {
+    const set = this.#outSets.get(a)
+    if (set) return set.has(b)
+    return this.#outEdges.get(a)?.includes(b) ?? false
+  }
+
+  /**
+   * A path from `start` to `goal` (the first a depth-first search finds), or
+   * null. Only used to name a cycle once {@link Graph.#order} has found one.
+   */
   #pathFrom(start: number, goal: number): number[] | null {
-    const stack: Array<[number, number[]]> = [[start, [start]]]
+    // Stack entries index `nodes`/`parents`, so a path costs nothing until it is the answer.
+    const nodes: number[] = [start]
+    const parents: number[] = [-1]
+    const stack: number[] = [0]
     const seen = new Set<number>()
     while (stack.length) {
-      const [n, path] = stack.pop()!
-      if (n === goal) return path
+      const e = stack.pop()!
+      const n = nodes[e]
+      if (n === goal) {
+        const path: number[] = []
+        for (let i = e; i >= 0; i = parents[i]) path.push(nodes[i])
+        return path.reverse()
+      }
       if (seen.has(n)) continue
       seen.add(n)
-      for (const [a, b] of this.#edges) if (a === n) stack.push([b, [...path, b]])
-      for (const [c, k] of this.#keys) if (k === n) stack.push([c, [...path, c]])
+      for (const next of [...(this.#outEdges.get(n) ?? []), ...(this.#outKeys.get(n) ?? [])]) {
+        nodes.push(next)
+        parents.push(e)
+        stack.push(nodes.length - 1)
+      }
     }
     return null
+  }
+
+  #succ(n: number): number[] {
+    const a = this.#outEdges.get(n)
+    const b = this.#outKeys.get(n)
+    return a ? (b ? [...a, ...b] : a) : (b ?? [])
+  }
+
+  /**
+   * Keeps the topological order valid for a new edge `u → v` and tells
+   * whether it is acyclic (false: `u` is reachable from `v`). Cheap when
+   * `ord(u) < ord(v)`; otherwise a two-way search (forward from `v` through
+   * nodes ordered before `u`, backward from `u` through nodes ordered after
+   * `v`, one node each in turn) stops when either side is exhausted, and
+   * that side's nodes are moved past the other end. So a step costs about
+   * the smaller of the two affected sets, not the graph.
+   */
+  #order(u: number, v: number): boolean {
+    if (u === v) return false
+    const ord = this.#ord
+    const ou = ord.get(u)!
+    const ov = ord.get(v)!
+    if (ou < ov) return true
+    if (!this.#preds.has(u)) {
+      // Nothing leads to `u` (a new upstream node, the usual way to build output-first): it can go just before `v`.
+      ord.set(u, ov - 1)
+      return true
+    }
+    const fSeen = new Set<number>([v])
+    const bSeen = new Set<number>([u])
+    const fStack = [v]
+    const bStack = [u]
+    for (;;) {
+      if (bStack.length === 0) {
+        // Every ancestor of `u` ordered after `v` is known: move them just before `v`.
+        let lo = -Infinity
+        for (const x of bSeen) for (const p of this.#preds.get(x) ?? []) if (!bSeen.has(p) && ord.get(p)! > lo) lo = ord.get(p)!
+        if (!this.#place([...bSeen], lo, ov)) this.#relabel(u, v)
+        return true
+      }
+      const x = bStack.pop()!
+      for (const p of this.#preds.get(x) ?? []) {
+        if (fSeen.has(p)) return false
+        if (!bSeen.has(p) && ord.get(p)! > ov) {
+          bSeen.add(p)
+          bStack.push(p)
+        }
+      }
+      if (fStack.length === 0) {
+        // Every descendant of `v` ordered before `u` is known: move them just after `u`.
+        let hi = Infinity
+        for (const y of fSeen) for (const s of this.#succ(y)) if (!fSeen.has(s) && ord.get(s)! < hi) hi = ord.get(s)!
+        if (!this.#place([...fSeen], ou, hi)) this.#relabel(u, v)
+        return true
+      }
+      const y = fStack.pop()!
+      for (const s of this.#succ(y)) {
+        if (bSeen.has(s)) return false
+        if (!fSeen.has(s) && ord.get(s)! < ou) {
+          fSeen.add(s)
+          fStack.push(s)
+        }
+      }
+    }
+  }
+
+  /** Gives `ids` (kept in their relative order) new ranks strictly between `lo` and `hi`; false when floating point has no room left. */
+  #place(ids: number[], lo: number, hi: number): boolean {
+    const ord = this.#ord
+    ids.sort((a, b) => ord.get(a)! - ord.get(b)!)
+    const k = ids.length
+    const ranks: number[] = []
+    if (lo === -Infinity && hi === Infinity) for (let i = 0; i < k; i++) ranks.push(i)
+    else if (lo === -Infinity) for (let i = 0; i < k; i++) ranks.push(hi - k + i)
+    else if (hi === Infinity) for (let i = 0; i < k; i++) ranks.push(lo + 1 + i)
+    else for (let i = 0; i < k; i++) ranks.push(lo + ((hi - lo) * (i + 1)) / (k + 1))
+    for (let i = 0; i < k; i++) if (!(ranks[i] > (i ? ranks[i - 1] : lo) && ranks[i] < hi)) return false
+    ids.forEach((id, i) => ord.set(id, ranks[i]))
+    return true
+  }
+
+  /** Renumbers every node in a topological order of the graph plus the new edge `u → v` (known acyclic). */
+  #relabel(u: number, v: number): void {
+    const indeg = new Map<number, number>()
+    for (const id of this.#nodes.keys()) indeg.set(id, (this.#preds.get(id)?.length ?? 0) + (id === v ? 1 : 0))
+    const queue: number[] = []
+    for (const [id, d] of indeg) if (d === 0) queue.push(id)
+    let rank = 0
+    for (let i = 0; i < queue.length; i++) {
+      const n = queue[i]
+      this.#ord.set(n, this.#nodes.get(n)!.ref.type === 'output' ? Infinity : rank++)
+      const next = this.#succ(n)
+      for (const s of n === u ? [...next, v] : next) {
+        const d = indeg.get(s)! - 1
+        indeg.set(s, d)
+        if (d === 0) queue.push(s)
+      }
+    }
   }
 
   /**
@@ -465,12 +606,14 @@ export class Graph {
       throw new TypeError(`sidechain: ${label(c)} already has a key, ${label(this.#nodes.get(existing)!)} (a second one from ${label(f)})`)
     }
     if (f.ref.id === c.ref.id) throw new RangeError(`sidechain: cycle: ${label(c)} is keyed by itself`)
-    const path = this.#pathFrom(c.ref.id, f.ref.id)
-    if (path) {
+    if (!this.#order(f.ref.id, c.ref.id)) {
+      const path = this.#pathFrom(c.ref.id, f.ref.id)!
       const names = [...path].map((id) => label(this.#nodes.get(id)!))
       throw new RangeError(`sidechain: cycle: ${names.join(' → ')} → (sidechain key) ${label(c)}`)
     }
     this.#keys.set(c.ref.id, f.ref.id)
+    push(this.#outKeys, f.ref.id, c.ref.id)
+    push(this.#preds, c.ref.id, f.ref.id)
     return this
   }
 
@@ -559,8 +702,10 @@ export class Graph {
    * Rebuilds a graph from its {@link Graph.toJSON} form (an object or a JSON
    * string), through the same validated builder methods, so a bad document
    * throws the usual `TypeError` / `RangeError`, prefixed with where it is
-   * (`Graph.fromJSON: nodes[3] (biquad, id 3): ...`). Node ids are kept when
-   * the nodes are listed in id order, as `toJSON` lists them.
+   * (`Graph.fromJSON: nodes[3] (biquad, id 3): ...`). Node ids are kept
+   * whatever order the nodes are listed in (0 is the input, 1 the output; ids
+   * are whole numbers up to 2^32 - 1), so meter readings and `setParam` by
+   * id refer to the same nodes as in the document.
    *
    * ```ts
    * const copy = Graph.fromJSON(JSON.stringify(graph))
@@ -585,6 +730,7 @@ export class Graph {
     if (!Array.isArray(d.nodes)) throw new TypeError(`${where}: 'nodes' must be an array, got ${describe(d.nodes)}`)
     const g = new Graph()
     const refs = new Map<number, NodeRef>()
+    let maxId = 1
     const within = <T>(w: string, f: () => T): T => {
       try {
         return f()
@@ -607,6 +753,14 @@ export class Graph {
       checkKeys(w, node, ['id', 'type', 'params', 'options'])
       if (typeof node.id !== 'number' || !Number.isInteger(node.id)) throw new TypeError(`${w}: 'id' must be an integer`)
       if (refs.has(node.id)) throw new TypeError(`${w}: duplicate node id ${node.id}`)
+      if (node.id < 0 || node.id > MAX_NODE_ID) throw new RangeError(`${w}: 'id' = ${node.id} is out of range [0, ${MAX_NODE_ID}]`)
+      // Ids are kept from the document (meter readings and setParam refer to them); 0 and 1 are the input's and output's.
+      const fixed = node.type === 'input' ? 0 : node.type === 'output' ? 1 : undefined
+      if (fixed !== undefined && node.id !== fixed) throw new TypeError(`${w}: the ${node.type} node's id must be ${fixed}`)
+      if (fixed === undefined && (node.id === 0 || node.id === 1)) {
+        throw new TypeError(`${w}: id ${node.id} is the ${node.id === 0 ? 'input' : 'output'} node's`)
+      }
+      g.#nextId = node.id
       const params = checkObject(`${w}: params`, node.params, true)
       const options = { ...checkObject(`${w}: options`, node.options, true) }
       const both = (): never => ({ ...options, ...params }) as never
@@ -671,7 +825,9 @@ export class Graph {
         }
       })
       refs.set(node.id, ref)
+      maxId = Math.max(maxId, node.id)
     })
+    g.#nextId = maxId + 1
     const refOf = (w: string, id: unknown): NodeRef => {
       const r = typeof id === 'number' ? refs.get(id) : undefined
       if (!r) throw new TypeError(`${w}: unknown node id ${describe(id)}`)
@@ -701,6 +857,12 @@ export class Graph {
     })
     return g
   }
+}
+
+function push(m: Map<number, number[]>, k: number, v: number): void {
+  const a = m.get(k)
+  if (a) a.push(v)
+  else m.set(k, [v])
 }
 
 /** @internal JSON with non-finite numbers as strings, so the engine refuses them by name. */

@@ -1,12 +1,12 @@
 // Argument validation: the checks every public function runs on its input,
 // and `describe`, which names a bad value in their messages.
 
-/** @internal A value as error messages name it: a string quoted, a number, boolean, `null` or `undefined` as it is, else `an array` / `a <type>`. */
+/** @internal A value as error messages name it: a string quoted, a number, boolean, `null` or `undefined` as it is, else `an array` / `an object` / `a <type>`. */
 export function describe(v: unknown): string {
   if (typeof v === 'string') return JSON.stringify(v)
   if (typeof v === 'number' || typeof v === 'boolean' || v === null || v === undefined) return String(v)
   if (Array.isArray(v)) return 'an array'
-  return `a ${typeof v}`
+  return typeof v === 'object' ? 'an object' : `a ${typeof v}`
 }
 
 /** @internal `v` if it is a finite number; else a `TypeError` (not a number) or `RangeError` (NaN, infinite). */
@@ -16,21 +16,41 @@ export function checkNumber(where: string, name: string, v: unknown): number {
   return v
 }
 
-/** @internal `v` if it is a whole number of frames (0 to `Number.MAX_SAFE_INTEGER`). */
+/**
+ * @internal The largest frame accepted anywhere: 2^52. Frames are exact in a
+ * double up to 2^53; the headroom keeps a transport that starts at the largest
+ * frame exact while it runs (2^52 frames are 93 years at 1.536 MHz).
+ */
+export const MAX_FRAME = 2 ** 52
+
+/** @internal `v` if it is a whole number of frames (0 to {@link MAX_FRAME}). */
 export function checkFrames(where: string, name: string, v: unknown): number {
   checkNumber(where, name, v)
   const n = v as number
-  if (n < 0 || !Number.isInteger(n) || n > Number.MAX_SAFE_INTEGER) {
+  if (n < 0 || !Number.isInteger(n)) {
     throw new RangeError(`${where}: '${name}' = ${n} must be a non-negative whole number of frames`)
   }
+  checkFrameLimit(where, name, n)
   return n
 }
 
-/** @internal `sampleRate` if it is a number in [1000, 1536000]. */
+/** @internal Refuses a frame beyond {@link MAX_FRAME}. */
+export function checkFrameLimit(where: string, name: string, n: number): void {
+  if (n > MAX_FRAME) {
+    throw new RangeError(`${where}: '${name}' = ${n} is beyond the largest exact frame, 2^52 = ${MAX_FRAME}`)
+  }
+}
+
+/**
+ * @internal `sampleRate` if it is a whole number in [1000, 1536000]: the same
+ * rule for renders, files, resampling and unit conversions (file formats
+ * and devices only know whole rates).
+ */
 export function checkSampleRate(where: string, sampleRate: unknown): number {
   checkNumber(where, 'sampleRate', sampleRate)
   const sr = sampleRate as number
   if (sr < 1000 || sr > 1_536_000) throw new RangeError(`${where}: sampleRate = ${sr} is out of range [1000, 1536000]`)
+  if (!Number.isInteger(sr)) throw new RangeError(`${where}: sampleRate = ${sr} must be a whole number of Hz`)
   return sr
 }
 
@@ -57,12 +77,16 @@ export function checkChannels(where: string, name: string, v: unknown): Float32A
   if (!Array.isArray(v) || v.length === 0) {
     throw new TypeError(`${where}: '${name}' must be a non-empty array of Float32Array channels, got ${describe(v)}`)
   }
-  v.forEach((c, i) => {
+  // Index loops, not forEach: a hole in a sparse array is named, not skipped.
+  for (let i = 0; i < v.length; i++) {
+    if (!(i in v)) throw new TypeError(`${where}: ${name}[${i}] is missing (a hole in a sparse array); each channel must be a Float32Array`)
+    const c: unknown = v[i]
     if (!(c instanceof Float32Array)) throw new TypeError(`${where}: ${name}[${i}] must be a Float32Array, got ${describe(c)}`)
-  })
+  }
   const len = (v[0] as Float32Array).length
-  v.forEach((c: Float32Array, i) => {
+  for (let i = 1; i < v.length; i++) {
+    const c = v[i] as Float32Array
     if (c.length !== len) throw new RangeError(`${where}: ${name}[${i}] has ${c.length} frames but ${name}[0] has ${len}`)
-  })
+  }
   return v as Float32Array[]
 }
