@@ -12,7 +12,7 @@ export function writeWav(path: string, channels: Float32Array[], sampleRate: num
   checkKeys('writeWav', opts, ['bitDepth'])
   const bitDepth = opts.bitDepth === undefined ? 16 : checkNumber('writeWav', 'bitDepth', opts.bitDepth)
   if (bitDepth !== 16 && bitDepth !== 24 && bitDepth !== 32) {
-    throw new RangeError(`writeWav: 'bitDepth' = ${bitDepth} must be 16, 24 or 32 (float)`)
+    throw new RangeError(`writeWav: bitDepth = ${bitDepth} must be 16, 24 or 32 (float)`)
   }
   callNative(() => native.writeWavNative(path, channels, sampleRate, bitDepth))
 }
