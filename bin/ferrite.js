@@ -28,7 +28,8 @@ Usage:
       sample peak (dBFS), EBU R128 / ITU-R BS.1770, measured as a meter node
       would. Any format (WAV, AIFF, FLAC, MP3, Ogg Vorbis, AAC/ALAC in M4A,
       CAF), streamed in constant memory; several files are measured in
-      parallel (--json prints one array for several files).
+      parallel (--json prints one array for several files). Files below
+      8000 Hz are refused (BS.1770's K-weighting is undefined there).
 
   ferrite normalize <in> <out.wav|out.flac> --target <LUFS> [--true-peak <dBTP>] [--bit-depth 16|24|32] [--sample-rate <Hz>] [--json]
       Normalises integrated loudness to the target (within 0.1 LU) under a
@@ -282,7 +283,8 @@ async function normalize(args) {
   const truePeakDb = numberFlag(flags, 'true-peak', -1, (v) => v >= -30 && v <= 0)
   const bitDepth = numberFlag(flags, 'bit-depth', 24, (v) => v === 16 || v === 24 || v === 32)
   const o = { targetLufs, truePeakDb, bitDepth }
-  if (flags['sample-rate'] !== undefined) o.sampleRate = numberFlag(flags, 'sample-rate', 48000, (v) => Number.isInteger(v) && v >= 1000 && v <= 1536000)
+  // Loudness is measured at the output rate: BS.1770 is defined from 8000 Hz (see the meter's docs).
+  if (flags['sample-rate'] !== undefined) o.sampleRate = numberFlag(flags, 'sample-rate', 48000, (v) => Number.isInteger(v) && v >= 8000 && v <= 1536000)
   const [input, output] = positionals
   const r = await loadApi().normalizeFile(input, output, o)
   if (flags.json) {

@@ -19,10 +19,20 @@ pub fn write_wav_native(
     path: String,
     channels: Vec<Float32Array>,
     sample_rate: f64,
-    bit_depth: u32,
+    bit_depth: f64,
 ) -> napi::Result<()> {
     guarded("writeWav", || {
-        let depth = BitDepth::from_bits(bit_depth)
+        // An f64, not a u32: napi would take 2**32 + 16 modulo 2**32 as 16.
+        let depth = [16u32, 24, 32]
+            .into_iter()
+            .find(|&b| f64::from(b) == bit_depth)
+            .map(BitDepth::from_bits)
+            .unwrap_or_else(|| {
+                Err(ferrite_media::MediaError::range(format!(
+                    "bitDepth = {} must be 16, 24 or 32 (float)",
+                    ferrite_engine::error::show(bit_depth)
+                )))
+            })
             .map_err(|e| ferrite_engine::EngineError::range(format!("writeWav: {}", e.message)))?;
         if !sample_rate.is_finite() || sample_rate.fract() != 0.0 || !(1.0..=4_294_967_295.0).contains(&sample_rate) {
             return Err(ferrite_engine::EngineError::range(format!(

@@ -304,15 +304,26 @@ fn audio_option(label: &str, key: &str, v: Option<&Value>, ctx: &BuildContext<'_
             ch.len()
         )));
     }
+    check_finite(label, key, &chans, 0)?;
+    Ok(chans)
+}
+
+/// Refuses a NaN or infinite sample in planar `chans` (a `RangeError` naming
+/// `{label}: {key}[c][i]`, `i` counted from `offset`): the one rule for
+/// audio handed to the engine (`player`'s buffer, offline and file-render
+/// inputs), so a bad sample never turns a render's output or meters into
+/// NaN or infinity.
+pub(crate) fn check_finite<S: AsRef<[f32]>>(label: &str, key: &str, chans: &[S], offset: u64) -> Result<()> {
     if let Some((c, i)) =
-        chans.iter().enumerate().find_map(|(c, ch)| ch.iter().position(|x| !x.is_finite()).map(|i| (c, i)))
+        chans.iter().enumerate().find_map(|(c, ch)| ch.as_ref().iter().position(|x| !x.is_finite()).map(|i| (c, i)))
     {
         return Err(EngineError::range(format!(
-            "{label}: {key}[{c}][{i}] = {} is not a finite sample",
-            show(chans[c][i] as f64)
+            "{label}: {key}[{c}][{}] = {} is not a finite sample",
+            offset + i as u64,
+            show(chans[c].as_ref()[i] as f64)
         )));
     }
-    Ok(chans)
+    Ok(())
 }
 
 fn kind_of(label: &str, s: &str) -> Result<ferrite_dsp::biquad::BiquadType> {
@@ -400,6 +411,8 @@ pub fn build(desc: &NodeDesc, ctx: &BuildContext<'_>) -> Result<BuiltNode> {
         "convolver" => make_convolver(&mut opts, &label, ctx)?,
         "meter" => {
             meter_name = Some(tap_name(desc, &mut opts, &label)?);
+            ferrite_dsp::meter::check_sample_rate(ctx.sample_rate)
+                .map_err(|e| EngineError::range(format!("{label}: {e}; a graph with a meter needs at least that")))?;
             (Role::Effect, vec![], Some(Box::new(meter::Meter::new())))
         }
         "analyser" => make_analyser(desc, &mut opts, &label)?,

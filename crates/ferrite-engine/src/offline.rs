@@ -63,6 +63,7 @@ pub fn render_offline(
             req.channels
         )));
     }
+    crate::nodes::check_finite("renderOffline", "input", &req.input, 0)?;
     let mut compiled = compile(desc, settings, buffers)?;
     crate::files::prepare_offline(&mut compiled.graph);
     let frames = req.frames as usize;

@@ -1,16 +1,27 @@
-//! WAV files in and out for the API's `writeWav` (via `hound`) and `readWav` (via ferrite-media).
+//! WAV files in and out for the API's `writeWav` and `readWav`, both
+//! through ferrite-media (its [`AudioFileWriter`] and decoder), so there is
+//! one WAV writer and one reader.
 
 use crate::error::{EngineError, Result};
+use ferrite_media::{AudioFileWriter, FileFormat};
 use std::path::Path;
 
 /// Sample formats `writeWav` accepts: the media writers' (16/24-bit PCM, 32-bit float).
 pub use ferrite_media::BitDepth;
 
-/// Writes planar `channels` at `sample_rate`. Integer formats scale by
-/// 2^(bits-1), round to nearest (no dither) and clip to full scale.
+/// Writes planar `channels` at `sample_rate` as a WAV file (whatever the
+/// extension). Integer formats scale by 2^(bits-1), round to nearest (no
+/// dither) and clip to full scale.
+///
+/// The file is written under a temporary name beside `path`, flushed,
+/// synced and renamed over `path` only when complete: on any failure (a
+/// full disk, say) an earlier file under that name is left untouched and no
+/// partial file remains. What a WAV header cannot represent (more than
+/// 65535 bytes a frame, e.g. 32768 channels at 16 bits; 4 GiB of samples) is
+/// a `RangeError` before anything is written.
 pub fn write_wav(path: &Path, channels: &[&[f32]], sample_rate: u32, depth: BitDepth) -> Result<()> {
-    if channels.is_empty() || channels.len() > u16::MAX as usize {
-        return Err(EngineError::range(format!("writeWav: {} channels; need at least 1", channels.len())));
+    if channels.is_empty() {
+        return Err(EngineError::range("writeWav: 0 channels; need at least 1"));
     }
     let frames = channels[0].len();
     if let Some((c, ch)) = channels.iter().enumerate().find(|(_, ch)| ch.len() != frames) {
@@ -22,30 +33,15 @@ pub fn write_wav(path: &Path, channels: &[&[f32]], sample_rate: u32, depth: BitD
     if sample_rate == 0 {
         return Err(EngineError::range("writeWav: sampleRate = 0 must be positive"));
     }
-    let (bits, format) = match depth {
-        BitDepth::Int16 => (16, hound::SampleFormat::Int),
-        BitDepth::Int24 => (24, hound::SampleFormat::Int),
-        BitDepth::Float32 => (32, hound::SampleFormat::Float),
+    let media = |e: ferrite_media::MediaError| {
+        let mut e = EngineError::from(e);
+        e.message = format!("writeWav: {}", e.message);
+        e
     };
-    let spec =
-        hound::WavSpec { channels: channels.len() as u16, sample_rate, bits_per_sample: bits, sample_format: format };
-    let err = |e: hound::Error| EngineError::other(format!("writeWav: cannot write '{}': {e}", path.display()));
-    let mut w = hound::WavWriter::create(path, spec).map_err(err)?;
-    for i in 0..frames {
-        for ch in channels {
-            let x = ch[i];
-            match depth {
-                BitDepth::Float32 => w.write_sample(x).map_err(err)?,
-                BitDepth::Int16 => {
-                    w.write_sample((f64::from(x) * 32768.0).round().clamp(-32768.0, 32767.0) as i16).map_err(err)?
-                }
-                BitDepth::Int24 => w
-                    .write_sample((f64::from(x) * 8_388_608.0).round().clamp(-8_388_608.0, 8_388_607.0) as i32)
-                    .map_err(err)?,
-            }
-        }
-    }
-    w.finalize().map_err(err)
+    let mut w = AudioFileWriter::create_as(path, FileFormat::Wav, sample_rate, channels.len(), depth).map_err(media)?;
+    w.write(channels).map_err(media)?;
+    w.finish().map_err(media)?;
+    Ok(())
 }
 
 /// A decoded WAV file, planar.

@@ -120,6 +120,9 @@ pub(crate) fn open_container(path: &Path) -> Result<Opened> {
     }
     let format = sniff(&head[..got])
         .ok_or_else(|| MediaError::file(path, "not an audio file (no known container signature)"))?;
+    if format == "wav" && &head[..4] == b"RIFF" {
+        check_riff_sizes(path, &mut file, &head)?;
+    }
     let file = open_regular(path)?;
     let mss = MediaSourceStream::new(Box::new(file), MediaSourceStreamOptions { buffer_len: 256 * 1024 });
     let mut hint = Hint::new();
@@ -182,6 +185,54 @@ pub(crate) fn open_container(path: &Path) -> Result<Opened> {
         opened.info.channels = first_packet_channels(path, &opened)?;
     }
     Ok(opened)
+}
+
+/// Refuses a RIFF WAVE file whose sizes were never written: a writer that
+/// failed before finishing its header (a full disk, a crash) leaves a RIFF
+/// size of 0, or a `data` size of 0 with the samples after it. Read as they
+/// claim, such files would be a valid empty file and the audio silently
+/// lost; they are an error naming the file instead. A correct empty WAV
+/// (RIFF size covering the chunks, `data` size 0, nothing or further chunks
+/// after it) still reads as 0 frames; a file that merely ends early still
+/// reads its intact part; streaming sizes (`0xFFFFFFFF`) are left to the decoder.
+fn check_riff_sizes(path: &Path, file: &mut File, head: &[u8; 12]) -> Result<()> {
+    use std::io::{Seek, SeekFrom};
+    let unfinished = |what: String| {
+        MediaError::file(
+            path,
+            format!("{what}: the file's header was never completed (an interrupted or failed write?)"),
+        )
+    };
+    let riff = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
+    if riff < 4 {
+        return Err(unfinished(format!("the RIFF size is {riff}")));
+    }
+    let len = file.metadata().map_err(|e| MediaError::file(path, io_reason(&e)))?.len();
+    // Walk the top-level chunks to `data` (a bounded number of them).
+    let mut at = 12u64;
+    for _ in 0..1024 {
+        let mut ck = [0u8; 8];
+        if file.seek(SeekFrom::Start(at)).is_err() || file.read_exact(&mut ck).is_err() {
+            return Ok(()); // the decoder reports what is missing
+        }
+        let size = u64::from(u32::from_le_bytes([ck[4], ck[5], ck[6], ck[7]]));
+        if &ck[..4] == b"data" {
+            let after = len.saturating_sub(at + 8);
+            if size == 0 && after > 0 {
+                // What follows an empty data chunk must be another chunk.
+                let mut next = [0u8; 4];
+                let is_chunk = after >= 8
+                    && file.read_exact(&mut next).is_ok()
+                    && next.iter().all(|b| b.is_ascii_alphanumeric() || *b == b' ');
+                if !is_chunk {
+                    return Err(unfinished(format!("the data size is 0 but {after} bytes follow it")));
+                }
+            }
+            return Ok(());
+        }
+        at += 8 + size + (size & 1);
+    }
+    Ok(())
 }
 
 /// The first track with a known codec.

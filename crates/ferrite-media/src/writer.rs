@@ -203,6 +203,23 @@ impl AudioFileWriter {
     pub fn create(path: &Path, sample_rate: u32, channels: usize, depth: BitDepth) -> Result<Self> {
         let format = FileFormat::from_path(path)
             .ok_or_else(|| MediaError::file(path, "cannot write this format: the extension must be .wav or .flac"))?;
+        Self::create_as(path, format, sample_rate, channels, depth)
+    }
+
+    /// [`create`](Self::create) in `format` whatever `path`'s extension
+    /// (the API's `writeWav` writes WAV under any name).
+    ///
+    /// A WAV header must hold the frame size and the byte rate: at most
+    /// 65535 bytes a frame (`channels × bits / 8`: 32767 channels at 16
+    /// bits, 21845 at 24, 16383 at 32) and 2^32 − 1 bytes a second (`sampleRate
+    /// × frame bytes`); more is a `RangeError` before anything is written.
+    pub fn create_as(
+        path: &Path,
+        format: FileFormat,
+        sample_rate: u32,
+        channels: usize,
+        depth: BitDepth,
+    ) -> Result<Self> {
         if sample_rate == 0 {
             return Err(MediaError::range(format!("{}: sampleRate = 0 must be positive", path.display())));
         }
@@ -215,6 +232,28 @@ impl AudioFileWriter {
                     "{}: {channels} channels; WAV holds at most {}",
                     path.display(),
                     u16::MAX
+                )))
+            }
+            FileFormat::Wav if channels * (depth.bits() as usize / 8) > usize::from(u16::MAX) => {
+                let bytes = depth.bits() as usize / 8;
+                return Err(MediaError::range(format!(
+                    "{}: {channels} channels of {} bits make {}-byte frames; a WAV header holds at most {} bytes a frame ({} channels at {} bits)",
+                    path.display(),
+                    depth.bits(),
+                    channels * bytes,
+                    u16::MAX,
+                    usize::from(u16::MAX) / bytes,
+                    depth.bits()
+                )));
+            }
+            FileFormat::Wav
+                if u64::from(sample_rate) * (channels * (depth.bits() as usize / 8)) as u64 > u64::from(u32::MAX) =>
+            {
+                return Err(MediaError::range(format!(
+                    "{}: sampleRate = {sample_rate} × {}-byte frames is more than a WAV header's {} bytes a second",
+                    path.display(),
+                    channels * (depth.bits() as usize / 8),
+                    u32::MAX
                 )))
             }
             FileFormat::Flac if depth == BitDepth::Float32 => {

@@ -35,6 +35,18 @@
 //! | 6        | L R C LFE Ls Rs   | 1.0 1.0 1.0 0 1.41 1.41         |
 //! | 7+       | 5.1, then more    | as 6; channels past the sixth 1.0 |
 //!
+//! **Lowest sample rate: [`MIN_SAMPLE_RATE`] (8000 Hz).** The K-weighting
+//! shelf of BS.1770 sits at 1681.97 Hz, so below about 3364 Hz it lies above
+//! Nyquist and the filter is undefined (a −20 dBFS sine read +2301 LUFS at
+//! 2 kHz); just above it the bilinear design is so warped that the readings
+//! are not BS.1770 loudness either. 8 kHz (telephone audio) is the lowest
+//! rate at which loudness is reported. Near Nyquist the shelf still reads a
+//! little low: a −20 dBFS 1 kHz sine (−23.0 LUFS by definition) reads −23.21
+//! at 8 kHz, −23.05 at 16 kHz, within 0.01 LU from 44.1 kHz (tested in
+//! ferrite-engine's `files_hardening`). Every place a meter is created
+//! for a rate (meter nodes, `analyzeFile`, `normalizeFile`) refuses a lower
+//! rate with [`check_sample_rate`]'s message.
+//!
 //! The 100 ms sub-block boundaries are counted in frames since `prepare` (or
 //! [`Meter::reset`]), not per `process` call, so readings do not depend on
 //! how the render is split into blocks.
@@ -60,6 +72,28 @@ const RANGE_RELATIVE_GATE_LU: f64 = -20.0;
 /// Sub-blocks between two short-term blocks of the loudness range (1 s, a
 /// 2/3 overlap of the 3 s blocks, as libebur128).
 const RANGE_HOP_SUBBLOCKS: u64 = 10;
+
+/// The lowest sample rate a [`Meter`] measures at, Hz (see the [module docs](self)).
+pub const MIN_SAMPLE_RATE: f64 = 8000.0;
+
+/// `Err(reason)` when loudness is not defined at `sample_rate` (below
+/// [`MIN_SAMPLE_RATE`], or not a finite positive number). The reason names
+/// the rate; callers prefix what was being measured.
+///
+/// ```
+/// use ferrite_dsp::meter::check_sample_rate;
+/// assert!(check_sample_rate(44100.0).is_ok());
+/// assert!(check_sample_rate(2000.0).unwrap_err().contains("2000 Hz"));
+/// ```
+pub fn check_sample_rate(sample_rate: f64) -> Result<(), String> {
+    if sample_rate.is_finite() && sample_rate >= MIN_SAMPLE_RATE {
+        Ok(())
+    } else {
+        Err(format!(
+            "loudness (ITU-R BS.1770 K-weighting) is defined from {MIN_SAMPLE_RATE} Hz; the sample rate is {sample_rate} Hz"
+        ))
+    }
+}
 
 /// Parameter table of [`Meter`]: empty.
 pub const PARAMS: &[ParamSpec] = &[];

@@ -35,6 +35,8 @@ pub fn analyze_file(path: &Path) -> Result<FileAnalysis> {
 pub fn analyze_with(path: &Path, mut progress: impl FnMut(u64)) -> Result<FileAnalysis> {
     let mut dec = Decoder::open(path)?;
     let info = dec.info().clone();
+    ferrite_dsp::meter::check_sample_rate(f64::from(info.sample_rate))
+        .map_err(|e| EngineError::range(format!("{}: {e}", path.display())))?;
     let channels = info.channels.max(1);
     let mut meter = Meter::new();
     meter.prepare(&PrepareContext { sample_rate: f64::from(info.sample_rate), max_block: BLOCK, channels });

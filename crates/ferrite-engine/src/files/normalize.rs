@@ -72,7 +72,13 @@ pub fn normalize_file(req: &NormalizeRequest) -> Result<NormalizeResult> {
             req.output.display()
         )));
     }
-    let before = analyze_file(&req.input)?;
+    if let Some(r) = req.sample_rate {
+        ferrite_dsp::meter::check_sample_rate(f64::from(r)).map_err(|e| what(format!("sampleRate = {r}: {e}")))?;
+    }
+    let before = analyze_file(&req.input).map_err(|e| match e.kind {
+        crate::error::ErrorKind::Range => what(e.message),
+        _ => e,
+    })?;
     if !before.reading.integrated_lufs.is_finite() {
         return Err(EngineError::other(format!(
             "normalizeFile: {}: the file is silent (or below the -70 LUFS gate): there is no loudness to normalise",

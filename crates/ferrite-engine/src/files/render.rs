@@ -64,7 +64,14 @@ pub struct FileRenderResult {
 enum Feed {
     None,
     Buffers(Vec<Vec<f32>>),
-    File { reader: Box<ResampledReader>, block: Vec<Vec<f32>>, ended: bool },
+    /// `read`: frames of the (resampled) file read so far.
+    File {
+        reader: Box<ResampledReader>,
+        block: Vec<Vec<f32>>,
+        ended: bool,
+        read: u64,
+        path: PathBuf,
+    },
 }
 
 impl Feed {
@@ -78,12 +85,13 @@ impl Feed {
                         b.len()
                     )));
                 }
+                crate::nodes::check_finite("renderToFile", "input", b, 0)?;
                 Feed::Buffers(b.clone())
             }
             RenderInput::File(p) => {
                 let reader = Box::new(ResampledReader::open(p, Some(sample_rate))?);
                 let n = reader.channels();
-                Feed::File { reader, block: vec![vec![0.0; CHUNK]; n], ended: false }
+                Feed::File { reader, block: vec![vec![0.0; CHUNK]; n], ended: false, read: 0, path: p.clone() }
             }
         })
     }
@@ -91,12 +99,18 @@ impl Feed {
     /// Reads the input for frames `pos..pos + n` (`n <= CHUNK`) into the
     /// file block, so that [`Feed::sample`] can serve them.
     fn load(&mut self, n: usize) -> Result<()> {
-        if let Feed::File { reader, block, ended } = self {
+        if let Feed::File { reader, block, ended, read, path } = self {
             let mut got = 0;
             if !*ended {
                 let mut views: Vec<&mut [f32]> = block.iter_mut().map(|c| &mut c[..n]).collect();
                 got = reader.read(&mut views)?;
                 *ended = got < n;
+                // The same rule as buffers: a NaN or infinite sample in the
+                // file (a float WAV can hold them) is refused, not rendered.
+                let what = format!("input {}", path.display());
+                let chans: Vec<&[f32]> = block.iter().map(|c| &c[..got]).collect();
+                crate::nodes::check_finite("renderToFile", &what, &chans, *read)?;
+                *read += got as u64;
             }
             for c in block.iter_mut() {
                 c[got..n].fill(0.0);
