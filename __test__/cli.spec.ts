@@ -219,6 +219,21 @@ test('ferrite --help, and clear errors with a non-zero exit code', async (t) => 
   t.is(r5.code, 2)
   t.regex(r5.stderr, /--seconds "soon" is not valid/)
 
+  // Numbers are plain decimals within their range, and the message says what is accepted.
+  for (const [flag, value, want] of [
+    ['--frames', '0x10', /--frames "0x10" is not valid: a whole number of frames/],
+    ['--frames', 'Infinity', /--frames "Infinity" is not valid/],
+    ['--seconds', '1e308', /--seconds "1e308" is not valid: more than 0 and at most 2\^52 frames at 48000 Hz/],
+    ['--seconds', '0.000001', /--seconds "0.000001" is not valid/],
+  ] as const) {
+    const r = await run(['render', bad, '--out', 'x.wav', flag, value], dir)
+    t.is(r.code, 2, `${flag} ${value}`)
+    t.regex(r.stderr, want)
+  }
+  const rate = await run(['render', bad, '--out', 'x.wav', '--seconds', '1', '--sample-rate', '0'], dir)
+  t.is(rate.code, 2)
+  t.regex(rate.stderr, /--sample-rate "0" is not valid: a whole number of Hz from 1000 to 1536000/)
+
   const r6 = await run(['frobnicate'], dir)
   t.is(r6.code, 2)
   t.regex(r6.stderr, /unknown command "frobnicate"/)

@@ -78,12 +78,22 @@ function parseArgs(args, valued, booleans) {
   return { positionals, flags }
 }
 
-function numberFlag(flags, name, fallback, check) {
+/** A plain decimal number (`48000`, `-1.5`, `2e3`); not hex, binary, `Infinity` or blanks. */
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/
+
+/** `--name`'s number, or `fallback` without it; `want` says what is accepted. */
+function numberFlag(flags, name, fallback, check, want) {
   if (flags[name] === undefined) return fallback
-  const v = Number(flags[name])
-  if (flags[name] === '' || !Number.isFinite(v) || !check(v)) throw new UsageError(`--${name} ${JSON.stringify(flags[name])} is not valid`)
+  const text = String(flags[name])
+  const v = Number(text)
+  if (!DECIMAL.test(text) || !Number.isFinite(v) || !check(v)) {
+    throw new UsageError(`--${name} ${JSON.stringify(flags[name])} is not valid${want ? `: ${want}` : ''}`)
+  }
   return v
 }
+
+/** The largest frame count a render takes (frames stay exact doubles). */
+const MAX_FRAMES = 2 ** 52
 
 function fmt(x, digits = 1) {
   if (x === -Infinity) return '-inf'
@@ -164,14 +174,14 @@ async function render(args) {
   )
   if (positionals.length !== 1) throw new UsageError('render needs exactly one graph file: ferrite render <graph.json> --out out.wav --seconds N')
   if (!flags.out) throw new UsageError('render needs --out <file.wav>')
-  const sampleRate = numberFlag(flags, 'sample-rate', 48000, (v) => Number.isInteger(v) && v >= 1000 && v <= 1536000)
-  const channels = numberFlag(flags, 'channels', 2, (v) => Number.isInteger(v) && v >= 1 && v <= 64)
-  const bitDepth = numberFlag(flags, 'bit-depth', 24, (v) => v === 16 || v === 24 || v === 32)
+  const sampleRate = numberFlag(flags, 'sample-rate', 48000, (v) => Number.isInteger(v) && v >= 1000 && v <= 1536000, 'a whole number of Hz from 1000 to 1536000')
+  const channels = numberFlag(flags, 'channels', 2, (v) => Number.isInteger(v) && v >= 1 && v <= 64, 'a whole number from 1 to 64')
+  const bitDepth = numberFlag(flags, 'bit-depth', 24, (v) => v === 16 || v === 24 || v === 32, '16, 24 or 32')
   if ((flags.seconds === undefined) === (flags.frames === undefined)) throw new UsageError('render needs one of --seconds <N> or --frames <N>')
   const frames =
     flags.frames !== undefined
-      ? numberFlag(flags, 'frames', 0, (v) => Number.isInteger(v) && v > 0)
-      : Math.round(numberFlag(flags, 'seconds', 0, (v) => v > 0) * sampleRate)
+      ? numberFlag(flags, 'frames', 0, (v) => Number.isInteger(v) && v > 0 && v <= MAX_FRAMES, `a whole number of frames from 1 to 2^52`)
+      : Math.round(numberFlag(flags, 'seconds', 0, (v) => v > 0 && Math.round(v * sampleRate) >= 1 && v * sampleRate <= MAX_FRAMES, `more than 0 and at most 2^52 frames at ${sampleRate} Hz`) * sampleRate)
   if (frames < 1) throw new UsageError('render length is under one frame')
 
   const api = loadApi()
@@ -279,12 +289,12 @@ async function normalize(args) {
   const { positionals, flags } = parseArgs(args, ['target', 'true-peak', 'bit-depth', 'sample-rate'], ['json'])
   if (positionals.length !== 2) throw new UsageError('normalize needs an input and an output: ferrite normalize <in> <out.wav|out.flac> --target -16')
   if (flags.target === undefined) throw new UsageError('normalize needs --target <LUFS>')
-  const targetLufs = numberFlag(flags, 'target', -16, (v) => v >= -70 && v <= 0)
-  const truePeakDb = numberFlag(flags, 'true-peak', -1, (v) => v >= -30 && v <= 0)
-  const bitDepth = numberFlag(flags, 'bit-depth', 24, (v) => v === 16 || v === 24 || v === 32)
+  const targetLufs = numberFlag(flags, 'target', -16, (v) => v >= -70 && v <= 0, 'LUFS from -70 to 0')
+  const truePeakDb = numberFlag(flags, 'true-peak', -1, (v) => v >= -30 && v <= 0, 'dBTP from -30 to 0')
+  const bitDepth = numberFlag(flags, 'bit-depth', 24, (v) => v === 16 || v === 24 || v === 32, '16, 24 or 32')
   const o = { targetLufs, truePeakDb, bitDepth }
   // Loudness is measured at the output rate: BS.1770 is defined from 8000 Hz (see the meter's docs).
-  if (flags['sample-rate'] !== undefined) o.sampleRate = numberFlag(flags, 'sample-rate', 48000, (v) => Number.isInteger(v) && v >= 8000 && v <= 1536000)
+  if (flags['sample-rate'] !== undefined) o.sampleRate = numberFlag(flags, 'sample-rate', 48000, (v) => Number.isInteger(v) && v >= 8000 && v <= 1536000, 'a whole number of Hz from 8000 to 1536000')
   const [input, output] = positionals
   const r = await loadApi().normalizeFile(input, output, o)
   if (flags.json) {
