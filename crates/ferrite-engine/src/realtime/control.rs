@@ -111,16 +111,16 @@ impl EngineControl {
     pub fn set_graph(&mut self, desc: &GraphDesc, buffers: &SideBuffers) -> Result<()> {
         self.collect_garbage();
         let checked = check(desc, self.settings, buffers, CompileOptions::from_env())?;
-        self.publish(checked, desc, buffers)
+        self.publish(checked, desc.clone(), buffers.to_vec())
     }
 
     /// The second half of [`Self::set_graph`]: compiles a checked graph (with
     /// the taps of running node recordings) and publishes it. `desc` and
     /// `buffers` are kept, to compile the graph again when a node recording
     /// adds a tap.
-    pub fn publish(&mut self, checked: Checked, desc: &GraphDesc, buffers: &SideBuffers) -> Result<()> {
-        self.publish_checked(checked, Structure::of(desc))?;
-        self.last = Some((desc.clone(), buffers.to_vec()));
+    pub fn publish(&mut self, checked: Checked, desc: GraphDesc, buffers: Vec<Arc<[Box<[f32]>]>>) -> Result<()> {
+        self.publish_checked(checked, Structure::of(&desc))?;
+        self.last = Some((desc, buffers));
         Ok(())
     }
 

@@ -213,7 +213,7 @@ fn run(mut control: EngineControl, jobs: Receiver<Job>, errors: Sender<EngineErr
             Err(RecvTimeoutError::Disconnected) => break,
         };
         let done = match job {
-            Job::Graph(checked, desc, buffers) => control.publish(*checked, &desc, &buffers),
+            Job::Graph(checked, desc, buffers) => control.publish(*checked, *desc, buffers),
             Job::Record(req, reply) => {
                 let _ = reply.send(control.record(&req));
                 Ok(())

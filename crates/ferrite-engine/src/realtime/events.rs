@@ -273,8 +273,14 @@ impl Drop for Events {
 fn run(stop: Receiver<()>, mut src: EventSources, subs: Arc<Mutex<Subscriptions>>) {
     let mut analysers: (u64, Vec<SpectrumReader>) = (0, Vec::new());
     let mut errors = Vec::new();
+    // The meter names of the newest program, copied when its generation changes.
+    let (mut generation, mut names) = (0u64, Vec::<String>::new());
     while let Err(RecvTimeoutError::Timeout) = stop.recv_timeout(TICK) {
-        let (generation, names) = src.names.lock().map(|n| (n.0, n.1.clone())).unwrap_or_default();
+        if let Ok(n) = src.names.lock() {
+            if n.0 != generation {
+                (generation, names) = (n.0, n.1.clone());
+            }
+        }
         if let Ok(mut r) = src.readers.lock() {
             if r.0 != analysers.0 {
                 analysers = (r.0, std::mem::take(&mut r.1));
