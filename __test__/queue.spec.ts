@@ -439,3 +439,35 @@ test.serial('ferrite-audio/queue loads from CommonJS, ESM and TypeScript; the pa
     rmSync(ts, { force: true })
   }
 })
+
+test.serial("the README's queue example runs against a worker", async (t) => {
+  const readme = readFileSync(join(root, 'README.md'), 'utf8')
+  const block = [...readme.matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1]).find((b) => b.includes("from 'ferrite-audio/queue'"))
+  t.truthy(block, 'the README has a js block using ferrite-audio/queue')
+  const media = join(dir, 'media')
+  mkdirSync(join(media, 'in'), { recursive: true })
+  mkdirSync(join(media, 'out'))
+  fixture(join(media, 'in'), 'ep1.mp3', ['-c:a', 'libmp3lame', '-b:a', '192k'])
+  const code = block!.replaceAll('redis://queue-host:6379', redis.url).replaceAll("'/media/", `'${media}/`)
+  const file = join(root, '.readme-queue-example.mjs')
+  writeFileSync(file, code)
+  const worker = await startWorker({ redis: redis.url })
+  try {
+    const r = await node([file])
+    t.is(r.status, 0, r.stderr)
+    const [lufs, gainDb] = r.stdout.trim().split(' ').map(Number)
+    t.true(Math.abs(lufs - -16) <= 0.1, r.stdout)
+    t.true(Number.isFinite(gainDb))
+    const queue = new Queue('ferrite', { connection: { url: redis.url } })
+    try {
+      const done = await settled(queue, ['1', '2', '3'])
+      t.deepEqual(await Promise.all(done.map((j) => j.getState())), ['completed', 'completed', 'completed'])
+    } finally {
+      await queue.close()
+    }
+    t.deepEqual(readdirSync(join(media, 'out')).sort(), ['ep1.flac', 'tone.wav'])
+  } finally {
+    rmSync(file, { force: true })
+    await worker.close()
+  }
+})
