@@ -79,12 +79,11 @@ function sleep(ms: number) {
   return new Promise((r) => setTimeout(r, ms))
 }
 
-/** Waits until every job is completed or failed; returns them. */
+/** Waits until every job is completed or failed; returns them, read after they settled. */
 async function settled(queue: Queue, ids: string[]): Promise<BullJob[]> {
   for (;;) {
-    const jobs = await Promise.all(ids.map((id) => queue.getJob(id)))
-    const states = await Promise.all(jobs.map((j) => j!.getState()))
-    if (states.every((s) => s === 'completed' || s === 'failed')) return jobs as BullJob[]
+    const states = await Promise.all(ids.map((id) => queue.getJobState(id)))
+    if (states.every((s) => s === 'completed' || s === 'failed')) return (await Promise.all(ids.map((id) => queue.getJob(id)))) as BullJob[]
     await sleep(100)
   }
 }
@@ -152,6 +151,7 @@ test.serial('two ferrite workers share a dozen normalize jobs; one killed with S
         partial = readdirSync(staging).find((f) => f.endsWith('.part'))
       } catch {}
       if (!partial) await sleep(2)
+      if (victim.lines.some((l) => new RegExp(`job ${long} normalize: completed`).test(l))) throw new Error('the long job finished before its file was seen being written: make it longer')
     }
     victim.child.kill('SIGKILL')
     const killedAt = Date.now()
@@ -164,6 +164,7 @@ test.serial('two ferrite workers share a dozen normalize jobs; one killed with S
       t.is(completedEvents.get(job.id!), 1, `job ${job.id} completed exactly once`)
       const r = reviveNumbers<Awaited<ReturnType<typeof normalizeFile>>>(job.returnvalue)
       t.true(Math.abs(r.after.integratedLufs - targets[i]) <= 0.1, `${jobs[i].input}: ${r.after.integratedLufs} LUFS for ${targets[i]}`)
+      t.is(r.after.info.path, jobs[i].output)
       // ffmpeg's own reading of what the job wrote, and of its input.
       const out = ffmpegLoudness(jobs[i].output)
       t.true(Math.abs(out.integratedLufs - targets[i]) <= 0.2, `${jobs[i].output}: ffmpeg reads ${out.integratedLufs} LUFS for ${targets[i]}`)
@@ -410,6 +411,11 @@ test.serial('ferrite-audio/queue loads from CommonJS, ESM and TypeScript; the pa
   t.is(cjs.stdout.trim(), 'function function function', cjs.stderr)
   const esm = await node(['--input-type=module', '-e', "import { startWorker, enqueue } from 'ferrite-audio/queue'; import * as cjs from 'ferrite-audio/queue'; console.log(typeof startWorker, typeof enqueue, cjs.default.enqueue === enqueue)"])
   t.is(esm.stdout.trim(), 'function function true', esm.stderr)
+  // queue.mjs lists the names by hand: the same as queue.js's, the same values.
+  const same = await node(['--input-type=module', '-e', "import { createRequire } from 'node:module'; import * as esm from 'ferrite-audio/queue'; const cjs = createRequire(process.cwd() + '/')('ferrite-audio/queue'); const names = Object.keys(cjs); console.log(JSON.stringify([names.sort(), Object.keys(esm).filter((n) => n !== 'default').sort(), names.every((n) => esm[n] === cjs[n])]))"])
+  const [cjsNames, esmNames, sameValues] = JSON.parse(same.stdout)
+  t.deepEqual(esmNames, cjsNames)
+  t.true(sameValues)
   const core = await node(['-e', "require('ferrite-audio'); console.log(Object.keys(require.cache).filter((p) => /[\\\\/](bullmq|ioredis)[\\\\/]/.test(p)).length)"])
   t.is(core.stdout.trim(), '0', core.stderr)
   // Without bullmq installed, the queue entry says what to install (the core still works).

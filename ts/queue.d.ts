@@ -2,6 +2,7 @@ import { type FileAnalysis } from './files';
 import type { MeterReading } from './meters';
 /** Normalise `input`'s integrated loudness into `output` (see `normalizeFile`). */
 export interface NormalizeJob {
+    /** The job kind (also the BullMQ job's name). */
     kind: 'normalize';
     /** Any common audio file. */
     input: string;
@@ -18,18 +19,22 @@ export interface NormalizeJob {
 }
 /** Measure `input` (see `analyzeFile`). */
 export interface LoudnessJob {
+    /** The job kind (also the BullMQ job's name); the return value is `analyzeFile`'s `FileAnalysis`. */
     kind: 'loudness';
     /** Any common audio file. */
     input: string;
 }
 /** Render a graph (its `Graph.toJSON()` form) into `output` (see `renderToFile`). */
 export interface RenderJob {
+    /** The job kind (also the BullMQ job's name). */
     kind: 'render';
     /** `graph.toJSON()`, or its JSON text. */
     graph: object;
     /** `.wav` or `.flac`; written under a temporary name and renamed when complete. */
     output: string;
+    /** Frames per second. */
     sampleRate: number;
+    /** Frames to render. */
     frames: number;
     /** Default 2. */
     channels?: number;
@@ -40,19 +45,29 @@ export interface RenderJob {
 }
 /** A job's data. */
 export type Job = NormalizeJob | LoudnessJob | RenderJob;
-/** A normalize job's return value: `normalizeFile`'s result. */
-export type NormalizeResult = {
+/**
+ * A normalize job's return value (after {@link reviveNumbers}): `normalizeFile`'s
+ * result, with `after.info.path` the job's output.
+ */
+export interface NormalizeJobResult {
+    /** The input, measured. */
     before: FileAnalysis;
+    /** The output, measured as written. */
     after: FileAnalysis;
+    /** The gain applied, dB. */
     gainDb: number;
+    /** Whether the true-peak limiter reduced any peak. */
     limited: boolean;
-};
-/** A render job's return value: `renderToFile`'s result. */
-export type RenderResult = {
+}
+/** A render job's return value (after {@link reviveNumbers}): `renderToFile`'s result. */
+export interface RenderJobResult {
+    /** Frames written. */
     frames: number;
+    /** The graph's latency, frames. */
     latencyFrames: number;
+    /** Each meter node's reading over the render, by name. */
     meters: Record<string, MeterReading>;
-};
+}
 /** Options of {@link startWorker}. */
 export interface WorkerOptions {
     /** `redis://[user:password@]host:port[/db]` or `rediss://...` (TLS). */
@@ -112,6 +127,7 @@ export declare const DEFAULT_ATTEMPTS = 3;
  * ```
  */
 export declare function enqueue(job: Job, o: EnqueueOptions): Promise<{
+    /** The BullMQ job id. */
     id: string;
 }>;
 /**

@@ -16,6 +16,7 @@ import { checkFrames, checkNumber, checkObject, checkSampleRate, describe } from
 
 /** Normalise `input`'s integrated loudness into `output` (see `normalizeFile`). */
 export interface NormalizeJob {
+  /** The job kind (also the BullMQ job's name). */
   kind: 'normalize'
   /** Any common audio file. */
   input: string
@@ -33,6 +34,7 @@ export interface NormalizeJob {
 
 /** Measure `input` (see `analyzeFile`). */
 export interface LoudnessJob {
+  /** The job kind (also the BullMQ job's name); the return value is `analyzeFile`'s `FileAnalysis`. */
   kind: 'loudness'
   /** Any common audio file. */
   input: string
@@ -40,12 +42,15 @@ export interface LoudnessJob {
 
 /** Render a graph (its `Graph.toJSON()` form) into `output` (see `renderToFile`). */
 export interface RenderJob {
+  /** The job kind (also the BullMQ job's name). */
   kind: 'render'
   /** `graph.toJSON()`, or its JSON text. */
   graph: object
   /** `.wav` or `.flac`; written under a temporary name and renamed when complete. */
   output: string
+  /** Frames per second. */
   sampleRate: number
+  /** Frames to render. */
   frames: number
   /** Default 2. */
   channels?: number
@@ -58,10 +63,30 @@ export interface RenderJob {
 /** A job's data. */
 export type Job = NormalizeJob | LoudnessJob | RenderJob
 
-/** A normalize job's return value: `normalizeFile`'s result. */
-export type NormalizeResult = { before: FileAnalysis; after: FileAnalysis; gainDb: number; limited: boolean }
-/** A render job's return value: `renderToFile`'s result. */
-export type RenderResult = { frames: number; latencyFrames: number; meters: Record<string, MeterReading> }
+/**
+ * A normalize job's return value (after {@link reviveNumbers}): `normalizeFile`'s
+ * result, with `after.info.path` the job's output.
+ */
+export interface NormalizeJobResult {
+  /** The input, measured. */
+  before: FileAnalysis
+  /** The output, measured as written. */
+  after: FileAnalysis
+  /** The gain applied, dB. */
+  gainDb: number
+  /** Whether the true-peak limiter reduced any peak. */
+  limited: boolean
+}
+
+/** A render job's return value (after {@link reviveNumbers}): `renderToFile`'s result. */
+export interface RenderJobResult {
+  /** Frames written. */
+  frames: number
+  /** The graph's latency, frames. */
+  latencyFrames: number
+  /** Each meter node's reading over the render, by name. */
+  meters: Record<string, MeterReading>
+}
 
 /** Options of {@link startWorker}. */
 export interface WorkerOptions {
@@ -248,7 +273,13 @@ function absolutePaths(job: Job): Job {
  * const { id } = await enqueue({ kind: 'normalize', input: '/media/in/ep1.mp3', output: '/media/out/ep1.flac', targetLufs: -16 }, { redis: 'redis://queue-host:6379' })
  * ```
  */
-export async function enqueue(job: Job, o: EnqueueOptions): Promise<{ id: string }> {
+export async function enqueue(
+  job: Job,
+  o: EnqueueOptions,
+): Promise<{
+  /** The BullMQ job id. */
+  id: string
+}> {
   const where = 'enqueue'
   const data = absolutePaths(checkJob(where, job))
   const opts = checkObject(where, o, false)
@@ -333,7 +364,7 @@ function permanent(e: unknown): Error {
 
 /** Refuses a job that cannot succeed however often it is tried: `UnrecoverableError` with the reason. */
 async function checkFiles(job: Job): Promise<void> {
-  const input = job.kind === 'render' ? job.input : job.input
+  const input = job.input
   if (input !== undefined) {
     let st
     try {
@@ -406,7 +437,9 @@ async function runJob(job: BullMQ.Job): Promise<unknown> {
     let result: unknown
     try {
       if (data.kind === 'normalize') {
-        result = await normalizeFile(data.input, staged, { targetLufs: data.targetLufs, truePeakDb: data.truePeakDb, bitDepth: data.bitDepth, sampleRate: data.sampleRate })
+        const r = await normalizeFile(data.input, staged, { targetLufs: data.targetLufs, truePeakDb: data.truePeakDb, bitDepth: data.bitDepth, sampleRate: data.sampleRate })
+        // What was measured was the staged file; it is the output now.
+        result = { ...r, after: { ...r.after, info: { ...r.after.info, path: data.output } } }
       } else {
         let lastPercent = 0
         result = await renderToFile(graph as Graph, {
