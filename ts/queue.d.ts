@@ -142,7 +142,9 @@ export declare function enqueue(job: Job, o: EnqueueOptions): Promise<{
 export declare function reviveNumbers<T = unknown>(v: unknown): T;
 /**
  * Processes jobs from the queue until closed: `normalize`, `loudness` and
- * `render` (see {@link Job}); resolves once connected to Redis. Several
+ * `render` (see {@link Job}); resolves once connected to Redis (while Redis
+ * does not answer it waits, retrying, and reports each failed try through
+ * `log` or stderr: a worker may start before its Redis). Several
  * workers, on any number of machines, may share a queue; a job whose worker
  * dies is taken up by another within `lockDuration + stalledInterval`.
  * A bad input (a missing file, a bad field, an invalid graph) fails its job
