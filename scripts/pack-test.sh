@@ -158,6 +158,7 @@ EOF
 cat >render.ts <<'EOF'
 import assert from 'node:assert'
 import { Graph, renderOffline, type BiquadType, type MeterReading, type RenderResult } from 'ferrite-audio'
+import { enqueue, startWorker, type Job } from 'ferrite-audio/queue'
 
 async function main(): Promise<void> {
   const g = new Graph()
@@ -171,6 +172,12 @@ async function main(): Promise<void> {
     // @ts-expect-error 'lowpassy' is not a BiquadType
     g.biquad({ type: 'lowpassy', frequency: 1000 })
   }, TypeError)
+  // The queue's types need no bullmq (it is an optional peer dependency, not installed here).
+  const job: Job = { kind: 'normalize', input: 'in.mp3', output: 'out.flac', targetLufs: -16 }
+  const use: [typeof enqueue, typeof startWorker] = [enqueue, startWorker]
+  // @ts-expect-error 'transcode' is not a job kind
+  const bad: Job = { kind: 'transcode', input: 'x' }
+  void job, use, bad
   console.log(`ts: rendered, peak ${m.peakDb.toFixed(2)} dBFS`)
 }
 
