@@ -373,7 +373,9 @@ async function worker(args) {
     throw new UsageError(`--redis ${JSON.stringify(flags.redis)} is not valid: a URL such as redis://HOST:PORT`)
   }
   if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw new UsageError(`--redis ${JSON.stringify(flags.redis)} is not valid: it must start with redis:// or rediss://`)
-  const o = { redis: flags.redis, log: (line) => console.log(`${new Date().toISOString()} ${line}`) }
+  // Jobs on stdout, the worker's errors (Redis unreachable: it retries) on stderr.
+  const log = (line) => (line.startsWith('error: ') ? console.error : console.log)(`${new Date().toISOString()} ${line}`)
+  const o = { redis: flags.redis, log }
   if (flags.queue !== undefined) {
     if (flags.queue === '' || flags.queue.includes(':')) throw new UsageError(`--queue ${JSON.stringify(flags.queue)} is not valid: a non-empty name without ':'`)
     o.queue = flags.queue
