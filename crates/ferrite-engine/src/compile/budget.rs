@@ -44,8 +44,13 @@ pub(crate) fn check(built: &[BuiltNode], prep: &PrepareContext, budget: usize) -
         }
     }
     kinds.sort_by(|a, b| b.2.cmp(&a.2));
+    // The kinds that matter: the largest, and up to two more that hold at
+    // least a twentieth of the total.
     let largest: Vec<String> = kinds
         .iter()
+        .enumerate()
+        .filter(|&(k, kind)| k == 0 || kind.2 >= total / 20)
+        .map(|(_, kind)| kind)
         .take(3)
         .map(|&(kind, n, bytes, big)| {
             if n == 1 {
