@@ -14,7 +14,7 @@ use crate::error::{MediaError, Result};
 use crate::probe::{open_container, shielded, symphonia_reason, AudioFileInfo, Opened};
 use crate::resample::StreamResampler;
 use std::path::Path;
-use symphonia::core::audio::{AudioBuffer, AudioBufferRef, Signal};
+use symphonia::core::audio::{AudioBuffer, AudioBufferRef, Signal, SignalSpec};
 use symphonia::core::codecs::DecoderOptions;
 use symphonia::core::errors::Error as SymError;
 use symphonia::core::formats::{FormatReader, SeekMode, SeekTo};
@@ -56,6 +56,99 @@ pub struct Decoder {
     /// Decoded frames before the file's first frame (priming an edit list removes).
     lead: u64,
     ended: bool,
+    /// Interleaved PCM read straight from the packets (see [`Pcm`]).
+    pcm: Option<(Pcm, SignalSpec)>,
+}
+
+/// The PCM layouts read without symphonia's PCM decoder: the packet bytes
+/// are interleaved frames, converted to planar f32 in one pass (the
+/// decoder's generic per-sample path was a quarter of a WAV analysis). The
+/// values are the decoder's: an integer sample over 2^(bits−1), a float
+/// sample as it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pcm {
+    S16Le,
+    S24Le,
+    S32Le,
+    F32Le,
+    S16Be,
+    S24Be,
+}
+
+impl Pcm {
+    fn of(params: &symphonia::core::codecs::CodecParameters) -> Option<Self> {
+        use symphonia::core::codecs as c;
+        let kind = match params.codec {
+            c::CODEC_TYPE_PCM_S16LE => Pcm::S16Le,
+            c::CODEC_TYPE_PCM_S24LE => Pcm::S24Le,
+            c::CODEC_TYPE_PCM_S32LE => Pcm::S32Le,
+            c::CODEC_TYPE_PCM_F32LE => Pcm::F32Le,
+            c::CODEC_TYPE_PCM_S16BE => Pcm::S16Be,
+            c::CODEC_TYPE_PCM_S24BE => Pcm::S24Be,
+            _ => return None,
+        };
+        // The sample width must be the codec's own (no 20-bit-in-24 packing).
+        let bits = params.bits_per_coded_sample.or(params.bits_per_sample)?;
+        let want = match kind {
+            Pcm::S16Le | Pcm::S16Be => 16,
+            Pcm::S24Le | Pcm::S24Be => 24,
+            Pcm::S32Le | Pcm::F32Le => 32,
+        };
+        let channels = params.channels?.count();
+        (bits == want && channels > 0 && std::env::var_os("FERRITE_NO_FAST_PCM").is_none()).then_some(kind)
+    }
+
+    fn bytes(self) -> usize {
+        match self {
+            Pcm::S16Le | Pcm::S16Be => 2,
+            Pcm::S24Le | Pcm::S24Be => 3,
+            Pcm::S32Le | Pcm::F32Le => 4,
+        }
+    }
+
+    /// Converts `data` (whole interleaved frames of `channels`) into the
+    /// first frames of `planes`.
+    fn convert(self, data: &[u8], channels: usize, planes: &mut [&mut [f32]]) {
+        match self {
+            Pcm::S16Le => {
+                deinterleave(data, channels, planes, |[a, b]| f32::from(i16::from_le_bytes([a, b])) / 32768.0)
+            }
+            Pcm::S16Be => {
+                deinterleave(data, channels, planes, |[a, b]| f32::from(i16::from_be_bytes([a, b])) / 32768.0)
+            }
+            Pcm::S24Le => deinterleave(data, channels, planes, |[a, b, c]| {
+                (i32::from_le_bytes([0, a, b, c]) >> 8) as f32 / 8_388_608.0
+            }),
+            Pcm::S24Be => deinterleave(data, channels, planes, |[a, b, c]| {
+                (i32::from_be_bytes([a, b, c, 0]) >> 8) as f32 / 8_388_608.0
+            }),
+            Pcm::S32Le => {
+                deinterleave(data, channels, planes, |s| (f64::from(i32::from_le_bytes(s)) / 2_147_483_648.0) as f32)
+            }
+            Pcm::F32Le => deinterleave(data, channels, planes, f32::from_le_bytes),
+        }
+    }
+}
+
+/// Splits interleaved `B`-byte samples of `channels` channels into
+/// `planes`, converting each with `f`. Stereo, the common case, is one
+/// pass writing both planes.
+#[inline(always)]
+fn deinterleave<const B: usize>(data: &[u8], channels: usize, planes: &mut [&mut [f32]], f: impl Fn([u8; B]) -> f32) {
+    let sample = |s: &[u8]| s.first_chunk::<B>().map_or(0.0, |b| f(*b));
+    if let ([l, r], 2) = (&mut *planes, channels) {
+        for ((dl, dr), frame) in l.iter_mut().zip(r.iter_mut()).zip(data.chunks_exact(2 * B)) {
+            let (a, b) = frame.split_at(B);
+            *dl = sample(a);
+            *dr = sample(b);
+        }
+        return;
+    }
+    for (c, plane) in planes.iter_mut().enumerate().take(channels) {
+        for (d, frame) in plane.iter_mut().zip(data.chunks_exact(B * channels)) {
+            *d = sample(frame.get(c * B..).unwrap_or(&[]));
+        }
+    }
 }
 
 impl std::fmt::Debug for Decoder {
@@ -68,6 +161,8 @@ impl Decoder {
     /// Opens `path` and prepares to decode from its first frame.
     pub fn open(path: &Path) -> Result<Self> {
         let Opened { info, reader, track_id, params, lead } = open_container(path)?;
+        let pcm = Pcm::of(&params);
+        let pcm = pcm.and_then(|kind| Some((kind, SignalSpec::new(params.sample_rate?, params.channels?))));
         let decoder = shielded(path, || {
             symphonia::default::get_codecs()
                 .make(&params, &DecoderOptions::default())
@@ -86,6 +181,7 @@ impl Decoder {
             position: 0,
             lead,
             ended: false,
+            pcm,
         })
     }
 
@@ -226,6 +322,41 @@ impl Decoder {
             };
             if packet.track_id() != self.track_id {
                 continue;
+            }
+            if let Some((pcm, spec)) = self.pcm {
+                let channels = spec.channels.count();
+                let frames = packet.buf().len() / (pcm.bytes() * channels);
+                if frames == 0 {
+                    continue;
+                }
+                if let Some(target) = self.seek_target.take() {
+                    if packet.ts() > target {
+                        return self.restart_and_skip(target);
+                    }
+                    self.skip = target - packet.ts();
+                }
+                let fits = self.pending.as_ref().is_some_and(|b| b.capacity() >= frames && *b.spec() == spec);
+                if !fits {
+                    self.pending = Some(AudioBuffer::new(frames as u64, spec));
+                }
+                let Some(buf) = self.pending.as_mut() else { continue };
+                buf.clear();
+                buf.render_reserved(Some(frames));
+                pcm.convert(packet.buf(), channels, buf.planes_mut().planes());
+                if pcm == Pcm::F32Le {
+                    check_finite(&self.info.path, buf, packet.ts().saturating_sub(self.lead))?;
+                }
+                self.pending_at = 0;
+                self.pending_len = frames;
+                if self.skip > 0 {
+                    let drop = (self.skip.min(frames as u64)) as usize;
+                    self.skip -= drop as u64;
+                    self.pending_at = drop;
+                    if self.pending_at >= self.pending_len {
+                        continue;
+                    }
+                }
+                return Ok(true);
             }
             let decoded = match self.decoder.decode(&packet) {
                 Ok(d) => d,

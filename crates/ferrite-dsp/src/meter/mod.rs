@@ -261,6 +261,31 @@ impl Gating {
     }
 }
 
+/// A meter's true-peak measurement running apart from the meter (see
+/// [`Meter::split_true_peak`]): the same oversampling filter, fed the same
+/// blocks, so the reading is the one the meter would have made.
+#[derive(Debug, Clone)]
+pub struct TruePeakTap {
+    tp: TruePeak,
+    /// Per channel: the largest oversampled value so far.
+    max: Vec<f64>,
+}
+
+impl TruePeakTap {
+    /// Feeds one block: `channels[c]` is channel `c`'s samples, every
+    /// channel the same length.
+    ///
+    /// # Realtime
+    /// Does not allocate, lock or panic.
+    pub fn process(&mut self, channels: &[&[f64]]) {
+        let frames = channels.first().map_or(0, |c| c.len());
+        for (c, (x, m)) in channels.iter().zip(self.max.iter_mut()).enumerate() {
+            *m = m.max(self.tp.channel_block(c, x, *m));
+        }
+        self.tp.advance(frames);
+    }
+}
+
 /// The `meter` processor: a pass-through tap that measures peak, RMS, true
 /// peak and loudness. See the [module documentation](self) for what it
 /// measures and how.
@@ -302,6 +327,27 @@ impl Meter {
     /// A meter; it measures nothing until prepared.
     pub fn new() -> Self {
         Self { state: None }
+    }
+
+    /// Hands the true-peak measurement to a [`TruePeakTap`], which the
+    /// caller feeds the same blocks (on another thread: `analyzeFile`
+    /// measures it on the thread that decodes). The meter stops measuring
+    /// true peak; [`Meter::total_reading_with`] reads both as one meter.
+    /// Call it after `prepare` (control side).
+    pub fn split_true_peak(&mut self) -> Option<TruePeakTap> {
+        let s = self.state.as_deref_mut()?;
+        s.measure_true_peak = false;
+        Some(TruePeakTap { tp: TruePeak::new(s.sample_rate, s.channels), max: vec![0.0; s.channels] })
+    }
+
+    /// [`Meter::total_reading`] with the true peak `tap` measured: the
+    /// reading this meter would give had it measured true peak itself.
+    pub fn total_reading_with(&self, tap: &TruePeakTap) -> MeterReading {
+        let mut r = self.total_reading();
+        let tp = tap.max.iter().fold(0.0f64, |a, &b| a.max(b));
+        // The meter reads max(true peak, sample peak) in dB; `db` is monotonic.
+        r.true_peak_db = r.true_peak_db.max(db(tp));
+        r
     }
 
     /// Peak, RMS and true peak over the whole life since the last

@@ -40,46 +40,56 @@ pub fn analyze_with(path: &Path, mut progress: impl FnMut(u64)) -> Result<FileAn
     let channels = info.channels.max(1);
     let mut meter = Meter::new();
     meter.prepare(&PrepareContext { sample_rate: f64::from(info.sample_rate), max_block: BLOCK, channels });
+    // The work is shared between the two threads: the reader decodes and
+    // widens the samples to f64; the meter thread measures. Decoding PCM is
+    // cheap, so there the reader also measures the true peak (the same
+    // filter over the same blocks: the same reading).
+    let mut tap = if info.codec == "pcm" { meter.split_true_peak() } else { None };
 
-    let (full_tx, full_rx) = bounded::<(Vec<Vec<f32>>, usize)>(IN_FLIGHT);
-    let (empty_tx, empty_rx) = bounded::<Vec<Vec<f32>>>(IN_FLIGHT + 2);
+    let (full_tx, full_rx) = bounded::<(Vec<f64>, usize)>(IN_FLIGHT);
+    let (empty_tx, empty_rx) = bounded::<Vec<f64>>(IN_FLIGHT + 2);
     for _ in 0..IN_FLIGHT + 1 {
-        let _ = empty_tx.send(vec![vec![0.0f32; BLOCK]; channels]);
+        let _ = empty_tx.send(vec![0.0f64; channels * BLOCK]);
     }
+    type ReaderResult = std::result::Result<Option<ferrite_dsp::meter::TruePeakTap>, ferrite_media::MediaError>;
     let reader = std::thread::Builder::new()
         .name("ferrite-reader".into())
-        .spawn(move || -> std::result::Result<(), ferrite_media::MediaError> {
-            while let Ok(mut block) = empty_rx.recv() {
+        .spawn(move || -> ReaderResult {
+            let mut block = vec![vec![0.0f32; BLOCK]; channels];
+            while let Ok(mut bus) = empty_rx.recv() {
                 let mut views: Vec<&mut [f32]> = block.iter_mut().map(|c| &mut c[..]).collect();
                 let got = dec.read(&mut views)?;
-                if got == 0 || full_tx.send((block, got)).is_err() {
+                for (dst, src) in bus.chunks_exact_mut(BLOCK).zip(&block) {
+                    for (d, &s) in dst[..got].iter_mut().zip(&src[..got]) {
+                        *d = f64::from(s);
+                    }
+                }
+                if let Some(tap) = tap.as_mut() {
+                    let planes: Vec<&[f64]> = bus.chunks_exact(BLOCK).map(|c| &c[..got]).collect();
+                    tap.process(&planes);
+                }
+                if got == 0 || full_tx.send((bus, got)).is_err() {
                     break;
                 }
                 if got < BLOCK {
                     break;
                 }
             }
-            Ok(())
+            Ok(tap)
         })
         .map_err(|e| EngineError::other(format!("analyzeFile: cannot start the reader thread: {e}")))?;
 
-    let mut bus = vec![0.0f64; channels * BLOCK];
     let mut position = 0u64;
-    for (block, n) in full_rx.iter() {
-        for (c, ch) in block.iter().enumerate() {
-            for (d, &s) in bus[c * BLOCK..c * BLOCK + n].iter_mut().zip(&ch[..n]) {
-                *d = f64::from(s);
-            }
-        }
+    for (mut bus, n) in full_rx.iter() {
         let ctx = ProcessContext { frames: n, position, params: &[] };
         meter.process(&ctx, &mut Bus::new(&mut bus, channels, BLOCK, n));
         position += n as u64;
         progress(position);
-        let _ = empty_tx.send(block);
+        let _ = empty_tx.send(bus);
     }
     drop(empty_tx);
-    match reader.join() {
-        Ok(Ok(())) => {}
+    let tap = match reader.join() {
+        Ok(Ok(tap)) => tap,
         Ok(Err(e)) => return Err(e.into()),
         Err(_) => {
             return Err(EngineError::other(format!(
@@ -87,11 +97,15 @@ pub fn analyze_with(path: &Path, mut progress: impl FnMut(u64)) -> Result<FileAn
                 path.display()
             )))
         }
-    }
+    };
     if position == 0 {
         return Err(EngineError::other(format!("{}: the file holds no audio frames", path.display())));
     }
     let mut info = info;
     info.frames = position;
-    Ok(FileAnalysis { reading: meter.total_reading(), info })
+    let reading = match &tap {
+        Some(tap) => meter.total_reading_with(tap),
+        None => meter.total_reading(),
+    };
+    Ok(FileAnalysis { reading, info })
 }
