@@ -417,20 +417,22 @@ impl Decoder {
     }
 }
 
-/// Refuses a decoded packet that holds a NaN or an infinity, naming the
-/// frame (`at`: the packet's first frame) and channel.
+/// Refuses a decoded packet that holds a NaN or an infinity (a
+/// `RangeError` naming the file, channel and frame, `at` being the packet's
+/// first frame, as every input sample is checked).
 fn check_finite(path: &Path, buf: &AudioBuffer<f32>, at: u64) -> Result<()> {
     for (c, plane) in buf.planes().planes().iter().enumerate() {
         if let Some(i) = plane.iter().position(|v| !v.is_finite()) {
-            return Err(MediaError::file(
-                path,
-                format!(
-                    "frame {} of channel {} is {} (a float sample must be finite); the file is damaged",
-                    at + i as u64,
-                    c + 1,
-                    plane[i]
-                ),
-            ));
+            let v = match plane[i] {
+                v if v.is_nan() => "NaN",
+                v if v > 0.0 => "Infinity",
+                _ => "-Infinity",
+            };
+            return Err(MediaError::range(format!(
+                "{}[{c}][{}] = {v} is not a finite sample",
+                path.display(),
+                at + i as u64
+            )));
         }
     }
     Ok(())

@@ -43,7 +43,7 @@ pub(crate) fn check(built: &[BuiltNode], prep: &PrepareContext, budget: usize) -
             None => kinds.push((&b.kind, 1, c, i)),
         }
     }
-    kinds.sort_by(|a, b| b.2.cmp(&a.2));
+    kinds.sort_by_key(|k| std::cmp::Reverse(k.2));
     // The kinds that matter: the largest, and up to two more that hold at
     // least a twentieth of the total.
     let largest: Vec<String> = kinds
