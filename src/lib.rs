@@ -11,6 +11,7 @@ mod engine;
 mod latest;
 mod media;
 mod offline;
+mod spawn;
 mod wav;
 
 use ferrite_engine::{EngineError, ErrorKind};

@@ -64,28 +64,15 @@ pub struct FileTask<T: Send + 'static> {
     job: Option<Box<dyn FnOnce() -> std::result::Result<T, EngineError> + Send>>,
 }
 
-/// Runs `job` on a thread named `ferrite-file`, inside `guarded`.
-fn run_named<T: Send + 'static>(
-    what: &'static str,
-    job: Box<dyn FnOnce() -> std::result::Result<T, EngineError> + Send>,
-) -> napi::Result<T> {
-    let worker = std::thread::Builder::new()
-        .name("ferrite-file".into())
-        .spawn(move || guarded(what, job))
-        .map_err(|e| napi::Error::from_reason(format!("[ferrite:Error] {what}: cannot start a thread: {e}")))?;
-    worker.join().unwrap_or_else(|_| {
-        Err(napi::Error::from_reason(format!("[ferrite:Error] {what}: the worker stopped unexpectedly")))
-    })
-}
-
 macro_rules! file_task {
     ($out:ty, $js:ty, $conv:expr) => {
         impl Task for FileTask<$out> {
             type Output = $out;
             type JsValue = $js;
             fn compute(&mut self) -> napi::Result<Self::Output> {
+                // On its own `ferrite-file` thread (`crate::spawn::off_pool`).
                 let job = self.job.take().ok_or_else(|| napi::Error::from_reason("[ferrite:Error] task ran twice"))?;
-                run_named(self.what, job)
+                guarded(self.what, job)
             }
             fn resolve(&mut self, _env: Env, out: Self::Output) -> napi::Result<Self::JsValue> {
                 Ok($conv(out))
@@ -124,19 +111,24 @@ fn whole(what: &str, name: &str, v: Option<f64>, lo: f64, hi: f64) -> std::resul
 
 /// Reads a file's headers.
 #[napi(ts_return_type = "Promise<NativeFileInfo>")]
-pub fn probe_file_native(path: String) -> AsyncTask<FileTask<AudioFileInfo>> {
-    AsyncTask::new(task("probeFile", move || Ok(ferrite_media::probe_file(&PathBuf::from(path))?)))
+pub fn probe_file_native<'env>(env: &'env Env, path: String) -> napi::Result<Object<'env>> {
+    crate::spawn::off_pool(
+        env,
+        "ferrite-file",
+        task("probeFile", move || Ok(ferrite_media::probe_file(&PathBuf::from(path))?)),
+    )
 }
 
 /// Decodes a slice of a file, converted and resampled.
 #[napi(ts_return_type = "Promise<NativeDecoded>")]
-pub fn decode_file_native(
+pub fn decode_file_native<'env>(
+    env: &'env Env,
     path: String,
     sample_rate: Option<f64>,
     channels: Option<f64>,
     start_frame: Option<f64>,
     frames: Option<f64>,
-) -> napi::Result<AsyncTask<FileTask<Decoded>>> {
+) -> napi::Result<Object<'env>> {
     let opts = guarded("decodeFile", || {
         let w = |name, v, lo, hi| whole("decodeFile", name, v, lo, hi);
         Ok(DecodeOptions {
@@ -146,16 +138,21 @@ pub fn decode_file_native(
             frames: w("frames", frames, 0.0, 9.007_199_254_740_991e15)?.map(|v| v as u64),
         })
     })?;
-    Ok(AsyncTask::new(task("decodeFile", move || Ok(ferrite_media::decode_file(&PathBuf::from(path), opts)?))))
+    crate::spawn::off_pool(
+        env,
+        "ferrite-file",
+        task("decodeFile", move || Ok(ferrite_media::decode_file(&PathBuf::from(path), opts)?)),
+    )
 }
 
 /// Resamples planar channels.
 #[napi(ts_return_type = "Promise<Float32Array[]>")]
-pub fn resample_native(
+pub fn resample_native<'env>(
+    env: &'env Env,
     channels: Vec<Float32Array>,
     from: f64,
     to: f64,
-) -> napi::Result<AsyncTask<FileTask<Vec<Vec<f32>>>>> {
+) -> napi::Result<Object<'env>> {
     let (from, to) = guarded("resample", || {
         let max = ferrite_media::resample::MAX_RATE as f64;
         let from = whole("resample", "from", Some(from), 1.0, max)?.unwrap_or(1.0) as u32;
@@ -163,16 +160,20 @@ pub fn resample_native(
         Ok((from, to))
     })?;
     let input: Vec<Vec<f32>> = channels.iter().map(|c| c.to_vec()).collect();
-    Ok(AsyncTask::new(task("resample", move || {
-        let views: Vec<&[f32]> = input.iter().map(|c| &c[..]).collect();
-        Ok(ferrite_media::resample(&views, from, to)?)
-    })))
+    crate::spawn::off_pool(
+        env,
+        "ferrite-file",
+        task("resample", move || {
+            let views: Vec<&[f32]> = input.iter().map(|c| &c[..]).collect();
+            Ok(ferrite_media::resample(&views, from, to)?)
+        }),
+    )
 }
 
 /// Streams a file through a meter.
 #[napi(ts_return_type = "Promise<NativeFileAnalysis>")]
-pub fn analyze_file_native(path: String) -> AsyncTask<FileTask<FileAnalysis>> {
-    AsyncTask::new(task("analyzeFile", move || analyze_file(&PathBuf::from(path))))
+pub fn analyze_file_native<'env>(env: &'env Env, path: String) -> napi::Result<Object<'env>> {
+    crate::spawn::off_pool(env, "ferrite-file", task("analyzeFile", move || analyze_file(&PathBuf::from(path))))
 }
 
 /// Progress and cancellation shared between JavaScript and a running file job.
@@ -227,7 +228,8 @@ file_task!(
 /// Renders a graph to a WAV or FLAC file, streamed through a writer thread.
 #[allow(clippy::too_many_arguments)]
 #[napi(ts_return_type = "Promise<NativeFileRenderResult>")]
-pub fn render_to_file_native(
+pub fn render_to_file_native<'env>(
+    env: &'env Env,
     json: String,
     buffers: Vec<Vec<Float32Array>>,
     path: String,
@@ -239,7 +241,7 @@ pub fn render_to_file_native(
     input: Vec<Float32Array>,
     input_path: Option<String>,
     control: &RenderControl,
-) -> napi::Result<AsyncTask<FileTask<ferrite_engine::files::FileRenderResult>>> {
+) -> napi::Result<Object<'env>> {
     use ferrite_engine::files::{render_to_file, FileRenderRequest, RenderInput};
     let req = guarded("renderToFile", || {
         let w = |name, v, lo, hi| whole("renderToFile", name, Some(v), lo, hi).map(|v| v.unwrap_or(0.0));
@@ -257,10 +259,14 @@ pub fn render_to_file_native(
     })?;
     let side = crate::offline::side_buffers(&buffers);
     let (progress, cancel) = (control.progress.clone(), control.cancel.clone());
-    Ok(AsyncTask::new(task("renderToFile", move || {
-        let desc = ferrite_engine::GraphDesc::parse(&json)?;
-        render_to_file(&desc, &side, &req, &progress, &cancel)
-    })))
+    crate::spawn::off_pool(
+        env,
+        "ferrite-file",
+        task("renderToFile", move || {
+            let desc = ferrite_engine::GraphDesc::parse(&json)?;
+            render_to_file(&desc, &side, &req, &progress, &cancel)
+        }),
+    )
 }
 
 /// What `normalizeFile` resolves to.
@@ -282,14 +288,15 @@ file_task!(
 
 /// Normalises a file's integrated loudness under a true-peak ceiling.
 #[napi(ts_return_type = "Promise<NativeNormalizeResult>")]
-pub fn normalize_file_native(
+pub fn normalize_file_native<'env>(
+    env: &'env Env,
     input: String,
     output: String,
     target_lufs: f64,
     true_peak_db: f64,
     bit_depth: f64,
     sample_rate: Option<f64>,
-) -> napi::Result<AsyncTask<FileTask<ferrite_engine::files::NormalizeResult>>> {
+) -> napi::Result<Object<'env>> {
     let req = guarded("normalizeFile", || {
         let bits = whole("normalizeFile", "bitDepth", Some(bit_depth), 16.0, 32.0)?.unwrap_or(24.0) as u32;
         let rate = whole("normalizeFile", "sampleRate", sample_rate, 1.0, ferrite_media::resample::MAX_RATE as f64)?;
@@ -302,5 +309,9 @@ pub fn normalize_file_native(
             sample_rate: rate.map(|r| r as u32),
         })
     })?;
-    Ok(AsyncTask::new(task("normalizeFile", move || ferrite_engine::files::normalize_file(&req))))
+    crate::spawn::off_pool(
+        env,
+        "ferrite-file",
+        task("normalizeFile", move || ferrite_engine::files::normalize_file(&req)),
+    )
 }

@@ -72,19 +72,11 @@ impl Task for RenderTask {
     type Output = OfflineResult;
     type JsValue = NativeRenderResult;
 
+    /// Runs on its own `ferrite-render` thread ([`crate::spawn::off_pool`]).
     fn compute(&mut self) -> napi::Result<Self::Output> {
         let json = std::mem::take(&mut self.json);
         let buffers = std::mem::take(&mut self.buffers);
-        let request = self.request.clone();
-        let worker = std::thread::Builder::new()
-            .name("ferrite-render".into())
-            .spawn(move || guarded("renderOffline", || run(&json, &buffers, &request)))
-            .map_err(|e| {
-                napi::Error::from_reason(format!("[ferrite:Error] renderOffline: cannot start the render thread: {e}"))
-            })?;
-        worker.join().unwrap_or_else(|_| {
-            Err(napi::Error::from_reason("[ferrite:Error] renderOffline: the render thread stopped unexpectedly"))
-        })
+        guarded("renderOffline", || run(&json, &buffers, &self.request))
     }
 
     fn resolve(&mut self, _env: Env, out: Self::Output) -> napi::Result<Self::JsValue> {
@@ -124,8 +116,10 @@ fn recyclable(v: Vec<f32>) -> Float32Array {
 
 /// Starts an offline render. Arguments are checked for type by the facade;
 /// everything else is validated here.
+#[allow(clippy::too_many_arguments)]
 #[napi(ts_return_type = "Promise<NativeRenderResult>")]
-pub fn render_offline_native(
+pub fn render_offline_native<'env>(
+    env: &'env Env,
     json: String,
     buffers: Vec<Vec<Float32Array>>,
     sample_rate: f64,
@@ -133,7 +127,7 @@ pub fn render_offline_native(
     channels: f64,
     block_size: f64,
     input: Vec<Float32Array>,
-) -> napi::Result<AsyncTask<RenderTask>> {
+) -> napi::Result<Object<'env>> {
     let request = guarded("renderOffline", || {
         let whole = |name: &str, v: f64, lo: f64, hi: f64| {
             if !v.is_finite() || v.fract() != 0.0 || v < lo || v > hi {
@@ -157,7 +151,7 @@ pub fn render_offline_native(
             input: input.iter().map(|c| c.to_vec()).collect(),
         })
     })?;
-    Ok(AsyncTask::new(RenderTask { json, buffers: side_buffers(&buffers), request }))
+    crate::spawn::off_pool(env, "ferrite-render", RenderTask { json, buffers: side_buffers(&buffers), request })
 }
 
 /// The latency a graph reports to its output at `sample_rate`, in frames.
