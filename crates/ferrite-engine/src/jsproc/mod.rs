@@ -115,3 +115,14 @@ pub fn wake(words: &Words, index: usize) {
         atomic_wait::wake_all(w);
     }
 }
+
+/// Waits (off the audio thread) until `word` differs from `value`, or a
+/// wake; may return spuriously. For the worker's native wait on its doorbell.
+pub fn wait_word(word: &std::sync::atomic::AtomicU32, value: u32) {
+    atomic_wait::wait(word, value);
+}
+
+/// Wakes every thread waiting on `word` (non-blocking).
+pub fn wake_word(word: &std::sync::atomic::AtomicU32) {
+    atomic_wait::wake_all(word);
+}

@@ -69,9 +69,11 @@ pub(crate) fn make(opts: &mut Options<'_>, label: &str, ctx: &BuildContext<'_>) 
             JsProcessor::new(region)
         }
         None if latency_only => JsProcessor::detached(channels, BLOCK, k, defs.len()),
-        None => return Err(EngineError::type_error(format!(
+        None => {
+            return Err(EngineError::type_error(format!(
             "{label}: module '{module}' runs only in an Engine or renderOffline, which load it on their worker thread"
-        ))),
+        )))
+        }
     };
     Ok((Role::Effect, defs, Some(Box::new(processor))))
 }
