@@ -38,4 +38,5 @@ export type { WavFile } from './ts/wav';
 export type { EngineStats, EngineOpenOptions, SetParamOptions } from './ts/engine';
 export type { Recording, RecordOptions, RecordResult } from './ts/recording';
 export type { DeviceInfo } from './ts/devices';
+export type { AudioProcessor, AudioProcessorClass, ProcessorContext, ProcessorParams, ProcessorParameterDescriptor } from './ts/processor';
 export type { AudioFileInfo, FileAnalysis, DecodeFileOptions, RenderToFileOptions, NormalizeOptions } from './ts/files';
