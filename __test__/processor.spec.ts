@@ -228,3 +228,53 @@ test('processor classes type-check against AudioProcessorClass', (t) => {
   const cls: AudioProcessorClass = Gain
   t.is(typeof cls, 'function')
 })
+
+test('renderToFile runs processors too, and a throwing one leaves no file', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ferrite-proc-'))
+  try {
+    const { renderToFile, decodeFile } = await import('../index')
+    const g = new Graph()
+    g.chain(g.input, g.processor({ module: fixture('tremolo.mjs'), params: { rate: 2, depth: 1 } }), g.output)
+    const input = inputSignal(3000, 2)
+    const out = join(dir, 'trem.wav')
+    const r = await renderToFile(g, { path: out, sampleRate: SR, frames: 3000, input, bitDepth: 32 })
+    t.is(r.latencyFrames, 256)
+    const file = await decodeFile(out)
+    let worst = 0
+    for (let n = 256; n < 3000; n++) worst = Math.max(worst, Math.abs(file.channels[1][n] - tremolo(input[1][n - 256], n - 256, 2, 1)))
+    t.true(worst < 1e-6, `worst ${worst}`)
+    const bad = new Graph()
+    bad.chain(bad.input, bad.processor({ module: fixture('throws.mjs') }), bad.output)
+    const badOut = join(dir, 'bad.wav')
+    await t.throwsAsync(renderToFile(bad, { path: badOut, sampleRate: SR, frames: 3000, input }), { message: /the tremolo broke/ })
+    t.throws(() => readWav(badOut))
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test('a processor parameter takes setParam (ramps, atFrame); unknown ones are refused; the graph round-trips through JSON', async (t) => {
+  const g = new Graph()
+  const trem = g.processor({ module: fixture('tremolo.mjs'), params: { depth: 0 }, options: { note: 'kept' } })
+  g.chain(g.constant({ value: 0.5 }), trem, g.meter({ name: 'm' }), g.output)
+  const copy = Graph.fromJSON(JSON.stringify(g))
+  t.deepEqual(copy.toJSON(), g.toJSON())
+  const engine = await Engine.openNull({ sampleRate: SR, bufferSize: 128 })
+  try {
+    engine.setGraph(copy)
+    let last: Record<string, MeterReading> | undefined
+    engine.onMeters((m) => (last = m), { fps: 30 })
+    await sleep(300)
+    t.true(Math.abs(peak(last!, 'm') - 0.5) < 1e-6, `depth 0: ${peak(last!, 'm')}`)
+    t.throws(() => engine.setParam(trem, 'speed', 1), { instanceOf: TypeError, message: /processor #2: unknown parameter 'speed'/ })
+    t.throws(() => engine.setParam(trem, 'depth', 2), { instanceOf: RangeError, message: /processor #2: parameter 'depth' = 2/ })
+    engine.setParam(trem, 'depth', 1, { atFrame: engine.position + 4800 })
+    engine.setParam(trem, 'rate', 20, { rampMs: 50 })
+    await sleep(500)
+    // Full depth: the gain dips to 0 and peaks at 1; the peak over the interval stays 0.5.
+    const m = last!.m
+    t.true(m.rmsDb < 20 * Math.log10(0.5) - 2, `rms ${m.rmsDb} dB`)
+  } finally {
+    await engine.close()
+  }
+})

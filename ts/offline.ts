@@ -76,7 +76,14 @@ export async function renderOffline(graph: Graph, o: RenderOptions): Promise<Ren
  * their own (when it has any): the render waits for them, and rejects with
  * the first error a processor threw.
  */
-export async function withProcessors<T>(graph: Graph, json: string, sampleRate: number, channels: number, render: (json: string) => Promise<T>): Promise<T> {
+export async function withProcessors<T>(
+  graph: Graph,
+  json: string,
+  sampleRate: number,
+  channels: number,
+  render: (json: string) => Promise<T>,
+  onProcessorError?: () => void,
+): Promise<T> {
   if (!graph.hasProcessors()) return render(json)
   // Offline, the latency is the graph's own: the render waits for the worker, whatever the block size.
   const host = new ProcessorHost({ sampleRate, channels, minLatencyBlocks: 1, onError: () => {} })
@@ -85,7 +92,10 @@ export async function withProcessors<T>(graph: Graph, json: string, sampleRate: 
     host.prepare(doc).commit()
     const r = await render(JSON.stringify(doc))
     const e = await host.firstError()
-    if (e) throw e
+    if (e) {
+      onProcessorError?.()
+      throw e
+    }
     return r
   } finally {
     await host.close()
