@@ -126,17 +126,17 @@ fn offline_output_is_the_formula_late_by_the_reported_latency_beside_a_compensat
         jsproc::unregister(token);
         assert_eq!(r.latency, latency);
         let input = input_channels(frames);
-        for c in 0..2 {
-            for n in 0..frames {
+        for (c, (got_c, input_c)) in r.channels.iter().zip(&input).enumerate() {
+            for (n, &got) in got_c.iter().enumerate() {
                 let want = if n < latency {
                     0.0
                 } else {
                     let t = n - latency;
                     let gain = 1.0 - t as f64 / frames as f64;
-                    let x = input[c][t];
+                    let x = input_c[t];
                     (x * gain as f32) as f64 + x as f64
                 };
-                let got = r.channels[c][n] as f64;
+                let got = got as f64;
                 assert!((got - want).abs() < 1e-6, "block {block}, channel {c}, frame {n}: {got} vs {want}");
             }
         }
@@ -167,9 +167,9 @@ fn a_missing_worker_costs_underruns_and_silence_never_a_wait() {
     let out = common::render(&mut c, 128 * 10, 128, &mut |_, _| {});
     // Blocks 0..K play the ring's initial silence; every later one under-runs.
     assert_eq!(ring.load(m::UNDERRUNS, Ordering::Relaxed), 10 - k as u32);
-    for n in k * Q..out[0].len() {
+    for (n, &y) in out[0].iter().enumerate().skip(k * Q) {
         // Only the dry path (compensated by K blocks) is heard.
-        assert_eq!(out[0][n] as f32, common::input(n - k * Q, 0) as f32, "frame {n}");
+        assert_eq!(y as f32, common::input(n - k * Q, 0) as f32, "frame {n}");
     }
     jsproc::unregister(token);
 }
