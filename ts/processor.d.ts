@@ -27,10 +27,10 @@ export interface AudioProcessor {
     /**
      * Renders one block of {@link ProcessorContext.blockSize} frames: reads
      * `inputs` and writes `outputs` (one `Float32Array` per channel each;
-     * `outputs` start as zeros... or as the previous content of the ring: write
-     * every sample). `frame` is the transport frame of the block's first
-     * frame. Runs on the processor worker thread; the arrays are views of
-     * shared memory, valid during the call only.
+     * `outputs` hold what an earlier block left there, so write every
+     * sample). `frame` is the transport frame of the block's first frame.
+     * Runs on the processor worker thread; the arrays are views of shared
+     * memory, reused from block to block: read them during the call only.
      */
     process(inputs: Float32Array[], outputs: Float32Array[], params: ProcessorParams, frame: number): void;
 }

@@ -38,10 +38,10 @@ export interface AudioProcessor {
   /**
    * Renders one block of {@link ProcessorContext.blockSize} frames: reads
    * `inputs` and writes `outputs` (one `Float32Array` per channel each;
-   * `outputs` start as zeros... or as the previous content of the ring: write
-   * every sample). `frame` is the transport frame of the block's first
-   * frame. Runs on the processor worker thread; the arrays are views of
-   * shared memory, valid during the call only.
+   * `outputs` hold what an earlier block left there, so write every
+   * sample). `frame` is the transport frame of the block's first frame.
+   * Runs on the processor worker thread; the arrays are views of shared
+   * memory, reused from block to block: read them during the call only.
    */
   process(inputs: Float32Array[], outputs: Float32Array[], params: ProcessorParams, frame: number): void
 }
@@ -102,6 +102,9 @@ interface Instance {
   errorSeen?: Promise<void>
   errorArrived?: () => void
 }
+
+/** @internal How long `close` lets the worker finish before it terminates it. */
+const CLOSE_TIMEOUT_MS = 2000
 
 /** @internal How long the JavaScript thread waits for the worker to load a module. */
 const ANSWER_TIMEOUT_MS = 30_000
@@ -287,9 +290,12 @@ export class ProcessorHost {
       this.#ring()
       this.#closed = true
     }
-    // Unreferenced while it runs (it must not keep the process alive); waited for here.
+    // Unreferenced while it runs (it must not keep the process alive); waited for here,
+    // and stopped if a process() never returns.
     this.#worker.ref()
+    const stuck = setTimeout(() => void this.#worker.terminate(), CLOSE_TIMEOUT_MS)
     await this.#exited
+    clearTimeout(stuck)
     this.#port.close()
   }
 }
