@@ -213,3 +213,42 @@ fn the_audio_side_never_allocates_and_a_swap_keeps_the_ring() {
     worker.join().unwrap();
     jsproc::unregister(token);
 }
+
+#[test]
+fn the_audio_thread_never_allocates_with_a_processor_under_swaps_crossfades_and_parameter_storms() {
+    let k = 2;
+    let (token, ring, door) = region(k);
+    let stop = Arc::new(AtomicBool::new(false));
+    let worker = spawn_worker(ring.clone(), door.clone(), stop.clone());
+    let settings = RenderSettings { sample_rate: SR, channels: 2, max_block: 256 };
+    let (mut control, mut core, _meters) = ferrite_engine::realtime::engine_pair(settings);
+    // Swaps alternate between the graph and the graph plus a node: every
+    // other one removes a node, so it crossfades with the previous graph.
+    let swap = |extra: bool| {
+        let mut g = graph(Some(token), k, 10);
+        g.automation.clear();
+        if extra {
+            let mut more =
+                common::graph(json!({"version": 1, "nodes": [common::osc(9, 220.0, "sine")], "connections": [[9, 1]]}));
+            g.nodes.append(&mut more.nodes);
+            g.connections.append(&mut more.connections);
+        }
+        g
+    };
+    let input: Vec<f32> = (0..256 * 2).map(|i| common::input(i / 2, i % 2) as f32).collect();
+    let heard = common::callbacks_without_allocating(&mut control, &mut core, &input, 400, |control, cb| {
+        if cb % 20 == 0 {
+            control.set_graph(&swap(cb % 40 == 0), &[]).unwrap();
+        }
+        for j in 0..5 {
+            let at = if j % 2 == 0 { Some((cb * 200 + j * 7) as f64) } else { None };
+            control.set_param(2, "gain", 0.5 + 0.1 * j as f64, Some((j % 3) as f64), at).unwrap();
+        }
+        std::thread::sleep(std::time::Duration::from_micros(300));
+    });
+    assert_eq!(violation_count(), 0, "the audio thread allocated or freed");
+    assert!(heard > 0.01, "{heard}");
+    stop.store(true, Ordering::SeqCst);
+    worker.join().unwrap();
+    jsproc::unregister(token);
+}
