@@ -44,7 +44,7 @@ export import renderToFile = files.renderToFile
 export import normalizeFile = files.normalizeFile
 
 export type { Curve, AutomationPoint } from './ts/automation'
-export type { BiquadType, Waveform, NodeRef, EqBand, NoiseColor } from './ts/graph'
+export type { BiquadType, Waveform, NodeRef, EqBand, NoiseColor, ProcessorNodeOptions } from './ts/graph'
 export type { MeterReading } from './ts/meters'
 export type { RenderResult, RenderOptions, Spectrum } from './ts/offline'
 export type { WavFile } from './ts/wav'

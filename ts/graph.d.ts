@@ -23,6 +23,19 @@ export interface EqBand {
     /** Gain for peaking and shelf bands, dB (default 0). */
     gainDb?: number;
 }
+/** Options of {@link Graph.processor}. */
+export interface ProcessorNodeOptions {
+    /** Path (relative to the working directory) or `file:` URL of the ES module whose default export is the processor class. */
+    module: string;
+    /** Initial values of the module's `static parameters` (the rest take their defaults). */
+    params?: Record<string, number>;
+    /** Channels `process` sees: 1 or the render's channel count (the default). */
+    channels?: number;
+    /** JSON data passed to the constructor (its first argument). */
+    options?: unknown;
+    /** Latency in blocks of 128 frames, 1 to 64 (default 2; an engine with a longer buffer raises it). */
+    latencyBlocks?: number;
+}
 /** The serialized graph's format version. */
 export declare const GRAPH_FORMAT_VERSION = 1;
 /**
@@ -197,13 +210,7 @@ export declare class Graph {
      * g.chain(g.oscillator({ frequency: 220 }), trem, g.output)
      * ```
      */
-    processor(o: {
-        module: string;
-        params?: Record<string, number>;
-        channels?: number;
-        options?: unknown;
-        latencyBlocks?: number;
-    }): NodeRef;
+    processor(o: ProcessorNodeOptions): NodeRef;
     /** Connects `from`'s output into `to`'s input (several inputs are summed). */
     connect(from: NodeRef, to: NodeRef): this;
     /**

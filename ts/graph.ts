@@ -46,6 +46,20 @@ export interface EqBand {
   gainDb?: number
 }
 
+/** Options of {@link Graph.processor}. */
+export interface ProcessorNodeOptions {
+  /** Path (relative to the working directory) or `file:` URL of the ES module whose default export is the processor class. */
+  module: string
+  /** Initial values of the module's `static parameters` (the rest take their defaults). */
+  params?: Record<string, number>
+  /** Channels `process` sees: 1 or the render's channel count (the default). */
+  channels?: number
+  /** JSON data passed to the constructor (its first argument). */
+  options?: unknown
+  /** Latency in blocks of 128 frames, 1 to 64 (default 2; an engine with a longer buffer raises it). */
+  latencyBlocks?: number
+}
+
 interface NodeRecord {
   ref: NodeRef
   params: Record<string, number>
@@ -432,7 +446,7 @@ export class Graph {
    * g.chain(g.oscillator({ frequency: 220 }), trem, g.output)
    * ```
    */
-  processor(o: { module: string; params?: Record<string, number>; channels?: number; options?: unknown; latencyBlocks?: number }): NodeRef {
+  processor(o: ProcessorNodeOptions): NodeRef {
     const w = this.#where('processor')
     const opts = checkObject(w, o, false)
     checkKeys(w, opts, ['module', 'params', 'channels', 'options', 'latencyBlocks'])
