@@ -46,9 +46,20 @@ fn alias(w: &Arc<Words>) -> Words {
 /// The worker: for each published block, output = input × the block's
 /// parameter values (a per-frame gain), then stamp, count and wake.
 fn spawn_worker(ring: Arc<Words>, door: Arc<Words>, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
+    spawn_worker_stalling(ring, door, stop, false)
+}
+
+/// [`spawn_worker`], stalling for up to 3 ms after some blocks when `stalls`.
+fn spawn_worker_stalling(
+    ring: Arc<Words>,
+    door: Arc<Words>,
+    stop: Arc<AtomicBool>,
+    stalls: bool,
+) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         let l = Layout::read(&ring).unwrap();
         let mut next = 0u32;
+        let mut seed = 0x2545_F491u32;
         while !stop.load(Ordering::SeqCst) {
             let rung = door.load(m::DOOR_RING, Ordering::SeqCst);
             let published = ring.load(m::PUBLISHED, Ordering::SeqCst);
@@ -78,6 +89,14 @@ fn spawn_worker(ring: Arc<Words>, door: Arc<Words>, stop: Arc<AtomicBool>) -> st
                 jsproc::wake(&ring, m::DONE);
             }
             next = next.wrapping_add(1);
+            if stalls {
+                seed ^= seed << 13;
+                seed ^= seed >> 17;
+                seed ^= seed << 5;
+                if seed % 5 == 0 {
+                    std::thread::sleep(std::time::Duration::from_micros(u64::from(seed % 3000)));
+                }
+            }
         }
     })
 }
@@ -250,5 +269,53 @@ fn the_audio_thread_never_allocates_with_a_processor_under_swaps_crossfades_and_
     assert!(heard > 0.01, "{heard}");
     stop.store(true, Ordering::SeqCst);
     worker.join().unwrap();
+    jsproc::unregister(token);
+}
+
+#[test]
+fn a_late_worker_costs_whole_blocks_of_silence_each_counted_never_a_torn_or_misplaced_block() {
+    let k = 2;
+    let (token, ring, door) = region(k);
+    let stop = Arc::new(AtomicBool::new(false));
+    // A worker that now and then stalls for several blocks' worth of time.
+    let worker = spawn_worker_stalling(ring.clone(), door.clone(), stop.clone(), true);
+    let settings = RenderSettings { sample_rate: SR, channels: 2, max_block: 128 };
+    let mut g = graph(Some(token), k, 10);
+    g.automation.clear();
+    // Only the processor: no dry path, so a silent block is all zeros.
+    g.connections.retain(|&c| c != (0, 1));
+    let mut c = compile(&g, settings, &[]).expect("compiles");
+    // An input that is never zero, so silence is told apart from signal.
+    let input = |t: usize, ch: usize| 0.5 + 0.25 * common::input(t, ch);
+    let blocks = 600;
+    let mut out: Vec<Vec<f64>> = vec![Vec::new(), Vec::new()];
+    let mut pause = 0x1234_5678u32;
+    for b in 0..blocks {
+        let part = common::render_blocks(&mut c, b * Q, Q, Q, &input, &mut |_, _| {});
+        for (o, p) in out.iter_mut().zip(part) {
+            o.extend(p);
+        }
+        // Uneven "device periods": sometimes shorter than the worker needs.
+        pause = pause.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        std::thread::sleep(std::time::Duration::from_micros((pause >> 22) as u64 % 1500));
+    }
+    stop.store(true, Ordering::SeqCst);
+    worker.join().unwrap();
+    let mut silent = 0;
+    for b in k..blocks {
+        let block: Vec<(f64, f64)> = (0..Q).map(|i| (out[0][b * Q + i], out[1][b * Q + i])).collect();
+        if block.iter().all(|&(l, r)| l == 0.0 && r == 0.0) {
+            silent += 1;
+            continue;
+        }
+        for (i, &(l, r)) in block.iter().enumerate() {
+            let t = (b - k) * Q + i;
+            assert_eq!(l as f32, input(t, 0) as f32, "block {b} frame {i}: a whole, in-place block or silence");
+            assert_eq!(r as f32, input(t, 1) as f32, "block {b} frame {i}");
+        }
+    }
+    let underruns = ring.load(m::UNDERRUNS, Ordering::Relaxed);
+    assert_eq!(underruns as usize, silent, "every silent block is counted, and only those");
+    assert!(silent > 0 && silent < blocks - k, "{silent} of {blocks} blocks silent: both cases happened");
     jsproc::unregister(token);
 }
