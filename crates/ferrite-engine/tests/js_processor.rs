@@ -93,7 +93,7 @@ fn spawn_worker_stalling(
                 seed ^= seed << 13;
                 seed ^= seed >> 17;
                 seed ^= seed << 5;
-                if seed % 5 == 0 {
+                if seed.is_multiple_of(5) {
                     std::thread::sleep(std::time::Duration::from_micros(u64::from(seed % 3000)));
                 }
             }
