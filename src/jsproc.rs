@@ -63,3 +63,9 @@ pub fn processor_wake(words: Int32ArraySlice, index: u32) {
         jsproc::wake_word(w);
     }
 }
+
+/// Worker side: names the calling thread (`ferrite-jsproc`), once at its start.
+#[napi]
+pub fn processor_worker_started() {
+    jsproc::name_worker_thread();
+}

@@ -234,6 +234,7 @@ async function main(): Promise<void> {
   }
 }
 
+native.processorWorkerStarted()
 main().then(
   () => port.close(),
   (e) => {

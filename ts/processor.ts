@@ -145,6 +145,7 @@ export class ProcessorHost {
     const { port1, port2 } = new MessageChannel()
     this.#port = port1
     this.#worker = new Worker(path.join(__dirname, 'processor-worker.js'), {
+      name: 'ferrite-processors',
       workerData: { port: port2, reply: this.#reply, door: this.#door, sampleRate: o.sampleRate },
       transferList: [port2],
     })

@@ -126,3 +126,19 @@ pub fn wait_word(word: &std::sync::atomic::AtomicU32, value: u32) {
 pub fn wake_word(word: &std::sync::atomic::AtomicU32) {
     atomic_wait::wake_all(word);
 }
+
+/// Names the calling thread `ferrite-jsproc` for `top -H`, debuggers and
+/// profilers (Linux; elsewhere nothing). The processor worker, a thread
+/// Node starts, calls it once.
+pub fn name_worker_thread() {
+    #[cfg(target_os = "linux")]
+    {
+        const NAME: &[u8] = b"ferrite-jsproc\0";
+        // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16
+        // bytes from the pointer, which `NAME` is; it only renames the
+        // calling thread.
+        unsafe {
+            libc::prctl(libc::PR_SET_NAME, NAME.as_ptr() as libc::c_ulong, 0, 0, 0);
+        }
+    }
+}
