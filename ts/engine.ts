@@ -155,7 +155,7 @@ export class Engine {
   setGraph(g: Graph): void {
     if (!(g instanceof Graph)) throw new TypeError(`setGraph: expected a Graph, got ${describe(g)}`)
     const { json, buffers } = g.serialize()
-    if (!g.hasProcessors() && !this.#host) {
+    if ((!g.hasProcessors() && !this.#host) || this.#native.closed) {
       callNative(() => this.#native.setGraph(json, buffers))
       return
     }
