@@ -442,7 +442,7 @@ export class Graph {
    *
    * ```ts
    * const g = new Graph()
-   * const trem = g.processor({ module: './__test__/fixtures/tremolo.mjs', params: { rate: 4 } })
+   * const trem = g.processor({ module: './tremolo.mjs', params: { rate: 4 } }) // default export: an AudioProcessorClass
    * g.chain(g.oscillator({ frequency: 220 }), trem, g.output)
    * ```
    */
