@@ -145,7 +145,7 @@ test('after close() the Node process exits on its own', (t) => {
   t.is(out.trim(), 'closed')
 })
 
-test("listDevices lists ALSA's null device and a real cpal stream runs on it; a missing device rejects clearly", async (t) => {
+test("listDevices lists ALSA's null device and a real cpal stream runs on it, paced at real time; a missing device rejects clearly", async (t) => {
   const devices = listDevices()
   t.log(devices.map((d) => d.id).join(', '))
   const nul = devices.find((d) => /null/.test(d.id))
@@ -157,6 +157,14 @@ test("listDevices lists ALSA's null device and a real cpal stream runs on it; a 
     engine.setGraph(toneGraph().g)
     await sleep(100)
     t.true(engine.stats().callbacks > 0)
+    // ALSA's null PCM never blocks: the engine paces it by the clock, so
+    // its transport runs at real time (it ran at 100× and kept a core busy).
+    const t0 = performance.now()
+    const f0 = engine.stats().framesRendered
+    await sleep(1000)
+    const rate = (engine.stats().framesRendered - f0) / ((performance.now() - t0) / 1000)
+    t.log(`alsa:null renders ${Math.round(rate)} frames a second`)
+    t.true(rate > 24000 && rate < 96000, `${Math.round(rate)} frames/s at 48 kHz`)
   } finally {
     await engine.close()
   }

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The `ferrite` command line: render a graph file to WAV, list devices,
-// probe and measure audio files. Plain CommonJS over the package's public API.
+// probe and measure audio files, process jobs from a queue. Plain CommonJS
+// over the package's public API.
 'use strict'
 
 const fs = require('node:fs')
@@ -38,6 +39,18 @@ Usage:
 
   ferrite info <file>... [--json]
       Container, codec, sample rate, channels, length and bit depth, from the headers.
+
+  ferrite worker --redis redis://HOST:PORT [--queue <name>] [--concurrency <N>]
+      Processes normalize, loudness and render jobs from a BullMQ queue on
+      Redis (jobs added with enqueue() from 'ferrite-audio/queue'), one line
+      per job on stdout, until SIGTERM or SIGINT: then it finishes the jobs it
+      is running and exits. Needs the bullmq package (npm install bullmq@^5).
+      --queue <name>            default ferrite
+      --concurrency <N>         jobs at once, default 1
+      --lock-duration <ms>      a job's lock, renewed every half of it; default 15000
+      --stalled-interval <ms>   how often expired locks are looked for; default 5000
+                                (a killed worker's job restarts elsewhere within
+                                lock-duration + stalled-interval)
 
   ferrite devices [--json]
       Lists the audio devices (ALSA's "null" device is one even without a sound card).
@@ -349,6 +362,50 @@ function devices(args) {
   if (list.some((d) => d.isDefault)) console.log('(* default)')
 }
 
+async function worker(args) {
+  const { positionals, flags } = parseArgs(args, ['redis', 'queue', 'concurrency', 'lock-duration', 'stalled-interval'], [])
+  if (positionals.length) throw new UsageError(`worker takes no file arguments (got ${positionals.join(' ')})`)
+  if (flags.redis === undefined) throw new UsageError('worker needs --redis redis://HOST:PORT')
+  let url
+  try {
+    url = new URL(flags.redis)
+  } catch {
+    throw new UsageError(`--redis ${JSON.stringify(flags.redis)} is not valid: a URL such as redis://HOST:PORT`)
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw new UsageError(`--redis ${JSON.stringify(flags.redis)} is not valid: it must start with redis:// or rediss://`)
+  // Jobs on stdout, the worker's errors (Redis unreachable: it retries) on stderr.
+  const log = (line) => (line.startsWith('error: ') ? console.error : console.log)(`${new Date().toISOString()} ${line}`)
+  const o = { redis: flags.redis, log }
+  if (flags.queue !== undefined) {
+    if (flags.queue === '' || flags.queue.includes(':')) throw new UsageError(`--queue ${JSON.stringify(flags.queue)} is not valid: a non-empty name without ':'`)
+    o.queue = flags.queue
+  }
+  o.concurrency = numberFlag(flags, 'concurrency', 1, (v) => Number.isInteger(v) && v >= 1 && v <= 256, 'a whole number from 1 to 256')
+  o.lockDuration = numberFlag(flags, 'lock-duration', 15000, (v) => Number.isInteger(v) && v >= 200 && v <= 3600000, 'a whole number of ms from 200 to 3600000')
+  o.stalledInterval = numberFlag(flags, 'stalled-interval', 5000, (v) => Number.isInteger(v) && v >= 100 && v <= 3600000, 'a whole number of ms from 100 to 3600000')
+  const { startWorker } = require('../queue.js')
+  const w = await startWorker(o)
+  const queue = o.queue ?? 'ferrite'
+  console.log(`${new Date().toISOString()} ferrite worker ${require('node:os').hostname()}:${process.pid}: queue ${queue} on ${url.host}, concurrency ${o.concurrency}, lock ${o.lockDuration} ms, stalled check every ${o.stalledInterval} ms`)
+  // The first SIGTERM/SIGINT finishes the running jobs (taking no more) and exits;
+  // a second one exits at once (the jobs' locks expire and another worker takes them).
+  await new Promise((resolve, reject) => {
+    let stopping = false
+    const stop = (signal) => {
+      if (stopping) {
+        process.stderr.write(`ferrite worker: ${signal} again: exiting now\n`)
+        process.exit(1)
+      }
+      stopping = true
+      console.log(`${new Date().toISOString()} ${signal}: finishing the running jobs, then exiting`)
+      w.close().then(resolve, reject)
+    }
+    process.on('SIGTERM', stop)
+    process.on('SIGINT', stop)
+  })
+  console.log(`${new Date().toISOString()} ferrite worker: stopped`)
+}
+
 async function main(argv) {
   const [command, ...rest] = argv
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
@@ -378,6 +435,9 @@ async function main(argv) {
       return 0
     case 'devices':
       devices(rest)
+      return 0
+    case 'worker':
+      await worker(rest)
       return 0
     default:
       throw new UsageError(`unknown command ${JSON.stringify(command)}`)

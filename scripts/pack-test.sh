@@ -54,7 +54,7 @@ listing=$(tar -tzf "$root_tgz")
 if grep -q '\.node$' <<<"$listing"; then
   echo "pack-test: the root tarball must not contain a .node binary" >&2; exit 1
 fi
-for f in index.js index.mjs index.d.ts "${built[@]}" binding.js binding.d.ts load-binding.js load-binding.d.ts bin/ferrite.js README.md package.json; do
+for f in index.js index.mjs index.d.ts queue.js queue.mjs queue.d.ts "${built[@]}" binding.js binding.d.ts load-binding.js load-binding.d.ts bin/ferrite.js README.md package.json; do
   grep -qx "package/$f" <<<"$listing" || { echo "pack-test: package/$f is missing from the root tarball" >&2; exit 1; }
 done
 sources=$(awk '/\.ts$/ && !/\.d\.ts$/' <<<"$listing")
@@ -158,6 +158,7 @@ EOF
 cat >render.ts <<'EOF'
 import assert from 'node:assert'
 import { Graph, renderOffline, type BiquadType, type MeterReading, type RenderResult } from 'ferrite-audio'
+import { enqueue, startWorker, type Job } from 'ferrite-audio/queue'
 
 async function main(): Promise<void> {
   const g = new Graph()
@@ -171,6 +172,12 @@ async function main(): Promise<void> {
     // @ts-expect-error 'lowpassy' is not a BiquadType
     g.biquad({ type: 'lowpassy', frequency: 1000 })
   }, TypeError)
+  // The queue's types need no bullmq (it is an optional peer dependency, not installed here).
+  const job: Job = { kind: 'normalize', input: 'in.mp3', output: 'out.flac', targetLufs: -16 }
+  const use: [typeof enqueue, typeof startWorker] = [enqueue, startWorker]
+  // @ts-expect-error 'transcode' is not a job kind
+  const bad: Job = { kind: 'transcode', input: 'x' }
+  void job, use, bad
   console.log(`ts: rendered, peak ${m.peakDb.toFixed(2)} dBFS`)
 }
 
@@ -204,4 +211,10 @@ sed -n 1p <<<"$help"
 node -e "const { Graph } = require('ferrite-audio'); const g = new Graph(); g.chain(g.oscillator({ frequency: 1000, amplitude: 0.5 }), g.output); require('fs').writeFileSync('tone.json', JSON.stringify(g))"
 npx --no-install ferrite render tone.json --out tone.wav --seconds 1 --quiet
 npx --no-install ferrite loudness tone.wav
-echo "pack-test: OK (no Rust on PATH; CommonJS, worker_threads, ESM, strict TypeScript, CLI)"
+echo "== ferrite-audio/queue without bullmq (an optional peer dependency: not installed)"
+[ ! -e node_modules/bullmq ] || { echo "pack-test: bullmq was installed with ferrite-audio" >&2; exit 1; }
+node -e "
+  require('ferrite-audio/queue').enqueue({ kind: 'loudness', input: 'a.wav' }, { redis: 'redis://127.0.0.1:1' }).then(
+    () => process.exit(1),
+    (e) => { if (!/npm install bullmq/.test(e.message)) { console.error(e); process.exit(1) } console.log('queue without bullmq: ' + e.message) })"
+echo "pack-test: OK (no Rust on PATH; CommonJS, worker_threads, ESM, strict TypeScript, CLI, queue entry)"

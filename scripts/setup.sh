@@ -9,6 +9,8 @@ command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
 if ! pkg-config --exists alsa 2>/dev/null; then need_apt+=(libasound2-dev); fi
 # The media tests make their fixtures with ffmpeg and compare with its readings.
 command -v ffmpeg >/dev/null 2>&1 || need_apt+=(ffmpeg)
+# The queue tests start their own redis-server (BullMQ's store) on a free port.
+command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 if [ "${FERRITE_SETUP_JACK:-0}" = 1 ]; then
   command -v jackd >/dev/null 2>&1 || need_apt+=(jackd2)
   [ -e /usr/lib/x86_64-linux-gnu/alsa-lib/libasound_module_pcm_jack.so ] || [ -e /usr/lib/aarch64-linux-gnu/alsa-lib/libasound_module_pcm_jack.so ] || need_apt+=(libasound2-plugins)

@@ -3,6 +3,7 @@
 //! `Controller` (checked here, done on `ferrite-control`), and its `Events`
 //! (`ferrite-events`) call the JavaScript callbacks wrapped here.
 
+use crate::latest::{Latest, Slot};
 use crate::offline::{side_buffers, NativeMeterReading};
 use crate::{guarded, to_js};
 use ferrite_engine::realtime::events::{ErrorSource, EventSources, Events};
@@ -17,10 +18,12 @@ use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
-type MetersFn =
-    ThreadsafeFunction<HashMap<String, NativeMeterReading>, (), HashMap<String, NativeMeterReading>, Status, false>;
-type SpectrumFn =
-    ThreadsafeFunction<HashMap<String, NativeSpectrumFrame>, (), HashMap<String, NativeSpectrumFrame>, Status, false>;
+type Meters = HashMap<String, NativeMeterReading>;
+type Spectra = HashMap<String, NativeSpectrumFrame>;
+// Readings are coalesced: a JavaScript thread that was busy gets the newest
+// reading once, not the backlog (see `latest`).
+type MetersFn = ThreadsafeFunction<Latest<Meters>, (), Latest<Meters>, Status, false>;
+type SpectrumFn = ThreadsafeFunction<Latest<Spectra>, (), Latest<Spectra>, Status, false>;
 type ErrorFn = ThreadsafeFunction<String, (), String, Status, false, true>;
 
 /// Largest block the engine renders at once, whatever the device buffer.
@@ -454,10 +457,14 @@ impl NativeEngine {
     #[napi(ts_args_type = "callback: (meters: Record<string, NativeMeterReading>) => void, fps: number")]
     pub fn on_meters(&self, callback: MetersFn, fps: f64) -> napi::Result<u32> {
         let events = self.events()?;
+        let slot = Arc::new(Slot::default());
         let sink = Box::new(move |readings: Vec<(String, ferrite_engine::meter::MeterReading)>| {
-            let payload: HashMap<String, NativeMeterReading> =
-                readings.into_iter().map(|(name, r)| (name, NativeMeterReading::from(r))).collect();
-            callback.call(payload, ThreadsafeFunctionCallMode::NonBlocking);
+            let payload: Meters = readings.into_iter().map(|(name, r)| (name, NativeMeterReading::from(r))).collect();
+            if slot.put(payload)
+                && callback.call(Latest(slot.clone()), ThreadsafeFunctionCallMode::NonBlocking) != Status::Ok
+            {
+                slot.unqueue();
+            }
         });
         events.on_meters(sink, fps).map_err(to_js)
     }
@@ -472,8 +479,9 @@ impl NativeEngine {
     #[napi(ts_args_type = "callback: (spectra: Record<string, NativeSpectrumFrame>) => void, fps: number")]
     pub fn on_spectrum(&self, callback: SpectrumFn, fps: f64) -> napi::Result<u32> {
         let events = self.events()?;
+        let slot = Arc::new(Slot::default());
         let sink = Box::new(move |frames: Vec<ferrite_engine::realtime::events::SpectrumFrame>| {
-            let payload: HashMap<String, NativeSpectrumFrame> = frames
+            let payload: Spectra = frames
                 .into_iter()
                 .map(|f| {
                     let frame = NativeSpectrumFrame {
@@ -484,7 +492,11 @@ impl NativeEngine {
                     (f.name, frame)
                 })
                 .collect();
-            callback.call(payload, ThreadsafeFunctionCallMode::NonBlocking);
+            if slot.put(payload)
+                && callback.call(Latest(slot.clone()), ThreadsafeFunctionCallMode::NonBlocking) != Status::Ok
+            {
+                slot.unqueue();
+            }
         });
         events.on_spectrum(sink, fps).map_err(to_js)
     }

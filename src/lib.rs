@@ -9,6 +9,7 @@
 
 mod engine;
 mod jsproc;
+mod latest;
 mod media;
 mod offline;
 mod wav;

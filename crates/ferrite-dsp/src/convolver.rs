@@ -372,7 +372,23 @@ impl Convolver {
     }
 }
 
+impl Convolver {
+    /// Bytes [`Processor::prepare`] allocates for `channels` channels of a
+    /// convolver with partition size `b` and `parts` tail partitions: the
+    /// input history, the frequency-domain delay line, the tail and the
+    /// accumulator.
+    fn prepared_bytes(b: usize, parts: usize, channels: usize) -> usize {
+        let complex = size_of::<Complex<f64>>();
+        let per_channel = 3 * b * size_of::<f64>() + (parts + 1) * (b + 1) * complex;
+        channels.saturating_mul(per_channel)
+    }
+}
+
 impl Processor for Convolver {
+    fn memory_bytes(&self, ctx: &PrepareContext) -> usize {
+        Self::prepared_bytes(self.b, self.parts, ctx.channels)
+    }
+
     fn prepare(&mut self, ctx: &PrepareContext) {
         let b = self.b;
         self.channels = ctx.channels;

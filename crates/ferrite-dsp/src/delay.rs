@@ -78,16 +78,25 @@ fn clamp_or(v: f64, lo: f64, hi: f64, nan: f64) -> f64 {
     }
 }
 
-impl Processor for Delay {
-    fn prepare(&mut self, ctx: &PrepareContext) {
-        // Reads reach `max_frames + 1` frames back (interpolation); the slack
-        // keeps the ring a comfortable power of two.
-        let cap = self
-            .max_frames
+impl Delay {
+    /// Frames of each channel's ring: reads reach `max_frames + 1` frames
+    /// back (interpolation); the slack keeps the ring a power of two.
+    fn capacity(&self, ctx: &PrepareContext) -> usize {
+        self.max_frames
             .saturating_add(ctx.max_block)
             .saturating_add(4)
             .checked_next_power_of_two()
-            .unwrap_or(usize::MAX / 2 + 1);
+            .unwrap_or(usize::MAX / 2 + 1)
+    }
+}
+
+impl Processor for Delay {
+    fn memory_bytes(&self, ctx: &PrepareContext) -> usize {
+        self.capacity(ctx).saturating_mul(ctx.channels).saturating_mul(size_of::<f64>())
+    }
+
+    fn prepare(&mut self, ctx: &PrepareContext) {
+        let cap = self.capacity(ctx);
         self.lines = (0..ctx.channels).map(|_| vec![0.0; cap].into_boxed_slice()).collect();
         self.mask = cap - 1;
         self.write = 0;

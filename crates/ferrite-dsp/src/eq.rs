@@ -137,6 +137,10 @@ impl Eq {
 }
 
 impl Processor for Eq {
+    fn memory_bytes(&self, ctx: &PrepareContext) -> usize {
+        ctx.max_block.max(1) * size_of::<Coeffs>()
+    }
+
     /// Sizes per-band, per-channel state and the per-frame coefficient
     /// buffer. Filter memory already present (from
     /// [`Processor::take_state`]) is kept; [`Processor::reset`] clears it.

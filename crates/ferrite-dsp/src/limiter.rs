@@ -378,6 +378,13 @@ impl Default for Limiter {
 }
 
 impl Processor for Limiter {
+    fn memory_bytes(&self, ctx: &PrepareContext) -> usize {
+        // Delay lines (channels + ceiling), the window (two u64 per frame)
+        // and its box ring, three scratch rows.
+        let w = self.lookahead_frames(ctx.sample_rate) + 1;
+        ((ctx.channels + 4) * w + 3 * ctx.max_block.max(1)) * size_of::<f64>()
+    }
+
     fn prepare(&mut self, ctx: &PrepareContext) {
         self.sample_rate = ctx.sample_rate;
         self.delay = self.lookahead_frames(ctx.sample_rate);

@@ -176,6 +176,13 @@ impl LinearPhaseEq {
 }
 
 impl Processor for LinearPhaseEq {
+    /// The convolver's state for `ctx`, plus a new design's taps and
+    /// spectra (which take no more than one channel's state).
+    fn memory_bytes(&self, ctx: &PrepareContext) -> usize {
+        let one = PrepareContext { channels: 1, ..*ctx };
+        self.conv.memory_bytes(ctx) + self.conv.memory_bytes(&one) + self.length * size_of::<f64>()
+    }
+
     /// Designs the FIR for the sample rate (when it changed) and prepares
     /// its convolver (control side; allocates).
     fn prepare(&mut self, ctx: &PrepareContext) {

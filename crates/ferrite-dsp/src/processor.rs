@@ -292,8 +292,8 @@ impl<'a> Special<'a> {
 /// then `process` once per block on the audio thread.
 ///
 /// # Render hints
-/// Besides the core (`prepare`, `process`, `reset`, `latency`,
-/// `take_state`), a processor may tell the render core what it can do
+/// Besides the core (`prepare`, `memory_bytes`, `process`, `reset`,
+/// `latency`, `take_state`), a processor may tell the render core what it can do
 /// safely; every hint has a default that is always correct, and the render
 /// core gives the same bits whichever hints a processor gives:
 /// - [`Processor::process_unchanged`]: a block whose parameters did not change;
@@ -305,6 +305,16 @@ impl<'a> Special<'a> {
 pub trait Processor: Send {
     /// Allocates every buffer and state for `ctx` (control side; may allocate).
     fn prepare(&mut self, ctx: &PrepareContext);
+
+    /// About how many bytes [`Processor::prepare`] will allocate for `ctx`
+    /// (an upper estimate, control side). A compiled graph's memory budget
+    /// adds these up before any node is prepared, so that a graph too large
+    /// for memory is refused with an error instead of aborting the process.
+    /// Default 0: state of a few hundred bytes.
+    fn memory_bytes(&self, ctx: &PrepareContext) -> usize {
+        let _ = ctx;
+        0
+    }
 
     /// Renders one block in place: `io` holds the summed input on entry and
     /// must hold the output on return.

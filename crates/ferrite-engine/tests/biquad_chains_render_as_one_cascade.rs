@@ -86,7 +86,15 @@ fn build(desc: &GraphDesc, max_block: usize, fuse: bool) -> Compiled {
         desc,
         settings,
         &[],
-        CompileOptions { batch: true, fuse, fold: true, mono: true, defer: true, twin: true },
+        CompileOptions {
+            batch: true,
+            fuse,
+            fold: true,
+            mono: true,
+            defer: true,
+            twin: true,
+            ..CompileOptions::default()
+        },
     )
     .expect("compiles")
 }
@@ -241,7 +249,15 @@ fn fused_chains_are_exact_in_mono_and_with_an_odd_channel_count() {
                 &desc,
                 settings,
                 &[],
-                CompileOptions { batch: true, fuse, fold: true, mono: true, defer: true, twin: true },
+                CompileOptions {
+                    batch: true,
+                    fuse,
+                    fold: true,
+                    mono: true,
+                    defer: true,
+                    twin: true,
+                    ..CompileOptions::default()
+                },
             )
             .unwrap();
             let out = common::render_blocks(&mut c, 0, 4096, 128, &input, &mut |_, _| {});

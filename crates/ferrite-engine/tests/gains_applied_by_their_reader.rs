@@ -53,7 +53,15 @@ fn folded_gains_render_the_same_bits_as_gain_nodes() {
             &desc,
             settings,
             &[],
-            CompileOptions { batch: true, fuse: true, fold, mono: true, defer: true, twin: true },
+            CompileOptions {
+                batch: true,
+                fuse: true,
+                fold,
+                mono: true,
+                defer: true,
+                twin: true,
+                ..CompileOptions::default()
+            },
         )
         .unwrap()
     };

@@ -107,7 +107,15 @@ fn build(desc: &GraphDesc, max_block: usize, batch: bool) -> Compiled {
         desc,
         settings(max_block),
         &[],
-        CompileOptions { batch, fuse: true, fold: true, mono: true, defer: true, twin: true },
+        CompileOptions {
+            batch,
+            fuse: true,
+            fold: true,
+            mono: true,
+            defer: true,
+            twin: true,
+            ..CompileOptions::default()
+        },
     )
     .expect("compiles")
 }
@@ -157,7 +165,15 @@ fn groups_are_found_by_depth_and_stage_count() {
         &session(16, false),
         stereo,
         &[],
-        CompileOptions { batch: true, fuse: true, fold: true, mono: true, defer: true, twin: true },
+        CompileOptions {
+            batch: true,
+            fuse: true,
+            fold: true,
+            mono: true,
+            defer: true,
+            twin: true,
+            ..CompileOptions::default()
+        },
     )
     .unwrap();
     assert_eq!(c.graph.batch_groups(), [4]);

@@ -170,7 +170,15 @@ fn a_node_inside_a_fused_chain_records_what_the_chain_cut_there_outputs() {
     let r = rec.stop().unwrap();
     assert_eq!(r.frames, end - start);
     // Reference: the graph cut after node 4, compiled without any optimisation.
-    let off = CompileOptions { batch: false, fuse: false, fold: false, mono: false, defer: false, twin: false };
+    let off = CompileOptions {
+        batch: false,
+        fuse: false,
+        fold: false,
+        mono: false,
+        defer: false,
+        twin: false,
+        ..CompileOptions::default()
+    };
     let mut reference = compile_with(&chain(2), settings(), &[], off).unwrap();
     let want = common::render_blocks(&mut reference, 0, end as usize, 128, &|_, _| 0.0, &mut |_, _| {});
     let (samples, _) = read_wav(&path);

@@ -365,7 +365,7 @@ fn check_outcome(v: &Value) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 600, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: std::env::var("FERRITE_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(600), ..ProptestConfig::default() })]
 
     #[test]
     fn random_and_malformed_graphs_compile_or_fail_cleanly(v in random_graph()) {

@@ -268,6 +268,7 @@ pub fn open_device<C: AudioCallback>(config: &StreamConfig, callback: C) -> Resu
     // consume the callback and the scratch buffers can be sized to what the
     // device granted.
     let (state_tx, state_rx) = crossbeam_channel::bounded::<OutputState<C>>(1);
+    let paced = UNPACED_DEVICES.contains(&label.as_str());
     let output_stream = build_with_fallback(requested, &range, |buffer_size| {
         build_output(
             &device,
@@ -288,12 +289,15 @@ pub fn open_device<C: AudioCallback>(config: &StreamConfig, callback: C) -> Resu
         }
         None => (None, None, 0),
     };
-    let state = OutputState::new(
+    let mut state = OutputState::new(
         Runner::new(callback, stats.clone(), sample_rate),
         usize::from(channels),
         granted as usize,
         feed,
     );
+    if paced {
+        state.clock = Some(Clock::new(sample_rate, granted));
+    }
     state_tx
         .send(state)
         .map_err(|_| IoError::new(IoErrorKind::Backend, "the output stream dropped its callback slot"))?;
@@ -425,6 +429,10 @@ where
             }
             if let Some(current) = &mut current {
                 current.render(data);
+                let frames = data.len() / current.channels;
+                if let Some(clock) = &mut current.clock {
+                    clock.wait(frames);
+                }
             }
         },
         on_error,
@@ -440,6 +448,52 @@ struct OutputState<C> {
     output: Vec<f32>,
     input: Vec<f32>,
     feed: Option<InputFeed>,
+    /// For a device that never blocks: the clock it is paced by.
+    clock: Option<Clock>,
+}
+
+/// Devices whose writes never block, so that their callbacks would run as
+/// fast as the thread can go (ALSA's null PCM: a transport at 100× real
+/// time and a core busy): their output callbacks are paced by [`Clock`].
+const UNPACED_DEVICES: &[&str] = &["alsa:null"];
+
+/// Paces the callbacks of a device that never blocks: after a callback, it
+/// sleeps until the wall clock reaches the audio produced so far, less one
+/// buffer — what a real device's blocking write would have waited for — so
+/// the transport runs at real time and the thread idles between buffers.
+/// Runs on that device's callback thread, where the sleep stands in for the
+/// device's own wait; a real device never gets one.
+struct Clock {
+    start: Option<std::time::Instant>,
+    frames: u64,
+    rate: u64,
+    ahead: u64,
+}
+
+impl Clock {
+    fn new(sample_rate: u32, buffer: u32) -> Self {
+        Self { start: None, frames: 0, rate: u64::from(sample_rate.max(1)), ahead: u64::from(buffer) }
+    }
+
+    /// Counts `frames` produced and sleeps while more than one buffer ahead.
+    ///
+    /// # Realtime
+    /// No allocation, lock or panic; one sleep system call when ahead.
+    fn wait(&mut self, frames: usize) {
+        let start = *self.start.get_or_insert_with(std::time::Instant::now);
+        self.frames += frames as u64;
+        let due =
+            Duration::from_nanos(self.frames.saturating_sub(self.ahead).saturating_mul(1_000_000_000) / self.rate);
+        let now = start.elapsed();
+        if due > now {
+            std::thread::sleep(due - now);
+        } else if now > due + Duration::from_millis(250) {
+            // Far behind (the thread was stopped): start counting again
+            // rather than rushing to catch up.
+            self.start = Some(std::time::Instant::now());
+            self.frames = 0;
+        }
+    }
 }
 
 impl<C: AudioCallback> OutputState<C> {
@@ -453,6 +507,7 @@ impl<C: AudioCallback> OutputState<C> {
             output: vec![0.0; max_frames * channels],
             input: vec![0.0; max_frames * channels],
             feed,
+            clock: None,
         }
     }
 
@@ -463,7 +518,7 @@ impl<C: AudioCallback> OutputState<C> {
     ///
     /// No allocation, lock or panic.
     fn render<T: FromSample<f32>>(&mut self, data: &mut [T]) {
-        let Self { runner, channels, max_frames, output, input, feed } = self;
+        let Self { runner, channels, max_frames, output, input, feed, .. } = self;
         let channels = *channels;
         let block = *max_frames * channels;
         // Over-budget callbacks are counted in the statistics by the runner.

@@ -11,10 +11,10 @@
 //! a file that ends early ends the stream at its last whole packet.
 
 use crate::error::{MediaError, Result};
-use crate::probe::{open_container, symphonia_reason, AudioFileInfo, Opened};
+use crate::probe::{open_container, shielded, symphonia_reason, AudioFileInfo, Opened};
 use crate::resample::StreamResampler;
 use std::path::Path;
-use symphonia::core::audio::{AudioBuffer, Signal};
+use symphonia::core::audio::{AudioBuffer, AudioBufferRef, Signal};
 use symphonia::core::codecs::DecoderOptions;
 use symphonia::core::errors::Error as SymError;
 use symphonia::core::formats::{FormatReader, SeekMode, SeekTo};
@@ -68,9 +68,11 @@ impl Decoder {
     /// Opens `path` and prepares to decode from its first frame.
     pub fn open(path: &Path) -> Result<Self> {
         let Opened { info, reader, track_id, params, lead } = open_container(path)?;
-        let decoder = symphonia::default::get_codecs()
-            .make(&params, &DecoderOptions::default())
-            .map_err(|e| MediaError::file(path, format!("cannot decode {} ({})", info.codec, symphonia_reason(&e))))?;
+        let decoder = shielded(path, || {
+            symphonia::default::get_codecs()
+                .make(&params, &DecoderOptions::default())
+                .map_err(|e| MediaError::file(path, format!("cannot decode {} ({})", info.codec, symphonia_reason(&e))))
+        })?;
         Ok(Self {
             info,
             reader,
@@ -102,6 +104,18 @@ impl Decoder {
     /// Returns the frames written: the slices' length, or fewer only at the
     /// end of the file (0 once it has ended).
     pub fn read(&mut self, out: &mut [&mut [f32]]) -> Result<usize> {
+        let path = self.info.path.clone();
+        let r = shielded(&path, || self.read_unshielded(out));
+        if r.is_err() {
+            // After a decoder's panic its state is unknown: the stream ends here.
+            self.pending = None;
+            self.pending_len = 0;
+            self.ended = true;
+        }
+        r
+    }
+
+    fn read_unshielded(&mut self, out: &mut [&mut [f32]]) -> Result<usize> {
         let mut want = out.iter().map(|c| c.len()).min().unwrap_or(0);
         if self.lead > 0 || self.info.format == "mp4" {
             // An edit list gives the length; the stream's padding lies past it.
@@ -133,6 +147,11 @@ impl Decoder {
     /// Moves to stream frame `frame` (past the end: the stream is at its end).
     /// The next [`read`](Self::read) starts exactly there.
     pub fn seek(&mut self, frame: u64) -> Result<()> {
+        let path = self.info.path.clone();
+        shielded(&path, || self.seek_unshielded(frame))
+    }
+
+    fn seek_unshielded(&mut self, frame: u64) -> Result<()> {
         self.pending = None;
         self.pending_at = 0;
         self.pending_len = 0;
@@ -241,8 +260,16 @@ impl Decoder {
             if !fits {
                 self.pending = Some(AudioBuffer::new(decoded.capacity().max(frames) as u64, spec));
             }
+            // Only floating-point samples can be NaN or infinite: a file
+            // that holds one is damaged and refused, as input samples are
+            // everywhere (a NaN would silence every filter after it).
+            let float = matches!(decoded, AudioBufferRef::F32(_) | AudioBufferRef::F64(_));
             let Some(buf) = self.pending.as_mut() else { continue };
             decoded.convert(buf);
+            if float {
+                let at = packet.ts().saturating_sub(self.lead);
+                check_finite(&self.info.path, buf, at)?;
+            }
             self.pending_at = 0;
             self.pending_len = buf.frames();
             if self.skip > 0 {
@@ -257,6 +284,25 @@ impl Decoder {
         }
         Ok(false)
     }
+}
+
+/// Refuses a decoded packet that holds a NaN or an infinity, naming the
+/// frame (`at`: the packet's first frame) and channel.
+fn check_finite(path: &Path, buf: &AudioBuffer<f32>, at: u64) -> Result<()> {
+    for (c, plane) in buf.planes().planes().iter().enumerate() {
+        if let Some(i) = plane.iter().position(|v| !v.is_finite()) {
+            return Err(MediaError::file(
+                path,
+                format!(
+                    "frame {} of channel {} is {} (a float sample must be finite); the file is damaged",
+                    at + i as u64,
+                    c + 1,
+                    plane[i]
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// What [`decode_file`] returns.

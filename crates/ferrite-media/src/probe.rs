@@ -42,6 +42,24 @@ pub fn probe_file(path: &Path) -> Result<AudioFileInfo> {
     Ok(open_container(path)?.info)
 }
 
+/// Runs `f`, a call into symphonia's parsers and decoders, which can panic
+/// on damaged input (an unwrap in a container parser): a panic becomes an
+/// error naming the file, as any other damage does, instead of ending the
+/// thread (a reader's, or a render's).
+pub(crate) fn shielded<T>(path: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(p) => {
+            let why = p
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| p.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "no reason given".into());
+            Err(MediaError::file(path, format!("the file is damaged: its decoder failed ({why})")))
+        }
+    }
+}
+
 /// An opened container with its chosen track, ready to decode.
 pub(crate) struct Opened {
     pub info: AudioFileInfo,
@@ -107,6 +125,10 @@ pub(crate) fn io_reason(e: &std::io::Error) -> String {
 }
 
 pub(crate) fn open_container(path: &Path) -> Result<Opened> {
+    shielded(path, || open_unshielded(path))
+}
+
+fn open_unshielded(path: &Path) -> Result<Opened> {
     let mut file = open_regular(path)?;
     let mut head = [0u8; 12];
     let mut got = 0;

@@ -80,3 +80,38 @@ fn truncated_files_decode_their_intact_part() {
     let e = probe_file(&head).unwrap_err();
     assert!(e.message.starts_with(head.to_str().unwrap()), "{}", e.message);
 }
+
+#[test]
+fn a_float_file_holding_a_nan_or_an_infinity_is_refused_naming_the_frame() {
+    use ferrite_media::{AudioFileWriter, BitDepth};
+    for (name, bad) in [("nan.wav", f32::NAN), ("inf.wav", f32::NEG_INFINITY)] {
+        let p = dir().join(name);
+        let x: Vec<f32> = (0..1000).map(|i| (i as f32 * 0.01).sin() * 0.5).collect();
+        let mut w = AudioFileWriter::create(&p, 48000, 2, BitDepth::Float32).unwrap();
+        w.write(&[&x, &x]).unwrap();
+        w.finish().unwrap();
+        // Frame 700 of the second channel (interleaved f32 after "data" and its size).
+        let mut bytes = std::fs::read(&p).unwrap();
+        let data = bytes.windows(4).position(|w| w == b"data").unwrap() + 8;
+        let at = data + (700 * 2 + 1) * 4;
+        bytes[at..at + 4].copy_from_slice(&bad.to_le_bytes());
+        std::fs::write(&p, &bytes).unwrap();
+        let e = decode_file(&p, DecodeOptions::default()).unwrap_err();
+        let m = &e.message;
+        assert!(m.starts_with(p.to_str().unwrap()), "{m}");
+        assert!(m.contains("frame 700 of channel 2") && m.contains("must be finite"), "{m}");
+        // Up to the packet holding it, the file still streams: a decoder
+        // reading frame by frame stops with the same error, not a NaN.
+        let mut d = ferrite_media::Decoder::open(&p).unwrap();
+        let (mut l, mut r) = (vec![0.0f32; 100], vec![0.0f32; 100]);
+        let mut outcome = Ok(0);
+        for _ in 0..20 {
+            outcome = d.read(&mut [&mut l, &mut r]);
+            match &outcome {
+                Ok(0) | Err(_) => break,
+                Ok(_) => assert!(l.iter().chain(&r).all(|v| v.is_finite())),
+            }
+        }
+        assert!(outcome.is_err_and(|e| e.message.contains("frame 700")), "{name}");
+    }
+}

@@ -569,6 +569,10 @@ impl GainComputer {
 }
 
 impl Processor for Compressor {
+    fn memory_bytes(&self, ctx: &PrepareContext) -> usize {
+        3 * ctx.max_block.max(1) * size_of::<f64>()
+    }
+
     fn prepare(&mut self, ctx: &PrepareContext) {
         self.channels = ctx.channels;
         self.set_level(autovec_level());

@@ -117,6 +117,36 @@ impl LoudnessWindows {
         *s = acc;
     }
 
+    /// [`Self::feed`] of channels `c` and `c + 1` (`x0`, `x1`: the same
+    /// number of frames) in one pass: the two filters' recursions are
+    /// independent, so interleaving them lets the core run both at once
+    /// (each channel's arithmetic, and so its bits, is that of `feed`).
+    ///
+    /// # Realtime
+    /// Does not allocate, lock or panic.
+    #[inline]
+    pub fn feed_pair(&mut self, c: usize, x0: &[f64], x1: &[f64]) {
+        let k = self.k;
+        let weighted = |w: Option<&f64>| w.is_some_and(|w| *w != 0.0);
+        let both = weighted(self.weights.get(c)) && weighted(self.weights.get(c + 1)) && x0.len() == x1.len();
+        if !both {
+            self.feed(c, x0);
+            self.feed(c + 1, x1);
+            return;
+        }
+        let (Some([f0, f1]), Some([s0, s1])) = (self.filters.get_mut(c..c + 2), self.sums.get_mut(c..c + 2)) else {
+            return;
+        };
+        let (mut a0, mut a1) = (*s0, *s1);
+        for (&v0, &v1) in x0.iter().zip(x1) {
+            let y0 = f0.tick(&k, v0);
+            let y1 = f1.tick(&k, v1);
+            a0 += y0 * y0;
+            a1 += y1 * y1;
+        }
+        (*s0, *s1) = (a0, a1);
+    }
+
     /// Counts `frames` fed frames; returns the window energies when they
     /// completed a sub-block.
     ///

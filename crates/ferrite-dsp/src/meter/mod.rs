@@ -420,9 +420,15 @@ impl Processor for Meter {
         let mut off = 0;
         while off < frames {
             let n = s.windows.room().min(frames - off);
-            for c in 0..channels {
-                let x = io.channel(c);
-                if let Some(piece) = x.get(off..off + n) {
+            let mut c = 0;
+            while c + 1 < channels {
+                if let (Some(p0), Some(p1)) = (io.channel(c).get(off..off + n), io.channel(c + 1).get(off..off + n)) {
+                    s.windows.feed_pair(c, p0, p1);
+                }
+                c += 2;
+            }
+            if c < channels {
+                if let Some(piece) = io.channel(c).get(off..off + n) {
                     s.windows.feed(c, piece);
                 }
             }

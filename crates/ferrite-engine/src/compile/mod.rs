@@ -15,6 +15,7 @@
 //! as an edge for order, depth, latency and slot lifetimes, and `emit` gives
 //! it a compensation delay like an input's; it is never summed.
 
+pub mod budget;
 mod emit;
 mod order;
 pub(crate) mod passes;
@@ -152,12 +153,24 @@ pub struct CompileOptions {
     /// fused biquad chains) at the same depth so that their mono blocks run
     /// two at a time as one stereo wavefront (`passes::twin`).
     pub twin: bool,
+    /// Most bytes the graph's buffers and node state may take
+    /// ([`budget`]); a larger graph is refused with a `RangeError` naming
+    /// its largest nodes. Default [`budget::DEFAULT_MEMORY_BUDGET`].
+    pub memory_budget: usize,
 }
 
 impl Default for CompileOptions {
-    /// Everything on.
+    /// Everything on, the default memory budget.
     fn default() -> Self {
-        Self { batch: true, fuse: true, fold: true, mono: true, defer: true, twin: true }
+        Self {
+            batch: true,
+            fuse: true,
+            fold: true,
+            mono: true,
+            defer: true,
+            twin: true,
+            memory_budget: budget::DEFAULT_MEMORY_BUDGET,
+        }
     }
 }
 
@@ -177,6 +190,7 @@ impl CompileOptions {
             mono: !off("FERRITE_NO_MONO"),
             defer: !off("FERRITE_NO_DEFER"),
             twin: !off("FERRITE_NO_TWIN"),
+            memory_budget: budget::DEFAULT_MEMORY_BUDGET,
         }
     }
 }
@@ -234,7 +248,7 @@ pub fn check(
         max_block: settings.max_block,
         channels: settings.channels,
     };
-    let topo = validate::build(desc, &ctx, &prep)?;
+    let topo = validate::build(desc, &ctx, &prep, options.memory_budget)?;
     let order = order::topological(&topo)?;
     // Fusion rewires only chains of biquads, which add no latency: the
     // latency is the same before and after.

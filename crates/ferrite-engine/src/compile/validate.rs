@@ -47,20 +47,23 @@ impl Topology {
     }
 }
 
-/// Builds and prepares every node of `desc` and checks its connections:
-/// unique ids, at most one input and one output node, known nodes, legal
-/// directions, no self-loop (cycles are found when ordering).
-pub(crate) fn build(desc: &GraphDesc, ctx: &BuildContext<'_>, prep: &ferrite_dsp::PrepareContext) -> Result<Topology> {
+/// Builds every node of `desc`, checks its connections (unique ids, at
+/// most one input and one output node, known nodes, legal directions, no
+/// self-loop; cycles are found when ordering) and the graph's memory
+/// against `budget` bytes ([`super::budget`]), then prepares the nodes.
+pub(crate) fn build(
+    desc: &GraphDesc,
+    ctx: &BuildContext<'_>,
+    prep: &ferrite_dsp::PrepareContext,
+    budget: usize,
+) -> Result<Topology> {
     let mut index: HashMap<u32, usize> = HashMap::with_capacity(desc.nodes.len());
     let mut built: Vec<BuiltNode> = Vec::with_capacity(desc.nodes.len());
     for n in &desc.nodes {
         if index.insert(n.id, built.len()).is_some() {
             return Err(EngineError::type_error(format!("graph: two nodes have id #{}", n.id)));
         }
-        let mut b = nodes::build(n, ctx)?;
-        if let Some(p) = b.processor.as_mut() {
-            p.prepare(prep);
-        }
+        let b = nodes::build(n, ctx)?;
         if matches!(b.role, Role::Input | Role::Output) {
             if let Some(other) = built.iter().find(|o| o.role == b.role) {
                 return Err(EngineError::type_error(format!(
@@ -84,6 +87,10 @@ pub(crate) fn build(desc: &GraphDesc, ctx: &BuildContext<'_>, prep: &ferrite_dsp
         }
     }
     let keys = sidechains(desc, &index, &built, &mut succs)?;
+    super::budget::check(&built, prep, budget)?;
+    for p in built.iter_mut().filter_map(|b| b.processor.as_mut()) {
+        p.prepare(prep);
+    }
     Ok(Topology { built, preds, succs, keys, tapped: vec![false; n] })
 }
 

@@ -26,6 +26,8 @@ type KeptGraph = (GraphDesc, Vec<Arc<[Box<[f32]>]>>);
 /// The control half of an engine (not real-time; `Send`).
 pub struct EngineControl {
     settings: RenderSettings,
+    /// How graphs are compiled (their memory budget included).
+    options: CompileOptions,
     programs: triple_buffer::Input<Option<Box<Program>>>,
     lane_sets: triple_buffer::Input<Option<Box<LaneSet>>>,
     params: rtrb::Producer<ControlMsg>,
@@ -58,6 +60,7 @@ impl EngineControl {
     ) -> Self {
         Self {
             settings,
+            options: CompileOptions::from_env(),
             programs,
             lane_sets,
             params,
@@ -79,6 +82,17 @@ impl EngineControl {
     /// The settings graphs are compiled for.
     pub fn settings(&self) -> RenderSettings {
         self.settings
+    }
+
+    /// How graphs are compiled.
+    pub fn compile_options(&self) -> CompileOptions {
+        self.options
+    }
+
+    /// Changes how later graphs are compiled (the memory budget: see
+    /// [`crate::compile::budget`]).
+    pub fn set_compile_options(&mut self, options: CompileOptions) {
+        self.options = options;
     }
 
     /// Changes the settings for later graphs (when a device is reopened).
@@ -110,7 +124,7 @@ impl EngineControl {
     /// callback (latest wins) and hands over the state of surviving nodes.
     pub fn set_graph(&mut self, desc: &GraphDesc, buffers: &SideBuffers) -> Result<()> {
         self.collect_garbage();
-        let checked = check(desc, self.settings, buffers, CompileOptions::from_env())?;
+        let checked = check(desc, self.settings, buffers, self.options)?;
         self.publish(checked, desc.clone(), buffers.to_vec())
     }
 
@@ -245,7 +259,7 @@ impl EngineControl {
         self.recordings.push((node, recording.flags().clone()));
         if node.is_some() {
             if let Some((desc, buffers)) = self.last.take() {
-                let published = check(&desc, self.settings, &buffers, CompileOptions::from_env())
+                let published = check(&desc, self.settings, &buffers, self.options)
                     .and_then(|checked| self.publish_checked(checked, Structure::of(&desc)));
                 self.last = Some((desc, buffers));
                 if let Err(e) = published {

@@ -52,6 +52,7 @@ struct Given {
 /// The host's handle on the control side of a running engine.
 pub struct Controller {
     settings: RenderSettings,
+    options: CompileOptions,
     given: Given,
     jobs: Option<Sender<Job>>,
     errors: Receiver<EngineError>,
@@ -71,7 +72,7 @@ impl Controller {
     pub fn start(control: EngineControl) -> Result<Self> {
         let (jobs, rx) = crossbeam_channel::unbounded();
         let (errors_tx, errors) = crossbeam_channel::unbounded();
-        let settings = control.settings();
+        let (settings, options) = (control.settings(), control.compile_options());
         let (meter_names, spectrum_readers, shared) =
             (control.meter_names(), control.spectrum_readers(), control.shared().clone());
         let thread = std::thread::Builder::new()
@@ -80,6 +81,7 @@ impl Controller {
             .map_err(|e| EngineError::other(format!("Engine.open: cannot start the control thread: {e}")))?;
         Ok(Self {
             settings,
+            options,
             given: Given { info: GraphInfo::default(), automated: Vec::new(), meters: Vec::new() },
             jobs: Some(jobs),
             errors,
@@ -93,7 +95,7 @@ impl Controller {
     /// Validates `desc` (refusing it with the compiler's error) and hands
     /// it to the control thread, which compiles and publishes it.
     pub fn set_graph(&mut self, desc: &GraphDesc, buffers: &SideBuffers) -> Result<()> {
-        let checked = check(desc, self.settings, buffers, CompileOptions::from_env())?;
+        let checked = check(desc, self.settings, buffers, self.options)?;
         self.given =
             Given { info: checked.info.clone(), automated: checked.automated.clone(), meters: checked.meters.clone() };
         self.send(Job::Graph(Box::new(checked), Box::new(desc.clone()), buffers.to_vec()))

@@ -1,0 +1,2 @@
+// `ferrite-audio/queue`: jobs on a BullMQ queue (ts/queue.ts).
+export * from './ts/queue'
