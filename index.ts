@@ -44,11 +44,12 @@ export import renderToFile = files.renderToFile
 export import normalizeFile = files.normalizeFile
 
 export type { Curve, AutomationPoint } from './ts/automation'
-export type { BiquadType, Waveform, NodeRef, EqBand, NoiseColor } from './ts/graph'
+export type { BiquadType, Waveform, NodeRef, EqBand, NoiseColor, ProcessorNodeOptions } from './ts/graph'
 export type { MeterReading } from './ts/meters'
 export type { RenderResult, RenderOptions, Spectrum } from './ts/offline'
 export type { WavFile } from './ts/wav'
 export type { EngineStats, EngineOpenOptions, SetParamOptions } from './ts/engine'
 export type { Recording, RecordOptions, RecordResult } from './ts/recording'
 export type { DeviceInfo } from './ts/devices'
+export type { AudioProcessor, AudioProcessorClass, ProcessorContext, ProcessorParams, ProcessorParameterDescriptor } from './ts/processor'
 export type { AudioFileInfo, FileAnalysis, DecodeFileOptions, RenderToFileOptions, NormalizeOptions } from './ts/files'

@@ -8,6 +8,7 @@
 #![deny(clippy::all)]
 
 mod engine;
+mod jsproc;
 mod latest;
 mod media;
 mod offline;

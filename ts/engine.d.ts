@@ -39,6 +39,11 @@ export interface EngineStats {
     diskUnderruns: number;
     /** Frames recordings lost because their writer fell behind (see {@link Engine.record}). */
     recordDroppedFrames: number;
+    /**
+     * Blocks (128 frames) of `processor` nodes that played as silence because
+     * their worker had not returned them in time (see {@link Graph.processor}).
+     */
+    processorUnderruns: number;
 }
 /** Options of {@link Engine.open}. */
 export interface EngineOpenOptions {

@@ -8,6 +8,7 @@ import type { NodeRef } from './graph'
 import { readingFromNative } from './meters'
 import type { MeterReading } from './meters'
 import type { Spectrum } from './offline'
+import { minLatencyBlocks, ProcessorHost } from './processor'
 import { Recording } from './recording'
 import type { RecordOptions } from './recording'
 import { checkFrameLimit, checkFrames, checkKeys, checkNumber, checkObject, describe } from './validate'
@@ -46,6 +47,11 @@ export interface EngineStats {
   diskUnderruns: number
   /** Frames recordings lost because their writer fell behind (see {@link Engine.record}). */
   recordDroppedFrames: number
+  /**
+   * Blocks (128 frames) of `processor` nodes that played as silence because
+   * their worker had not returned them in time (see {@link Graph.processor}).
+   */
+  processorUnderruns: number
 }
 
 /** Options of {@link Engine.open}. */
@@ -97,9 +103,26 @@ function optionalString(where: string, o: Record<string, unknown>, k: string): s
  */
 export class Engine {
   #native: native.NativeEngine
+  #host: ProcessorHost | undefined
+  #errorCallbacks = new Set<(e: Error) => void>()
 
   private constructor(n: native.NativeEngine) {
     this.#native = n
+  }
+
+  /** The worker of this engine's processors, started with the first graph that has one. */
+  #processorHost(): ProcessorHost {
+    if (!this.#host) {
+      this.#host = new ProcessorHost({
+        sampleRate: this.#native.sampleRate,
+        channels: this.#native.channels,
+        minLatencyBlocks: minLatencyBlocks(this.#native.bufferSize),
+        onError: (e) => {
+          for (const cb of this.#errorCallbacks) cb(e)
+        },
+      })
+    }
+    return this.#host
   }
 
   static async #open(where: string, nullBackend: boolean, o: unknown, keys: string[]): Promise<Engine> {
@@ -132,7 +155,19 @@ export class Engine {
   setGraph(g: Graph): void {
     if (!(g instanceof Graph)) throw new TypeError(`setGraph: expected a Graph, got ${describe(g)}`)
     const { json, buffers } = g.serialize()
-    callNative(() => this.#native.setGraph(json, buffers))
+    if ((!g.hasProcessors() && !this.#host) || this.#native.closed) {
+      callNative(() => this.#native.setGraph(json, buffers))
+      return
+    }
+    const doc = JSON.parse(json)
+    const tx = this.#processorHost().prepare(doc)
+    try {
+      callNative(() => this.#native.setGraph(JSON.stringify(doc), buffers))
+    } catch (e) {
+      tx.rollback()
+      throw e
+    }
+    tx.commit()
   }
 
   /**
@@ -280,7 +315,13 @@ export class Engine {
         cb(new Error(m ? m[2] : msg))
       }),
     )
-    return () => this.#native.offError(id)
+    // Processors that throw are reported from their worker (see Graph.processor).
+    const local = (e: Error) => cb(e)
+    this.#errorCallbacks.add(local)
+    return () => {
+      this.#errorCallbacks.delete(local)
+      this.#native.offError(id)
+    }
   }
 
   /**
@@ -331,11 +372,15 @@ export class Engine {
   /** Callback timing, xruns, dropped messages, priority, denormal and SIMD facts. */
   stats(): EngineStats {
     const s = this.#native.stats()
-    return { ...s }
+    return { ...s, processorUnderruns: this.#host?.underruns() ?? 0 }
   }
 
   /** Finishes every open recording (each file complete on disk), stops the audio, releases every callback; the process can then exit. */
   async close(): Promise<void> {
     this.#native.close()
+    const host = this.#host
+    this.#host = undefined
+    this.#errorCallbacks.clear()
+    await host?.close()
   }
 }

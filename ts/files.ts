@@ -4,6 +4,8 @@ import * as native from '../load-binding'
 import { callNativeAsync } from './errors'
 import { Graph } from './graph'
 import { readingFromNative, type MeterReading } from './meters'
+import { withProcessors } from './offline'
+import { rmSync } from 'node:fs'
 import { checkChannels, checkFrames, checkKeys, checkNumber, checkObject, checkSampleRate, describe } from './validate'
 
 /** What a file holds, from its headers. */
@@ -189,8 +191,14 @@ export async function renderToFile(
   }
   const timer = onProgress ? setInterval(tick, 100) : undefined
   try {
-    const r = await callNativeAsync(() =>
-      native.renderToFileNative(json, buffers, path, sampleRate, frames, channels, blockSize, bitDepth, input, inputPath, control),
+    const r = await withProcessors(
+      graph,
+      json,
+      sampleRate,
+      channels,
+      (j) => callNativeAsync(() => native.renderToFileNative(j, buffers, path, sampleRate, frames, channels, blockSize, bitDepth, input, inputPath, control)),
+      // A processor threw: the file is not the graph's render.
+      () => rmSync(path, { force: true }),
     )
     if (onProgress && last !== frames) onProgress(frames, frames)
     const meters: Record<string, MeterReading> = {}

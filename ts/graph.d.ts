@@ -23,6 +23,19 @@ export interface EqBand {
     /** Gain for peaking and shelf bands, dB (default 0). */
     gainDb?: number;
 }
+/** Options of {@link Graph.processor}. */
+export interface ProcessorNodeOptions {
+    /** Path (relative to the working directory) or `file:` URL of the ES module whose default export is the processor class. */
+    module: string;
+    /** Initial values of the module's `static parameters` (the rest take their defaults). */
+    params?: Record<string, number>;
+    /** Channels `process` sees: 1 or the render's channel count (the default). */
+    channels?: number;
+    /** JSON data passed to the constructor (its first argument). */
+    options?: unknown;
+    /** Latency in blocks of 128 frames, 1 to 64 (default 2; an engine with a longer buffer raises it). */
+    latencyBlocks?: number;
+}
 /** The serialized graph's format version. */
 export declare const GRAPH_FORMAT_VERSION = 1;
 /**
@@ -175,6 +188,29 @@ export declare class Graph {
         amplitude?: number;
         seed?: number;
     }): NodeRef;
+    /**
+     * A processor written in JavaScript or TypeScript: `module` is the path
+     * (relative to the working directory) or `file:` URL of an ES module whose
+     * default export is an {@link AudioProcessorClass}. It runs on a worker
+     * thread beside the audio thread, 128 frames per `process` call, and
+     * reports `latencyBlocks × 128` frames of latency (default 2 blocks, 256
+     * frames; an engine whose buffer is longer than 128 frames raises it to
+     * what its period needs), which the compiler compensates. `params` sets
+     * initial values of the module's `static parameters`, which take
+     * `setParam` and automation like any other. `channels` (1 or the render's
+     * count, the default) is how many channels `process` sees: a one-channel
+     * processor gets the mean of the channels and its output goes to every
+     * channel. `options` (JSON data) is passed to the constructor. A missing
+     * module file is refused here; a module that cannot be loaded, or whose
+     * constructor throws, by `setGraph` / `renderOffline`.
+     *
+     * ```ts
+     * const g = new Graph()
+     * const trem = g.processor({ module: './tremolo.mjs', params: { rate: 4 } }) // default export: an AudioProcessorClass
+     * g.chain(g.oscillator({ frequency: 220 }), trem, g.output)
+     * ```
+     */
+    processor(o: ProcessorNodeOptions): NodeRef;
     /** Connects `from`'s output into `to`'s input (several inputs are summed). */
     connect(from: NodeRef, to: NodeRef): this;
     /**

@@ -4,6 +4,11 @@ import * as native from '../load-binding' // binding.js, with a load error that 
 import { AutomationLane } from './automation'
 import type { AutomationPoint } from './automation'
 import { callNative } from './errors'
+// eslint-disable-next-line @typescript-eslint/no-unused-vars
+import type { AudioProcessorClass } from './processor'
+import * as fs from 'node:fs'
+import * as nodePath from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { checkChannels, checkFrames, checkKeys, checkNumber, checkObject, checkSampleRate, describe } from './validate'
 
 /** The RBJ cookbook filter types. */
@@ -39,6 +44,20 @@ export interface EqBand {
   q?: number
   /** Gain for peaking and shelf bands, dB (default 0). */
   gainDb?: number
+}
+
+/** Options of {@link Graph.processor}. */
+export interface ProcessorNodeOptions {
+  /** Path (relative to the working directory) or `file:` URL of the ES module whose default export is the processor class. */
+  module: string
+  /** Initial values of the module's `static parameters` (the rest take their defaults). */
+  params?: Record<string, number>
+  /** Channels `process` sees: 1 or the render's channel count (the default). */
+  channels?: number
+  /** JSON data passed to the constructor (its first argument). */
+  options?: unknown
+  /** Latency in blocks of 128 frames, 1 to 64 (default 2; an engine with a longer buffer raises it). */
+  latencyBlocks?: number
 }
 
 interface NodeRecord {
@@ -80,6 +99,7 @@ export class Graph {
   #keys = new Map<number, number>()
   #lanes = new Map<string, { node: number; param: string; lane: AutomationLane }>()
   #nextId = 0
+  #processors = 0
   // Connection bookkeeping, so building a graph stays n·log n whatever the
   // order connections arrive in: successors by
   // connection and by sidechain key (in insertion order, as the cycle
@@ -404,6 +424,79 @@ export class Graph {
     return this.#add('noise', params, options)
   }
 
+  /**
+   * A processor written in JavaScript or TypeScript: `module` is the path
+   * (relative to the working directory) or `file:` URL of an ES module whose
+   * default export is an {@link AudioProcessorClass}. It runs on a worker
+   * thread beside the audio thread, 128 frames per `process` call, and
+   * reports `latencyBlocks × 128` frames of latency (default 2 blocks, 256
+   * frames; an engine whose buffer is longer than 128 frames raises it to
+   * what its period needs), which the compiler compensates. `params` sets
+   * initial values of the module's `static parameters`, which take
+   * `setParam` and automation like any other. `channels` (1 or the render's
+   * count, the default) is how many channels `process` sees: a one-channel
+   * processor gets the mean of the channels and its output goes to every
+   * channel. `options` (JSON data) is passed to the constructor. A missing
+   * module file is refused here; a module that cannot be loaded, or whose
+   * constructor throws, by `setGraph` / `renderOffline`.
+   *
+   * ```ts
+   * const g = new Graph()
+   * const trem = g.processor({ module: './tremolo.mjs', params: { rate: 4 } }) // default export: an AudioProcessorClass
+   * g.chain(g.oscillator({ frequency: 220 }), trem, g.output)
+   * ```
+   */
+  processor(o: ProcessorNodeOptions): NodeRef {
+    const w = this.#where('processor')
+    const opts = checkObject(w, o, false)
+    checkKeys(w, opts, ['module', 'params', 'channels', 'options', 'latencyBlocks'])
+    const module = opts.module instanceof URL ? opts.module.href : opts.module
+    if (typeof module !== 'string' || module === '') throw new TypeError(`${w}: option 'module' must be a path or a file: URL, got ${describe(opts.module)}`)
+    let file: string
+    if (module.startsWith('file:')) {
+      try {
+        file = fileURLToPath(module)
+      } catch (e) {
+        throw new TypeError(`${w}: option 'module' = '${module}' is not a valid file: URL (${(e as Error).message})`)
+      }
+    } else if (/^[a-z][a-z0-9+.-]*:/i.test(module) && !/^[a-z]:[\\/]/i.test(module)) {
+      throw new TypeError(`${w}: option 'module' = '${module}' must be a path or a file: URL`)
+    } else {
+      file = nodePath.resolve(module)
+    }
+    if (!fs.existsSync(file)) throw new TypeError(`${w}: module '${module}' does not exist (${file})`)
+    const params: Record<string, number> = {}
+    const p = checkObject(`${w}: params`, opts.params, true)
+    for (const [k, v] of Object.entries(p)) params[k] = checkNumber(w, k, v)
+    const options: Record<string, unknown> = { module: pathToFileURL(file).href }
+    if (opts.channels !== undefined) {
+      const c = checkNumber(w, 'channels', opts.channels)
+      if (!Number.isInteger(c) || c < 1 || c > 32) throw new RangeError(`${w}: option 'channels' = ${c} must be a whole number in [1, 32]`)
+      options.channels = c
+    }
+    if (opts.latencyBlocks !== undefined) {
+      const k = checkNumber(w, 'latencyBlocks', opts.latencyBlocks)
+      if (!Number.isInteger(k) || k < 1 || k > 64) throw new RangeError(`${w}: option 'latencyBlocks' = ${k} must be a whole number in [1, 64]`)
+      options.latencyBlocks = k
+    }
+    if (opts.options !== undefined) {
+      let text: string | undefined
+      try {
+        text = JSON.stringify(opts.options, (_k, v) => {
+          if (typeof v === 'function' || typeof v === 'symbol' || typeof v === 'bigint') throw new TypeError(`a ${typeof v} cannot be sent to the worker`)
+          if (typeof v === 'number' && !Number.isFinite(v)) throw new TypeError(`${v} is not JSON`)
+          return v
+        })
+      } catch (e) {
+        throw new TypeError(`${w}: option 'options' must be JSON data (${(e as Error).message})`)
+      }
+      if (text === undefined) throw new TypeError(`${w}: option 'options' must be JSON data, got ${describe(opts.options)}`)
+      options.options = JSON.parse(text)
+    }
+    this.#processors++
+    return this.#add('processor', params, options)
+  }
+
   #record(where: string, ref: unknown, role: string): NodeRecord {
     if (typeof ref !== 'object' || ref === null || typeof (ref as NodeRef).id !== 'number') {
       throw new TypeError(`${where}: ${role} must be a node of this graph, got ${describe(ref)}`)
@@ -632,7 +725,8 @@ export class Graph {
     const rec = this.#record('automate', node, 'node')
     if (typeof param !== 'string') throw new TypeError(`automate: param must be a string, got ${describe(param)}`)
     const known = paramNames(rec)
-    if (!known.includes(param)) {
+    // A processor's parameters are its module's, known once it is loaded (setGraph, renderOffline).
+    if (rec.ref.type !== 'processor' && !known.includes(param)) {
       throw new TypeError(`automate: ${rec.ref.type} #${rec.ref.id}: unknown parameter '${param}' (known: ${known.length ? known.join(', ') : 'none'})`)
     }
     if (!(lane instanceof AutomationLane)) throw new TypeError(`automate: lane must be an AutomationLane, got ${describe(lane)}`)
@@ -643,13 +737,20 @@ export class Graph {
   /** The latency reported to the output at `sampleRate`, in frames. */
   latencyFrames(sampleRate: number): number {
     checkSampleRate('latencyFrames', sampleRate)
-    const { json, buffers } = this.serialize()
+    const { json, buffers } = this.serialize(true)
     return callNative(() => native.graphLatencyNative(json, buffers, sampleRate, 2))
   }
 
-  #serializeNodes(audioRef: (chans: Float32Array[]) => unknown) {
+  #serializeNodes(audioRef: (chans: Float32Array[]) => unknown, latencyOnly = false) {
     return [...this.#nodes.values()].map((r) => {
       const options: Record<string, unknown> = { ...r.options }
+      if (latencyOnly && r.ref.type === 'processor') {
+        // No worker to load the module: parameters as the graph names them, unbounded.
+        const names = new Set(Object.keys(r.params))
+        for (const l of this.#lanes.values()) if (l.node === r.ref.id) names.add(l.param)
+        options.parameters = [...names].map((name) => ({ name, default: r.params[name] ?? 0 }))
+        options.latencyOnly = true
+      }
       for (const [k, chans] of Object.entries(r.audio)) options[k] = audioRef(chans)
       const node: Record<string, unknown> = { id: r.ref.id, type: r.ref.type }
       if (Object.keys(r.params).length) node.params = { ...r.params }
@@ -675,7 +776,7 @@ export class Graph {
   }
 
   /** @internal The JSON and the side buffers (no copies of audio into JSON). */
-  serialize(): { json: string; buffers: Float32Array[][] } {
+  serialize(latencyOnly = false): { json: string; buffers: Float32Array[][] } {
     const buffers: Float32Array[][] = []
     const doc = {
       format: 'ferrite-graph',
@@ -683,12 +784,17 @@ export class Graph {
       nodes: this.#serializeNodes((chans) => {
         buffers.push(chans)
         return { buffer: buffers.length - 1 }
-      }),
+      }, latencyOnly),
       connections: this.#edges,
       sidechains: this.#sidechains(),
       automation: this.#automation(),
     }
     return { json: stringify(doc), buffers }
+  }
+
+  /** @internal Whether the graph has `processor` nodes (they need a {@link ProcessorHost}). */
+  hasProcessors(): boolean {
+    return this.#processors > 0
   }
 
   /** @internal Lanes only, serialized. */
@@ -795,6 +901,9 @@ export class Graph {
             return g.analyser(both())
           case 'linearPhaseEq':
             return g.linearPhaseEq(both())
+          case 'processor':
+            checkKeys('options', options, ['module', 'channels', 'options', 'latencyBlocks'])
+            return g.processor({ ...options, params } as never)
           case 'player':
             if ('channels' in options) options.channels = audio('options.channels', options.channels)
             return g.player(both())

@@ -3,6 +3,7 @@ import * as native from '../load-binding'
 import { callNativeAsync } from './errors'
 import { Graph } from './graph'
 import type { MeterReading } from './meters'
+import { ProcessorHost } from './processor'
 import { checkChannels, checkFrames, checkKeys, checkNumber, checkObject, checkSampleRate, describe } from './validate'
 
 /** What {@link renderOffline} resolves to. */
@@ -62,8 +63,41 @@ export async function renderOffline(graph: Graph, o: RenderOptions): Promise<Ren
   const blockSize = opts.blockSize === undefined ? 128 : checkNumber('renderOffline', 'blockSize', opts.blockSize)
   const input = opts.input === undefined ? [] : checkChannels('renderOffline', 'input', opts.input)
   const { json, buffers } = graph.serialize()
-  const r = await callNativeAsync(() => native.renderOfflineNative(json, buffers, sampleRate, frames, channels, blockSize, input))
+  const r = await withProcessors(graph, json, sampleRate, channels, (j) =>
+    callNativeAsync(() => native.renderOfflineNative(j, buffers, sampleRate, frames, channels, blockSize, input)),
+  )
   const spectra: Record<string, Spectrum> = {}
   for (const [k, v] of Object.entries(r.spectra)) spectra[k] = { frequencies: v.frequencies, magnitudesDb: v.magnitudesDb }
   return { channels: r.channels, latencyFrames: r.latencyFrames, meters: r.meters, spectra }
+}
+
+/**
+ * @internal Runs `render` with the graph's processors loaded on a worker of
+ * their own (when it has any): the render waits for them, and rejects with
+ * the first error a processor threw.
+ */
+export async function withProcessors<T>(
+  graph: Graph,
+  json: string,
+  sampleRate: number,
+  channels: number,
+  render: (json: string) => Promise<T>,
+  onProcessorError?: () => void,
+): Promise<T> {
+  if (!graph.hasProcessors()) return render(json)
+  // Offline, the latency is the graph's own: the render waits for the worker, whatever the block size.
+  const host = new ProcessorHost({ sampleRate, channels, minLatencyBlocks: 1, onError: () => {} })
+  try {
+    const doc = JSON.parse(json)
+    host.prepare(doc).commit()
+    const r = await render(JSON.stringify(doc))
+    const e = await host.firstError()
+    if (e) {
+      onProcessorError?.()
+      throw e
+    }
+    return r
+  } finally {
+    await host.close()
+  }
 }

@@ -8,6 +8,7 @@ pub mod compile;
 pub mod desc;
 pub mod error;
 pub mod files;
+pub mod jsproc;
 pub mod meter;
 pub mod nodes;
 pub mod offline;

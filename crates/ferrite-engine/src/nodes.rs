@@ -136,6 +136,7 @@ pub const NODE_TYPES: &[&str] = &[
     "noise",
     "analyser",
     "linearPhaseEq",
+    "processor",
 ];
 
 /// Largest memory one delay line may take, over all channels (refused before allocating).
@@ -146,30 +147,30 @@ pub const MAX_DELAY_SECONDS: f64 = 600.0;
 
 const DB_RANGE: Limit = Limit::Range(-120.0, 120.0);
 
-struct ParamDef {
-    name: String,
+pub(crate) struct ParamDef {
+    pub(crate) name: String,
     default: f64,
     limit: Limit,
 }
 
-fn pd(name: &str, default: f64, limit: Limit) -> ParamDef {
+pub(crate) fn pd(name: &str, default: f64, limit: Limit) -> ParamDef {
     ParamDef { name: name.to_string(), default, limit }
 }
 
 /// Reads options with type checks and a record of which keys were used.
-struct Options<'a> {
+pub(crate) struct Options<'a> {
     label: String,
     map: &'a Map<String, Value>,
     used: Vec<&'static str>,
 }
 
 impl<'a> Options<'a> {
-    fn get(&mut self, key: &'static str) -> Option<&'a Value> {
+    pub(crate) fn get(&mut self, key: &'static str) -> Option<&'a Value> {
         self.used.push(key);
         self.map.get(key).filter(|v| !v.is_null())
     }
 
-    fn string(&mut self, key: &'static str, default: Option<&'static str>) -> Result<String> {
+    pub(crate) fn string(&mut self, key: &'static str, default: Option<&'static str>) -> Result<String> {
         match self.get(key) {
             Some(Value::String(s)) => Ok(s.clone()),
             Some(v) => Err(EngineError::type_error(format!(
@@ -183,7 +184,7 @@ impl<'a> Options<'a> {
         }
     }
 
-    fn boolean(&mut self, key: &'static str, default: bool) -> Result<bool> {
+    pub(crate) fn boolean(&mut self, key: &'static str, default: bool) -> Result<bool> {
         match self.get(key) {
             Some(Value::Bool(b)) => Ok(*b),
             Some(v) => Err(EngineError::type_error(format!(
@@ -195,7 +196,7 @@ impl<'a> Options<'a> {
         }
     }
 
-    fn number(&mut self, key: &'static str, default: f64, lo: f64, hi: f64) -> Result<f64> {
+    pub(crate) fn number(&mut self, key: &'static str, default: f64, lo: f64, hi: f64) -> Result<f64> {
         match self.get(key) {
             Some(v) => {
                 let x = number(v).ok_or_else(|| {
@@ -418,6 +419,7 @@ pub fn build(desc: &NodeDesc, ctx: &BuildContext<'_>) -> Result<BuiltNode> {
         "analyser" => make_analyser(desc, &mut opts, &label)?,
         "linearPhaseEq" => make_linear_phase_eq(&mut opts, &label, ctx)?,
         "noise" => make_noise(&mut opts, &label)?,
+        "processor" => crate::jsproc::node::make(&mut opts, &label, ctx)?,
         other => {
             return Err(EngineError::type_error(format!(
                 "node #{}: unknown node type '{other}' (known: {})",
@@ -432,7 +434,7 @@ pub fn build(desc: &NodeDesc, ctx: &BuildContext<'_>) -> Result<BuiltNode> {
 }
 
 /// A node's role, parameter definitions and processor.
-type Made = (Role, Vec<ParamDef>, Option<Box<dyn Processor>>);
+pub(crate) type Made = (Role, Vec<ParamDef>, Option<Box<dyn Processor>>);
 
 /// The node's parameters: each given value checked, defaults for the rest;
 /// a required one missing or an unknown one given is refused.
