@@ -189,6 +189,7 @@ impl NativeRecording {
 pub struct OpenTask {
     null: bool,
     config: StreamConfig,
+    budget: Option<usize>,
 }
 
 /// An engine error as the facade's error messages tag it.
@@ -201,7 +202,7 @@ fn tagged(e: &EngineError) -> String {
     format!("[ferrite:{tag}] {}", e.message)
 }
 
-fn open(null: bool, config: &StreamConfig) -> std::result::Result<NativeEngine, EngineError> {
+fn open(null: bool, config: &StreamConfig, budget: Option<usize>) -> std::result::Result<NativeEngine, EngineError> {
     // The render settings depend on what the device grants, so the pair is
     // made with a provisional rate and updated before the first graph.
     let provisional = RenderSettings {
@@ -221,6 +222,9 @@ fn open(null: bool, config: &StreamConfig) -> std::result::Result<NativeEngine, 
         max_block: (stream.buffer_size() as usize).clamp(1, MAX_ENGINE_BLOCK),
     };
     control.set_settings(settings);
+    if let Some(memory_budget) = budget {
+        control.set_compile_options(ferrite_engine::CompileOptions { memory_budget, ..control.compile_options() });
+    }
     let controller = Controller::start(control)?;
     let recordings = Recordings::default();
     let failed = recordings.clone();
@@ -269,7 +273,7 @@ impl Task for OpenTask {
     type JsValue = NativeEngine;
 
     fn compute(&mut self) -> napi::Result<Self::Output> {
-        guarded("Engine.open", || open(self.null, &self.config))
+        guarded("Engine.open", || open(self.null, &self.config, self.budget))
     }
 
     fn resolve(&mut self, _env: Env, out: Self::Output) -> napi::Result<Self::JsValue> {
@@ -297,6 +301,7 @@ pub fn open_engine_native(
     channels: Option<f64>,
     device: Option<String>,
     input_device: Option<String>,
+    memory_budget: Option<f64>,
 ) -> napi::Result<AsyncTask<OpenTask>> {
     let config = guarded("Engine.open", || {
         Ok(StreamConfig {
@@ -308,7 +313,7 @@ pub fn open_engine_native(
             input_device,
         })
     })?;
-    Ok(AsyncTask::new(OpenTask { null: null_backend, config }))
+    Ok(AsyncTask::new(OpenTask { null: null_backend, config, budget: crate::offline::budget(memory_budget) }))
 }
 
 /// Engine statistics, as `EngineStats` in the API.

@@ -241,6 +241,7 @@ pub fn render_to_file_native<'env>(
     input: Vec<Float32Array>,
     input_path: Option<String>,
     control: &RenderControl,
+    memory_budget: Option<f64>,
 ) -> napi::Result<Object<'env>> {
     use ferrite_engine::files::{render_to_file, FileRenderRequest, RenderInput};
     let req = guarded("renderToFile", || {
@@ -263,7 +264,8 @@ pub fn render_to_file_native<'env>(
         env,
         "ferrite-file",
         task("renderToFile", move || {
-            let desc = ferrite_engine::GraphDesc::parse(&json)?;
+            let mut desc = ferrite_engine::GraphDesc::parse(&json)?;
+            desc.memory_budget = crate::offline::budget(memory_budget);
             render_to_file(&desc, &side, &req, &progress, &cancel)
         }),
     )

@@ -61,11 +61,23 @@ pub struct RenderTask {
     json: String,
     buffers: Vec<Arc<[Box<[f32]>]>>,
     request: OfflineRequest,
+    memory_budget: Option<usize>,
 }
 
-fn run(json: &str, buffers: &SideBuffers, request: &OfflineRequest) -> std::result::Result<OfflineResult, EngineError> {
-    let desc = GraphDesc::parse(json)?;
+fn run(
+    json: &str,
+    buffers: &SideBuffers,
+    request: &OfflineRequest,
+    memory_budget: Option<usize>,
+) -> std::result::Result<OfflineResult, EngineError> {
+    let mut desc = GraphDesc::parse(json)?;
+    desc.memory_budget = memory_budget;
     render_offline(&desc, buffers, request, None)
+}
+
+/// A `memoryBudget` in bytes (checked by the facade), as the compiler takes it.
+pub(crate) fn budget(v: Option<f64>) -> Option<usize> {
+    v.filter(|b| b.is_finite() && *b >= 1.0).map(|b| b.min(usize::MAX as f64) as usize)
 }
 
 impl Task for RenderTask {
@@ -76,7 +88,7 @@ impl Task for RenderTask {
     fn compute(&mut self) -> napi::Result<Self::Output> {
         let json = std::mem::take(&mut self.json);
         let buffers = std::mem::take(&mut self.buffers);
-        guarded("renderOffline", || run(&json, &buffers, &self.request))
+        guarded("renderOffline", || run(&json, &buffers, &self.request, self.memory_budget))
     }
 
     fn resolve(&mut self, _env: Env, out: Self::Output) -> napi::Result<Self::JsValue> {
@@ -127,6 +139,7 @@ pub fn render_offline_native<'env>(
     channels: f64,
     block_size: f64,
     input: Vec<Float32Array>,
+    memory_budget: Option<f64>,
 ) -> napi::Result<Object<'env>> {
     let request = guarded("renderOffline", || {
         let whole = |name: &str, v: f64, lo: f64, hi: f64| {
@@ -151,7 +164,11 @@ pub fn render_offline_native<'env>(
             input: input.iter().map(|c| c.to_vec()).collect(),
         })
     })?;
-    crate::spawn::off_pool(env, "ferrite-render", RenderTask { json, buffers: side_buffers(&buffers), request })
+    crate::spawn::off_pool(
+        env,
+        "ferrite-render",
+        RenderTask { json, buffers: side_buffers(&buffers), request, memory_budget: budget(memory_budget) },
+    )
 }
 
 /// The latency a graph reports to its output at `sample_rate`, in frames.

@@ -57,6 +57,8 @@ export interface EngineOpenOptions {
     channels?: number;
     /** Capture device; the graph's `input` reads it. */
     inputDevice?: string;
+    /** Most bytes each graph given to `setGraph` may hold once compiled: default 2 GiB (see `renderOffline`'s). */
+    memoryBudget?: number;
 }
 /** Options of {@link Engine.setParam}. */
 export interface SetParamOptions {
@@ -90,6 +92,7 @@ export declare class Engine {
         sampleRate?: number;
         bufferSize?: number;
         channels?: number;
+        memoryBudget?: number;
     }): Promise<Engine>;
     /** Replaces the playing graph (compiled here, swapped in on the audio thread); nodes that persist keep their state. */
     setGraph(g: Graph): void;

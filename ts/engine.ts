@@ -11,7 +11,7 @@ import type { Spectrum } from './offline'
 import { minLatencyBlocks, ProcessorHost } from './processor'
 import { Recording } from './recording'
 import type { RecordOptions } from './recording'
-import { checkFrameLimit, checkFrames, checkKeys, checkNumber, checkObject, describe } from './validate'
+import { checkFrameLimit, checkFrames, checkKeys, checkNumber, checkObject, describe, checkMemoryBudget } from './validate'
 
 /** What {@link Engine.stats} reports. */
 export interface EngineStats {
@@ -66,6 +66,8 @@ export interface EngineOpenOptions {
   channels?: number
   /** Capture device; the graph's `input` reads it. */
   inputDevice?: string
+  /** Most bytes each graph given to `setGraph` may hold once compiled: default 2 GiB (see `renderOffline`'s). */
+  memoryBudget?: number
 }
 
 /** Options of {@link Engine.setParam}. */
@@ -136,6 +138,7 @@ export class Engine {
         optionalNumber(where, opts, 'channels'),
         optionalString(where, opts, 'device'),
         optionalString(where, opts, 'inputDevice'),
+        checkMemoryBudget(where, opts),
       ),
     )
     return new Engine(n)
@@ -143,12 +146,12 @@ export class Engine {
 
   /** Opens a device (default: the default output device). Rejects with a clear error when it does not exist. */
   static open(o?: EngineOpenOptions): Promise<Engine> {
-    return Engine.#open('Engine.open', false, o, ['device', 'sampleRate', 'bufferSize', 'channels', 'inputDevice'])
+    return Engine.#open('Engine.open', false, o, ['device', 'sampleRate', 'bufferSize', 'channels', 'inputDevice', 'memoryBudget'])
   }
 
   /** Opens the null backend: no device, callbacks paced by a clock (headless servers, CI). */
-  static openNull(o?: { sampleRate?: number; bufferSize?: number; channels?: number }): Promise<Engine> {
-    return Engine.#open('Engine.openNull', true, o, ['sampleRate', 'bufferSize', 'channels'])
+  static openNull(o?: { sampleRate?: number; bufferSize?: number; channels?: number; memoryBudget?: number }): Promise<Engine> {
+    return Engine.#open('Engine.openNull', true, o, ['sampleRate', 'bufferSize', 'channels', 'memoryBudget'])
   }
 
   /** Replaces the playing graph (compiled here, swapped in on the audio thread); nodes that persist keep their state. */

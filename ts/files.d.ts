@@ -93,6 +93,8 @@ export interface RenderToFileOptions {
     onProgress?: (framesDone: number, frames: number) => void;
     /** Aborting rejects the render and removes the partial file. */
     signal?: AbortSignal;
+    /** Most bytes the compiled graph may hold: default 2 GiB (see `renderOffline`'s `memoryBudget`). */
+    memoryBudget?: number;
 }
 /**
  * Renders `graph` offline straight into a WAV or FLAC file, in constant memory

@@ -6,7 +6,7 @@ import { Graph } from './graph'
 import { readingFromNative, type MeterReading } from './meters'
 import { withProcessors } from './offline'
 import { rmSync } from 'node:fs'
-import { checkChannels, checkFrames, checkKeys, checkNumber, checkObject, checkSampleRate, describe } from './validate'
+import { checkChannels, checkFrames, checkKeys, checkNumber, checkObject, checkSampleRate, describe, checkMemoryBudget } from './validate'
 
 /** What a file holds, from its headers. */
 export interface AudioFileInfo {
@@ -142,6 +142,8 @@ export interface RenderToFileOptions {
   onProgress?: (framesDone: number, frames: number) => void
   /** Aborting rejects the render and removes the partial file. */
   signal?: AbortSignal
+  /** Most bytes the compiled graph may hold: default 2 GiB (see `renderOffline`'s `memoryBudget`). */
+  memoryBudget?: number
 }
 
 /**
@@ -160,7 +162,8 @@ export async function renderToFile(
 ): Promise<{ frames: number; latencyFrames: number; meters: Record<string, MeterReading> }> {
   if (!(graph instanceof Graph)) throw new TypeError(`renderToFile: graph must be a Graph, got ${describe(graph)}`)
   const opts = checkObject('renderToFile', o, false)
-  checkKeys('renderToFile', opts, ['path', 'sampleRate', 'frames', 'channels', 'bitDepth', 'input', 'blockSize', 'onProgress', 'signal'])
+  checkKeys('renderToFile', opts, ['path', 'sampleRate', 'frames', 'channels', 'bitDepth', 'input', 'blockSize', 'onProgress', 'signal', 'memoryBudget'])
+  const memoryBudget = checkMemoryBudget('renderToFile', opts)
   const path = checkPath('renderToFile', opts.path)
   const sampleRate = checkSampleRate('renderToFile', opts.sampleRate)
   const frames = checkFrames('renderToFile', 'frames', opts.frames)
@@ -196,7 +199,7 @@ export async function renderToFile(
       json,
       sampleRate,
       channels,
-      (j) => callNativeAsync(() => native.renderToFileNative(j, buffers, path, sampleRate, frames, channels, blockSize, bitDepth, input, inputPath, control)),
+      (j) => callNativeAsync(() => native.renderToFileNative(j, buffers, path, sampleRate, frames, channels, blockSize, bitDepth, input, inputPath, control, memoryBudget)),
       // A processor threw: the file is not the graph's render.
       () => rmSync(path, { force: true }),
     )

@@ -35,6 +35,12 @@ export interface RenderOptions {
     input?: Float32Array[];
     /** Default 128; does not change the result. */
     blockSize?: number;
+    /**
+     * Most bytes the compiled graph may hold (delay lines, convolution
+     * partitions, buffers): default 2 GiB. A larger graph is refused with a
+     * `RangeError` naming its largest nodes before anything is allocated.
+     */
+    memoryBudget?: number;
 }
 /**
  * Renders `graph` offline, off the JavaScript thread, with the same render

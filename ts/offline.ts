@@ -4,7 +4,7 @@ import { callNativeAsync } from './errors'
 import { Graph } from './graph'
 import type { MeterReading } from './meters'
 import { ProcessorHost } from './processor'
-import { checkChannels, checkFrames, checkKeys, checkNumber, checkObject, checkSampleRate, describe } from './validate'
+import { checkChannels, checkFrames, checkKeys, checkNumber, checkObject, checkSampleRate, describe, checkMemoryBudget } from './validate'
 
 /** What {@link renderOffline} resolves to. */
 export interface RenderResult {
@@ -43,6 +43,12 @@ export interface RenderOptions {
   input?: Float32Array[]
   /** Default 128; does not change the result. */
   blockSize?: number
+  /**
+   * Most bytes the compiled graph may hold (delay lines, convolution
+   * partitions, buffers): default 2 GiB. A larger graph is refused with a
+   * `RangeError` naming its largest nodes before anything is allocated.
+   */
+  memoryBudget?: number
 }
 
 /**
@@ -56,7 +62,8 @@ export interface RenderOptions {
 export async function renderOffline(graph: Graph, o: RenderOptions): Promise<RenderResult> {
   if (!(graph instanceof Graph)) throw new TypeError(`renderOffline: graph must be a Graph, got ${describe(graph)}`)
   const opts = checkObject('renderOffline', o, false)
-  checkKeys('renderOffline', opts, ['sampleRate', 'frames', 'channels', 'input', 'blockSize'])
+  checkKeys('renderOffline', opts, ['sampleRate', 'frames', 'channels', 'input', 'blockSize', 'memoryBudget'])
+  const memoryBudget = checkMemoryBudget('renderOffline', opts)
   const sampleRate = checkSampleRate('renderOffline', opts.sampleRate)
   const frames = checkFrames('renderOffline', 'frames', opts.frames)
   const channels = opts.channels === undefined ? 2 : checkNumber('renderOffline', 'channels', opts.channels)
@@ -64,7 +71,7 @@ export async function renderOffline(graph: Graph, o: RenderOptions): Promise<Ren
   const input = opts.input === undefined ? [] : checkChannels('renderOffline', 'input', opts.input)
   const { json, buffers } = graph.serialize()
   const r = await withProcessors(graph, json, sampleRate, channels, (j) =>
-    callNativeAsync(() => native.renderOfflineNative(j, buffers, sampleRate, frames, channels, blockSize, input)),
+    callNativeAsync(() => native.renderOfflineNative(j, buffers, sampleRate, frames, channels, blockSize, input, memoryBudget)),
   )
   const spectra: Record<string, Spectrum> = {}
   for (const [k, v] of Object.entries(r.spectra)) spectra[k] = { frequencies: v.frequencies, magnitudesDb: v.magnitudesDb }

@@ -34,6 +34,21 @@ export function checkFrames(where: string, name: string, v: unknown): number {
   return n
 }
 
+/** @internal The default memory budget of a compiled graph, in bytes: 2 GiB (the engine's `compile::budget`). */
+export const DEFAULT_MEMORY_BUDGET = 2 ** 31
+
+/** @internal `opts.memoryBudget` if given: a whole number of bytes, at least 1 MiB (a RangeError names it otherwise). */
+export function checkMemoryBudget(where: string, opts: Record<string, unknown>): number | undefined {
+  const v = opts.memoryBudget
+  if (v === undefined) return undefined
+  checkNumber(where, 'memoryBudget', v)
+  const n = v as number
+  if (!Number.isInteger(n) || n < 2 ** 20 || n > Number.MAX_SAFE_INTEGER) {
+    throw new RangeError(`${where}: 'memoryBudget' = ${n} must be a whole number of bytes from 1048576 (1 MiB) to 2^53 - 1`)
+  }
+  return n
+}
+
 /** @internal Refuses a frame beyond {@link MAX_FRAME}. */
 export function checkFrameLimit(where: string, name: string, n: number): void {
   if (n > MAX_FRAME) {

@@ -103,6 +103,11 @@ pub struct GraphDesc {
     pub sidechains: Vec<(u32, u32)>,
     /// Automation lanes.
     pub automation: Vec<LaneDesc>,
+    /// The memory budget the host gives this graph's compile (bytes), over
+    /// [`crate::compile::CompileOptions::memory_budget`]. Not part of the
+    /// document: never read from JSON (a document cannot raise its own
+    /// budget); the napi layer sets it from a render's `memoryBudget`.
+    pub memory_budget: Option<usize>,
 }
 
 /// Reads a JSON number, or one of the strings standing for non-finite numbers.
@@ -220,7 +225,7 @@ impl GraphDesc {
                 )))
             }
         }
-        Ok(Self { nodes, connections, sidechains, automation })
+        Ok(Self { nodes, connections, sidechains, automation, memory_budget: None })
     }
 }
 

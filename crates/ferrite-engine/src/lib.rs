@@ -17,7 +17,7 @@ pub mod render;
 pub mod spectrum;
 pub mod wav;
 
-pub use compile::{compile, Compiled, RenderSettings};
+pub use compile::{compile, CompileOptions, Compiled, RenderSettings};
 pub use desc::GraphDesc;
 pub use error::{EngineError, ErrorKind};
 pub use offline::{render_offline, OfflineRequest, OfflineResult};

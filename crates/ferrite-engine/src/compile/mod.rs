@@ -248,7 +248,7 @@ pub fn check(
         max_block: settings.max_block,
         channels: settings.channels,
     };
-    let topo = validate::build(desc, &ctx, &prep, options.memory_budget)?;
+    let topo = validate::build(desc, &ctx, &prep, desc.memory_budget.unwrap_or(options.memory_budget))?;
     let order = order::topological(&topo)?;
     // Fusion rewires only chains of biquads, which add no latency: the
     // latency is the same before and after.

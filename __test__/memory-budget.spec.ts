@@ -1,0 +1,75 @@
+// Issue 26, item 1: a graph too large for memory is refused with a RangeError
+// naming its largest nodes (default budget 2 GiB, `memoryBudget` to change
+// it), never an aborted process, also under a 4 GB address-space limit.
+import test from 'ava'
+import { spawnSync } from 'node:child_process'
+import { join } from 'node:path'
+import { Engine, Graph, renderOffline } from '../index'
+
+/** `n` delays of `frames` frames in series after an oscillator. */
+function delays(n: number, frames: number): Graph {
+  const g = new Graph()
+  const nodes = [g.oscillator({ frequency: 100 })]
+  for (let i = 0; i < n; i++) nodes.push(g.delay({ frames }))
+  g.chain(...nodes, g.output)
+  return g
+}
+
+test('forty 600-s delays are refused by the default budget, naming the delays; a raised budget takes two', async (t) => {
+  const e = await t.throwsAsync(renderOffline(delays(40, 600 * 48000), { sampleRate: 48000, frames: 128 }), { instanceOf: RangeError })
+  t.regex(e!.message, /needs about 20\.0 GiB .* more than the memory budget of 2\.0 GiB; the largest: 40 delay nodes 20\.0 GiB \(the largest, #\d+, 512\.0 MiB\)/)
+  t.regex(e!.message, /memoryBudget/)
+  // Each ring is 2^25 frames × 2 channels × 8 bytes = 512 MiB.
+  await t.throwsAsync(renderOffline(delays(2, 600 * 48000), { sampleRate: 48000, frames: 128, memoryBudget: 2 ** 30 }), {
+    instanceOf: RangeError,
+    message: /more than the memory budget of 1\.0 GiB/,
+  })
+  const r = await renderOffline(delays(2, 600 * 48000), { sampleRate: 48000, frames: 128, memoryBudget: 3 * 2 ** 29 })
+  t.is(r.channels[0].length, 128)
+})
+
+test('memoryBudget is checked by name', async (t) => {
+  for (const bad of [0, 1000, 2 ** 20 + 0.5, -1, 2 ** 60]) {
+    await t.throwsAsync(renderOffline(new Graph(), { sampleRate: 48000, frames: 1, memoryBudget: bad }), {
+      instanceOf: RangeError,
+      message: /renderOffline: 'memoryBudget' = .* must be a whole number of bytes/,
+    })
+  }
+  await t.throwsAsync(renderOffline(new Graph(), { sampleRate: 48000, frames: 1, memoryBudget: '1GB' as unknown as number }), { instanceOf: TypeError })
+  await t.throwsAsync(Engine.openNull({ memoryBudget: NaN }), { instanceOf: RangeError, message: /Engine\.openNull: 'memoryBudget'/ })
+})
+
+test("an engine's memoryBudget applies to every setGraph; the refused graph leaves the playing one", async (t) => {
+  const engine = await Engine.openNull({ sampleRate: 48000, bufferSize: 128, memoryBudget: 2 ** 24 })
+  try {
+    const ok = new Graph()
+    ok.chain(ok.oscillator({ frequency: 440 }), ok.meter({ name: 'm' }), ok.output)
+    engine.setGraph(ok)
+    // One 10-s stereo delay: a 2^19-frame ring, 8 MiB; two exceed 16 MiB.
+    t.notThrows(() => engine.setGraph(delays(1, 10 * 48000)))
+    const e = t.throws(() => engine.setGraph(delays(2, 10 * 48000)), { instanceOf: RangeError })
+    t.regex(e!.message, /more than the memory budget of 16\.0 MiB/)
+    const before = engine.stats().framesRendered
+    await new Promise((r) => setTimeout(r, 200))
+    t.true(engine.stats().framesRendered > before, 'the engine plays on')
+  } finally {
+    await engine.close()
+  }
+})
+
+test('under a 4 GB address-space limit the reproductions are refused, not aborts', (t) => {
+  const script = `
+    const { Graph, renderOffline } = require(${JSON.stringify(join(import.meta.dirname, '..', 'index.js'))});
+    const chain = (n, o) => { const g = new Graph(); const ns = [g.oscillator({ frequency: 100 })]; for (let i = 0; i < n; i++) ns.push(g.delay(o)); g.chain(...ns, g.output); return g };
+    (async () => {
+      for (const [g, o] of [[chain(40, { frames: 600 * 48000 }), { sampleRate: 48000, frames: 128 }],
+                            [chain(2500, { frames: 1 }), { sampleRate: 48000, frames: 16384, channels: 32, blockSize: 16384 }]]) {
+        try { await renderOffline(g, o); console.log('rendered') } catch (e) { console.log(e.constructor.name) }
+      }
+    })();
+  `
+  const r = spawnSync('prlimit', [`--as=${4 * 10 ** 9}`, process.execPath, '-e', script], { encoding: 'utf8' })
+  t.log(r.stdout.trim(), r.stderr.slice(0, 300))
+  t.is(r.status, 0, r.stderr)
+  t.deepEqual(r.stdout.trim().split('\n'), ['RangeError', 'RangeError'])
+})
