@@ -41,34 +41,41 @@ pub fn analyze_with(path: &Path, mut progress: impl FnMut(u64)) -> Result<FileAn
     let mut meter = Meter::new();
     meter.prepare(&PrepareContext { sample_rate: f64::from(info.sample_rate), max_block: BLOCK, channels });
     // The work is shared between the two threads: the reader decodes and
-    // widens the samples to f64; the meter thread measures. Decoding PCM is
-    // cheap, so there the reader also measures the true peak (the same
-    // filter over the same blocks: the same reading).
+    // decodes, the meter thread measures. Decoding PCM is cheap, so there
+    // the reader also widens the samples to f64 and measures the true peak
+    // (the same filter over the same blocks: the same reading); decoding a
+    // compressed file is the larger half, so the meter thread does both.
     let mut tap = if info.codec == "pcm" { meter.split_true_peak() } else { None };
+    let widen = |bus: &mut [f64], block: &[Vec<f32>], n: usize| {
+        for (dst, src) in bus.chunks_exact_mut(BLOCK).zip(block) {
+            for (d, &s) in dst[..n].iter_mut().zip(&src[..n]) {
+                *d = f64::from(s);
+            }
+        }
+    };
 
-    let (full_tx, full_rx) = bounded::<(Vec<f64>, usize)>(IN_FLIGHT);
-    let (empty_tx, empty_rx) = bounded::<Vec<f64>>(IN_FLIGHT + 2);
+    // A block: the decoded f32 planes, the f64 bus, frames, and whether the
+    // bus holds them already.
+    type Block = (Vec<Vec<f32>>, Vec<f64>, usize, bool);
+    let (full_tx, full_rx) = bounded::<Block>(IN_FLIGHT);
+    let (empty_tx, empty_rx) = bounded::<Block>(IN_FLIGHT + 2);
     for _ in 0..IN_FLIGHT + 1 {
-        let _ = empty_tx.send(vec![0.0f64; channels * BLOCK]);
+        let _ = empty_tx.send((vec![vec![0.0f32; BLOCK]; channels], vec![0.0f64; channels * BLOCK], 0, false));
     }
     type ReaderResult = std::result::Result<Option<ferrite_dsp::meter::TruePeakTap>, ferrite_media::MediaError>;
     let reader = std::thread::Builder::new()
         .name("ferrite-reader".into())
         .spawn(move || -> ReaderResult {
-            let mut block = vec![vec![0.0f32; BLOCK]; channels];
-            while let Ok(mut bus) = empty_rx.recv() {
+            while let Ok((mut block, mut bus, _, _)) = empty_rx.recv() {
                 let mut views: Vec<&mut [f32]> = block.iter_mut().map(|c| &mut c[..]).collect();
                 let got = dec.read(&mut views)?;
-                for (dst, src) in bus.chunks_exact_mut(BLOCK).zip(&block) {
-                    for (d, &s) in dst[..got].iter_mut().zip(&src[..got]) {
-                        *d = f64::from(s);
-                    }
-                }
                 if let Some(tap) = tap.as_mut() {
+                    widen(&mut bus, &block, got);
                     let planes: Vec<&[f64]> = bus.chunks_exact(BLOCK).map(|c| &c[..got]).collect();
                     tap.process(&planes);
                 }
-                if got == 0 || full_tx.send((bus, got)).is_err() {
+                let widened = tap.is_some();
+                if got == 0 || full_tx.send((block, bus, got, widened)).is_err() {
                     break;
                 }
                 if got < BLOCK {
@@ -80,12 +87,15 @@ pub fn analyze_with(path: &Path, mut progress: impl FnMut(u64)) -> Result<FileAn
         .map_err(|e| EngineError::other(format!("analyzeFile: cannot start the reader thread: {e}")))?;
 
     let mut position = 0u64;
-    for (mut bus, n) in full_rx.iter() {
+    for (block, mut bus, n, widened) in full_rx.iter() {
+        if !widened {
+            widen(&mut bus, &block, n);
+        }
         let ctx = ProcessContext { frames: n, position, params: &[] };
         meter.process(&ctx, &mut Bus::new(&mut bus, channels, BLOCK, n));
         position += n as u64;
         progress(position);
-        let _ = empty_tx.send(bus);
+        let _ = empty_tx.send((block, bus, 0, false));
     }
     drop(empty_tx);
     let tap = match reader.join() {
