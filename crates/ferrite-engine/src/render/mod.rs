@@ -187,6 +187,22 @@ impl CompiledGraph {
         }
     }
 
+    /// Channel `c` of node `index`'s buffer, `max_block` long: where the
+    /// caller writes a port's samples before [`Self::render_block`] (see
+    /// [`crate::parallel`]; a port's slot is its own for the whole block).
+    /// Empty when out of range.
+    ///
+    /// # Realtime
+    /// Does not allocate, lock or panic.
+    pub(crate) fn slot_mut(&mut self, index: usize, c: usize) -> &mut [f64] {
+        let mb = self.max_block;
+        let Some(slot) = self.state.nodes.get(index).map(|n| n.slot) else { return &mut [] };
+        match self.state.pool.get_mut(slot) {
+            Some(buf) if c < self.channels => buf.get_mut(c * mb..(c + 1) * mb).unwrap_or(&mut []),
+            _ => &mut [],
+        }
+    }
+
     /// Whether the graph reads the render input.
     pub fn uses_input(&self) -> bool {
         self.input_slot.is_some()
