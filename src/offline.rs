@@ -2,7 +2,7 @@
 
 use crate::guarded;
 use ferrite_engine::nodes::SideBuffers;
-use ferrite_engine::{render_offline, EngineError, GraphDesc, OfflineRequest, OfflineResult, RenderSettings};
+use ferrite_engine::{render_offline_threads, EngineError, GraphDesc, OfflineRequest, OfflineResult, RenderSettings};
 use napi::bindgen_prelude::*;
 use napi::{Env, Task};
 use napi_derive::napi;
@@ -61,11 +61,30 @@ pub struct RenderTask {
     json: String,
     buffers: Vec<Arc<[Box<[f32]>]>>,
     request: OfflineRequest,
+    threads: usize,
 }
 
-fn run(json: &str, buffers: &SideBuffers, request: &OfflineRequest) -> std::result::Result<OfflineResult, EngineError> {
+fn run(
+    json: &str,
+    buffers: &SideBuffers,
+    request: &OfflineRequest,
+    threads: usize,
+) -> std::result::Result<OfflineResult, EngineError> {
     let desc = GraphDesc::parse(json)?;
-    render_offline(&desc, buffers, request, None)
+    render_offline_threads(&desc, buffers, request, None, threads)
+}
+
+/// `threads` as given (a whole number in [1, 64]), or every core when not given.
+pub(crate) fn threads_of(what: &str, threads: Option<f64>) -> std::result::Result<usize, EngineError> {
+    let max = ferrite_engine::parallel::MAX_THREADS;
+    match threads {
+        None => Ok(ferrite_engine::parallel::default_threads()),
+        Some(t) if t.is_finite() && t.fract() == 0.0 && (1.0..=max as f64).contains(&t) => Ok(t as usize),
+        Some(t) => Err(EngineError::range(format!(
+            "{what}: threads = {} must be a whole number in [1, {max}]",
+            ferrite_engine::error::show(t)
+        ))),
+    }
 }
 
 impl Task for RenderTask {
@@ -76,9 +95,10 @@ impl Task for RenderTask {
         let json = std::mem::take(&mut self.json);
         let buffers = std::mem::take(&mut self.buffers);
         let request = self.request.clone();
+        let threads = self.threads;
         let worker = std::thread::Builder::new()
             .name("ferrite-render".into())
-            .spawn(move || guarded("renderOffline", || run(&json, &buffers, &request)))
+            .spawn(move || guarded("renderOffline", || run(&json, &buffers, &request, threads)))
             .map_err(|e| {
                 napi::Error::from_reason(format!("[ferrite:Error] renderOffline: cannot start the render thread: {e}"))
             })?;
@@ -133,8 +153,9 @@ pub fn render_offline_native(
     channels: f64,
     block_size: f64,
     input: Vec<Float32Array>,
+    threads: Option<f64>,
 ) -> napi::Result<AsyncTask<RenderTask>> {
-    let request = guarded("renderOffline", || {
+    let (request, threads) = guarded("renderOffline", || {
         let whole = |name: &str, v: f64, lo: f64, hi: f64| {
             if !v.is_finite() || v.fract() != 0.0 || v < lo || v > hi {
                 Err(EngineError::range(format!(
@@ -149,15 +170,11 @@ pub fn render_offline_native(
         let channels = whole("channels", channels, 1.0, ferrite_engine::compile::MAX_CHANNELS as f64)? as usize;
         let block_size = whole("blockSize", block_size, 1.0, ferrite_engine::compile::MAX_BLOCK as f64)? as usize;
         RenderSettings { sample_rate, channels, max_block: block_size }.validate()?;
-        Ok(OfflineRequest {
-            sample_rate,
-            frames,
-            channels,
-            block_size,
-            input: input.iter().map(|c| c.to_vec()).collect(),
-        })
+        let threads = threads_of("renderOffline", threads)?;
+        let input = input.iter().map(|c| c.to_vec()).collect();
+        Ok((OfflineRequest { sample_rate, frames, channels, block_size, input }, threads))
     })?;
-    Ok(AsyncTask::new(RenderTask { json, buffers: side_buffers(&buffers), request }))
+    Ok(AsyncTask::new(RenderTask { json, buffers: side_buffers(&buffers), request, threads }))
 }
 
 /// The latency a graph reports to its output at `sample_rate`, in frames.

@@ -4,7 +4,7 @@ import * as native from '../load-binding'
 import { callNativeAsync } from './errors'
 import { Graph } from './graph'
 import { readingFromNative, type MeterReading } from './meters'
-import { checkChannels, checkFrames, checkKeys, checkNumber, checkObject, checkSampleRate, describe } from './validate'
+import { checkChannels, checkFrames, checkKeys, checkNumber, checkObject, checkSampleRate, checkThreads, describe } from './validate'
 
 /** What a file holds, from its headers. */
 export interface AudioFileInfo {
@@ -136,6 +136,8 @@ export interface RenderToFileOptions {
   input?: Float32Array[] | string
   /** Default 128; does not change the result. */
   blockSize?: number
+  /** Threads that render (1 to 64); default every core. Does not change the result (as `renderOffline`'s `threads`). */
+  threads?: number
   /** Called as the render goes (about 10 times a second, and at the end). */
   onProgress?: (framesDone: number, frames: number) => void
   /** Aborting rejects the render and removes the partial file. */
@@ -158,7 +160,7 @@ export async function renderToFile(
 ): Promise<{ frames: number; latencyFrames: number; meters: Record<string, MeterReading> }> {
   if (!(graph instanceof Graph)) throw new TypeError(`renderToFile: graph must be a Graph, got ${describe(graph)}`)
   const opts = checkObject('renderToFile', o, false)
-  checkKeys('renderToFile', opts, ['path', 'sampleRate', 'frames', 'channels', 'bitDepth', 'input', 'blockSize', 'onProgress', 'signal'])
+  checkKeys('renderToFile', opts, ['path', 'sampleRate', 'frames', 'channels', 'bitDepth', 'input', 'blockSize', 'threads', 'onProgress', 'signal'])
   const path = checkPath('renderToFile', opts.path)
   const sampleRate = checkSampleRate('renderToFile', opts.sampleRate)
   const frames = checkFrames('renderToFile', 'frames', opts.frames)
@@ -170,6 +172,7 @@ export async function renderToFile(
   let inputPath: string | undefined
   if (typeof opts.input === 'string') inputPath = checkPath('renderToFile', opts.input)
   else if (opts.input !== undefined) input = checkChannels('renderToFile', 'input', opts.input)
+  const threads = checkThreads('renderToFile', opts.threads)
   const onProgress = opts.onProgress
   if (onProgress !== undefined && typeof onProgress !== 'function') throw new TypeError(`renderToFile: onProgress must be a function, got ${describe(onProgress)}`)
   const signal = opts.signal as AbortSignal | undefined
@@ -190,7 +193,7 @@ export async function renderToFile(
   const timer = onProgress ? setInterval(tick, 100) : undefined
   try {
     const r = await callNativeAsync(() =>
-      native.renderToFileNative(json, buffers, path, sampleRate, frames, channels, blockSize, bitDepth, input, inputPath, control),
+      native.renderToFileNative(json, buffers, path, sampleRate, frames, channels, blockSize, bitDepth, input, inputPath, control, threads),
     )
     if (onProgress && last !== frames) onProgress(frames, frames)
     const meters: Record<string, MeterReading> = {}

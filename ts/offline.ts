@@ -3,7 +3,7 @@ import * as native from '../load-binding'
 import { callNativeAsync } from './errors'
 import { Graph } from './graph'
 import type { MeterReading } from './meters'
-import { checkChannels, checkFrames, checkKeys, checkNumber, checkObject, checkSampleRate, describe } from './validate'
+import { checkChannels, checkFrames, checkKeys, checkNumber, checkObject, checkSampleRate, checkThreads, describe } from './validate'
 
 /** What {@link renderOffline} resolves to. */
 export interface RenderResult {
@@ -42,6 +42,14 @@ export interface RenderOptions {
   input?: Float32Array[]
   /** Default 128; does not change the result. */
   blockSize?: number
+  /**
+   * Threads that render (1 to 64); default every core
+   * (`os.availableParallelism()`). A graph whose mix sums independent tracks
+   * or busses renders them on a pool shared by every render; a small graph
+   * stays on one thread. Does not change the result: any count gives the
+   * same samples, bit for bit.
+   */
+  threads?: number
 }
 
 /**
@@ -50,19 +58,21 @@ export interface RenderOptions {
  *
  * ```ts
  * const { channels, meters } = await renderOffline(g, { sampleRate: 48000, frames: 48000 })
+ * const same = await renderOffline(g, { sampleRate: 48000, frames: 48000, threads: 1 }) // the same samples
  * ```
  */
 export async function renderOffline(graph: Graph, o: RenderOptions): Promise<RenderResult> {
   if (!(graph instanceof Graph)) throw new TypeError(`renderOffline: graph must be a Graph, got ${describe(graph)}`)
   const opts = checkObject('renderOffline', o, false)
-  checkKeys('renderOffline', opts, ['sampleRate', 'frames', 'channels', 'input', 'blockSize'])
+  checkKeys('renderOffline', opts, ['sampleRate', 'frames', 'channels', 'input', 'blockSize', 'threads'])
   const sampleRate = checkSampleRate('renderOffline', opts.sampleRate)
   const frames = checkFrames('renderOffline', 'frames', opts.frames)
   const channels = opts.channels === undefined ? 2 : checkNumber('renderOffline', 'channels', opts.channels)
   const blockSize = opts.blockSize === undefined ? 128 : checkNumber('renderOffline', 'blockSize', opts.blockSize)
   const input = opts.input === undefined ? [] : checkChannels('renderOffline', 'input', opts.input)
+  const threads = checkThreads('renderOffline', opts.threads)
   const { json, buffers } = graph.serialize()
-  const r = await callNativeAsync(() => native.renderOfflineNative(json, buffers, sampleRate, frames, channels, blockSize, input))
+  const r = await callNativeAsync(() => native.renderOfflineNative(json, buffers, sampleRate, frames, channels, blockSize, input, threads))
   const spectra: Record<string, Spectrum> = {}
   for (const [k, v] of Object.entries(r.spectra)) spectra[k] = { frequencies: v.frequencies, magnitudesDb: v.magnitudesDb }
   return { channels: r.channels, latencyFrames: r.latencyFrames, meters: r.meters, spectra }
