@@ -110,9 +110,21 @@ impl Board {
     /// # Realtime
     /// Does not allocate, lock or panic; waits only for tasks that other
     /// threads are running, never for a thread to start one.
+    #[cfg(test)]
     pub(crate) fn run<T: Tasks>(&self, tasks: &T, count: usize, wake: impl FnOnce()) {
+        self.run_with(tasks, count, wake, || {});
+    }
+
+    /// [`Board::run`], with `meanwhile` run by the owner after publishing
+    /// and before it works on the tasks (the mix of the previous span
+    /// while helpers start on this one's parts).
+    ///
+    /// # Realtime
+    /// As [`Board::run`], plus whatever `meanwhile` does.
+    pub(crate) fn run_with<T: Tasks>(&self, tasks: &T, count: usize, wake: impl FnOnce(), meanwhile: impl FnOnce()) {
         let count = count.min(MAX_TASKS);
         if count == 0 {
+            meanwhile();
             return;
         }
         let (generation, _, _) = unpack(self.word.load(Ordering::Relaxed));
@@ -124,6 +136,7 @@ impl Board {
         let next_gen = (generation + 1) & ((1 << 48) - 1);
         self.word.store(next_gen << GEN_SHIFT | (count as u64) << COUNT_SHIFT, Ordering::Release);
         wake();
+        meanwhile();
         self.help();
         let backoff = Backoff::new();
         while self.done.load(Ordering::Acquire) < count {

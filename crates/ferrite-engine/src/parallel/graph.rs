@@ -22,9 +22,10 @@ pub type InputFn<'a> = &'a (dyn Fn(usize, usize, &mut [f64]) + Sync);
 pub type OutputFn<'a> = &'a mut dyn FnMut(usize, usize, usize, &[f64]);
 
 /// Frames a part renders ahead of the mix in an offline render, rounded
-/// down to whole blocks (at least one): fewer hand-overs, at the cost of
-/// `ports × channels × frames` samples of memory per part.
-const SPAN_FRAMES: usize = 2048;
+/// down to whole blocks (at least one): fewer hand-overs for longer spans,
+/// but each block of each port is a buffer of its own until the mix takes
+/// it, and more of them than the caches hold cost more than hand-overs.
+const SPAN_FRAMES: usize = 512;
 
 /// Where a part renders next: `frames` from `pos`, in blocks of `block`.
 #[derive(Debug, Clone, Copy, Default)]
@@ -34,12 +35,13 @@ struct Span {
     block: usize,
 }
 
-/// One part: its graph, its ports' render indices, and the samples of its
-/// last span (`ports × channels` rows of `cap`), with its input.
+/// One part: its graph, its ports' render indices, and the blocks of its
+/// last span (one buffer per block and port, block-major, each as long as
+/// a node's), with its input.
 struct Part {
     compiled: Compiled,
     ports: Vec<usize>,
-    out: Box<[f64]>,
+    out: Box<[Box<[f64]>]>,
     input: Box<[f64]>,
     span: Span,
     cap: usize,
@@ -69,14 +71,9 @@ impl Part {
                 }
             }
             g.render_block((pos + off) as u64, n, &mut self.compiled.lanes);
-            for (p, &k) in self.ports.iter().enumerate() {
-                for c in 0..ch {
-                    let row = (p * ch + c) * cap + off;
-                    let (src, _) = g.tap_output(k, c, n);
-                    if let (Some(d), Some(s)) = (self.out.get_mut(row..row + n), src.get(..n)) {
-                        d.copy_from_slice(s);
-                    }
-                }
+            let first = off / block * self.ports.len();
+            for (&k, b) in self.ports.iter().zip(self.out.iter_mut().skip(first)) {
+                g.exchange_slot(k, n, b);
             }
             off += n;
         }
@@ -110,11 +107,12 @@ impl Parts {
     }
 }
 
-/// A port of the mix: part `part`'s port `port` feeds mix node `node`.
+/// A port of the mix: part `part`'s port `port` (of `ports`) feeds mix node `node`.
 #[derive(Debug, Clone, Copy)]
 struct Link {
     part: usize,
     port: usize,
+    ports: usize,
     node: usize,
 }
 
@@ -122,6 +120,9 @@ struct Link {
 /// the mix that sums them after: the same samples as the whole graph.
 pub struct SplitGraph {
     parts: Parts,
+    /// Per part: its ports' blocks of the span the mix renders next
+    /// (exchanged with the part's own after each span).
+    ready: Vec<Box<[Box<[f64]>]>>,
     mix: Compiled,
     links: Vec<Link>,
     board: Arc<Board>,
@@ -137,15 +138,20 @@ impl SplitGraph {
         let ch = settings.channels;
         let mut parts = Vec::with_capacity(split.parts.len());
         let mut ports = Vec::new();
+        let mut counts = Vec::with_capacity(split.parts.len());
         for (p, pd) in split.parts.iter().enumerate() {
             let compiled = compile_tapped(&pd.desc, settings, buffers, options, &pd.ports)?;
             let mut idx = Vec::with_capacity(pd.ports.len());
-            for (k, &id) in pd.ports.iter().enumerate() {
+            for &id in &pd.ports {
                 let Some(info) = compiled.info.nodes.get(&id) else { continue };
+                ports.push((id, info.latency, p, idx.len()));
                 idx.push(info.index);
-                ports.push((id, info.latency, p, k));
             }
-            let out = vec![0.0; idx.len() * ch * cap].into_boxed_slice();
+            counts.push(idx.len());
+            let node_len = ch * settings.max_block;
+            let out = (0..idx.len() * cap.div_ceil(settings.max_block))
+                .map(|_| vec![0.0; node_len].into_boxed_slice())
+                .collect();
             let input = vec![0.0; if compiled.graph.uses_input() { ch * cap } else { 0 }].into_boxed_slice();
             let part = Part { compiled, ports: idx, out, input, span: Span::default(), cap, channels: ch };
             parts.push(PartCell(UnsafeCell::new(part)));
@@ -155,10 +161,15 @@ impl SplitGraph {
             compile_with_ports(&split::mix_desc(&split.mix, &with_latency), settings, buffers, options, &with_latency)?;
         let links = ports
             .iter()
-            .filter_map(|&(id, _, part, port)| Some(Link { part, port, node: mix.info.nodes.get(&id)?.index }))
+            .filter_map(|&(id, _, part, port)| {
+                let ports = *counts.get(part)?;
+                Some(Link { part, port, ports, node: mix.info.nodes.get(&id)?.index })
+            })
             .collect();
+        let ready = parts.iter_mut().map(|c| c.0.get_mut().out.clone()).collect();
         Ok(Self {
             parts: Parts(parts.into_boxed_slice()),
+            ready,
             mix,
             links,
             board: Arc::new(Board::new()),
@@ -174,7 +185,9 @@ impl SplitGraph {
 
     /// Renders `frames` from `pos` in blocks of `block`: the parts span by
     /// span (`wake(n)` asks for `n` helpers on the board), the mix block by
-    /// block after them. Control side or offline worker.
+    /// block one span behind them, while they render the next (so the mix,
+    /// which runs on this thread alone, overlaps the parts). Control side
+    /// or offline worker.
     fn render_span(
         &mut self,
         pos: usize,
@@ -184,56 +197,90 @@ impl SplitGraph {
         out: OutputFn<'_>,
         wake: &dyn Fn(&Arc<Board>, usize),
     ) {
+        let cap = self.cap;
+        let n_parts = self.parts.0.len();
+        let spans = frames.div_ceil(cap);
+        let span_at = |k: usize| (pos + k * cap, cap.min(frames - k * cap));
+        // Span k's parts render while span k - 1 is mixed.
+        for k in 0..=spans {
+            let next = (k < spans).then(|| span_at(k));
+            if let Some((at, len)) = next {
+                self.prepare_parts(at, len, block, input);
+            }
+            let mixed = k.checked_sub(1).map(span_at);
+            let Self { parts, ready, mix, links, board, channels, .. } = self;
+            let mut mix_span = || {
+                if let Some((at, len)) = mixed {
+                    mix_blocks(mix, links, ready, *channels, (at, len, at - pos), block, input, out);
+                }
+            };
+            if next.is_some() {
+                board.run_with(&*parts, n_parts, || wake(board, n_parts - 1), mix_span);
+                for (part, r) in parts.iter_mut().zip(ready.iter_mut()) {
+                    std::mem::swap(&mut part.out, r);
+                }
+            } else {
+                mix_span();
+            }
+        }
+    }
+
+    /// Sets every part's next span and copies its input.
+    fn prepare_parts(&mut self, at: usize, len: usize, block: usize, input: InputFn<'_>) {
         let (ch, cap) = (self.channels, self.cap);
-        let mut done = 0;
-        while done < frames {
-            let span = cap.min(frames - done);
-            for part in self.parts.iter_mut() {
-                part.span = Span { pos: pos + done, frames: span, block };
-                if !part.input.is_empty() {
-                    for c in 0..ch {
-                        if let Some(d) = part.input.get_mut(c * cap..c * cap + span) {
-                            input(c, pos + done, d);
-                        }
-                    }
-                }
-            }
-            let n_parts = self.parts.0.len();
-            let board = &self.board;
-            board.run(&self.parts, n_parts, || wake(board, n_parts - 1));
-            let mut off = 0;
-            while off < span {
-                let n = block.min(span - off);
-                let at = pos + done + off;
-                let g = &mut self.mix.graph;
-                if g.uses_input() {
-                    for c in 0..ch {
-                        if let Some(d) = g.input_mut(c).get_mut(..n) {
-                            input(c, at, d);
-                        }
-                    }
-                }
-                for l in &self.links {
-                    let Some(part) = self.parts.0.get_mut(l.part).map(|c| c.0.get_mut()) else { continue };
-                    for c in 0..ch {
-                        let row = (l.port * ch + c) * cap + off;
-                        if let (Some(d), Some(s)) = (g.slot_mut(l.node, c).get_mut(..n), part.out.get(row..row + n)) {
-                            d.copy_from_slice(s);
-                        }
-                    }
-                }
-                g.render_block(at as u64, n, &mut self.mix.lanes);
+        for part in self.parts.iter_mut() {
+            part.span = Span { pos: at, frames: len, block };
+            if !part.input.is_empty() {
                 for c in 0..ch {
-                    out(c, done + off, n, g.output(c, n));
+                    if let Some(d) = part.input.get_mut(c * cap..c * cap + len) {
+                        input(c, at, d);
+                    }
                 }
-                off += n;
             }
-            done += span;
         }
     }
 
     fn graphs(&mut self) -> impl Iterator<Item = &mut Compiled> {
         self.parts.iter_mut().map(|p| &mut p.compiled).chain(std::iter::once(&mut self.mix))
+    }
+}
+
+/// Renders the mix over one span (`at`, `len`, and `off`, where the span
+/// starts in the caller's output), block by block, each port's buffer
+/// exchanged with the part's block in `ready`.
+#[allow(clippy::too_many_arguments)]
+fn mix_blocks(
+    mix: &mut Compiled,
+    links: &[Link],
+    ready: &mut [Box<[Box<[f64]>]>],
+    ch: usize,
+    (at, len, span_off): (usize, usize, usize),
+    block: usize,
+    input: InputFn<'_>,
+    out: OutputFn<'_>,
+) {
+    let g = &mut mix.graph;
+    let mut off = 0;
+    while off < len {
+        let n = block.min(len - off);
+        if g.uses_input() {
+            for c in 0..ch {
+                if let Some(d) = g.input_mut(c).get_mut(..n) {
+                    input(c, at + off, d);
+                }
+            }
+        }
+        for l in links {
+            let Some(blocks) = ready.get_mut(l.part) else { continue };
+            if let Some(b) = blocks.get_mut(off / block * l.ports + l.port) {
+                g.exchange_slot(l.node, n, b);
+            }
+        }
+        g.render_block((at + off) as u64, n, &mut mix.lanes);
+        for c in 0..ch {
+            out(c, span_off + off, n, g.output(c, n));
+        }
+        off += n;
     }
 }
 

@@ -7,7 +7,9 @@
 
 use super::board::Board;
 use crossbeam_channel::{unbounded, Sender};
+use crossbeam_utils::Backoff;
 use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 struct Pool {
     tx: Option<Sender<Arc<Board>>>,
@@ -25,7 +27,7 @@ fn pool() -> &'static Pool {
             let rx = rx.clone();
             let spawned = std::thread::Builder::new().name(format!("ferrite-render-{n}")).spawn(move || {
                 for board in rx.iter() {
-                    board.help();
+                    serve(&board);
                 }
             });
             started += usize::from(spawned.is_ok());
@@ -33,6 +35,31 @@ fn pool() -> &'static Pool {
         // No thread could start: every render runs on its own thread.
         Pool { tx: (started > 0).then_some(tx), threads: started }
     })
+}
+
+/// How long a pool thread keeps watching a board after its last task,
+/// for the render's next span: waking a sleeping thread (a futex wake,
+/// on a virtual machine an interrupt to an idle vCPU) costs more than a
+/// span's parts on two threads gain, so a render in progress keeps its
+/// helpers awake; an idle pool costs nothing.
+const LINGER: Duration = Duration::from_millis(2);
+
+/// Helps with `board` until it has had nothing to claim for [`LINGER`].
+fn serve(board: &Board) {
+    let mut last = Instant::now();
+    let backoff = Backoff::new();
+    loop {
+        if board.help() > 0 {
+            last = Instant::now();
+            backoff.reset();
+        } else if last.elapsed() > LINGER {
+            return;
+        } else if backoff.is_completed() {
+            std::thread::yield_now();
+        } else {
+            backoff.snooze();
+        }
+    }
 }
 
 /// How many threads the pool has (starting it).
