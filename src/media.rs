@@ -255,7 +255,16 @@ pub fn render_to_file_native(
             None => RenderInput::Buffers(input.iter().map(|c| c.to_vec()).collect()),
         };
         let threads = crate::offline::threads_of("renderToFile", threads)?;
-        Ok(FileRenderRequest { path: PathBuf::from(&path), sample_rate, frames, channels, block_size, depth, input, threads })
+        Ok(FileRenderRequest {
+            path: PathBuf::from(&path),
+            sample_rate,
+            frames,
+            channels,
+            block_size,
+            depth,
+            input,
+            threads,
+        })
     })?;
     let side = crate::offline::side_buffers(&buffers);
     let (progress, cancel) = (control.progress.clone(), control.cancel.clone());
