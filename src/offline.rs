@@ -144,6 +144,7 @@ fn recyclable(v: Vec<f32>) -> Float32Array {
 
 /// Starts an offline render. Arguments are checked for type by the facade;
 /// everything else is validated here.
+#[allow(clippy::too_many_arguments)]
 #[napi(ts_return_type = "Promise<NativeRenderResult>")]
 pub fn render_offline_native(
     json: String,

@@ -225,16 +225,16 @@ fn a_bad_graph_reports_the_same_error_on_every_thread_count() {
     let mut v = session(16);
     v.nodes.iter_mut().find(|n| n.id == 21).unwrap().params.insert("nope".into(), json!(1));
     let req = OfflineRequest { sample_rate: 48000.0, frames: 1000, channels: 2, block_size: 128, input: vec![] };
-    let one = render_offline_threads(&v, &[], &req, None, 1).err().expect("refused");
-    let four = render_offline_threads(&v, &[], &req, None, 4).err().expect("refused");
+    let one = render_offline_threads(&v, &[], &req, None, 1).expect_err("refused");
+    let four = render_offline_threads(&v, &[], &req, None, 4).expect_err("refused");
     assert_eq!(four.message, one.message);
     assert!(one.message.contains("unknown parameter 'nope'"), "{one}");
     let mut dup = session(16);
     dup.nodes.push(dup.nodes[5].clone());
-    let e = render_offline_threads(&dup, &[], &req, None, 4).err().expect("refused");
+    let e = render_offline_threads(&dup, &[], &req, None, 4).expect_err("refused");
     assert!(e.message.contains("two nodes have id"), "{e}");
     for bad in [0usize, 65] {
-        let e = render_offline_threads(&session(4), &[], &req, None, bad).err().expect("refused");
+        let e = render_offline_threads(&session(4), &[], &req, None, bad).expect_err("refused");
         assert_eq!(e.kind, ErrorKind::Range);
         assert_eq!(e.message, format!("renderOffline: threads = {bad} is out of range [1, 64]"));
     }

@@ -38,11 +38,14 @@ pub const MAX_THREADS: usize = 64;
 pub const PARTS_PER_THREAD: usize = 2;
 
 /// Below this much work (the sum of the split's per-node weights, about
-/// one per node and one per `eq` band) a graph renders on one thread: the
-/// hand-overs would cost more than the second thread gains (the crossover
-/// measured with `cargo bench --bench render -- threads`, see
-/// benches/README.md).
-pub const MIN_SPLIT_WEIGHT: u64 = 48;
+/// one per node and one per `eq` band; a reference-session track weighs
+/// 14) a graph renders on one thread. A hand-over costs a few µs per span
+/// of 512 frames, against about 20 µs of work per reference track in that
+/// span; split renders of 2 to 4 such tracks were no slower than whole ones
+/// (`cargo bench --bench render -- threads`, see benches/README.md), so the
+/// line is drawn at about two tracks, where a part would hold less work
+/// than a hand-over and a wake-up of a sleeping pool thread.
+pub const MIN_SPLIT_WEIGHT: u64 = 24;
 
 /// Every core: [`std::thread::available_parallelism`] (1 when unknown).
 pub fn default_threads() -> usize {
