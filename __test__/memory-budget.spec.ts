@@ -73,3 +73,19 @@ test('under a 4 GB address-space limit the reproductions are refused, not aborts
   t.is(r.status, 0, r.stderr)
   t.deepEqual(r.stdout.trim().split('\n'), ['RangeError', 'RangeError'])
 })
+
+test('a graph split across threads is held to the same budget as a whole one', async (t) => {
+  // Eight tracks, each oscillator → 600-s delay (512 MiB) → gain, into the output: 4 GiB in all.
+  const g = new Graph()
+  for (let i = 0; i < 8; i++) g.chain(g.oscillator({ frequency: 100 + i }), g.delay({ frames: 600 * 48000 }), g.gain({ gain: 0.1 }), g.output)
+  for (const threads of [1, 2, 4]) {
+    await t.throwsAsync(renderOffline(g, { sampleRate: 48000, frames: 128, threads }), {
+      instanceOf: RangeError,
+      message: /needs about 4\.0 GiB .* the largest: 8 delay nodes 4\.0 GiB/,
+    })
+  }
+  // Within a raised budget both ways give the same samples.
+  const o = { sampleRate: 48000, frames: 256, memoryBudget: 5 * 2 ** 30 }
+  const [one, two] = [await renderOffline(g, { ...o, threads: 1 }), await renderOffline(g, { ...o, threads: 2 })]
+  t.deepEqual(two.channels, one.channels)
+})

@@ -1,11 +1,13 @@
 //! Render-core benchmarks: one 128-frame block of an EQ-heavy session, the
-//! reference session's compile time, and the audio-thread cost of a graph swap.
+//! reference session's compile time, the audio-thread cost of a graph swap,
+//! and one second rendered offline per thread count.
 //!
 //! `cargo bench --bench render`
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use ferrite_engine::compile::{compile_with, CompileOptions};
 use ferrite_engine::desc::GraphDesc;
+use ferrite_engine::parallel::OfflineGraph;
 use ferrite_engine::realtime::engine_pair;
 use ferrite_engine::{compile, RenderSettings};
 use serde_json::{json, Value};
@@ -131,5 +133,34 @@ fn bench_compile_and_swap(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench_render, bench_compile_and_swap);
+/// One second of the reference session (and of smaller sessions, for the
+/// planner's crossover) rendered offline on 1, 2 and 4 threads: the
+/// per-thread-count group. `cargo bench --bench render -- threads`
+fn bench_threads(c: &mut Criterion) {
+    let settings = RenderSettings { sample_rate: SR, channels: 2, max_block: 128 };
+    let mut group = c.benchmark_group("threads_offline_1s");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(48000));
+    let silence = |_: usize, _: usize, d: &mut [f64]| d.fill(0.0);
+    for (name, tracks) in [("reference_session_64_tracks", 64), ("4_tracks", 4), ("2_tracks", 2), ("1_track", 1)] {
+        let desc = session(tracks, true);
+        for threads in [1usize, 2, 4] {
+            let mut g = OfflineGraph::compile(&desc, settings, &[], threads).expect("compiles");
+            let mut pos = 0;
+            group.bench_function(format!("{name}/{threads}_threads_{}_parts", g.parts()), |b| {
+                b.iter(|| {
+                    let mut peak = 0.0f64;
+                    let mut sink =
+                        |_: usize, _: usize, _: usize, s: &[f64]| peak = peak.max(s.first().copied().unwrap_or(0.0));
+                    g.render_span(pos, 48000, 128, &silence, &mut sink);
+                    pos += 48000;
+                    black_box(peak)
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_render, bench_compile_and_swap, bench_threads);
 criterion_main!(benches);

@@ -242,6 +242,7 @@ pub fn render_to_file_native<'env>(
     input_path: Option<String>,
     control: &RenderControl,
     memory_budget: Option<f64>,
+    threads: Option<f64>,
 ) -> napi::Result<Object<'env>> {
     use ferrite_engine::files::{render_to_file, FileRenderRequest, RenderInput};
     let req = guarded("renderToFile", || {
@@ -256,7 +257,17 @@ pub fn render_to_file_native<'env>(
             None if input.is_empty() => RenderInput::None,
             None => RenderInput::Buffers(input.iter().map(|c| c.to_vec()).collect()),
         };
-        Ok(FileRenderRequest { path: PathBuf::from(&path), sample_rate, frames, channels, block_size, depth, input })
+        let threads = crate::offline::threads_of("renderToFile", threads)?;
+        Ok(FileRenderRequest {
+            path: PathBuf::from(&path),
+            sample_rate,
+            frames,
+            channels,
+            block_size,
+            depth,
+            input,
+            threads,
+        })
     })?;
     let side = crate::offline::side_buffers(&buffers);
     let (progress, cancel) = (control.progress.clone(), control.cancel.clone());

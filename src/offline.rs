@@ -2,7 +2,7 @@
 
 use crate::guarded;
 use ferrite_engine::nodes::SideBuffers;
-use ferrite_engine::{render_offline, EngineError, GraphDesc, OfflineRequest, OfflineResult, RenderSettings};
+use ferrite_engine::{render_offline_threads, EngineError, GraphDesc, OfflineRequest, OfflineResult, RenderSettings};
 use napi::bindgen_prelude::*;
 use napi::{Env, Task};
 use napi_derive::napi;
@@ -62,6 +62,7 @@ pub struct RenderTask {
     buffers: Vec<Arc<[Box<[f32]>]>>,
     request: OfflineRequest,
     memory_budget: Option<usize>,
+    threads: usize,
 }
 
 fn run(
@@ -69,10 +70,24 @@ fn run(
     buffers: &SideBuffers,
     request: &OfflineRequest,
     memory_budget: Option<usize>,
+    threads: usize,
 ) -> std::result::Result<OfflineResult, EngineError> {
     let mut desc = GraphDesc::parse(json)?;
     desc.memory_budget = memory_budget;
-    render_offline(&desc, buffers, request, None)
+    render_offline_threads(&desc, buffers, request, None, threads)
+}
+
+/// `threads` as given (a whole number in [1, 64]), or every core when not given.
+pub(crate) fn threads_of(what: &str, threads: Option<f64>) -> std::result::Result<usize, EngineError> {
+    let max = ferrite_engine::parallel::MAX_THREADS;
+    match threads {
+        None => Ok(ferrite_engine::parallel::default_threads()),
+        Some(t) if t.is_finite() && t.fract() == 0.0 && (1.0..=max as f64).contains(&t) => Ok(t as usize),
+        Some(t) => Err(EngineError::range(format!(
+            "{what}: threads = {} must be a whole number in [1, {max}]",
+            ferrite_engine::error::show(t)
+        ))),
+    }
 }
 
 /// A `memoryBudget` in bytes (checked by the facade), as the compiler takes it.
@@ -88,7 +103,7 @@ impl Task for RenderTask {
     fn compute(&mut self) -> napi::Result<Self::Output> {
         let json = std::mem::take(&mut self.json);
         let buffers = std::mem::take(&mut self.buffers);
-        guarded("renderOffline", || run(&json, &buffers, &self.request, self.memory_budget))
+        guarded("renderOffline", || run(&json, &buffers, &self.request, self.memory_budget, self.threads))
     }
 
     fn resolve(&mut self, _env: Env, out: Self::Output) -> napi::Result<Self::JsValue> {
@@ -140,8 +155,9 @@ pub fn render_offline_native<'env>(
     block_size: f64,
     input: Vec<Float32Array>,
     memory_budget: Option<f64>,
+    threads: Option<f64>,
 ) -> napi::Result<Object<'env>> {
-    let request = guarded("renderOffline", || {
+    let (request, threads) = guarded("renderOffline", || {
         let whole = |name: &str, v: f64, lo: f64, hi: f64| {
             if !v.is_finite() || v.fract() != 0.0 || v < lo || v > hi {
                 Err(EngineError::range(format!(
@@ -156,18 +172,14 @@ pub fn render_offline_native<'env>(
         let channels = whole("channels", channels, 1.0, ferrite_engine::compile::MAX_CHANNELS as f64)? as usize;
         let block_size = whole("blockSize", block_size, 1.0, ferrite_engine::compile::MAX_BLOCK as f64)? as usize;
         RenderSettings { sample_rate, channels, max_block: block_size }.validate()?;
-        Ok(OfflineRequest {
-            sample_rate,
-            frames,
-            channels,
-            block_size,
-            input: input.iter().map(|c| c.to_vec()).collect(),
-        })
+        let threads = threads_of("renderOffline", threads)?;
+        let input = input.iter().map(|c| c.to_vec()).collect();
+        Ok((OfflineRequest { sample_rate, frames, channels, block_size, input }, threads))
     })?;
     crate::spawn::off_pool(
         env,
         "ferrite-render",
-        RenderTask { json, buffers: side_buffers(&buffers), request, memory_budget: budget(memory_budget) },
+        RenderTask { json, buffers: side_buffers(&buffers), request, memory_budget: budget(memory_budget), threads },
     )
 }
 

@@ -89,6 +89,8 @@ export interface RenderToFileOptions {
     input?: Float32Array[] | string;
     /** Default 128; does not change the result. */
     blockSize?: number;
+    /** Threads that render (1 to 64); default every core. Does not change the result (as `renderOffline`'s `threads`). */
+    threads?: number;
     /** Called as the render goes (about 10 times a second, and at the end). */
     onProgress?: (framesDone: number, frames: number) => void;
     /** Aborting rejects the render and removes the partial file. */

@@ -6,7 +6,7 @@ import { Graph } from './graph'
 import { readingFromNative, type MeterReading } from './meters'
 import { withProcessors } from './offline'
 import { rmSync } from 'node:fs'
-import { checkChannels, checkFrames, checkKeys, checkNumber, checkObject, checkSampleRate, describe, checkMemoryBudget } from './validate'
+import { checkChannels, checkFrames, checkKeys, checkNumber, checkObject, checkSampleRate, checkThreads, describe, checkMemoryBudget } from './validate'
 
 /** What a file holds, from its headers. */
 export interface AudioFileInfo {
@@ -138,6 +138,8 @@ export interface RenderToFileOptions {
   input?: Float32Array[] | string
   /** Default 128; does not change the result. */
   blockSize?: number
+  /** Threads that render (1 to 64); default every core. Does not change the result (as `renderOffline`'s `threads`). */
+  threads?: number
   /** Called as the render goes (about 10 times a second, and at the end). */
   onProgress?: (framesDone: number, frames: number) => void
   /** Aborting rejects the render and removes the partial file. */
@@ -162,7 +164,7 @@ export async function renderToFile(
 ): Promise<{ frames: number; latencyFrames: number; meters: Record<string, MeterReading> }> {
   if (!(graph instanceof Graph)) throw new TypeError(`renderToFile: graph must be a Graph, got ${describe(graph)}`)
   const opts = checkObject('renderToFile', o, false)
-  checkKeys('renderToFile', opts, ['path', 'sampleRate', 'frames', 'channels', 'bitDepth', 'input', 'blockSize', 'onProgress', 'signal', 'memoryBudget'])
+  checkKeys('renderToFile', opts, ['path', 'sampleRate', 'frames', 'channels', 'bitDepth', 'input', 'blockSize', 'threads', 'onProgress', 'signal', 'memoryBudget'])
   const memoryBudget = checkMemoryBudget('renderToFile', opts)
   const path = checkPath('renderToFile', opts.path)
   const sampleRate = checkSampleRate('renderToFile', opts.sampleRate)
@@ -175,6 +177,7 @@ export async function renderToFile(
   let inputPath: string | undefined
   if (typeof opts.input === 'string') inputPath = checkPath('renderToFile', opts.input)
   else if (opts.input !== undefined) input = checkChannels('renderToFile', 'input', opts.input)
+  const threads = checkThreads('renderToFile', opts.threads)
   const onProgress = opts.onProgress
   if (onProgress !== undefined && typeof onProgress !== 'function') throw new TypeError(`renderToFile: onProgress must be a function, got ${describe(onProgress)}`)
   const signal = opts.signal as AbortSignal | undefined
@@ -199,7 +202,7 @@ export async function renderToFile(
       json,
       sampleRate,
       channels,
-      (j) => callNativeAsync(() => native.renderToFileNative(j, buffers, path, sampleRate, frames, channels, blockSize, bitDepth, input, inputPath, control, memoryBudget)),
+      (j) => callNativeAsync(() => native.renderToFileNative(j, buffers, path, sampleRate, frames, channels, blockSize, bitDepth, input, inputPath, control, memoryBudget, threads)),
       // A processor threw: the file is not the graph's render.
       () => rmSync(path, { force: true }),
     )

@@ -41,6 +41,14 @@ export interface RenderOptions {
      * `RangeError` naming its largest nodes before anything is allocated.
      */
     memoryBudget?: number;
+    /**
+     * Threads that render (1 to 64); default every core
+     * (`os.availableParallelism()`). A graph whose mix sums independent tracks
+     * or busses renders them on a pool shared by every render; a small graph
+     * stays on one thread. Does not change the result: any count gives the
+     * same samples, bit for bit.
+     */
+    threads?: number;
 }
 /**
  * Renders `graph` offline, off the JavaScript thread, with the same render
@@ -48,6 +56,7 @@ export interface RenderOptions {
  *
  * ```ts
  * const { channels, meters } = await renderOffline(g, { sampleRate: 48000, frames: 48000 })
+ * const same = await renderOffline(g, { sampleRate: 48000, frames: 48000, threads: 1 }) // the same samples
  * ```
  */
 export declare function renderOffline(graph: Graph, o: RenderOptions): Promise<RenderResult>;

@@ -4,7 +4,7 @@ import { callNativeAsync } from './errors'
 import { Graph } from './graph'
 import type { MeterReading } from './meters'
 import { ProcessorHost } from './processor'
-import { checkChannels, checkFrames, checkKeys, checkNumber, checkObject, checkSampleRate, describe, checkMemoryBudget } from './validate'
+import { checkChannels, checkFrames, checkKeys, checkNumber, checkObject, checkSampleRate, checkThreads, describe, checkMemoryBudget } from './validate'
 
 /** What {@link renderOffline} resolves to. */
 export interface RenderResult {
@@ -49,6 +49,14 @@ export interface RenderOptions {
    * `RangeError` naming its largest nodes before anything is allocated.
    */
   memoryBudget?: number
+  /**
+   * Threads that render (1 to 64); default every core
+   * (`os.availableParallelism()`). A graph whose mix sums independent tracks
+   * or busses renders them on a pool shared by every render; a small graph
+   * stays on one thread. Does not change the result: any count gives the
+   * same samples, bit for bit.
+   */
+  threads?: number
 }
 
 /**
@@ -57,21 +65,23 @@ export interface RenderOptions {
  *
  * ```ts
  * const { channels, meters } = await renderOffline(g, { sampleRate: 48000, frames: 48000 })
+ * const same = await renderOffline(g, { sampleRate: 48000, frames: 48000, threads: 1 }) // the same samples
  * ```
  */
 export async function renderOffline(graph: Graph, o: RenderOptions): Promise<RenderResult> {
   if (!(graph instanceof Graph)) throw new TypeError(`renderOffline: graph must be a Graph, got ${describe(graph)}`)
   const opts = checkObject('renderOffline', o, false)
-  checkKeys('renderOffline', opts, ['sampleRate', 'frames', 'channels', 'input', 'blockSize', 'memoryBudget'])
+  checkKeys('renderOffline', opts, ['sampleRate', 'frames', 'channels', 'input', 'blockSize', 'memoryBudget', 'threads'])
   const memoryBudget = checkMemoryBudget('renderOffline', opts)
   const sampleRate = checkSampleRate('renderOffline', opts.sampleRate)
   const frames = checkFrames('renderOffline', 'frames', opts.frames)
   const channels = opts.channels === undefined ? 2 : checkNumber('renderOffline', 'channels', opts.channels)
   const blockSize = opts.blockSize === undefined ? 128 : checkNumber('renderOffline', 'blockSize', opts.blockSize)
   const input = opts.input === undefined ? [] : checkChannels('renderOffline', 'input', opts.input)
+  const threads = checkThreads('renderOffline', opts.threads)
   const { json, buffers } = graph.serialize()
   const r = await withProcessors(graph, json, sampleRate, channels, (j) =>
-    callNativeAsync(() => native.renderOfflineNative(j, buffers, sampleRate, frames, channels, blockSize, input, memoryBudget)),
+    callNativeAsync(() => native.renderOfflineNative(j, buffers, sampleRate, frames, channels, blockSize, input, memoryBudget, threads)),
   )
   const spectra: Record<string, Spectrum> = {}
   for (const [k, v] of Object.entries(r.spectra)) spectra[k] = { frequencies: v.frequencies, magnitudesDb: v.magnitudesDb }

@@ -105,3 +105,16 @@ export function checkChannels(where: string, name: string, v: unknown): Float32A
   }
   return v as Float32Array[]
 }
+
+/** @internal Most threads a render takes (as the native side checks). */
+export const MAX_THREADS = 64
+
+/** @internal `threads` if it is a whole number in [1, {@link MAX_THREADS}]; `undefined` (every core) when not given. */
+export function checkThreads(where: string, v: unknown): number | undefined {
+  if (v === undefined) return undefined
+  const n = checkNumber(where, 'threads', v)
+  if (!Number.isInteger(n) || n < 1 || n > MAX_THREADS) {
+    throw new RangeError(`${where}: threads = ${n} must be a whole number in [1, ${MAX_THREADS}]`)
+  }
+  return n
+}

@@ -2,11 +2,12 @@
 //! real-time engine, driven as fast as possible on the caller's thread (the
 //! napi layer runs it on a worker, never on the JavaScript thread).
 
-use crate::compile::{compile, RenderSettings};
+use crate::compile::RenderSettings;
 use crate::desc::GraphDesc;
 use crate::error::{EngineError, Result};
 use crate::meter::{reading_of, MeterReading};
 use crate::nodes::SideBuffers;
+use crate::parallel::OfflineGraph;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
@@ -41,15 +42,30 @@ pub struct OfflineResult {
     pub spectra: Vec<(String, crate::spectrum::Spectrum)>,
 }
 
-/// Renders `desc` offline. `progress`, when given, receives the frames done so far.
+/// Renders `desc` offline on one thread. `progress`, when given, receives
+/// the frames done so far.
 pub fn render_offline(
     desc: &GraphDesc,
     buffers: &SideBuffers,
     req: &OfflineRequest,
     progress: Option<&AtomicU64>,
 ) -> Result<OfflineResult> {
+    render_offline_threads(desc, buffers, req, progress, 1)
+}
+
+/// [`render_offline`] on up to `threads` threads (the caller's and the
+/// shared pool's, see [`crate::parallel`]): the same samples, bit for bit,
+/// for any `threads` (1 to [`crate::parallel::MAX_THREADS`]).
+pub fn render_offline_threads(
+    desc: &GraphDesc,
+    buffers: &SideBuffers,
+    req: &OfflineRequest,
+    progress: Option<&AtomicU64>,
+    threads: usize,
+) -> Result<OfflineResult> {
     let settings = RenderSettings { sample_rate: req.sample_rate, channels: req.channels, max_block: req.block_size };
     settings.validate()?;
+    check_threads("renderOffline", threads)?;
     if req.frames.saturating_mul(req.channels as u64) > MAX_RENDER_SAMPLES {
         return Err(EngineError::range(format!(
             "renderOffline: frames = {} × channels = {} exceeds the limit of {MAX_RENDER_SAMPLES} samples (4 GiB); render in parts",
@@ -64,8 +80,8 @@ pub fn render_offline(
         )));
     }
     crate::nodes::check_finite("renderOffline", "input", &req.input, 0)?;
-    let mut compiled = compile(desc, settings, buffers)?;
-    crate::files::prepare_offline(&mut compiled.graph);
+    let mut g = OfflineGraph::compile(desc, settings, buffers, threads)?;
+    g.prepare_offline();
     let frames = req.frames as usize;
     let mut out: Vec<Vec<f32>> = Vec::with_capacity(req.channels);
     for _ in 0..req.channels {
@@ -79,47 +95,54 @@ pub fn render_offline(
         prefault(&mut v);
         out.push(v);
     }
-    let g = &mut compiled.graph;
+    let input = |c: usize, at: usize, dst: &mut [f64]| {
+        let src = req.input.get(if n_in == 1 { 0 } else { c });
+        for (i, d) in dst.iter_mut().enumerate() {
+            *d = src.and_then(|s| s.get(at + i)).map_or(0.0, |&x| f64::from(x));
+        }
+    };
+    // Progress is reported every span of this many frames.
+    let span = (PROGRESS_FRAMES / req.block_size).max(1) * req.block_size;
     let mut pos = 0usize;
     while pos < frames {
-        let n = req.block_size.min(frames - pos);
-        if g.uses_input() {
-            for c in 0..req.channels {
-                let src = req.input.get(if n_in == 1 { 0 } else { c });
-                let dst = g.input_mut(c);
-                for (i, d) in dst.iter_mut().take(n).enumerate() {
-                    *d = src.and_then(|s| s.get(pos + i)).map_or(0.0, |&x| f64::from(x));
-                }
-            }
-        }
-        g.render_block(pos as u64, n, &mut compiled.lanes);
-        for (c, o) in out.iter_mut().enumerate() {
-            let src = g.output(c, n);
-            // Converted straight into the reserved space (one vectorized pass);
-            // a missing channel is silence.
+        let n = span.min(frames - pos);
+        let mut sink = |c: usize, _off: usize, len: usize, src: &[f64]| {
+            let Some(o) = out.get_mut(c) else { return };
+            // Converted straight into the reserved space (one vectorized
+            // pass); a missing channel is silence.
             let spare = o.spare_capacity_mut();
-            let Some(dst) = spare.get_mut(..n) else { continue };
-            let m = src.len().min(n);
-            for (d, s) in dst.iter_mut().zip(src.get(..m).unwrap_or(&[])) {
+            let Some(dst) = spare.get_mut(..len) else { return };
+            for (d, s) in dst.iter_mut().zip(src.iter().chain(std::iter::repeat(&0.0))) {
                 d.write(*s as f32);
             }
-            for d in dst.iter_mut().skip(m) {
-                d.write(0.0);
-            }
-            // SAFETY: the `n` elements after the current length were reserved
-            // (capacity `frames >= pos + n`) and have just been written.
-            unsafe { o.set_len(o.len() + n) };
-        }
+            // SAFETY: the `len` elements after the current length were
+            // reserved (blocks come in order and end at `frames`, the
+            // capacity) and have just been written.
+            unsafe { o.set_len(o.len() + len) };
+        };
+        g.render_span(pos, n, req.block_size, &input, &mut sink);
         pos += n;
         if let Some(p) = progress {
             p.store(pos as u64, Ordering::Relaxed);
         }
     }
-    if let Some(e) = crate::files::stream_failure(g) {
+    if let Some(e) = g.stream_failure() {
         return Err(EngineError::other(format!("renderOffline: {e}")));
     }
-    let spectra = crate::spectrum::spectra(g);
-    Ok(OfflineResult { channels: out, latency: g.latency(), meters: meter_readings(g), spectra })
+    let spectra = g.spectra();
+    Ok(OfflineResult { channels: out, latency: g.latency(), meters: g.meter_readings(), spectra })
+}
+
+/// Frames between two progress reports of an offline render.
+const PROGRESS_FRAMES: usize = 16384;
+
+/// `threads` checked: a whole number from 1 to [`crate::parallel::MAX_THREADS`].
+pub fn check_threads(what: &str, threads: usize) -> Result<()> {
+    let max = crate::parallel::MAX_THREADS;
+    if threads == 0 || threads > max {
+        return Err(EngineError::range(format!("{what}: threads = {threads} is out of range [1, {max}]")));
+    }
+    Ok(())
 }
 
 /// Each meter node's reading over the whole render, keyed by its name.

@@ -245,6 +245,7 @@ fn non_finite_input_samples_are_refused_like_a_players() {
         block_size: 128,
         depth: BitDepth::Int16,
         input: RenderInput::File(inp.clone()),
+        threads: 1,
     };
     let e = render_to_file(&graph, &[], &r, &AtomicU64::new(0), &AtomicBool::new(false)).unwrap_err();
     assert_eq!(e.kind, ErrorKind::Range, "{e}");

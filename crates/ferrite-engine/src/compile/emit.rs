@@ -128,7 +128,8 @@ fn nodes(
         if let Some(name) = &b.meter_name {
             meters.push((name.clone(), k));
         }
-        info.nodes.insert(b.id, NodeInfo { index: k, kind: b.kind.clone(), params: b.params.clone() });
+        let node = NodeInfo { index: k, kind: b.kind.clone(), params: b.params.clone(), latency: d.lat[i] };
+        info.nodes.insert(b.id, node);
         out.push(RenderNode {
             id: b.id,
             processor: b.processor,

@@ -88,6 +88,9 @@ pub struct NodeInfo {
     pub kind: String,
     /// Parameters, in processor order.
     pub params: Vec<nodes::ParamInfo>,
+    /// The latency of the node's output, in frames (its slowest input's
+    /// plus its own).
+    pub latency: usize,
 }
 
 impl NodeInfo {
@@ -256,7 +259,8 @@ pub fn check(
     let latency = (0..topo.len()).find(|&i| topo.is(i, Role::Output)).map_or(0, |o| lat[o]);
     let mut info = GraphInfo { nodes: HashMap::with_capacity(topo.len()), latency };
     for (i, b) in topo.built.iter().enumerate() {
-        info.nodes.insert(b.id, NodeInfo { index: i, kind: b.kind.clone(), params: b.params.clone() });
+        let node = NodeInfo { index: i, kind: b.kind.clone(), params: b.params.clone(), latency: lat[i] };
+        info.nodes.insert(b.id, node);
     }
     let (_, automated) = compile_lanes(&desc.automation, &info, settings.sample_rate)?;
     let meters = order.iter().filter_map(|&i| topo.built[i].meter_name.clone()).collect();
@@ -273,6 +277,29 @@ pub fn compile_tapped(
     taps: &[u32],
 ) -> Result<Compiled> {
     finish_tapped(check(desc, settings, buffers, options)?, taps)
+}
+
+/// [`compile_tapped`] of one graph of a split render ([`crate::parallel`]):
+/// each node whose id is in `ports` (`(id, latency)`) is a port, whose
+/// samples the caller writes into its slot before each block (a source
+/// with that latency, tapped so that its slot is its own for the block).
+pub(crate) fn compile_with_ports(
+    desc: &GraphDesc,
+    settings: RenderSettings,
+    buffers: &SideBuffers,
+    options: CompileOptions,
+    ports: &[(u32, usize)],
+) -> Result<Compiled> {
+    let mut checked = check(desc, settings, buffers, options)?;
+    for b in checked.topo.built.iter_mut() {
+        if let Some(&(_, latency)) = ports.iter().find(|p| p.0 == b.id) {
+            b.processor = Some(Box::new(crate::parallel::Port::new(latency)));
+            b.role = Role::Source;
+            b.kind = "port".into();
+        }
+    }
+    let ids: Vec<u32> = ports.iter().map(|p| p.0).collect();
+    finish_tapped(checked, &ids)
 }
 
 /// The second half of a compile: the passes, buffers and plan.

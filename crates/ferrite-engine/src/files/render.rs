@@ -2,11 +2,12 @@
 //! a writer thread, in constant memory, with its input from a buffer or
 //! streamed (and resampled) from a file.
 
-use crate::compile::{compile, RenderSettings};
+use crate::compile::RenderSettings;
 use crate::desc::GraphDesc;
 use crate::error::{EngineError, Result};
 use crate::meter::MeterReading;
 use crate::nodes::SideBuffers;
+use crate::parallel::OfflineGraph;
 use ferrite_media::{AudioFileWriter, BitDepth, FileSink, ResampledReader};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -47,6 +48,9 @@ pub struct FileRenderRequest {
     pub depth: BitDepth,
     /// What feeds the graph's input.
     pub input: RenderInput,
+    /// Threads that render (1: the render's own; more: with the shared
+    /// pool, see [`crate::parallel`]); the samples are the same for any count.
+    pub threads: usize,
 }
 
 /// What a render to a file returns.
@@ -97,7 +101,7 @@ impl Feed {
     }
 
     /// Reads the input for frames `pos..pos + n` (`n <= CHUNK`) into the
-    /// file block, so that [`Feed::sample`] can serve them.
+    /// file block, so that [`Feed::view`] can serve them.
     fn load(&mut self, n: usize) -> Result<()> {
         if let Feed::File { reader, block, ended, read, path } = self {
             let mut got = 0;
@@ -119,18 +123,35 @@ impl Feed {
         Ok(())
     }
 
-    /// Input sample of render channel `c` at chunk offset `i` (absolute frame `pos`).
-    fn sample(&self, c: usize, i: usize, pos: usize) -> f64 {
+    /// What the render reads its input from for the chunk loaded last,
+    /// which starts at frame `pos`.
+    fn view(&self, pos: usize) -> FeedView<'_> {
         match self {
-            Feed::None => 0.0,
-            Feed::Buffers(b) => {
-                let src = b.get(if b.len() == 1 { 0 } else { c });
-                src.and_then(|s| s.get(pos)).map_or(0.0, |&x| f64::from(x))
-            }
-            Feed::File { block, .. } => {
-                let n = block.len().max(1);
-                block.get(c % n).and_then(|s| s.get(i)).map_or(0.0, |&x| f64::from(x))
-            }
+            Feed::None => FeedView::None,
+            Feed::Buffers(b) => FeedView::Buffers(b),
+            Feed::File { block, .. } => FeedView::Chunk(block, pos),
+        }
+    }
+}
+
+/// The input of one chunk, readable from any render thread.
+enum FeedView<'a> {
+    None,
+    Buffers(&'a [Vec<f32>]),
+    /// The file's chunk and the frame it starts at.
+    Chunk(&'a [Vec<f32>], usize),
+}
+
+impl FeedView<'_> {
+    /// Render channel `c`'s input from absolute frame `at` into `dst`.
+    fn fill(&self, c: usize, at: usize, dst: &mut [f64]) {
+        let (src, from) = match *self {
+            FeedView::None => (None, 0),
+            FeedView::Buffers(b) => (b.get(if b.len() == 1 { 0 } else { c }), at),
+            FeedView::Chunk(block, pos) => (block.get(c % block.len().max(1)), at.saturating_sub(pos)),
+        };
+        for (i, d) in dst.iter_mut().enumerate() {
+            *d = src.and_then(|s| s.get(from + i)).map_or(0.0, |&x| f64::from(x));
         }
     }
 }
@@ -155,11 +176,11 @@ pub fn render_to_file(
     }
     let rate = req.sample_rate as u32;
     let mut feed = Feed::open(&req.input, rate, req.channels)?;
-    let mut compiled = compile(desc, settings, buffers)?;
-    super::prepare_offline(&mut compiled.graph);
+    crate::offline::check_threads("renderToFile", req.threads)?;
+    let mut g = OfflineGraph::compile(desc, settings, buffers, req.threads)?;
+    g.prepare_offline();
     let writer = AudioFileWriter::create(&req.path, rate, req.channels, req.depth)?;
     let mut sink = FileSink::spawn(writer, QUEUE)?;
-    let g = &mut compiled.graph;
     let total = req.frames as usize;
     let mut pos = 0usize;
     while pos < total {
@@ -167,7 +188,7 @@ pub fn render_to_file(
             sink.abort();
             return Err(EngineError::other(format!("renderToFile: {}: the render was aborted", req.path.display())));
         }
-        if let Some(e) = super::stream_failure(g) {
+        if let Some(e) = g.stream_failure() {
             sink.abort();
             return Err(EngineError::other(format!("renderToFile: {e}")));
         }
@@ -178,37 +199,25 @@ pub fn render_to_file(
         for c in out.iter_mut() {
             c.resize(chunk.max(c.len()), 0.0);
         }
-        let mut off = 0;
-        while off < chunk {
-            let n = req.block_size.min(chunk - off);
-            if g.uses_input() {
-                for c in 0..req.channels {
-                    let dst = g.input_mut(c);
-                    for (i, d) in dst.iter_mut().take(n).enumerate() {
-                        *d = feed.sample(c, off + i, pos + off + i);
-                    }
-                }
+        let view = feed.view(pos);
+        let input = |c: usize, at: usize, dst: &mut [f64]| view.fill(c, at, dst);
+        let mut write = |c: usize, off: usize, n: usize, src: &[f64]| {
+            let Some(dst) = out.get_mut(c).and_then(|o| o.get_mut(off..off + n)) else { return };
+            for (d, s) in dst.iter_mut().zip(src.iter().chain(std::iter::repeat(&0.0))) {
+                *d = *s as f32;
             }
-            g.render_block((pos + off) as u64, n, &mut compiled.lanes);
-            for (c, o) in out.iter_mut().enumerate() {
-                let src = g.output(c, n);
-                let dst = &mut o[off..off + n];
-                for (d, s) in dst.iter_mut().zip(src.iter().chain(std::iter::repeat(&0.0))) {
-                    *d = *s as f32;
-                }
-            }
-            off += n;
-        }
+        };
+        g.render_span(pos, chunk, req.block_size, &input, &mut write);
         sink.send(out, chunk)?;
         pos += chunk;
         progress.store(pos as u64, Ordering::Relaxed);
     }
-    if let Some(e) = super::stream_failure(g) {
+    if let Some(e) = g.stream_failure() {
         sink.abort();
         return Err(EngineError::other(format!("renderToFile: {e}")));
     }
     let frames = sink.finish()?;
-    Ok(FileRenderResult { frames, latency: g.latency(), meters: crate::offline::meter_readings(g) })
+    Ok(FileRenderResult { frames, latency: g.latency(), meters: g.meter_readings() })
 }
 
 /// The default bit depth of a file render (24).

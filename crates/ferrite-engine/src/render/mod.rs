@@ -187,6 +187,27 @@ impl CompiledGraph {
         }
     }
 
+    /// Exchanges node `index`'s buffer (`channels × max_block`) with
+    /// `other` (of that length; else nothing happens), a mono block first
+    /// made full width: a split render hands a part's tap to the mix's port
+    /// this way (see [`crate::parallel`]), without copying. The node's next
+    /// block writes the buffer it gets anew, and a port's slot is its own
+    /// for the whole block. Returns whether the buffers were exchanged.
+    ///
+    /// # Realtime
+    /// Does not allocate, free, lock or panic.
+    pub(crate) fn exchange_slot(&mut self, index: usize, frames: usize, other: &mut Box<[f64]>) -> bool {
+        let st = &mut self.state;
+        let Some(slot) = st.nodes.get(index).map(|n| n.slot) else { return false };
+        let Some(buf) = st.pool.get_mut(slot).filter(|b| b.len() == other.len()) else { return false };
+        if let Some(m) = st.mono_slots.get_mut(slot).filter(|m| **m) {
+            *m = false;
+            ops::sum::widen(buf, st.channels, st.stride, frames.min(st.stride));
+        }
+        std::mem::swap(buf, other);
+        true
+    }
+
     /// Whether the graph reads the render input.
     pub fn uses_input(&self) -> bool {
         self.input_slot.is_some()
