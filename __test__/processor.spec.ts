@@ -263,14 +263,16 @@ test('a processor parameter takes setParam (ramps, atFrame); unknown ones are re
   try {
     engine.setGraph(copy)
     let last: Record<string, MeterReading> | undefined
-    engine.onMeters((m) => (last = m), { fps: 30 })
-    await sleep(300)
+    // Readings every 250 ms: five cycles of a 20 Hz tremolo, so an
+    // interval's RMS does not depend on where the cycle falls.
+    engine.onMeters((m) => (last = m), { fps: 4 })
+    await sleep(400)
     t.true(Math.abs(peak(last!, 'm') - 0.5) < 1e-6, `depth 0: ${peak(last!, 'm')}`)
     t.throws(() => engine.setParam(trem, 'speed', 1), { instanceOf: TypeError, message: /processor #2: unknown parameter 'speed'/ })
     t.throws(() => engine.setParam(trem, 'depth', 2), { instanceOf: RangeError, message: /processor #2: parameter 'depth' = 2/ })
     engine.setParam(trem, 'depth', 1, { atFrame: engine.position + 4800 })
     engine.setParam(trem, 'rate', 20, { rampMs: 50 })
-    await sleep(500)
+    await sleep(900)
     // Full depth: the gain dips to 0 and peaks at 1; the peak over the interval stays 0.5.
     const m = last!.m
     t.true(m.rmsDb < 20 * Math.log10(0.5) - 2, `rms ${m.rmsDb} dB`)
