@@ -389,10 +389,10 @@ impl Noise {
                 (s, s / (1.0 - self.rho))
             }
         };
-        self.chunks = Box::new(match self.color {
+        *self.chunks = match self.color {
             Color::Pink => Chunks::pink(self.scale),
             _ => Chunks::brown(self.rho),
-        });
+        };
         self.cached = 0;
     }
 
@@ -449,11 +449,11 @@ impl Noise {
     fn colour_chunks(&mut self, data: &mut [f64]) {
         match self.kernel {
             Kernel::Plain => self.colour_chunks_inline(data),
-            // SAFETY: `kernel` is Avx2 / Avx512 only where the CPU has those
-            // features and FMA (`Noise::prepare`).
             #[cfg(target_arch = "x86_64")]
+            // SAFETY: `kernel` is Avx2 only where the CPU has AVX2 and FMA (`Noise::prepare`).
             Kernel::Avx2 => unsafe { colour_avx2(self, data) },
             #[cfg(target_arch = "x86_64")]
+            // SAFETY: `kernel` is Avx512 only where the CPU has AVX-512F and FMA (`Noise::prepare`).
             Kernel::Avx512 => unsafe { colour_avx512(self, data) },
         }
     }

@@ -294,6 +294,32 @@ impl Decoder {
         self.next_packet()
     }
 
+    /// After a seek, the first packet that gives frames starts at its
+    /// timestamp `ts`: one that starts past the target means decoding from
+    /// the start instead (the restart's result); otherwise the frames up to
+    /// the target are to be skipped.
+    fn land(&mut self, ts: u64) -> Option<Result<bool>> {
+        let target = self.seek_target.take()?;
+        if ts > target {
+            return Some(self.restart_and_skip(target));
+        }
+        self.skip = target - ts;
+        None
+    }
+
+    /// `pending` holds a packet's `frames`: drops what a seek skips;
+    /// `false` when nothing of the packet is left.
+    fn filled(&mut self, frames: usize) -> bool {
+        self.pending_at = 0;
+        self.pending_len = frames;
+        if self.skip > 0 {
+            let drop = (self.skip.min(frames as u64)) as usize;
+            self.skip -= drop as u64;
+            self.pending_at = drop;
+        }
+        self.pending_at < self.pending_len
+    }
+
     /// Decodes the next packet of the track into `pending`. `false` at the end.
     fn next_packet(&mut self) -> Result<bool> {
         let mut bad = 0;
@@ -329,11 +355,8 @@ impl Decoder {
                 if frames == 0 {
                     continue;
                 }
-                if let Some(target) = self.seek_target.take() {
-                    if packet.ts() > target {
-                        return self.restart_and_skip(target);
-                    }
-                    self.skip = target - packet.ts();
+                if let Some(restarted) = self.land(packet.ts()) {
+                    return restarted;
                 }
                 let fits = self.pending.as_ref().is_some_and(|b| b.capacity() >= frames && *b.spec() == spec);
                 if !fits {
@@ -346,17 +369,10 @@ impl Decoder {
                 if pcm == Pcm::F32Le {
                     check_finite(&self.info.path, buf, packet.ts().saturating_sub(self.lead))?;
                 }
-                self.pending_at = 0;
-                self.pending_len = frames;
-                if self.skip > 0 {
-                    let drop = (self.skip.min(frames as u64)) as usize;
-                    self.skip -= drop as u64;
-                    self.pending_at = drop;
-                    if self.pending_at >= self.pending_len {
-                        continue;
-                    }
+                if self.filled(frames) {
+                    return Ok(true);
                 }
-                return Ok(true);
+                continue;
             }
             let decoded = match self.decoder.decode(&packet) {
                 Ok(d) => d,
@@ -378,10 +394,9 @@ impl Decoder {
             if frames == 0 {
                 continue;
             }
+            // (`land`, written out: `decoded` still borrows the decoder.)
             if let Some(target) = self.seek_target.take() {
-                // The first packet that gives frames after a seek starts at its timestamp.
                 if packet.ts() > target {
-                    // Landed past the frame: decode from the start instead.
                     return self.restart_and_skip(target);
                 }
                 self.skip = target - packet.ts();
@@ -401,15 +416,9 @@ impl Decoder {
                 let at = packet.ts().saturating_sub(self.lead);
                 check_finite(&self.info.path, buf, at)?;
             }
-            self.pending_at = 0;
-            self.pending_len = buf.frames();
-            if self.skip > 0 {
-                let drop = (self.skip.min(self.pending_len as u64)) as usize;
-                self.skip -= drop as u64;
-                self.pending_at = drop;
-                if self.pending_at >= self.pending_len {
-                    continue;
-                }
+            let frames = buf.frames();
+            if !self.filled(frames) {
+                continue;
             }
             return Ok(true);
         }
