@@ -78,8 +78,8 @@ fn run(
 }
 
 /// `threads` as given (a whole number in [1, 64]), or 1 when not given: a
-/// split render does not yet beat one thread on the reference session
-/// (0.92× on 2 cores), so every core is something to ask for.
+/// split render is opted into until it beats one thread (figures in
+/// benches/README.md and the README's Threads section).
 pub(crate) fn threads_of(what: &str, threads: Option<f64>) -> std::result::Result<usize, EngineError> {
     let max = ferrite_engine::parallel::MAX_THREADS;
     match threads {

@@ -61,9 +61,8 @@ pub struct Decoder {
 }
 
 /// The PCM layouts read without symphonia's PCM decoder: the packet bytes
-/// are interleaved frames, converted to planar f32 in one pass (the
-/// decoder's generic per-sample path was a quarter of a WAV analysis). The
-/// values are the decoder's: an integer sample over 2^(bits−1), a float
+/// are interleaved frames, converted to planar f32 in one pass instead of
+/// the decoder's generic per-sample path. The values are the decoder's: an integer sample over 2^(bits−1), a float
 /// sample as it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Pcm {

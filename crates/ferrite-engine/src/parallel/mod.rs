@@ -39,10 +39,8 @@ pub const PARTS_PER_THREAD: usize = 2;
 
 /// Below this much work (the sum of the split's per-node weights, about
 /// one per node and one per `eq` band; a reference-session track weighs
-/// 14) a graph renders on one thread. A hand-over costs a few µs per span
-/// of 512 frames, against about 20 µs of work per reference track in that
-/// span; split renders of 2 to 4 such tracks were no slower than whole ones
-/// (`cargo bench --bench render -- threads`, see benches/README.md), so the
+/// 14) a graph renders on one thread: a hand-over per span of 512 frames
+/// must be small against the work of each part, so the
 /// line is drawn at about two tracks, where a part would hold less work
 /// than a hand-over and a wake-up of a sleeping pool thread.
 pub const MIN_SPLIT_WEIGHT: u64 = 24;
