@@ -7,7 +7,9 @@ use crate::latest::{Latest, Slot};
 use crate::offline::{side_buffers, NativeMeterReading};
 use crate::{guarded, to_js};
 use ferrite_engine::realtime::events::{ErrorSource, EventSources, Events};
-use ferrite_engine::realtime::{engine_pair, Controller, RecordRequest, RecordSource, Recording, Shared};
+use ferrite_engine::realtime::{
+    engine_pair_threads, Controller, RecordRequest, RecordSource, Recording, Shared, WorkerHooks,
+};
 use ferrite_engine::{EngineError, ErrorKind, GraphDesc, RenderSettings};
 use ferrite_io::{IoError, IoErrorKind, Stats, Stream, StreamConfig};
 use napi::bindgen_prelude::*;
@@ -190,6 +192,7 @@ pub struct OpenTask {
     null: bool,
     config: StreamConfig,
     budget: Option<usize>,
+    threads: usize,
 }
 
 /// An engine error as the facade's error messages tag it.
@@ -202,7 +205,12 @@ fn tagged(e: &EngineError) -> String {
     format!("[ferrite:{tag}] {}", e.message)
 }
 
-fn open(null: bool, config: &StreamConfig, budget: Option<usize>) -> std::result::Result<NativeEngine, EngineError> {
+fn open(
+    null: bool,
+    config: &StreamConfig,
+    budget: Option<usize>,
+    threads: usize,
+) -> std::result::Result<NativeEngine, EngineError> {
     // The render settings depend on what the device grants, so the pair is
     // made with a provisional rate and updated before the first graph.
     let provisional = RenderSettings {
@@ -210,7 +218,7 @@ fn open(null: bool, config: &StreamConfig, budget: Option<usize>) -> std::result
         channels: config.channels.unwrap_or(2) as usize,
         max_block: 128,
     };
-    let (mut control, mut core, meters) = engine_pair(provisional);
+    let (mut control, mut core, meters) = engine_pair_threads(provisional, threads, WorkerHooks::default());
     let callback = move |out: &mut [f32], input: &[f32], frames: usize, channels: usize| {
         core.render(out, input, channels, frames, channels);
     };
@@ -273,7 +281,7 @@ impl Task for OpenTask {
     type JsValue = NativeEngine;
 
     fn compute(&mut self) -> napi::Result<Self::Output> {
-        guarded("Engine.open", || open(self.null, &self.config, self.budget))
+        guarded("Engine.open", || open(self.null, &self.config, self.budget, self.threads))
     }
 
     fn resolve(&mut self, _env: Env, out: Self::Output) -> napi::Result<Self::JsValue> {
@@ -302,18 +310,25 @@ pub fn open_engine_native(
     device: Option<String>,
     input_device: Option<String>,
     memory_budget: Option<f64>,
+    threads: Option<f64>,
 ) -> napi::Result<AsyncTask<OpenTask>> {
-    let config = guarded("Engine.open", || {
-        Ok(StreamConfig {
+    let (config, threads) = guarded("Engine.open", || {
+        let threads = match threads {
+            None => ferrite_engine::realtime::default_threads(),
+            Some(_) => crate::offline::threads_of("Engine.open", threads)?,
+        };
+        let config = StreamConfig {
             sample_rate: opt_u32("sampleRate", sample_rate, 8000.0, 384_000.0)?,
             buffer_size: opt_u32("bufferSize", buffer_size, 16.0, 8192.0)?,
             channels: opt_u32("channels", channels, 1.0, 32.0)?.map(|c| c as u16),
             device,
             want_input: input_device.is_some(),
             input_device,
-        })
+        };
+        Ok((config, threads))
     })?;
-    Ok(AsyncTask::new(OpenTask { null: null_backend, config, budget: crate::offline::budget(memory_budget) }))
+    let budget = crate::offline::budget(memory_budget);
+    Ok(AsyncTask::new(OpenTask { null: null_backend, config, budget, threads }))
 }
 
 /// Engine statistics, as `EngineStats` in the API.
@@ -335,6 +350,7 @@ pub struct NativeEngineStats {
     pub simd: String,
     pub disk_underruns: f64,
     pub record_dropped_frames: f64,
+    pub threads: f64,
 }
 
 #[napi]
@@ -562,6 +578,7 @@ impl NativeEngine {
             simd: crate::simd_name(),
             disk_underruns: ferrite_media::disk_underruns().saturating_sub(self.disk_underruns_at_open) as f64,
             record_dropped_frames: self.shared.record_dropped_frames.load(Ordering::Relaxed) as f64,
+            threads: self.shared.threads.load(Ordering::Relaxed) as f64,
         }
     }
 

@@ -44,6 +44,8 @@ export interface EngineStats {
      * their worker had not returned them in time (see {@link Graph.processor}).
      */
     processorUnderruns: number;
+    /** Threads that render: the audio thread plus the workers started (see {@link EngineOpenOptions.threads}). */
+    threads: number;
 }
 /** Options of {@link Engine.open}. */
 export interface EngineOpenOptions {
@@ -59,6 +61,12 @@ export interface EngineOpenOptions {
     inputDevice?: string;
     /** Most bytes each graph given to `setGraph` may hold once compiled: default 2 GiB (see `renderOffline`'s). */
     memoryBudget?: number;
+    /**
+     * Threads that render (a whole number in [1, 64]): the audio thread plus `threads - 1` workers started now,
+     * which render the parts of a graph big enough to gain from it. Any count gives the same samples.
+     * Default: see the README's Threads section. `stats().threads` tells how many run.
+     */
+    threads?: number;
 }
 /** Options of {@link Engine.setParam}. */
 export interface SetParamOptions {
@@ -93,6 +101,7 @@ export declare class Engine {
         bufferSize?: number;
         channels?: number;
         memoryBudget?: number;
+        threads?: number;
     }): Promise<Engine>;
     /** Replaces the playing graph (compiled here, swapped in on the audio thread); nodes that persist keep their state. */
     setGraph(g: Graph): void;

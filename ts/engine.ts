@@ -11,7 +11,7 @@ import type { Spectrum } from './offline'
 import { minLatencyBlocks, ProcessorHost } from './processor'
 import { Recording } from './recording'
 import type { RecordOptions } from './recording'
-import { checkFrameLimit, checkFrames, checkKeys, checkNumber, checkObject, describe, checkMemoryBudget } from './validate'
+import { checkFrameLimit, checkFrames, checkKeys, checkNumber, checkObject, describe, checkMemoryBudget, checkThreads } from './validate'
 
 /** What {@link Engine.stats} reports. */
 export interface EngineStats {
@@ -52,6 +52,8 @@ export interface EngineStats {
    * their worker had not returned them in time (see {@link Graph.processor}).
    */
   processorUnderruns: number
+  /** Threads that render: the audio thread plus the workers started (see {@link EngineOpenOptions.threads}). */
+  threads: number
 }
 
 /** Options of {@link Engine.open}. */
@@ -68,6 +70,12 @@ export interface EngineOpenOptions {
   inputDevice?: string
   /** Most bytes each graph given to `setGraph` may hold once compiled: default 2 GiB (see `renderOffline`'s). */
   memoryBudget?: number
+  /**
+   * Threads that render (a whole number in [1, 64]): the audio thread plus `threads - 1` workers started now,
+   * which render the parts of a graph big enough to gain from it. Any count gives the same samples.
+   * Default: see the README's Threads section. `stats().threads` tells how many run.
+   */
+  threads?: number
 }
 
 /** Options of {@link Engine.setParam}. */
@@ -139,6 +147,7 @@ export class Engine {
         optionalString(where, opts, 'device'),
         optionalString(where, opts, 'inputDevice'),
         checkMemoryBudget(where, opts),
+        checkThreads(where, opts.threads),
       ),
     )
     return new Engine(n)
@@ -146,12 +155,12 @@ export class Engine {
 
   /** Opens a device (default: the default output device). Rejects with a clear error when it does not exist. */
   static open(o?: EngineOpenOptions): Promise<Engine> {
-    return Engine.#open('Engine.open', false, o, ['device', 'sampleRate', 'bufferSize', 'channels', 'inputDevice', 'memoryBudget'])
+    return Engine.#open('Engine.open', false, o, ['device', 'sampleRate', 'bufferSize', 'channels', 'inputDevice', 'memoryBudget', 'threads'])
   }
 
   /** Opens the null backend: no device, callbacks paced by a clock (headless servers, CI). */
-  static openNull(o?: { sampleRate?: number; bufferSize?: number; channels?: number; memoryBudget?: number }): Promise<Engine> {
-    return Engine.#open('Engine.openNull', true, o, ['sampleRate', 'bufferSize', 'channels', 'memoryBudget'])
+  static openNull(o?: { sampleRate?: number; bufferSize?: number; channels?: number; memoryBudget?: number; threads?: number }): Promise<Engine> {
+    return Engine.#open('Engine.openNull', true, o, ['sampleRate', 'bufferSize', 'channels', 'memoryBudget', 'threads'])
   }
 
   /** Replaces the playing graph (compiled here, swapped in on the audio thread); nodes that persist keep their state. */

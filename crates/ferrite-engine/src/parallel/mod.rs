@@ -15,17 +15,22 @@
 //!
 //! Offline, the parts render [`graph`]'s span ahead of the mix on the
 //! process-wide [`pool`]; a small graph stays on one thread
-//! ([`plan_parts`]).
+//! ([`plan_parts`]). In real time ([`RtGraph`]) a block's parts and its
+//! mix render in the same callback, the parts on the audio thread and its
+//! workers ([`crate::realtime::Team`]).
 
 mod board;
 mod graph;
 pub mod pool;
 mod port;
+mod realtime;
 mod split;
 
+pub(crate) use board::Tasks;
 pub use board::{Board, MAX_TASKS};
 pub use graph::{InputFn, OfflineGraph, OutputFn, SplitGraph};
 pub use port::Port;
+pub use realtime::{LaneSplit, Member, RtGraph, RtLayout};
 
 use crate::desc::GraphDesc;
 

@@ -2,8 +2,10 @@
 
 use super::messages::{ControlMsg, Garbage, LaneSet, MeterMsg, ParamMsg, Program};
 use super::record::{BlockSources, Recorder};
+use super::workers::Team;
 use super::{Shared, MAX_RECORDINGS, MAX_SCHEDULED};
 use crate::meter::{reading_of, reset_integration};
+use crate::parallel::RtGraph;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -27,6 +29,8 @@ pub struct AudioCore {
     // Boxed: each arrives allocated by the control side and goes back there to be freed.
     #[allow(clippy::vec_box)]
     recorders: Vec<Box<Recorder>>,
+    /// The workers that render a split program's parts with this thread.
+    team: Option<Team>,
 }
 
 /// The previous program while a structural swap crossfades away from it.
@@ -36,11 +40,16 @@ struct Fade {
     total: u64,
 }
 
-/// Copies the device input into a graph's input node for `n` frames from `offset`.
+/// Copies the device input into the input node of each of a program's
+/// graphs that reads it, for `n` frames from `offset`.
 ///
 /// # Realtime
 /// Does not allocate, lock or panic.
-fn feed_input(graph: &mut crate::render::CompiledGraph, input: &[f32], in_channels: usize, offset: usize, n: usize) {
+fn feed_input(graph: &mut RtGraph, input: &[f32], in_channels: usize, offset: usize, n: usize) {
+    graph.each_graph_mut(|g| feed_graph(g, input, in_channels, offset, n));
+}
+
+fn feed_graph(graph: &mut crate::render::CompiledGraph, input: &[f32], in_channels: usize, offset: usize, n: usize) {
     if !graph.uses_input() {
         return;
     }
@@ -57,6 +66,7 @@ fn feed_input(graph: &mut crate::render::CompiledGraph, input: &[f32], in_channe
 }
 
 impl AudioCore {
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         programs: triple_buffer::Output<Option<Box<Program>>>,
         lane_sets: triple_buffer::Output<Option<Box<LaneSet>>>,
@@ -65,6 +75,7 @@ impl AudioCore {
         meters: rtrb::Producer<MeterMsg>,
         new_recorders: rtrb::Consumer<Box<Recorder>>,
         shared: Arc<Shared>,
+        team: Option<Team>,
     ) -> Self {
         Self {
             program: None,
@@ -82,7 +93,25 @@ impl AudioCore {
             fading: None,
             new_recorders,
             recorders: Vec::with_capacity(MAX_RECORDINGS),
+            team,
         }
+    }
+
+    /// How many threads render: this one and its workers.
+    pub fn threads(&self) -> usize {
+        1 + self.team.as_ref().map_or(0, Team::workers)
+    }
+
+    /// How many parts the running program renders at the same time (1:
+    /// whole, or no program yet).
+    pub fn parts(&self) -> usize {
+        self.program.as_ref().map_or(1, |p| p.graph.parts())
+    }
+
+    /// How many split-program parts the workers (not the audio thread)
+    /// have rendered so far.
+    pub fn parts_helped(&self) -> u64 {
+        self.team.as_ref().map_or(0, Team::helped)
     }
 
     /// The shared atomics.
@@ -153,13 +182,13 @@ impl AudioCore {
             }
             let n = n.max(1) as usize;
             feed_input(graph, input, in_channels, done, n);
-            graph.render_block(pos, n, &mut prog.lanes);
+            graph.render_block(pos, n, self.team.as_ref());
             // A structural swap crossfades from the previous graph, which keeps
             // rendering (from its own state) until the fade ends.
             let fade = match self.fading.as_mut() {
                 Some(f) => {
                     feed_input(&mut f.program.graph, input, in_channels, done, n);
-                    f.program.graph.render_block(pos, n, &mut f.program.lanes);
+                    f.program.graph.render_block(pos, n, self.team.as_ref());
                     Some(f)
                 }
                 None => None,
@@ -184,7 +213,7 @@ impl AudioCore {
             }
             if !self.recorders.is_empty() {
                 let sources = BlockSources {
-                    graph: &*graph,
+                    graph: graph.mix(),
                     input: input.get(done * in_channels..(done + n) * in_channels).unwrap_or(&[]),
                     in_channels,
                     output: output.get(done * channels..(done + n) * channels).unwrap_or(&[]),
@@ -235,7 +264,7 @@ impl AudioCore {
             }
         }
         let (generation, graph, taps) = match self.program.as_ref() {
-            Some(p) => (p.generation, &p.graph, &p.taps[..]),
+            Some(p) => (p.generation, p.graph.mix(), &p.taps[..]),
             None => return,
         };
         for r in self.recorders.iter_mut() {
@@ -302,9 +331,7 @@ impl AudioCore {
         match self.pending_lanes.as_ref().map(|s| s.generation) {
             Some(g) if g == gen => {
                 if let (Some(mut set), Some(prog)) = (self.pending_lanes.take(), self.program.as_mut()) {
-                    std::mem::swap(&mut prog.lanes, &mut set.lanes);
-                    std::mem::swap(&mut prog.lane_targets, &mut set.targets);
-                    prog.graph.bind_lanes(&prog.lane_targets);
+                    prog.graph.swap_lanes(&mut set.per);
                     self.discard(Garbage::Lanes(set));
                 }
             }

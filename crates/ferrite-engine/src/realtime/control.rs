@@ -5,10 +5,11 @@
 use super::messages::{ControlMsg, Garbage, LaneSet, ParamMsg, Program};
 use super::record::{RecordRequest, RecordSource, Recorder, Recording};
 use super::{Shared, MAX_RECORDINGS};
-use crate::compile::{check, compile_lanes, finish_tapped, Checked, CompileOptions, GraphInfo, RenderSettings};
+use crate::compile::{check, finish_tapped, Checked, CompileOptions, GraphInfo, RenderSettings};
 use crate::desc::{GraphDesc, LaneDesc};
 use crate::error::{show, EngineError, Result};
 use crate::nodes::SideBuffers;
+use crate::parallel::{plan_parts, RtGraph, RtLayout};
 use ferrite_media::RingFlags;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -34,6 +35,10 @@ pub struct EngineControl {
     garbage: rtrb::Consumer<Garbage>,
     generation: u64,
     info: GraphInfo,
+    /// Which graph of the newest program renders which node.
+    layout: RtLayout,
+    /// How many threads render (a graph is split for them when it gains).
+    threads: usize,
     automated: Vec<(usize, usize)>,
     meter_index: Vec<(String, usize)>,
     structure: Option<Structure>,
@@ -67,6 +72,8 @@ impl EngineControl {
             garbage,
             generation: 0,
             info: GraphInfo::default(),
+            layout: RtLayout::default(),
+            threads: 1,
             automated: Vec::new(),
             meter_index: Vec::new(),
             structure: None,
@@ -98,6 +105,16 @@ impl EngineControl {
     /// Changes the settings for later graphs (when a device is reopened).
     pub fn set_settings(&mut self, settings: RenderSettings) {
         self.settings = settings;
+    }
+
+    /// Sets how many threads render the graphs published from now on.
+    pub fn set_threads(&mut self, threads: usize) {
+        self.threads = threads.max(1);
+    }
+
+    /// How many threads render the graphs published.
+    pub fn threads(&self) -> usize {
+        self.threads
     }
 
     /// The shared atomics (transport, counters).
@@ -133,21 +150,35 @@ impl EngineControl {
     /// `buffers` are kept, to compile the graph again when a node recording
     /// adds a tap.
     pub fn publish(&mut self, checked: Checked, desc: GraphDesc, buffers: Vec<Arc<[Box<[f32]>]>>) -> Result<()> {
-        self.publish_checked(checked, Structure::of(&desc))?;
+        self.publish_checked(checked, &desc, &buffers)?;
         self.last = Some((desc, buffers));
         Ok(())
     }
 
-    /// Compiles `checked` with the running node recordings' taps and publishes it.
-    fn publish_checked(&mut self, checked: Checked, structure: Structure) -> Result<()> {
+    /// Compiles `checked` (which is `desc` with `buffers`) with the running
+    /// node recordings' taps and publishes it: cut into parts for the
+    /// threads when it gains from it ([`plan_parts`]) and no node
+    /// recording runs (a tap is read from one graph: while a node is
+    /// recorded the graph is compiled whole), else whole.
+    fn publish_checked(&mut self, checked: Checked, desc: &GraphDesc, buffers: &SideBuffers) -> Result<()> {
+        let structure = Structure::of(desc);
         self.collect_garbage();
         self.recordings.retain(|(_, flags)| !flags.producer_done());
         let mut taps: Vec<u32> = self.recordings.iter().filter_map(|(node, _)| *node).collect();
         taps.sort_unstable();
         taps.dedup();
-        let mut compiled = finish_tapped(checked, &taps)?;
+        let parts = if taps.is_empty() { plan_parts(desc, self.threads) } else { 1 };
+        let split = (parts >= 2).then(|| RtGraph::split(desc, self.settings, buffers, self.options, parts)).flatten();
+        let (mut graph, layout) = match split {
+            Some(s) => s,
+            None => RtGraph::whole(finish_tapped(checked, &taps)?),
+        };
+        let global = layout.compile_lanes(&desc.automation, self.settings.sample_rate)?.global;
         // New file players start playing with their first read-ahead in the ring.
-        crate::files::wait_for_prefill(&mut compiled.graph, crate::files::PREFILL_WAIT);
+        let until = std::time::Instant::now() + crate::files::PREFILL_WAIT;
+        graph.each_graph_mut(|g| {
+            crate::files::wait_for_prefill(g, until.saturating_duration_since(std::time::Instant::now()))
+        });
         self.generation += 1;
         // Removing a node, a connection or a sidechain would click: crossfade from the
         // previous graph. Adding nodes and connections, or changing values, swaps directly.
@@ -158,19 +189,14 @@ impl EngineControl {
             _ => 0,
         };
         self.structure = Some(structure);
-        let names: Vec<String> = compiled.graph.meters().iter().map(|(n, _)| n.clone()).collect();
-        let readers = crate::spectrum::take_readers(&mut compiled.graph);
-        self.info = compiled.info;
-        self.automated = compiled.lane_targets.clone();
-        self.meter_index = compiled.graph.meters().to_vec();
-        self.programs.write(Some(Box::new(Program {
-            generation: self.generation,
-            graph: compiled.graph,
-            lanes: compiled.lanes,
-            lane_targets: compiled.lane_targets,
-            crossfade_frames,
-            taps,
-        })));
+        let names: Vec<String> = graph.meters().iter().map(|(n, _)| n.clone()).collect();
+        let mut readers = Vec::new();
+        graph.each_graph_mut(|g| readers.extend(crate::spectrum::take_readers(g)));
+        self.info = layout.info.clone();
+        self.layout = layout;
+        self.automated = global;
+        self.meter_index = graph.meters().to_vec();
+        self.programs.write(Some(Box::new(Program { generation: self.generation, graph, crossfade_frames, taps })));
         if let Ok(mut m) = self.meter_names.lock() {
             *m = (self.generation, names);
         }
@@ -185,13 +211,12 @@ impl EngineControl {
     /// parameters without a lane keep the last value their old lane gave.
     pub fn set_automation(&mut self, lanes: &[LaneDesc]) -> Result<()> {
         self.collect_garbage();
-        let (lanes_c, targets) = compile_lanes(lanes, &self.info, self.settings.sample_rate)?;
+        let split = self.layout.compile_lanes(lanes, self.settings.sample_rate)?;
         if let Some((desc, _)) = self.last.as_mut() {
             desc.automation = lanes.to_vec();
         }
-        let lanes = lanes_c;
-        self.automated = targets.clone();
-        self.lane_sets.write(Some(Box::new(LaneSet { generation: self.generation, lanes, targets })));
+        self.automated = split.global;
+        self.lane_sets.write(Some(Box::new(LaneSet { generation: self.generation, per: split.per })));
         Ok(())
     }
 
@@ -260,7 +285,7 @@ impl EngineControl {
         if node.is_some() {
             if let Some((desc, buffers)) = self.last.take() {
                 let published = check(&desc, self.settings, &buffers, self.options)
-                    .and_then(|checked| self.publish_checked(checked, Structure::of(&desc)));
+                    .and_then(|checked| self.publish_checked(checked, &desc, &buffers));
                 self.last = Some((desc, buffers));
                 if let Err(e) = published {
                     self.recordings.pop();

@@ -2,18 +2,14 @@
 
 use crate::automation::Lane;
 use crate::meter::MeterReading;
-use crate::render::CompiledGraph;
+use crate::parallel::RtGraph;
 
 /// A compiled graph with its lanes, as published to the audio thread.
 pub struct Program {
     /// Increases with every `set_graph`.
     pub generation: u64,
-    /// The graph.
-    pub graph: CompiledGraph,
-    /// Its automation lanes.
-    pub lanes: Vec<Lane>,
-    /// `(node index, param index)` per lane.
-    pub lane_targets: Vec<(usize, usize)>,
+    /// The graph (whole, or parts and a mix), with its automation lanes.
+    pub graph: RtGraph,
     /// Frames to crossfade from the previous program (0: a plain swap).
     pub crossfade_frames: u64,
     /// Ids of the nodes compiled as recording taps (see [`crate::compile::compile_tapped`]).
@@ -24,10 +20,9 @@ pub struct Program {
 pub struct LaneSet {
     /// Generation of the program the targets refer to.
     pub generation: u64,
-    /// The lanes.
-    pub lanes: Vec<Lane>,
-    /// `(node index, param index)` per lane.
-    pub targets: Vec<(usize, usize)>,
+    /// Per graph of the program (the mix first, then each part): its lanes
+    /// and their local `(node index, param index)` targets.
+    pub per: Vec<(Vec<Lane>, Vec<(usize, usize)>)>,
 }
 
 /// What the audio thread hands back to the control side to be dropped there.

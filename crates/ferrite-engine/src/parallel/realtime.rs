@@ -1,0 +1,366 @@
+//! A graph as the real-time engine runs it ([`RtGraph`]): whole, or cut
+//! into parts that the audio thread and its workers render at the same
+//! time, then the mix, one block at a time (no latency is added: a block's
+//! parts and its mix render in the same callback).
+//!
+//! Every node has one *global index*: the mix's (or the whole graph's)
+//! nodes keep their render index, and part `k`'s nodes follow after the
+//! mix's and every earlier part's. Parameter changes, meters and lanes
+//! address nodes by global index; [`RtGraph`] routes each to the graph that
+//! holds the node, so the control side and the audio thread's bookkeeping
+//! do not change with the split.
+
+use super::board::Tasks;
+use super::split::{self, Split};
+use crate::automation::Lane;
+use crate::compile::{compile_lanes, compile_tapped, compile_with_ports, CompileOptions, Compiled, GraphInfo};
+use crate::desc::{GraphDesc, LaneDesc};
+use crate::error::Result;
+use crate::nodes::SideBuffers;
+use crate::realtime::Team;
+use crate::render::{CompiledGraph, ParamCtl};
+use crate::RenderSettings;
+use ferrite_dsp::Processor;
+use std::cell::UnsafeCell;
+
+/// One graph of an [`RtGraph`] with its automation lanes.
+pub struct Member {
+    graph: CompiledGraph,
+    lanes: Vec<Lane>,
+    /// `(node index, param index)` per lane, local to `graph`.
+    targets: Vec<(usize, usize)>,
+    /// Global index of the graph's first node.
+    offset: usize,
+}
+
+impl Member {
+    fn new(c: Compiled, offset: usize) -> Self {
+        Self { graph: c.graph, lanes: c.lanes, targets: c.lane_targets, offset }
+    }
+}
+
+/// A part: its graph, its ports' render indices and the blocks it hands to
+/// the mix (one per port, as long as a node's buffer).
+struct Part {
+    member: Member,
+    ports: Box<[usize]>,
+    out: Box<[Box<[f64]>]>,
+    pos: u64,
+    frames: usize,
+}
+
+impl Part {
+    /// Renders the part's next block and keeps its ports' samples.
+    ///
+    /// # Realtime
+    /// Does not allocate, lock or panic.
+    fn render(&mut self) {
+        let g = &mut self.member.graph;
+        g.render_block(self.pos, self.frames, &mut self.member.lanes);
+        for (&k, b) in self.ports.iter().zip(self.out.iter_mut()) {
+            g.exchange_slot(k, self.frames, b);
+        }
+    }
+}
+
+struct PartCell(UnsafeCell<Part>);
+
+/// The parts as tasks of a [`super::Board`].
+struct Parts(Box<[PartCell]>);
+
+// SAFETY: a part is reached from several threads only through
+// `Tasks::run`, whose contract gives each index to one thread at a time;
+// otherwise through `&mut Parts`. `Part` is `Send`.
+unsafe impl Sync for Parts {}
+
+impl Tasks for Parts {
+    unsafe fn run(&self, i: usize) {
+        if let Some(cell) = self.0.get(i) {
+            // SAFETY: task `i` is ours alone until we return (the contract
+            // of `Tasks::run`); the owner does not touch the parts meanwhile.
+            unsafe { (*cell.0.get()).render() };
+        }
+    }
+}
+
+impl Parts {
+    fn iter_mut(&mut self) -> impl Iterator<Item = &mut Part> {
+        self.0.iter_mut().map(|c| c.0.get_mut())
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Part> {
+        // SAFETY: called only by the owner through `&self` while no task of
+        // the parts is published (between blocks).
+        self.0.iter().map(|c| unsafe { &*c.0.get() })
+    }
+}
+
+/// Part `part`'s port number `port` feeds mix node `node`.
+#[derive(Debug, Clone, Copy)]
+struct Link {
+    part: usize,
+    port: usize,
+    node: usize,
+}
+
+/// A graph compiled for the real-time engine: whole, or a mix with parts.
+pub struct RtGraph {
+    /// The whole graph, or the mix of a split one.
+    mix: Member,
+    /// Empty when whole.
+    parts: Parts,
+    links: Box<[Link]>,
+    /// `(meter name, global index)` of every meter: the mix's, then each part's.
+    meters: Vec<(String, usize)>,
+}
+
+/// What the control side keeps of a compiled [`RtGraph`]: per member
+/// (mix first, then parts) its node lookups and which ids it renders.
+#[derive(Debug, Clone, Default)]
+pub struct RtLayout {
+    /// Per member: its info (indices local to it) and its global offset.
+    members: Vec<(GraphInfo, usize)>,
+    /// Lookups by id with global indices (ports resolved to their parts).
+    pub info: GraphInfo,
+}
+
+impl RtLayout {
+    /// Compiles `lanes` for each member (each lane goes to the member
+    /// rendering its node): per member its lanes and local targets, and
+    /// every target with global indices (the order of `lanes` is checked as
+    /// in a whole graph: unknown nodes, two lanes on one parameter).
+    pub fn compile_lanes(&self, lanes: &[LaneDesc], sample_rate: f64) -> Result<LaneSplit> {
+        let (_, global) = compile_lanes(lanes, &self.info, sample_rate)?;
+        let mut per = Vec::with_capacity(self.members.len());
+        for (info, _) in &self.members {
+            let mine: Vec<LaneDesc> =
+                lanes.iter().filter(|l| info.nodes.get(&l.node).is_some_and(|n| n.kind != "port")).cloned().collect();
+            per.push(compile_lanes(&mine, info, sample_rate)?);
+        }
+        Ok(LaneSplit { per, global })
+    }
+}
+
+/// Lanes compiled for each member of an [`RtGraph`].
+pub struct LaneSplit {
+    /// Per member: its lanes and their local `(node, param)` targets.
+    pub per: Vec<(Vec<Lane>, Vec<(usize, usize)>)>,
+    /// Every lane's `(global node index, param index)`.
+    pub global: Vec<(usize, usize)>,
+}
+
+impl RtGraph {
+    /// The whole graph, as one member.
+    pub fn whole(c: Compiled) -> (Self, RtLayout) {
+        let meters = c.graph.meters().to_vec();
+        let layout = RtLayout { members: vec![(c.info.clone(), 0)], info: c.info.clone() };
+        let g = Self { mix: Member::new(c, 0), parts: Parts(Box::new([])), links: Box::new([]), meters };
+        (g, layout)
+    }
+
+    /// Compiles `desc` (already checked whole) cut into `max_parts` parts
+    /// and a mix; `None` when it does not split (fewer than two
+    /// components, or a part refused within its share of the memory
+    /// budget: then it is compiled whole).
+    pub fn split(
+        desc: &GraphDesc,
+        settings: RenderSettings,
+        buffers: &SideBuffers,
+        options: CompileOptions,
+        max_parts: usize,
+    ) -> Option<(Self, RtLayout)> {
+        let split = split::split(desc, max_parts)?;
+        Self::compile_split(&split, settings, buffers, options, desc.memory_budget).ok()
+    }
+
+    fn compile_split(
+        split: &Split,
+        settings: RenderSettings,
+        buffers: &SideBuffers,
+        options: CompileOptions,
+        budget: Option<usize>,
+    ) -> Result<(Self, RtLayout)> {
+        let share = budget.unwrap_or(options.memory_budget) / (split.parts.len() + 1);
+        let options = CompileOptions { memory_budget: share, ..options };
+        let mut compiled = Vec::with_capacity(split.parts.len());
+        let mut ports = Vec::new();
+        for (p, pd) in split.parts.iter().enumerate() {
+            let c = compile_tapped(&pd.desc, settings, buffers, options, &pd.ports)?;
+            let mut idx = Vec::with_capacity(pd.ports.len());
+            for &id in &pd.ports {
+                let Some(info) = c.info.nodes.get(&id) else { continue };
+                ports.push((id, info.latency, p, idx.len()));
+                idx.push(info.index);
+            }
+            compiled.push((c, idx));
+        }
+        let with_latency: Vec<(u32, usize)> = ports.iter().map(|&(id, lat, _, _)| (id, lat)).collect();
+        let mix_desc = split::mix_desc(&split.mix, &with_latency);
+        let mix = compile_with_ports(&mix_desc, settings, buffers, options, &with_latency)?;
+        let links = ports
+            .iter()
+            .filter_map(|&(id, _, part, port)| Some(Link { part, port, node: mix.info.nodes.get(&id)?.index }))
+            .collect();
+        let mut offset = mix.graph.nodes().len();
+        let mut layout = RtLayout { members: vec![(mix.info.clone(), 0)], info: mix.info.clone() };
+        layout.info.nodes.retain(|_, n| n.kind != "port");
+        let mut meters = mix.graph.meters().to_vec();
+        let node_len = settings.channels * settings.max_block;
+        let mut parts = Vec::with_capacity(compiled.len());
+        for (c, idx) in compiled {
+            for (id, n) in &c.info.nodes {
+                let mut n = n.clone();
+                n.index += offset;
+                layout.info.nodes.insert(*id, n);
+            }
+            meters.extend(c.graph.meters().iter().map(|(name, i)| (name.clone(), i + offset)));
+            layout.members.push((c.info.clone(), offset));
+            let len = c.graph.nodes().len();
+            let out = idx.iter().map(|_| vec![0.0; node_len].into_boxed_slice()).collect();
+            let part = Part { member: Member::new(c, offset), ports: idx.into(), out, pos: 0, frames: 0 };
+            parts.push(PartCell(UnsafeCell::new(part)));
+            offset += len;
+        }
+        let g = Self { mix: Member::new(mix, 0), parts: Parts(parts.into()), links, meters };
+        Ok((g, layout))
+    }
+
+    /// How many parts render at the same time (1: whole).
+    pub fn parts(&self) -> usize {
+        self.parts.0.len().max(1)
+    }
+
+    /// Render channel count.
+    pub fn channels(&self) -> usize {
+        self.mix.graph.channels()
+    }
+
+    /// Largest block [`Self::render_block`] accepts.
+    pub fn max_block(&self) -> usize {
+        self.mix.graph.max_block()
+    }
+
+    /// `(meter name, global index)` of every meter.
+    pub fn meters(&self) -> &[(String, usize)] {
+        &self.meters
+    }
+
+    /// The whole graph, or the mix (whose output is the graph's).
+    pub fn mix(&self) -> &CompiledGraph {
+        &self.mix.graph
+    }
+
+    /// The member holding global node `index`, and the node's local index.
+    fn member_mut(&mut self, index: usize) -> Option<(&mut Member, usize)> {
+        let mix_len = self.mix.graph.nodes().len();
+        if index < mix_len {
+            return Some((&mut self.mix, index));
+        }
+        let part = self.parts.iter_mut().take_while(|p| p.member.offset <= index).last()?;
+        let local = index - part.member.offset;
+        (local < part.member.graph.nodes().len()).then_some((&mut part.member, local))
+    }
+
+    /// Parameter control of global node `node`, parameter `param`.
+    ///
+    /// # Realtime
+    /// Does not allocate, lock or panic.
+    pub fn param_mut(&mut self, node: usize, param: usize) -> Option<&mut ParamCtl> {
+        let (m, local) = self.member_mut(node)?;
+        m.graph.param_mut(local, param)
+    }
+
+    /// The processor of global node `index`.
+    ///
+    /// # Realtime
+    /// Does not allocate, lock or panic.
+    pub fn processor_mut(&mut self, index: usize) -> Option<&mut (dyn Processor + 'static)> {
+        let (m, local) = self.member_mut(index)?;
+        m.graph.processor_mut(local)
+    }
+
+    /// Calls `f` on every graph (the mix first).
+    pub fn each_graph_mut(&mut self, mut f: impl FnMut(&mut CompiledGraph)) {
+        f(&mut self.mix.graph);
+        for p in self.parts.iter_mut() {
+            f(&mut p.member.graph);
+        }
+    }
+
+    /// The output of the last block: channel `c`, `frames` long.
+    pub fn output(&self, c: usize, frames: usize) -> &[f64] {
+        self.mix.graph.output(c, frames)
+    }
+
+    /// Renders `frames` from `position`: the parts on `team`'s board (the
+    /// calling thread works on them too, and waits only for parts another
+    /// thread has claimed; without a team it renders them itself), then
+    /// the mix. The render input must have been written into every graph
+    /// that reads it ([`Self::each_graph_mut`]).
+    ///
+    /// # Realtime
+    /// Does not allocate, free, lock or panic.
+    pub fn render_block(&mut self, position: u64, frames: usize, team: Option<&Team>) {
+        let frames = frames.min(self.max_block());
+        if !self.parts.0.is_empty() {
+            for p in self.parts.iter_mut() {
+                p.pos = position;
+                p.frames = frames;
+            }
+            match team {
+                Some(t) => t.run(&self.parts, self.parts.0.len()),
+                None => self.parts.iter_mut().for_each(Part::render),
+            }
+            let Self { mix, parts, links, .. } = self;
+            for l in links.iter() {
+                let Some(part) = parts.0.get_mut(l.part).map(|c| c.0.get_mut()) else { continue };
+                if let Some(b) = part.out.get_mut(l.port) {
+                    mix.graph.exchange_slot(l.node, frames, b);
+                }
+            }
+        }
+        self.mix.graph.render_block(position, frames, &mut self.mix.lanes);
+    }
+
+    /// Moves the running state of every node that also exists in
+    /// `previous` (by id, whichever of its graphs holds it) into this one.
+    ///
+    /// # Realtime
+    /// Does not allocate, free, lock or panic.
+    pub fn take_state_from(&mut self, previous: &mut RtGraph) {
+        let mut each_new = |g: &mut CompiledGraph| {
+            g.take_state_from(&mut previous.mix.graph);
+            for p in previous.parts.iter_mut() {
+                g.take_state_from(&mut p.member.graph);
+            }
+        };
+        each_new(&mut self.mix.graph);
+        for p in self.parts.iter_mut() {
+            each_new(&mut p.member.graph);
+        }
+    }
+
+    /// Swaps in `per` (one `(lanes, targets)` per member, as
+    /// [`RtLayout::compile_lanes`] made them for this graph) and binds the
+    /// parameters to them; `per` gets the old lanes. Ignored when it has
+    /// the wrong number of members.
+    ///
+    /// # Realtime
+    /// Does not allocate, free, lock or panic.
+    pub fn swap_lanes(&mut self, per: &mut [(Vec<Lane>, Vec<(usize, usize)>)]) {
+        if per.len() != self.parts.0.len() + 1 {
+            return;
+        }
+        let members = std::iter::once(&mut self.mix).chain(self.parts.0.iter_mut().map(|c| &mut c.0.get_mut().member));
+        for (m, (lanes, targets)) in members.zip(per.iter_mut()) {
+            std::mem::swap(&mut m.lanes, lanes);
+            std::mem::swap(&mut m.targets, targets);
+            m.graph.bind_lanes(&m.targets);
+        }
+    }
+
+    /// Whether the mix or a part graph reads the render input.
+    pub fn uses_input(&self) -> bool {
+        self.mix.graph.uses_input() || self.parts.iter().any(|p| p.member.graph.uses_input())
+    }
+}
