@@ -167,7 +167,10 @@ impl EngineControl {
         let mut taps: Vec<u32> = self.recordings.iter().filter_map(|(node, _)| *node).collect();
         taps.sort_unstable();
         taps.dedup();
-        let parts = if taps.is_empty() { plan_parts(desc, self.threads) } else { 1 };
+        // One part per thread: a part's filter banks are wider than with
+        // more parts, and a block is too short for a thread that finishes
+        // early to gain from taking another part.
+        let parts = if taps.is_empty() && plan_parts(desc, self.threads) >= 2 { self.threads } else { 1 };
         let split = (parts >= 2).then(|| RtGraph::split(desc, self.settings, buffers, self.options, parts)).flatten();
         let (mut graph, layout) = match split {
             Some(s) => s,
