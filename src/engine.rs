@@ -302,6 +302,7 @@ fn opt_u32(name: &str, v: Option<f64>, lo: f64, hi: f64) -> std::result::Result<
 
 /// Opens an engine: `null` for the clock-paced backend, else a cpal device.
 #[napi(ts_return_type = "Promise<NativeEngine>")]
+#[allow(clippy::too_many_arguments)]
 pub fn open_engine_native(
     null_backend: bool,
     sample_rate: Option<f64>,

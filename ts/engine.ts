@@ -73,7 +73,7 @@ export interface EngineOpenOptions {
   /**
    * Threads that render (a whole number in [1, 64]): the audio thread plus `threads - 1` workers started now,
    * which render the parts of a graph big enough to gain from it. Any count gives the same samples.
-   * Default: see the README's Threads section. `stats().threads` tells how many run.
+   * Default: every core. `stats().threads` tells how many run.
    */
   threads?: number
 }

@@ -224,3 +224,67 @@ fn a_stalled_worker_does_not_stall_the_audio_thread() {
     assert_eq!(stalled.out.len(), one.out.len(), "every block was rendered");
     assert!(stalled.out == one.out, "the same bits as one thread");
 }
+
+/// Records track 1's gain (node 23) and the output from frame 3000 to
+/// 12000 on an engine of `threads` threads, swapping graphs meanwhile:
+/// the two recordings' samples, the most parts seen while the node
+/// recording ran and the parts after it ended and a graph was set.
+fn recorded(threads: usize) -> (Vec<f32>, Vec<f32>, usize, usize) {
+    use ferrite_engine::realtime::{RecordRequest, RecordSource};
+    let d = std::env::temp_dir().join(format!("ferrite-rt-threads-{threads}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    let settings = RenderSettings { sample_rate: SR, channels: 2, max_block: 128 };
+    let (mut control, mut core, _m) = engine_pair_threads(settings, threads, WorkerHooks::default());
+    control.set_graph(&session(8, 0.5, false), &[]).unwrap();
+    let request = |name: &str, source| RecordRequest {
+        path: d.join(name),
+        source,
+        bit_depth: ferrite_media::BitDepth::Float32,
+        start_frame: Some(3000),
+        end_frame: Some(12000),
+    };
+    let mut out = vec![0.0f32; 256 * 2];
+    let mut render = |core: &mut AudioCore, control: &mut EngineControl, until: u64| {
+        let mut k = 0;
+        let mut parts = 0;
+        while control.shared().transport.position() < until {
+            let frames = [256usize, 100, 1, 37][k % 4];
+            core.render(&mut out[..frames * 2], &device_input(k, frames), 2, frames, 2);
+            parts = parts.max(core.parts());
+            control.collect_garbage();
+            k += 1;
+        }
+        parts
+    };
+    render(&mut core, &mut control, 1000);
+    let mut node = control.record(&request("node.wav", RecordSource::Node(23))).unwrap();
+    let mut output = control.record(&request("out.wav", RecordSource::Output)).unwrap();
+    render(&mut core, &mut control, 1300);
+    let mut during = render(&mut core, &mut control, 6000);
+    control.set_graph(&session(8, 0.6, false), &[]).unwrap();
+    during = during.max(render(&mut core, &mut control, 12500));
+    for r in [&mut node, &mut output] {
+        let got = r.stop().unwrap();
+        assert_eq!((got.frames, got.dropped_frames), (9000, 0));
+    }
+    control.set_graph(&session(8, 0.7, false), &[]).unwrap();
+    let after = render(&mut core, &mut control, 13000);
+    let read = |name: &str| -> Vec<f32> {
+        hound::WavReader::open(d.join(name)).unwrap().samples::<f32>().map(Result::unwrap).collect()
+    };
+    let (n, o) = (read("node.wav"), read("out.wav"));
+    std::fs::remove_dir_all(&d).unwrap();
+    (n, o, during, after)
+}
+
+#[test]
+fn a_node_recording_compiles_the_graph_whole_while_it_runs_with_the_bits_of_one_thread() {
+    let (node1, out1, _, _) = recorded(1);
+    let (node2, out2, during, after) = recorded(2);
+    assert_eq!(during, 1, "while a node is recorded the graph renders whole");
+    assert_eq!(after, 2, "once it has ended the graph is split again");
+    assert_eq!(node2.len(), 9000 * 2);
+    assert!(node2.iter().any(|x| x.abs() > 0.01), "the node was recorded");
+    assert!(node2 == node1 && out2 == out1, "the recordings of one thread");
+}

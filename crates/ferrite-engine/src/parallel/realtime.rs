@@ -13,7 +13,9 @@
 use super::board::Tasks;
 use super::split::{self, Split};
 use crate::automation::Lane;
-use crate::compile::{compile_lanes, compile_tapped, compile_with_ports, CompileOptions, Compiled, GraphInfo};
+use crate::compile::{
+    compile_lanes, compile_tapped, compile_with_ports, CompileOptions, Compiled, CompiledLanes, GraphInfo,
+};
 use crate::desc::{GraphDesc, LaneDesc};
 use crate::error::Result;
 use crate::nodes::SideBuffers;
@@ -144,7 +146,7 @@ impl RtLayout {
 /// Lanes compiled for each member of an [`RtGraph`].
 pub struct LaneSplit {
     /// Per member: its lanes and their local `(node, param)` targets.
-    pub per: Vec<(Vec<Lane>, Vec<(usize, usize)>)>,
+    pub per: Vec<CompiledLanes>,
     /// Every lane's `(global node index, param index)`.
     pub global: Vec<(usize, usize)>,
 }
@@ -347,7 +349,7 @@ impl RtGraph {
     ///
     /// # Realtime
     /// Does not allocate, free, lock or panic.
-    pub fn swap_lanes(&mut self, per: &mut [(Vec<Lane>, Vec<(usize, usize)>)]) {
+    pub fn swap_lanes(&mut self, per: &mut [CompiledLanes]) {
         if per.len() != self.parts.0.len() + 1 {
             return;
         }

@@ -1,6 +1,6 @@
 //! What crosses between the control side and the audio thread.
 
-use crate::automation::Lane;
+use crate::compile::CompiledLanes;
 use crate::meter::MeterReading;
 use crate::parallel::RtGraph;
 
@@ -22,7 +22,7 @@ pub struct LaneSet {
     pub generation: u64,
     /// Per graph of the program (the mix first, then each part): its lanes
     /// and their local `(node index, param index)` targets.
-    pub per: Vec<(Vec<Lane>, Vec<(usize, usize)>)>,
+    pub per: Vec<CompiledLanes>,
 }
 
 /// What the audio thread hands back to the control side to be dropped there.
