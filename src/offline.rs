@@ -83,7 +83,7 @@ fn run(
 pub(crate) fn threads_of(what: &str, threads: Option<f64>) -> std::result::Result<usize, EngineError> {
     let max = ferrite_engine::parallel::MAX_THREADS;
     match threads {
-        None => Ok(1),
+        None => Ok(ferrite_engine::parallel::default_threads()),
         Some(t) if t.is_finite() && t.fract() == 0.0 && (1.0..=max as f64).contains(&t) => Ok(t as usize),
         Some(t) => Err(EngineError::range(format!(
             "{what}: threads = {} must be a whole number in [1, {max}]",

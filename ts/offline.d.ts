@@ -42,8 +42,7 @@ export interface RenderOptions {
      */
     memoryBudget?: number;
     /**
-     * Threads that render (1 to 64); default 1 for now (a split render does
-     * not yet beat one thread on every graph; see the README's Threads)
+     * Threads that render (1 to 64); default every core
      * (`os.availableParallelism()`). A graph whose mix sums independent tracks
      * or busses renders them on a pool shared by every render; a small graph
      * stays on one thread. Does not change the result: any count gives the

@@ -34,16 +34,17 @@ pub const MAX_THREADS: usize = 64;
 
 /// Parts per thread of a split graph: more parts than threads lets a
 /// thread that finishes early take another part when the others are slow
-/// (a loaded machine), at the cost of smaller filter banks per part.
-pub const PARTS_PER_THREAD: usize = 2;
+/// (a loaded machine).
+pub const PARTS_PER_THREAD: usize = 4;
 
-/// Below this much work (the sum of the split's per-node weights, about
+/// Least work in one part (the sum of the split's per-node weights, about
 /// one per node and one per `eq` band; a reference-session track weighs
-/// 14) a graph renders on one thread: a hand-over per span of 512 frames
-/// must be small against the work of each part, so the
-/// line is drawn at about two tracks, where a part would hold less work
-/// than a hand-over and a wake-up of a sleeping pool thread.
-pub const MIN_SPLIT_WEIGHT: u64 = 24;
+/// 14): about eight such tracks. The render core runs like tracks as
+/// banks, whose width is what makes them fast; a part of two to four
+/// tracks rendered on one core costs 1.35 to 1.4 times its share of the
+/// whole graph, of eight about 1.04 times, so a graph gets no more parts
+/// than it has eight-track shares, and below two renders whole.
+pub const MIN_PART_WEIGHT: u64 = 112;
 
 /// Every core: [`std::thread::available_parallelism`] (1 when unknown).
 pub fn default_threads() -> usize {
@@ -51,11 +52,12 @@ pub fn default_threads() -> usize {
 }
 
 /// How many parts `desc` is cut into for `threads` threads: 1 (whole)
-/// for one thread or a graph below [`MIN_SPLIT_WEIGHT`], else up to
+/// for one thread or a graph below two [`MIN_PART_WEIGHT`]s, else up to
 /// `threads × PARTS_PER_THREAD` (fewer when it has fewer components).
 pub fn plan_parts(desc: &GraphDesc, threads: usize) -> usize {
-    if threads <= 1 || split::splittable_weight(desc) < MIN_SPLIT_WEIGHT {
+    if threads <= 1 {
         return 1;
     }
-    (threads * PARTS_PER_THREAD).min(MAX_TASKS)
+    let shares = split::splittable_weight(desc) / MIN_PART_WEIGHT;
+    (shares as usize).min(threads * PARTS_PER_THREAD).min(MAX_TASKS).max(1)
 }

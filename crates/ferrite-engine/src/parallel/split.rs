@@ -45,7 +45,7 @@ fn weight(n: &NodeDesc) -> u64 {
 
 /// The sum of [`weight`] over the nodes that would go to parts (0 when
 /// the graph cannot be split): what the planner weighs against
-/// [`super::MIN_SPLIT_WEIGHT`].
+/// [`super::MIN_PART_WEIGHT`].
 pub(crate) fn splittable_weight(desc: &GraphDesc) -> u64 {
     components(desc).map_or(0, |(comps, _)| comps.iter().flatten().map(|&i| weight(&desc.nodes[i])).sum())
 }
