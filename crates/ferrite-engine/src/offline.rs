@@ -112,8 +112,14 @@ pub fn render_offline_threads(
             // pass); a missing channel is silence.
             let spare = o.spare_capacity_mut();
             let Some(dst) = spare.get_mut(..len) else { return };
-            for (d, s) in dst.iter_mut().zip(src.iter().chain(std::iter::repeat(&0.0))) {
+            // Plain zips of slices, so that the conversion vectorizes (a
+            // chained iterator checks which half it is in per sample).
+            let (head, tail) = dst.split_at_mut(src.len().min(len));
+            for (d, s) in head.iter_mut().zip(src) {
                 d.write(*s as f32);
+            }
+            for d in tail {
+                d.write(0.0);
             }
             // SAFETY: the `len` elements after the current length were
             // reserved (blocks come in order and end at `frames`, the
