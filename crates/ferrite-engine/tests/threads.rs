@@ -274,3 +274,36 @@ fn concurrent_renders_share_one_pool_of_named_threads() {
         assert_eq!(names.len(), ferrite_engine::parallel::default_threads().saturating_sub(1).max(1));
     }
 }
+
+#[test]
+fn the_planner_splits_heavy_tracks_and_keeps_cheap_sources_whole() {
+    // n tracks of `osc → [8-band eq] → gain → output`.
+    let tracks = |n: u32, with_eq: bool| {
+        let mut nodes = vec![json!({"id": 1, "type": "output"})];
+        let mut conns = Vec::new();
+        for t in 0..n {
+            let id = 10 + 10 * t;
+            nodes.push(osc(id, 55.0 + f64::from(t) * 11.0, "saw"));
+            nodes.push(json!({"id": id + 2, "type": "gain", "params": {"gain": 1.0 / 64.0}}));
+            if with_eq {
+                nodes.push(eq_node(id + 1, 8, |b| ("peaking", 60.0 * (b as f64 + 1.0).powi(2), 1.0, 3.0)));
+                conns.extend([json!([id, id + 1]), json!([id + 1, id + 2])]);
+            } else {
+                conns.push(json!([id, id + 2]));
+            }
+            conns.push(json!([id + 2, 1]));
+        }
+        graph(json!({"version": 1, "nodes": nodes, "connections": conns}))
+    };
+    // 64 oscillators with their gains: each would hand the mix a port of
+    // its own for almost no work, so the graph renders whole.
+    assert_eq!(plan_parts(&tracks(64, false), 8), 1);
+    // 16 EQ tracks: two parts of eight on two threads (no narrower parts
+    // on more threads), eight tracks stay whole.
+    assert_eq!(plan_parts(&tracks(16, true), 2), 2);
+    assert_eq!(plan_parts(&tracks(16, true), 8), 2);
+    assert_eq!(plan_parts(&tracks(8, true), 8), 1);
+    // 64 of them: eight parts, however many threads.
+    assert_eq!(plan_parts(&tracks(64, true), 2), 8);
+    assert_eq!(plan_parts(&tracks(64, true), 16), 8);
+}
