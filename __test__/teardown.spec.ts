@@ -24,7 +24,7 @@ const BOUND_S = 5
  * the Worker and reports as JSON how long the thread outlived it, the CPU
  * time the process used in the second after, and a short render of its own.
  */
-function script(job: 'renderOffline' | 'renderToFile', thread: string, dir: string, ext: string) {
+function script(job: 'renderOffline' | 'renderToFile', thread: string, dir: string, ext: string, proc: boolean) {
   return `
     const { Worker } = require('node:worker_threads');
     const { readFileSync, readdirSync } = require('node:fs');
@@ -61,11 +61,13 @@ function script(job: 'renderOffline' | 'renderToFile', thread: string, dir: stri
           const bands = Array.from({ length: 8 }, (_, b) => ({ type: 'peaking', frequency: 100 * (b + 1) + t, q: 1, gainDb: 2 }));
           g.chain(g.oscillator({ frequency: 55 + t, amplitude: 0.001 }), g.eq({ bands }), g.output);
         }
+        // A processor: the render waits for its worker, which the teardown takes away.
+        if (workerData.proc) g.chain(g.oscillator({ frequency: 300 }), g.processor({ module: workerData.module }), g.output);
         const o = { sampleRate: 48000, frames: 48000 * workerData.seconds, channels: 1 };
         if (workerData.file) o.path = workerData.path;
         ${job}(g, o).then(() => parentPort.postMessage('finished'), (e) => parentPort.postMessage('failed: ' + e.message));
         parentPort.postMessage('started');
-      \`, { eval: true, workerData: { index: ${INDEX}, tracks, seconds, file: ${job === 'renderToFile'}, path: ${JSON.stringify(join(dir, 'out.' + ext))} } });
+      \`, { eval: true, workerData: { index: ${INDEX}, proc: ${proc}, module: ${JSON.stringify(join(import.meta.dirname, 'fixtures', 'tremolo.mjs'))}, tracks, seconds, file: ${job === 'renderToFile'}, path: ${JSON.stringify(join(dir, 'out.' + ext))} } });
       const messages = [];
       w.on('message', (m) => messages.push(m));
       w.on('error', (e) => messages.push('error: ' + e.message));
@@ -108,15 +110,16 @@ async function runChild(src: string) {
   return { code, out: out.trim(), err }
 }
 
-for (const [job, thread, ext] of [
-  ['renderOffline', 'ferrite-render', 'wav'],
-  ['renderToFile', 'ferrite-file', 'wav'],
-  ['renderToFile', 'ferrite-file', 'flac'],
+for (const [job, thread, ext, proc] of [
+  ['renderOffline', 'ferrite-render', 'wav', false],
+  ['renderToFile', 'ferrite-file', 'wav', false],
+  ['renderToFile', 'ferrite-file', 'flac', false],
+  ['renderOffline', 'ferrite-render', 'wav', true],
 ] as const) {
-  test(`a Worker terminated during ${job}${job === 'renderToFile' ? ` (.${ext})` : ''} cancels it: its thread ends within ${BOUND_S} s, no file is left, the process renders on and exits`, async (t) => {
+  test(`a Worker terminated during ${job}${job === 'renderToFile' ? ` (.${ext})` : ''}${proc ? ' of a graph with a processor' : ''} cancels it: its thread ends within ${BOUND_S} s, no file is left, the process renders on and exits`, async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'ferrite-teardown-'))
     try {
-      const { code, out, err } = await runChild(script(job, thread, dir, ext))
+      const { code, out, err } = await runChild(script(job, thread, dir, ext, proc))
       t.log(out, err.slice(0, 500))
       t.is(code, 0, err)
       const r = JSON.parse(out)

@@ -27,13 +27,22 @@ type Resolver<V> = Box<dyn FnOnce(Env) -> napi::Result<V>>;
 #[derive(Default)]
 struct EnvJobs {
     flags: Mutex<Vec<Weak<AtomicBool>>>,
+    /// What else to do at teardown ([`on_teardown`]).
+    hooks: Mutex<Vec<Box<dyn FnOnce() + Send>>>,
+    /// One token per job thread, dropped when the thread ends.
+    running: Mutex<Vec<Weak<()>>>,
     /// Set once the environment is torn down: a job started from a cleanup
     /// hook that runs after ours is cancelled at once.
     torn_down: AtomicBool,
 }
 
 impl EnvJobs {
-    fn add(&self, flag: &Arc<AtomicBool>) {
+    fn add(&self, flag: &Arc<AtomicBool>, alive: &Arc<()>) {
+        {
+            let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+            running.retain(|r| r.strong_count() > 0);
+            running.push(Arc::downgrade(alive));
+        }
         // A poisoned lock only means a thread panicked holding it; the list is whole.
         let mut flags = self.flags.lock().unwrap_or_else(|e| e.into_inner());
         flags.retain(|f| f.strong_count() > 0);
@@ -50,8 +59,24 @@ impl EnvJobs {
         for flag in flags.iter().filter_map(Weak::upgrade) {
             flag.store(true, Ordering::Release);
         }
+        let hooks = std::mem::take(&mut *self.hooks.lock().unwrap_or_else(|e| e.into_inner()));
+        for hook in hooks {
+            hook();
+        }
+        // A job may still hold memory of this environment (a JS processor's
+        // shared ring), freed with it: wait until the cancelled jobs have
+        // ended, which takes one span or chunk; a job stuck in a step that
+        // does not check its flag is not waited for past the bound.
+        let running = std::mem::take(&mut *self.running.lock().unwrap_or_else(|e| e.into_inner()));
+        let until = std::time::Instant::now() + TEARDOWN_WAIT;
+        while running.iter().any(|r| r.strong_count() > 0) && std::time::Instant::now() < until {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
     }
 }
+
+/// How long a teardown waits at most for its cancelled jobs to end.
+const TEARDOWN_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The job list of `env`, made (with its cleanup hook) on first use.
 fn env_jobs(env: &Env) -> napi::Result<Arc<EnvJobs>> {
@@ -62,6 +87,12 @@ fn env_jobs(env: &Env) -> napi::Result<Arc<EnvJobs>> {
     env.set_instance_data(jobs.clone(), (), |_| {})?;
     env.add_env_cleanup_hook(jobs.clone(), |jobs| jobs.cancel_all())?;
     Ok(jobs)
+}
+
+/// Runs `hook` when `env` is torn down, after its jobs are cancelled.
+pub(crate) fn on_teardown(env: &Env, hook: impl FnOnce() + Send + 'static) -> napi::Result<()> {
+    env_jobs(env)?.hooks.lock().unwrap_or_else(|e| e.into_inner()).push(Box::new(hook));
+    Ok(())
 }
 
 /// Runs `task.compute()` on a new thread named `name` and settles the
@@ -81,13 +112,18 @@ where
     T::Output: Send,
     T::JsValue: ToNapiValue,
 {
-    env_jobs(env)?.add(cancel);
+    let alive = Arc::new(());
+    env_jobs(env)?.add(cancel, &alive);
     let (deferred, promise) = env.create_deferred::<T::JsValue, Resolver<T::JsValue>>()?;
     std::thread::Builder::new()
         .name(name.into())
-        .spawn(move || match task.compute() {
-            Ok(out) => deferred.resolve(Box::new(move |env| task.resolve(env, out))),
-            Err(e) => deferred.reject(e),
+        .spawn(move || {
+            match task.compute() {
+                Ok(out) => deferred.resolve(Box::new(move |env| task.resolve(env, out))),
+                Err(e) => deferred.reject(e),
+            }
+            // Last: the task and what it held are gone (or queued to a live environment).
+            drop(alive);
         })
         .map_err(|e| napi::Error::from_reason(format!("[ferrite:Error] {name}: cannot start a thread: {e}")))?;
     Ok(promise)

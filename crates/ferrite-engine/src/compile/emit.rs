@@ -90,11 +90,7 @@ type Meters = Vec<(String, usize)>;
 
 /// The render nodes in render order, with their edges (compensation delays,
 /// folded sources), and the control side's lookups.
-fn nodes(
-    topo: Topology,
-    d: &Decisions,
-    settings: RenderSettings,
-) -> Result<(Vec<RenderNode>, GraphInfo, Meters)> {
+fn nodes(topo: Topology, d: &Decisions, settings: RenderSettings) -> Result<(Vec<RenderNode>, GraphInfo, Meters)> {
     let n = topo.len();
     let mut info = GraphInfo { nodes: HashMap::with_capacity(n), latency: d.latency };
     let mut meters = Vec::new();
