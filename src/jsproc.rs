@@ -34,14 +34,15 @@ pub fn register_processor_memory(env: Env, ring: Float32Array, door: Int32Array)
     })?;
     // A render waiting on this region when its environment is torn down
     // (whose host then cannot mark its worker gone) is woken and goes on.
-    crate::spawn::on_teardown(&env, move || jsproc::mark_gone(u64::from(token)))?;
+    crate::spawn::on_teardown(&env, u64::from(token), move || jsproc::mark_gone(u64::from(token)))?;
     Ok(token)
 }
 
 /// Forgets a token (the instance was disposed); processors still running on it keep its memory.
 #[napi]
-pub fn unregister_processor_memory(token: u32) {
+pub fn unregister_processor_memory(env: Env, token: u32) -> napi::Result<()> {
     jsproc::unregister(u64::from(token));
+    crate::spawn::forget_teardown(&env, u64::from(token))
 }
 
 /// The word `index` of `words`, when it exists and is aligned.

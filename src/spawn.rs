@@ -27,8 +27,8 @@ type Resolver<V> = Box<dyn FnOnce(Env) -> napi::Result<V>>;
 #[derive(Default)]
 struct EnvJobs {
     flags: Mutex<Vec<Weak<AtomicBool>>>,
-    /// What else to do at teardown ([`on_teardown`]).
-    hooks: Mutex<Vec<Box<dyn FnOnce() + Send>>>,
+    /// What else to do at teardown, by key ([`on_teardown`], [`forget_teardown`]).
+    hooks: Mutex<Vec<(u64, Box<dyn FnOnce() + Send>)>>,
     /// One token per job thread, dropped when the thread ends.
     running: Mutex<Vec<Weak<()>>>,
     /// Set once the environment is torn down: a job started from a cleanup
@@ -60,7 +60,7 @@ impl EnvJobs {
             flag.store(true, Ordering::Release);
         }
         let hooks = std::mem::take(&mut *self.hooks.lock().unwrap_or_else(|e| e.into_inner()));
-        for hook in hooks {
+        for (_, hook) in hooks {
             hook();
         }
         // A job may still hold memory of this environment (a JS processor's
@@ -89,9 +89,16 @@ fn env_jobs(env: &Env) -> napi::Result<Arc<EnvJobs>> {
     Ok(jobs)
 }
 
-/// Runs `hook` when `env` is torn down, after its jobs are cancelled.
-pub(crate) fn on_teardown(env: &Env, hook: impl FnOnce() + Send + 'static) -> napi::Result<()> {
-    env_jobs(env)?.hooks.lock().unwrap_or_else(|e| e.into_inner()).push(Box::new(hook));
+/// Runs `hook` when `env` is torn down, after its jobs are cancelled,
+/// unless [`forget_teardown`] is called with the same `key` first.
+pub(crate) fn on_teardown(env: &Env, key: u64, hook: impl FnOnce() + Send + 'static) -> napi::Result<()> {
+    env_jobs(env)?.hooks.lock().unwrap_or_else(|e| e.into_inner()).push((key, Box::new(hook)));
+    Ok(())
+}
+
+/// Drops the teardown hooks of `env` registered under `key`.
+pub(crate) fn forget_teardown(env: &Env, key: u64) -> napi::Result<()> {
+    env_jobs(env)?.hooks.lock().unwrap_or_else(|e| e.into_inner()).retain(|(k, _)| *k != key);
     Ok(())
 }
 
