@@ -21,6 +21,9 @@ use std::sync::{Arc, Mutex, Weak};
 /// The resolver a job's deferred runs on the JavaScript thread.
 type Resolver<V> = Box<dyn FnOnce(Env) -> napi::Result<V>>;
 
+/// Something to do when an environment is torn down.
+type TeardownHook = Box<dyn FnOnce() + Send>;
+
 /// The cancel flags of the jobs one environment started, set all at once
 /// when the environment is torn down. Jobs that ended are dropped from the
 /// list as new ones arrive (it holds weak references only).
@@ -28,7 +31,7 @@ type Resolver<V> = Box<dyn FnOnce(Env) -> napi::Result<V>>;
 struct EnvJobs {
     flags: Mutex<Vec<Weak<AtomicBool>>>,
     /// What else to do at teardown, by key ([`on_teardown`], [`forget_teardown`]).
-    hooks: Mutex<Vec<(u64, Box<dyn FnOnce() + Send>)>>,
+    hooks: Mutex<Vec<(u64, TeardownHook)>>,
     /// One token per job thread, dropped when the thread ends.
     running: Mutex<Vec<Weak<()>>>,
     /// Set once the environment is torn down: a job started from a cleanup
