@@ -335,6 +335,7 @@ pub struct NativeEngineStats {
     pub simd: String,
     pub disk_underruns: f64,
     pub record_dropped_frames: f64,
+    pub analyser_dropped_frames: f64,
 }
 
 #[napi]
@@ -562,6 +563,7 @@ impl NativeEngine {
             simd: crate::simd_name(),
             disk_underruns: ferrite_media::disk_underruns().saturating_sub(self.disk_underruns_at_open) as f64,
             record_dropped_frames: self.shared.record_dropped_frames.load(Ordering::Relaxed) as f64,
+            analyser_dropped_frames: self.shared.analyser_dropped_frames.load(Ordering::Relaxed) as f64,
         }
     }
 

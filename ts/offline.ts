@@ -47,6 +47,8 @@ export interface RenderOptions {
    * Most bytes the compiled graph may hold (delay lines, convolution
    * partitions, buffers): default 2 GiB. A larger graph is refused with a
    * `RangeError` naming its largest nodes before anything is allocated.
+   * Within the budget, memory the machine cannot give is a `RangeError`
+   * naming the node (`delay #8: cannot allocate 512.0 MiB`).
    */
   memoryBudget?: number
   /**

@@ -179,8 +179,8 @@ pub fn render_to_file(
     crate::offline::check_threads("renderToFile", req.threads)?;
     let mut g = OfflineGraph::compile(desc, settings, buffers, req.threads)?;
     g.prepare_offline();
-    let writer = AudioFileWriter::create(&req.path, rate, req.channels, req.depth)?;
-    let mut sink = FileSink::spawn(writer, QUEUE)?;
+    let writer = AudioFileWriter::create(&req.path, rate, req.channels, req.depth).map_err(named)?;
+    let mut sink = FileSink::spawn(writer, QUEUE).map_err(named)?;
     let total = req.frames as usize;
     let mut pos = 0usize;
     while pos < total {
@@ -211,7 +211,7 @@ pub fn render_to_file(
             tail.fill(0.0);
         };
         g.render_span(pos, chunk, req.block_size, &input, &mut write);
-        sink.send(out, chunk)?;
+        sink.send(out, chunk).map_err(named)?;
         pos += chunk;
         progress.store(pos as u64, Ordering::Relaxed);
     }
@@ -219,8 +219,14 @@ pub fn render_to_file(
         sink.abort();
         return Err(EngineError::other(format!("renderToFile: {e}")));
     }
-    let frames = sink.finish()?;
+    let frames = sink.finish().map_err(named)?;
     Ok(FileRenderResult { frames, latency: g.latency(), meters: g.meter_readings() })
+}
+
+/// A writer's error (which names the file) as `renderToFile`'s.
+fn named(e: ferrite_media::MediaError) -> EngineError {
+    let e = EngineError::from(e);
+    EngineError { message: format!("renderToFile: {}", e.message), ..e }
 }
 
 /// The default bit depth of a file render (24).

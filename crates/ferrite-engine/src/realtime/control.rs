@@ -160,6 +160,7 @@ impl EngineControl {
         self.structure = Some(structure);
         let names: Vec<String> = compiled.graph.meters().iter().map(|(n, _)| n.clone()).collect();
         let readers = crate::spectrum::take_readers(&mut compiled.graph);
+        crate::spectrum::count_drops_into(&mut compiled.graph, &self.shared.analyser_dropped_frames);
         self.info = compiled.info;
         self.automated = compiled.lane_targets.clone();
         self.meter_index = compiled.graph.meters().to_vec();

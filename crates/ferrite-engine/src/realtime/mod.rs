@@ -61,6 +61,8 @@ pub struct Shared {
     pub leaked_programs: AtomicU64,
     /// Frames recordings dropped because their ring was full.
     pub record_dropped_frames: AtomicU64,
+    /// Frames analysers dropped because their ring to the events thread was full.
+    pub analyser_dropped_frames: Arc<AtomicU64>,
 }
 
 /// Creates the two halves of an engine plus the meter consumer for the events thread.
