@@ -1,6 +1,7 @@
 //! A graph rendered as parts at the same time and a mix after them
 //! ([`SplitGraph`]), and what an offline render drives ([`OfflineGraph`]).
 
+use super::board::MAX_TASKS;
 use super::board::{Board, Tasks};
 use super::split::{self, Split};
 use crate::compile::{compile, compile_tapped, compile_with_ports, CompileOptions, Compiled, RenderSettings};
@@ -8,7 +9,6 @@ use crate::desc::GraphDesc;
 use crate::error::Result;
 use crate::meter::MeterReading;
 use crate::nodes::SideBuffers;
-use super::board::MAX_TASKS;
 use crossbeam_utils::{Backoff, CachePadded};
 use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -381,7 +381,12 @@ impl OfflineGraph {
     /// Compiles `desc` cut into up to `parts` parts whatever its weight
     /// (1: whole), as [`OfflineGraph::compile`] does with the planner's
     /// count: for tests and benchmarks of splits the planner would not make.
-    pub fn compile_parts(desc: &GraphDesc, settings: RenderSettings, buffers: &SideBuffers, parts: usize) -> Result<Self> {
+    pub fn compile_parts(
+        desc: &GraphDesc,
+        settings: RenderSettings,
+        buffers: &SideBuffers,
+        parts: usize,
+    ) -> Result<Self> {
         settings.validate()?;
         let parts = parts.min(MAX_TASKS);
         if parts >= 2 && plain(desc) {

@@ -47,9 +47,8 @@ fn weight(n: &NodeDesc) -> u64 {
 /// their nodes' [`weight`]s ((0, 0) when the graph cannot be split): what
 /// the planner ([`super::plan_parts`]) weighs.
 pub(crate) fn splittable(desc: &GraphDesc) -> (usize, u64) {
-    components(desc).map_or((0, 0), |(comps, _)| {
-        (comps.len(), comps.iter().flatten().map(|&i| weight(&desc.nodes[i])).sum())
-    })
+    components(desc)
+        .map_or((0, 0), |(comps, _)| (comps.len(), comps.iter().flatten().map(|&i| weight(&desc.nodes[i])).sum()))
 }
 
 /// The components that would become parts (node indices into
