@@ -75,5 +75,5 @@ pub fn plan_parts(desc: &GraphDesc, threads: usize) -> usize {
         return 1;
     }
     let shares = (components / MIN_PART_COMPONENTS).min((weight / MIN_PART_WEIGHT) as usize);
-    shares.min(threads * PARTS_PER_THREAD).min(MAX_TASKS).max(1)
+    shares.min(threads * PARTS_PER_THREAD).clamp(1, MAX_TASKS)
 }
