@@ -3,23 +3,23 @@ import anyTest from 'ava'
 // Engines open SCHED_FIFO threads: run these one at a time.
 const test = anyTest.serial
 import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { AutomationLane, Engine, Graph, readWav, renderOffline } from '../index'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const SR = 48000
 
-/** 12 tracks (oscillator → 8-band EQ → compressor → gain → pan, a lookahead limiter with latency on some) into a master with a meter. */
+/** 16 tracks (enough for the planner to split them) (oscillator → 8-band EQ → compressor → gain → pan, a lookahead limiter with latency on some) into a master with a meter. */
 function session(): Graph {
   const g = new Graph()
   const master = g.gain({ gain: 0.2 })
   g.chain(master, g.limiter({ ceilingDb: -1 }), g.meter({ name: 'master' }), g.output)
-  for (let t = 0; t < 12; t++) {
+  for (let t = 0; t < 16; t++) {
     const bands = Array.from({ length: 8 }, (_, b) => ({ type: 'peaking' as const, frequency: 100 * (b + 1) ** 2, q: 1, gainDb: b % 2 ? -3 : 3 }))
     const dyn = t % 3 === 1 ? g.limiter({ ceilingDb: -9, lookaheadMs: 1.5 }) : g.compressor({ thresholdDb: -20 })
     const gain = g.gain({ gain: 0.5 })
-    g.chain(g.oscillator({ type: 'saw', frequency: 55 + t * 13, amplitude: 0.3 }), g.eq({ bands }), dyn, gain, g.pan({ pan: t / 12 - 0.5 }), master)
+    g.chain(g.oscillator({ type: 'saw', frequency: 55 + t * 13, amplitude: 0.3 }), g.eq({ bands }), dyn, gain, g.pan({ pan: t / 16 - 0.5 }), master)
     if (t === 2) g.automate(gain, 'gain', new AutomationLane().add(0, 0.5).add(96000, 0.1))
   }
   return g
@@ -63,7 +63,7 @@ test('Engine.open and openNull take threads from 1 to 64', async (t) => {
   }
   const byDefault = await Engine.openNull()
   try {
-    t.true(byDefault.stats().threads >= 1)
+    t.is(byDefault.stats().threads, Math.min(availableParallelism(), 64), 'every core by default')
   } finally {
     await byDefault.close()
   }

@@ -89,3 +89,38 @@ test('a graph split across threads is held to the same budget as a whole one', a
   const [one, two] = [await renderOffline(g, { ...o, threads: 1 }), await renderOffline(g, { ...o, threads: 2 })]
   t.deepEqual(two.channels, one.channels)
 })
+
+test('a budget raised past the machine: 20 GiB of delays under a 4 GB address-space limit are refused naming the delay, not an abort', (t) => {
+  // The budget lets the graph through; the allocation of a delay's lines
+  // fails (the limit is reached after a few 512 MiB delays) and is reported.
+  const script = `
+    const { Engine, Graph, renderOffline } = require(${JSON.stringify(join(import.meta.dirname, '..', 'index.js'))});
+    const chain = (n) => { const g = new Graph(); const ns = [g.oscillator({ frequency: 100 })]; for (let i = 0; i < n; i++) ns.push(g.delay({ frames: 600 * 48000 })); g.chain(...ns, g.output); return g };
+    (async () => {
+      const show = (e) => console.log(JSON.stringify([e.constructor.name, e.message]));
+      await renderOffline(chain(40), { sampleRate: 48000, frames: 128, memoryBudget: 1e12 }).then(() => console.log('"rendered"'), show);
+      const engine = await Engine.openNull({ sampleRate: 48000, bufferSize: 128, memoryBudget: 1e12 });
+      const ok = new Graph(); ok.chain(ok.oscillator({ frequency: 440 }), ok.output); engine.setGraph(ok);
+      try { engine.setGraph(chain(40)); console.log('"set"') } catch (e) { show(e) }
+      const before = engine.stats().framesRendered;
+      await new Promise((r) => setTimeout(r, 200));
+      console.log(JSON.stringify(engine.stats().framesRendered > before));
+      // Memory is given back: a graph that fits still renders.
+      const r = await renderOffline(chain(2), { sampleRate: 48000, frames: 128, memoryBudget: 1e12 });
+      console.log(JSON.stringify(r.channels[0].length));
+      await engine.close();
+    })();
+  `
+  const r = spawnSync('prlimit', [`--as=${4 * 10 ** 9}`, process.execPath, '-e', script], { encoding: 'utf8' })
+  t.log(r.stdout.trim(), r.stderr.slice(0, 300))
+  t.is(r.status, 0, r.stderr)
+  const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l))
+  t.is(lines.length, 4, r.stdout)
+  for (const [name, message] of lines.slice(0, 2)) {
+    t.is(name, 'RangeError')
+    // 2^25 frames (600 s and a block, to a power of two) × 2 channels × 8 bytes.
+    t.regex(message, /^(graph: )?delay #\d+: cannot allocate 512\.0 MiB$/)
+  }
+  t.true(lines[2], 'the engine plays on')
+  t.is(lines[3], 128)
+})

@@ -352,6 +352,7 @@ pub struct NativeEngineStats {
     pub disk_underruns: f64,
     pub record_dropped_frames: f64,
     pub threads: f64,
+    pub analyser_dropped_frames: f64,
 }
 
 #[napi]
@@ -580,6 +581,7 @@ impl NativeEngine {
             disk_underruns: ferrite_media::disk_underruns().saturating_sub(self.disk_underruns_at_open) as f64,
             record_dropped_frames: self.shared.record_dropped_frames.load(Ordering::Relaxed) as f64,
             threads: self.shared.threads.load(Ordering::Relaxed) as f64,
+            analyser_dropped_frames: self.shared.analyser_dropped_frames.load(Ordering::Relaxed) as f64,
         }
     }
 

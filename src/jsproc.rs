@@ -6,6 +6,7 @@ use crate::guarded;
 use ferrite_engine::jsproc::{self, Region, Words};
 use ferrite_engine::EngineError;
 use napi::bindgen_prelude::{Float32Array, Int32Array, Int32ArraySlice};
+use napi::Env;
 use napi_derive::napi;
 use std::sync::atomic::AtomicU32;
 
@@ -14,8 +15,8 @@ use std::sync::atomic::AtomicU32;
 /// doorbell; returns the token the graph names it by. Rust keeps both arrays
 /// (so their memory) alive until every processor built on them is dropped.
 #[napi]
-pub fn register_processor_memory(ring: Float32Array, door: Int32Array) -> napi::Result<u32> {
-    guarded("processor", || {
+pub fn register_processor_memory(env: Env, ring: Float32Array, door: Int32Array) -> napi::Result<u32> {
+    let token = guarded("processor", || {
         let ring_ptr = ring.as_ptr() as *mut u8;
         let ring_len = ring.len();
         let door_ptr = door.as_ptr() as *mut u8;
@@ -30,13 +31,18 @@ pub fn register_processor_memory(ring: Float32Array, door: Int32Array) -> napi::
         let region = Region::new(ring, door).map_err(|e| EngineError::other(format!("processor: {e}")))?;
         let token = jsproc::register(region);
         u32::try_from(token).map_err(|_| EngineError::other("processor: too many regions registered"))
-    })
+    })?;
+    // A render waiting on this region when its environment is torn down
+    // (whose host then cannot mark its worker gone) is woken and goes on.
+    crate::spawn::on_teardown(&env, u64::from(token), move || jsproc::mark_gone(u64::from(token)))?;
+    Ok(token)
 }
 
 /// Forgets a token (the instance was disposed); processors still running on it keep its memory.
 #[napi]
-pub fn unregister_processor_memory(token: u32) {
+pub fn unregister_processor_memory(env: Env, token: u32) -> napi::Result<()> {
     jsproc::unregister(u64::from(token));
+    crate::spawn::forget_teardown(&env, u64::from(token))
 }
 
 /// The word `index` of `words`, when it exists and is aligned.

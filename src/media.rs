@@ -3,13 +3,15 @@
 
 use crate::guarded;
 use crate::offline::NativeMeterReading;
-use ferrite_engine::files::{analyze_file, FileAnalysis};
+use ferrite_engine::files::{analyze_with, FileAnalysis};
 use ferrite_engine::EngineError;
 use ferrite_media::{AudioFileInfo, DecodeOptions, Decoded};
 use napi::bindgen_prelude::*;
 use napi::{Env, Task};
 use napi_derive::napi;
 use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
 /// `AudioFileInfo` in the API.
 #[napi(object)]
@@ -58,10 +60,15 @@ impl From<FileAnalysis> for NativeFileAnalysis {
     }
 }
 
+/// A file job's body: given the flag that cancels it (set when the
+/// JavaScript environment that started it is torn down).
+type Job<T> = Box<dyn FnOnce(&AtomicBool) -> std::result::Result<T, EngineError> + Send>;
+
 /// A job run on a named thread off the JavaScript thread.
 pub struct FileTask<T: Send + 'static> {
     what: &'static str,
-    job: Option<Box<dyn FnOnce() -> std::result::Result<T, EngineError> + Send>>,
+    cancel: Arc<AtomicBool>,
+    job: Option<Job<T>>,
 }
 
 macro_rules! file_task {
@@ -72,7 +79,8 @@ macro_rules! file_task {
             fn compute(&mut self) -> napi::Result<Self::Output> {
                 // On its own `ferrite-file` thread (`crate::spawn::off_pool`).
                 let job = self.job.take().ok_or_else(|| napi::Error::from_reason("[ferrite:Error] task ran twice"))?;
-                guarded(self.what, job)
+                let cancel = self.cancel.clone();
+                guarded(self.what, move || job(&cancel))
             }
             fn resolve(&mut self, _env: Env, out: Self::Output) -> napi::Result<Self::JsValue> {
                 Ok($conv(out))
@@ -90,11 +98,21 @@ file_task!(Decoded, NativeDecoded, |d: Decoded| NativeDecoded {
 });
 file_task!(Vec<Vec<f32>>, Vec<Float32Array>, |v: Vec<Vec<f32>>| v.into_iter().map(Float32Array::new).collect());
 
-fn task<T: Send + 'static>(
+/// Starts `job` on a `ferrite-file` thread; `cancel` is the flag it is
+/// given, also set when `env` is torn down.
+fn spawn_job<'env, T: Send + 'static>(
+    env: &'env Env,
     what: &'static str,
-    job: impl FnOnce() -> std::result::Result<T, EngineError> + Send + 'static,
-) -> FileTask<T> {
-    FileTask { what, job: Some(Box::new(job)) }
+    cancel: Arc<AtomicBool>,
+    job: impl FnOnce(&AtomicBool) -> std::result::Result<T, EngineError> + Send + 'static,
+) -> napi::Result<Object<'env>>
+where
+    FileTask<T>: Task,
+    <FileTask<T> as Task>::Output: Send,
+    <FileTask<T> as Task>::JsValue: ToNapiValue,
+{
+    let flag = cancel.clone();
+    crate::spawn::off_pool(env, "ferrite-file", &flag, FileTask { what, cancel, job: Some(Box::new(job)) })
 }
 
 /// Checks an optional whole number in `[lo, hi]`.
@@ -112,11 +130,7 @@ fn whole(what: &str, name: &str, v: Option<f64>, lo: f64, hi: f64) -> std::resul
 /// Reads a file's headers.
 #[napi(ts_return_type = "Promise<NativeFileInfo>")]
 pub fn probe_file_native<'env>(env: &'env Env, path: String) -> napi::Result<Object<'env>> {
-    crate::spawn::off_pool(
-        env,
-        "ferrite-file",
-        task("probeFile", move || Ok(ferrite_media::probe_file(&PathBuf::from(path))?)),
-    )
+    spawn_job(env, "probeFile", Arc::default(), move |_| Ok(ferrite_media::probe_file(&PathBuf::from(path))?))
 }
 
 /// Decodes a slice of a file, converted and resampled.
@@ -138,11 +152,7 @@ pub fn decode_file_native<'env>(
             frames: w("frames", frames, 0.0, 9.007_199_254_740_991e15)?.map(|v| v as u64),
         })
     })?;
-    crate::spawn::off_pool(
-        env,
-        "ferrite-file",
-        task("decodeFile", move || Ok(ferrite_media::decode_file(&PathBuf::from(path), opts)?)),
-    )
+    spawn_job(env, "decodeFile", Arc::default(), move |_| Ok(ferrite_media::decode_file(&PathBuf::from(path), opts)?))
 }
 
 /// Resamples planar channels.
@@ -160,27 +170,23 @@ pub fn resample_native<'env>(
         Ok((from, to))
     })?;
     let input: Vec<Vec<f32>> = channels.iter().map(|c| c.to_vec()).collect();
-    crate::spawn::off_pool(
-        env,
-        "ferrite-file",
-        task("resample", move || {
-            let views: Vec<&[f32]> = input.iter().map(|c| &c[..]).collect();
-            Ok(ferrite_media::resample(&views, from, to)?)
-        }),
-    )
+    spawn_job(env, "resample", Arc::default(), move |_| {
+        let views: Vec<&[f32]> = input.iter().map(|c| &c[..]).collect();
+        Ok(ferrite_media::resample(&views, from, to)?)
+    })
 }
 
 /// Streams a file through a meter.
 #[napi(ts_return_type = "Promise<NativeFileAnalysis>")]
 pub fn analyze_file_native<'env>(env: &'env Env, path: String) -> napi::Result<Object<'env>> {
-    crate::spawn::off_pool(env, "ferrite-file", task("analyzeFile", move || analyze_file(&PathBuf::from(path))))
+    spawn_job(env, "analyzeFile", Arc::default(), move |cancel| analyze_with(&PathBuf::from(path), |_| (), cancel))
 }
 
 /// Progress and cancellation shared between JavaScript and a running file job.
 #[napi]
 pub struct RenderControl {
-    progress: std::sync::Arc<std::sync::atomic::AtomicU64>,
-    cancel: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    progress: Arc<std::sync::atomic::AtomicU64>,
+    cancel: Arc<AtomicBool>,
 }
 
 #[napi]
@@ -270,16 +276,12 @@ pub fn render_to_file_native<'env>(
         })
     })?;
     let side = crate::offline::side_buffers(&buffers);
-    let (progress, cancel) = (control.progress.clone(), control.cancel.clone());
-    crate::spawn::off_pool(
-        env,
-        "ferrite-file",
-        task("renderToFile", move || {
-            let mut desc = ferrite_engine::GraphDesc::parse(&json)?;
-            desc.memory_budget = crate::offline::budget(memory_budget);
-            render_to_file(&desc, &side, &req, &progress, &cancel)
-        }),
-    )
+    let progress = control.progress.clone();
+    spawn_job(env, "renderToFile", control.cancel.clone(), move |cancel| {
+        let mut desc = ferrite_engine::GraphDesc::parse(&json)?;
+        desc.memory_budget = crate::offline::budget(memory_budget);
+        render_to_file(&desc, &side, &req, &progress, cancel)
+    })
 }
 
 /// What `normalizeFile` resolves to.
@@ -322,9 +324,7 @@ pub fn normalize_file_native<'env>(
             sample_rate: rate.map(|r| r as u32),
         })
     })?;
-    crate::spawn::off_pool(
-        env,
-        "ferrite-file",
-        task("normalizeFile", move || ferrite_engine::files::normalize_file(&req)),
-    )
+    spawn_job(env, "normalizeFile", Arc::default(), move |cancel| {
+        ferrite_engine::files::normalize_file_with(&req, cancel)
+    })
 }

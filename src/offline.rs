@@ -2,11 +2,12 @@
 
 use crate::guarded;
 use ferrite_engine::nodes::SideBuffers;
-use ferrite_engine::{render_offline_threads, EngineError, GraphDesc, OfflineRequest, OfflineResult, RenderSettings};
+use ferrite_engine::{render_offline_with, EngineError, GraphDesc, OfflineRequest, OfflineResult, RenderSettings};
 use napi::bindgen_prelude::*;
 use napi::{Env, Task};
 use napi_derive::napi;
 use std::collections::HashMap;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 /// One meter's reading, as `MeterReading` in the API.
@@ -63,6 +64,8 @@ pub struct RenderTask {
     request: OfflineRequest,
     memory_budget: Option<usize>,
     threads: usize,
+    /// Set when the environment that started the render is torn down.
+    cancel: Arc<AtomicBool>,
 }
 
 fn run(
@@ -71,10 +74,11 @@ fn run(
     request: &OfflineRequest,
     memory_budget: Option<usize>,
     threads: usize,
+    cancel: &AtomicBool,
 ) -> std::result::Result<OfflineResult, EngineError> {
     let mut desc = GraphDesc::parse(json)?;
     desc.memory_budget = memory_budget;
-    render_offline_threads(&desc, buffers, request, None, threads)
+    render_offline_with(&desc, buffers, request, None, Some(cancel), threads)
 }
 
 /// `threads` as given (a whole number in [1, 64]), or 1 when not given: a
@@ -83,7 +87,7 @@ fn run(
 pub(crate) fn threads_of(what: &str, threads: Option<f64>) -> std::result::Result<usize, EngineError> {
     let max = ferrite_engine::parallel::MAX_THREADS;
     match threads {
-        None => Ok(1),
+        None => Ok(ferrite_engine::parallel::default_threads()),
         Some(t) if t.is_finite() && t.fract() == 0.0 && (1.0..=max as f64).contains(&t) => Ok(t as usize),
         Some(t) => Err(EngineError::range(format!(
             "{what}: threads = {} must be a whole number in [1, {max}]",
@@ -105,7 +109,7 @@ impl Task for RenderTask {
     fn compute(&mut self) -> napi::Result<Self::Output> {
         let json = std::mem::take(&mut self.json);
         let buffers = std::mem::take(&mut self.buffers);
-        guarded("renderOffline", || run(&json, &buffers, &self.request, self.memory_budget, self.threads))
+        guarded("renderOffline", || run(&json, &buffers, &self.request, self.memory_budget, self.threads, &self.cancel))
     }
 
     fn resolve(&mut self, _env: Env, out: Self::Output) -> napi::Result<Self::JsValue> {
@@ -178,11 +182,16 @@ pub fn render_offline_native<'env>(
         let input = input.iter().map(|c| c.to_vec()).collect();
         Ok((OfflineRequest { sample_rate, frames, channels, block_size, input }, threads))
     })?;
-    crate::spawn::off_pool(
-        env,
-        "ferrite-render",
-        RenderTask { json, buffers: side_buffers(&buffers), request, memory_budget: budget(memory_budget), threads },
-    )
+    let cancel = Arc::new(AtomicBool::new(false));
+    let task = RenderTask {
+        json,
+        buffers: side_buffers(&buffers),
+        request,
+        memory_budget: budget(memory_budget),
+        threads,
+        cancel: cancel.clone(),
+    };
+    crate::spawn::off_pool(env, "ferrite-render", &cancel, task)
 }
 
 /// The latency a graph reports to its output at `sample_rate`, in frames.

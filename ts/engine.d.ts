@@ -40,6 +40,13 @@ export interface EngineStats {
     /** Frames recordings lost because their writer fell behind (see {@link Engine.record}). */
     recordDroppedFrames: number;
     /**
+     * Frames `analyser` nodes dropped because their ring to the events thread
+     * (which runs the FFTs) was full: their spectra missed those frames. The
+     * ring holds about 0.7 s at 48 kHz, so this stays 0 unless the process
+     * starves the events thread.
+     */
+    analyserDroppedFrames: number;
+    /**
      * Blocks (128 frames) of `processor` nodes that played as silence because
      * their worker had not returned them in time (see {@link Graph.processor}).
      */
@@ -64,7 +71,7 @@ export interface EngineOpenOptions {
     /**
      * Threads that render (a whole number in [1, 64]): the audio thread plus `threads - 1` workers started now,
      * which render the parts of a graph big enough to gain from it. Any count gives the same samples.
-     * Default: see the README's Threads section. `stats().threads` tells how many run.
+     * Default: every core. `stats().threads` tells how many run.
      */
     threads?: number;
 }

@@ -48,6 +48,13 @@ export interface EngineStats {
   /** Frames recordings lost because their writer fell behind (see {@link Engine.record}). */
   recordDroppedFrames: number
   /**
+   * Frames `analyser` nodes dropped because their ring to the events thread
+   * (which runs the FFTs) was full: their spectra missed those frames. The
+   * ring holds about 0.7 s at 48 kHz, so this stays 0 unless the process
+   * starves the events thread.
+   */
+  analyserDroppedFrames: number
+  /**
    * Blocks (128 frames) of `processor` nodes that played as silence because
    * their worker had not returned them in time (see {@link Graph.processor}).
    */

@@ -138,7 +138,7 @@ export interface RenderToFileOptions {
   input?: Float32Array[] | string
   /** Default 128; does not change the result. */
   blockSize?: number
-  /** Threads that render (1 to 64); default 1 for now. Does not change the result (as `renderOffline`'s `threads`). */
+  /** Threads that render (1 to 64); default every core. Does not change the result (as `renderOffline`'s `threads`). */
   threads?: number
   /** Called as the render goes (about 10 times a second, and at the end). */
   onProgress?: (framesDone: number, frames: number) => void

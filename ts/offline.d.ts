@@ -39,11 +39,12 @@ export interface RenderOptions {
      * Most bytes the compiled graph may hold (delay lines, convolution
      * partitions, buffers): default 2 GiB. A larger graph is refused with a
      * `RangeError` naming its largest nodes before anything is allocated.
+     * Within the budget, memory the machine cannot give is a `RangeError`
+     * naming the node (`delay #8: cannot allocate 512.0 MiB`).
      */
     memoryBudget?: number;
     /**
-     * Threads that render (1 to 64); default 1 for now (a split render does
-     * not yet beat one thread on every graph; see the README's Threads)
+     * Threads that render (1 to 64); default every core
      * (`os.availableParallelism()`). A graph whose mix sums independent tracks
      * or busses renders them on a pool shared by every render; a small graph
      * stays on one thread. Does not change the result: any count gives the

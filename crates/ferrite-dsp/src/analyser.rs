@@ -36,6 +36,7 @@
 //! `k · sampleRate / fftSize` Hz; there are `fftSize/2 + 1` bins. Silence
 //! reads `-inf`.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use realfft::num_complex::Complex;
@@ -57,7 +58,7 @@ pub const DEFAULT_SMOOTHING: f64 = 0.8;
 
 /// Frames the ring holds beyond one FFT: the events thread may fall this
 /// far behind the audio thread before samples are dropped.
-const RING_SLACK: usize = 32768;
+pub const RING_SLACK: usize = 32768;
 
 /// Whether `n` is a valid FFT size.
 pub fn valid_fft_size(n: usize) -> bool {
@@ -163,6 +164,8 @@ pub struct Analyser {
     tx: rtrb::Producer<f32>,
     reader: Option<SpectrumReader>,
     dropped: u64,
+    /// A total the drops are also added to (an engine's `stats()`), when given.
+    drop_total: Option<Arc<AtomicU64>>,
     average: Option<Box<Average>>,
 }
 
@@ -181,11 +184,33 @@ impl Analyser {
     /// valid size: the engine refuses invalid ones) and `smoothing` (clamped
     /// to `0..=1`). Control side: allocates its ring and its reader.
     pub fn new(name: String, fft_size: usize, smoothing: f64) -> Self {
+        Self::with_slack(name, fft_size, smoothing, RING_SLACK)
+    }
+
+    /// [`Analyser::new`] with a ring of `fft_size + slack` frames instead
+    /// of `fft_size + `[`RING_SLACK`].
+    pub fn with_slack(name: String, fft_size: usize, smoothing: f64, slack: usize) -> Self {
         let fft_size = fft_size.clamp(MIN_FFT_SIZE, MAX_FFT_SIZE).next_power_of_two();
         let smoothing = if smoothing.is_finite() { smoothing.clamp(0.0, 1.0) } else { DEFAULT_SMOOTHING };
-        let (tx, rx) = rtrb::RingBuffer::new(fft_size + RING_SLACK);
+        let (tx, rx) = rtrb::RingBuffer::new(fft_size.saturating_add(slack.min(RING_SLACK)));
         let reader = SpectrumReader::new(name.clone(), rx, fft_size, smoothing);
-        Self { name, fft_size, smoothing, sample_rate: 48_000.0, tx, reader: Some(reader), dropped: 0, average: None }
+        Self {
+            name,
+            fft_size,
+            smoothing,
+            sample_rate: 48_000.0,
+            tx,
+            reader: Some(reader),
+            dropped: 0,
+            drop_total: None,
+            average: None,
+        }
+    }
+
+    /// Adds every frame dropped from now on to `total` too (control side,
+    /// before the analyser goes to the audio thread).
+    pub fn count_drops_into(&mut self, total: Arc<AtomicU64>) {
+        self.drop_total = Some(total);
     }
 
     /// The name readings are keyed by.
@@ -269,7 +294,13 @@ impl Processor for Analyser {
             return;
         }
         let n = frames.min(self.tx.slots());
-        self.dropped += (frames - n) as u64;
+        let lost = (frames - n) as u64;
+        if lost > 0 {
+            self.dropped += lost;
+            if let Some(total) = &self.drop_total {
+                total.fetch_add(lost, Ordering::Relaxed);
+            }
+        }
         if let Ok(chunk) = self.tx.write_chunk_uninit(n) {
             chunk.fill_from_iter((0..n).map(|i| mono(i) as f32));
         }
@@ -544,6 +575,26 @@ mod tests {
             );
         }
         assert_eq!(a.dropped(), 10 * 4096 - (32 + RING_SLACK) as u64);
+    }
+
+    #[test]
+    fn drops_are_added_to_the_total_given() {
+        let total = Arc::new(AtomicU64::new(5));
+        let mut a = Analyser::with_slack("a".into(), 32, 0.0, 0);
+        a.count_drops_into(total.clone());
+        a.prepare(&PrepareContext { sample_rate: FS, max_block: 128, channels: 2 });
+        let mut buf = vec![0.25; 256];
+        for _ in 0..3 {
+            a.process(&ProcessContext { frames: 128, position: 0, params: &[] }, &mut Bus::new(&mut buf, 2, 128, 128));
+        }
+        // A 32-frame ring nobody drains: 32 frames fit, the other 3 × 128 - 32 are dropped.
+        assert_eq!(a.dropped(), 3 * 128 - 32);
+        assert_eq!(total.load(Ordering::Relaxed), 5 + 3 * 128 - 32);
+        // Drained, it takes 32 more.
+        let mut r = a.take_reader().unwrap();
+        r.drain();
+        a.process(&ProcessContext { frames: 128, position: 0, params: &[] }, &mut Bus::new(&mut buf, 2, 128, 128));
+        assert_eq!(total.load(Ordering::Relaxed), 5 + 4 * 128 - 64);
     }
 
     #[test]

@@ -41,6 +41,7 @@
 //! white noise keeps its power. An all-zero IR is left as is. (This is not
 //! Web Audio's `ConvolverNode.normalize` rule.)
 
+use crate::alloc::{try_filled, AllocError};
 use std::sync::Arc;
 
 use realfft::num_complex::Complex;
@@ -390,13 +391,23 @@ impl Processor for Convolver {
     }
 
     fn prepare(&mut self, ctx: &PrepareContext) {
-        let b = self.b;
-        self.channels = ctx.channels;
-        self.hist = vec![0.0; ctx.channels * 2 * b];
-        self.fdl = vec![Complex::new(0.0, 0.0); ctx.channels * self.parts * (b + 1)];
-        self.tail = vec![0.0; ctx.channels * b];
-        self.acc = vec![Complex::new(0.0, 0.0); ctx.channels * (b + 1)];
+        if let Err(e) = self.try_prepare(ctx) {
+            e.abort()
+        }
+    }
+
+    /// Allocates the input history and the frequency-domain delay line
+    /// (channels × partitions × bins) fallibly.
+    fn try_prepare(&mut self, ctx: &PrepareContext) -> Result<(), AllocError> {
+        let (b, c) = (self.b, ctx.channels);
+        let zero = Complex::new(0.0, 0.0);
+        self.hist = try_filled(c.saturating_mul(2).saturating_mul(b), 0.0)?;
+        self.fdl = try_filled(c.saturating_mul(self.parts).saturating_mul(b + 1), zero)?;
+        self.tail = try_filled(c.saturating_mul(b), 0.0)?;
+        self.acc = try_filled(c.saturating_mul(b + 1), zero)?;
+        self.channels = c;
         self.reset();
+        Ok(())
     }
 
     /// # Realtime

@@ -20,6 +20,7 @@
 //! frames, rounded up to a power of two, 8 bytes each). The caller bounds it:
 //! nothing here refuses a huge value.
 
+use crate::alloc::{try_zeroed, AllocError};
 use crate::processor::{Bus, ParamSpec, PrepareContext, ProcessContext, Processor};
 
 /// Parameter table of [`Delay`]. `frames` is further clamped to the
@@ -96,10 +97,25 @@ impl Processor for Delay {
     }
 
     fn prepare(&mut self, ctx: &PrepareContext) {
+        if let Err(e) = self.try_prepare(ctx) {
+            e.abort()
+        }
+    }
+
+    /// Allocates one ring of the capacity per channel, fallibly: a ring the
+    /// machine cannot hold is an error naming its total size.
+    fn try_prepare(&mut self, ctx: &PrepareContext) -> Result<(), AllocError> {
         let cap = self.capacity(ctx);
-        self.lines = (0..ctx.channels).map(|_| vec![0.0; cap].into_boxed_slice()).collect();
+        self.lines = Vec::new();
+        let mut lines = Vec::new();
+        lines.try_reserve_exact(ctx.channels).map_err(|_| AllocError::of::<Box<[f64]>>(ctx.channels))?;
+        for _ in 0..ctx.channels {
+            lines.push(try_zeroed::<f64>(cap).map_err(|_| AllocError::of::<f64>(cap.saturating_mul(ctx.channels)))?);
+        }
+        self.lines = lines;
         self.mask = cap - 1;
         self.write = 0;
+        Ok(())
     }
 
     fn process(&mut self, ctx: &ProcessContext<'_>, io: &mut Bus<'_>) {

@@ -11,6 +11,7 @@
 //! recomputation when a parameter is varying), so an `Eq` gives the same
 //! samples as its bands run one after another as separate biquads.
 
+use crate::alloc::{try_filled, AllocError};
 use crate::biquad::{
     cascade_channels, cascade_pair_cached, load_sections, pair_caches_in_lockstep, run_pair_caches,
     sanitize_sample_rate, store_pair_caches, store_sections, BankFilter, BiquadType, Coeffs, PairCache, Section,
@@ -145,14 +146,22 @@ impl Processor for Eq {
     /// buffer. Filter memory already present (from
     /// [`Processor::take_state`]) is kept; [`Processor::reset`] clears it.
     fn prepare(&mut self, ctx: &PrepareContext) {
+        if let Err(e) = self.try_prepare(ctx) {
+            e.abort()
+        }
+    }
+
+    /// Allocates the block-long coefficient scratch row fallibly.
+    fn try_prepare(&mut self, ctx: &PrepareContext) -> Result<(), AllocError> {
+        self.scratch = try_filled(ctx.max_block.max(1), Coeffs::IDENTITY)?;
         self.sync();
         self.spread_mono();
         self.sample_rate = sanitize_sample_rate(ctx.sample_rate);
-        self.scratch = vec![Coeffs::IDENTITY; ctx.max_block.max(1)];
         for s in &mut self.sections {
             s.prepare(ctx.channels);
         }
         self.pairs = if ctx.channels == 2 { PairCache::for_sections(self.sections.len()) } else { Vec::new() };
+        Ok(())
     }
 
     /// Runs every prepared channel through band 0, then band 1, ... A

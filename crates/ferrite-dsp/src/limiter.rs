@@ -39,6 +39,7 @@
 //! frames. An automated ceiling travels with the audio: the ceiling that bounds
 //! an output sample is the one in force when that sample entered.
 
+use crate::alloc::{try_filled, AllocError};
 use crate::kernels::floor;
 use crate::processor::{Bus, ParamSpec, PrepareContext, ProcessContext, Processor};
 
@@ -72,8 +73,8 @@ struct MinWindow {
 }
 
 impl MinWindow {
-    fn with_capacity(cap: usize) -> Self {
-        Self { frame: vec![0; cap], value: vec![0; cap], head: 0, len: 0 }
+    fn with_capacity(cap: usize) -> Result<Self, AllocError> {
+        Ok(Self { frame: try_filled(cap, 0)?, value: try_filled(cap, 0)?, head: 0, len: 0 })
     }
 
     fn clear(&mut self) {
@@ -386,21 +387,30 @@ impl Processor for Limiter {
     }
 
     fn prepare(&mut self, ctx: &PrepareContext) {
+        if let Err(e) = self.try_prepare(ctx) {
+            e.abort()
+        }
+    }
+
+    /// Allocates the delay lines, the window and the scratch rows fallibly.
+    fn try_prepare(&mut self, ctx: &PrepareContext) -> Result<(), AllocError> {
         self.sample_rate = ctx.sample_rate;
-        self.delay = self.lookahead_frames(ctx.sample_rate);
-        self.channels = ctx.channels;
-        let w = self.delay + 1;
-        self.line = vec![0.0; ctx.channels * self.delay];
-        self.ceil_line = vec![0.0; self.delay];
-        self.window = MinWindow::with_capacity(w);
-        self.box_ring = vec![ONE; w];
+        let delay = self.lookahead_frames(ctx.sample_rate);
+        let w = delay.saturating_add(1);
         let scratch = ctx.max_block.max(1);
-        self.gain = vec![1.0; scratch];
-        self.ceil_out = vec![0.0; scratch];
-        self.peak = vec![0.0; scratch];
+        self.line = try_filled(ctx.channels.saturating_mul(delay), 0.0)?;
+        self.ceil_line = try_filled(delay, 0.0)?;
+        self.window = MinWindow::with_capacity(w)?;
+        self.box_ring = try_filled(w, ONE)?;
+        self.gain = try_filled(scratch, 1.0)?;
+        self.ceil_out = try_filled(scratch, 0.0)?;
+        self.peak = try_filled(scratch, 0.0)?;
+        self.delay = delay;
+        self.channels = ctx.channels;
         self.cached_ceiling_db = f64::NAN;
         self.cached_release_ms = f64::NAN;
         self.reset();
+        Ok(())
     }
 
     /// # Realtime

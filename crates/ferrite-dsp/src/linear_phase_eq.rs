@@ -35,6 +35,7 @@
 //! `B + L/B` multiply-adds and two FFTs of `2B` every `B` frames
 //! (`B` = 128 for the default length).
 
+use crate::alloc::AllocError;
 use crate::biquad::{coefficients, sanitize_sample_rate, BiquadType};
 use crate::convolver::{auto_partition, Convolver};
 use crate::processor::{Bus, ParamSpec, PrepareContext, ProcessContext, Processor};
@@ -193,6 +194,17 @@ impl Processor for LinearPhaseEq {
             self.designed_for = fs;
         }
         self.conv.prepare(ctx);
+    }
+
+    /// [`Processor::prepare`] with the convolver's buffers allocated fallibly.
+    fn try_prepare(&mut self, ctx: &PrepareContext) -> Result<(), AllocError> {
+        let fs = sanitize_sample_rate(ctx.sample_rate);
+        if self.designed_for != fs {
+            self.taps = design(&self.bands, self.length, fs);
+            self.conv = Convolver::with_f64_taps(vec![self.taps.clone()], false, auto_partition(self.length));
+            self.designed_for = fs;
+        }
+        self.conv.try_prepare(ctx)
     }
 
     /// # Realtime

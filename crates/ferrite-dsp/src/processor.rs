@@ -306,6 +306,17 @@ pub trait Processor: Send {
     /// Allocates every buffer and state for `ctx` (control side; may allocate).
     fn prepare(&mut self, ctx: &PrepareContext);
 
+    /// [`Processor::prepare`], with the allocations whose size comes from
+    /// input (lengths, block size, channels) made fallibly
+    /// ([`crate::alloc`]): memory that cannot be had is an error, and the
+    /// processor is left unprepared (the engine then drops it). The engine
+    /// compiles graphs through this. Default: `prepare`, for processors
+    /// that hold only small state. Control side.
+    fn try_prepare(&mut self, ctx: &PrepareContext) -> Result<(), crate::alloc::AllocError> {
+        self.prepare(ctx);
+        Ok(())
+    }
+
     /// About how many bytes [`Processor::prepare`] will allocate for `ctx`
     /// (an upper estimate, control side). A compiled graph's memory budget
     /// adds these up before any node is prepared, so that a graph too large

@@ -21,4 +21,4 @@ pub mod wav;
 pub use compile::{compile, CompileOptions, Compiled, RenderSettings};
 pub use desc::GraphDesc;
 pub use error::{EngineError, ErrorKind};
-pub use offline::{render_offline, render_offline_threads, OfflineRequest, OfflineResult};
+pub use offline::{render_offline, render_offline_threads, render_offline_with, OfflineRequest, OfflineResult};

@@ -700,7 +700,14 @@ fn make_analyser(desc: &NodeDesc, opts: &mut Options<'_>, label: &str) -> Result
         )));
     }
     let smoothing = opts.number("smoothing", analyser::DEFAULT_SMOOTHING, 0.0, 1.0)?;
-    Ok((Role::Effect, vec![], Some(Box::new(analyser::Analyser::new(name, size as usize, smoothing)))))
+    // Test hook: `FERRITE_TEST_ANALYSER_SLACK=N` shrinks the ring to the FFT
+    // plus N frames, so that tests can make it overflow.
+    let slack = std::env::var("FERRITE_TEST_ANALYSER_SLACK")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .unwrap_or(analyser::RING_SLACK);
+    let a = analyser::Analyser::with_slack(name, size as usize, smoothing, slack);
+    Ok((Role::Effect, vec![], Some(Box::new(a))))
 }
 
 /// `linearPhaseEq`: an FIR with the magnitude of RBJ bands and no phase shift.

@@ -8,7 +8,7 @@ use crate::error::{EngineError, Result};
 use crate::meter::{reading_of, MeterReading};
 use crate::nodes::SideBuffers;
 use crate::parallel::OfflineGraph;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 
 /// Most samples (frames × channels) one offline render may produce: 4 GiB of f32.
@@ -63,6 +63,21 @@ pub fn render_offline_threads(
     progress: Option<&AtomicU64>,
     threads: usize,
 ) -> Result<OfflineResult> {
+    render_offline_with(desc, buffers, req, progress, None, threads)
+}
+
+/// [`render_offline_threads`] that stops when `cancel` is set: it is
+/// checked between spans of at most [`PROGRESS_FRAMES`] frames, and a
+/// cancelled render returns an error (the napi layer sets it when the
+/// JavaScript environment that asked for the render is torn down).
+pub fn render_offline_with(
+    desc: &GraphDesc,
+    buffers: &SideBuffers,
+    req: &OfflineRequest,
+    progress: Option<&AtomicU64>,
+    cancel: Option<&AtomicBool>,
+    threads: usize,
+) -> Result<OfflineResult> {
     let settings = RenderSettings { sample_rate: req.sample_rate, channels: req.channels, max_block: req.block_size };
     settings.validate()?;
     check_threads("renderOffline", threads)?;
@@ -105,6 +120,9 @@ pub fn render_offline_threads(
     let span = (PROGRESS_FRAMES / req.block_size).max(1) * req.block_size;
     let mut pos = 0usize;
     while pos < frames {
+        if cancel.is_some_and(|c| c.load(Ordering::Acquire)) {
+            return Err(EngineError::other(format!("renderOffline: cancelled at frame {pos} of {frames}")));
+        }
         let n = span.min(frames - pos);
         let mut sink = |c: usize, _off: usize, len: usize, src: &[f64]| {
             let Some(o) = out.get_mut(c) else { return };
@@ -112,8 +130,14 @@ pub fn render_offline_threads(
             // pass); a missing channel is silence.
             let spare = o.spare_capacity_mut();
             let Some(dst) = spare.get_mut(..len) else { return };
-            for (d, s) in dst.iter_mut().zip(src.iter().chain(std::iter::repeat(&0.0))) {
+            // Plain zips of slices, so that the conversion vectorizes (a
+            // chained iterator checks which half it is in per sample).
+            let (head, tail) = dst.split_at_mut(src.len().min(len));
+            for (d, s) in head.iter_mut().zip(src) {
                 d.write(*s as f32);
+            }
+            for d in tail {
+                d.write(0.0);
             }
             // SAFETY: the `len` elements after the current length were
             // reserved (blocks come in order and end at `frames`, the

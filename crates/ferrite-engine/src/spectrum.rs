@@ -31,6 +31,16 @@ pub fn spectra(g: &mut CompiledGraph) -> Vec<(String, Spectrum)> {
     out
 }
 
+/// Makes every analyser of a newly compiled graph add the frames it drops
+/// to `total` (control side, before the graph is published).
+pub fn count_drops_into(g: &mut CompiledGraph, total: &std::sync::Arc<std::sync::atomic::AtomicU64>) {
+    for i in 0..g.nodes().len() {
+        if let Some(a) = g.processor_mut(i).and_then(|p| p.as_any_mut().downcast_mut::<Analyser>()) {
+            a.count_drops_into(total.clone());
+        }
+    }
+}
+
 /// Takes the events-side reader of every analyser of a newly compiled
 /// graph (control side, before the graph is published).
 pub fn take_readers(g: &mut CompiledGraph) -> Vec<SpectrumReader> {

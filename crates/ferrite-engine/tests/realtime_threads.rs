@@ -18,6 +18,10 @@ static A: AllocDisabler = AllocDisabler;
 
 const SR: f64 = 48000.0;
 
+/// Tracks of the test session: enough for the planner to split it (it keeps
+/// a graph of fewer than 16 heavy chains whole).
+const TRACKS: u32 = 16;
+
 /// `tracks` tracks (oscillator → 8- or 2-band `eq` → compressor, or a
 /// lookahead limiter with latency → gain → pan, a meter on some) and a
 /// track on the render input, into a master gain → limiter → meter;
@@ -95,7 +99,7 @@ fn run(threads: usize, block: usize, callbacks: usize, hooks: WorkerHooks) -> (H
     let (mut control, mut core, mut meters) = engine_pair_threads(settings, threads, hooks);
     assert_eq!(core.threads(), threads, "every worker started");
     control.shared().meter_period.store(256, Ordering::Relaxed);
-    control.set_graph(&session(8, 0.5, false), &[]).unwrap();
+    control.set_graph(&session(TRACKS, 0.5, false), &[]).unwrap();
     let mut heard = Heard { out: Vec::new(), meters: Vec::new() };
     let mut parts = 1;
     let mut out = vec![0.0f32; 300 * 2];
@@ -118,8 +122,8 @@ fn run(threads: usize, block: usize, callbacks: usize, hooks: WorkerHooks) -> (H
 fn steer(control: &mut EngineControl, cb: usize, frame: usize) {
     match cb {
         // A plain swap (values change), then a structural one (crossfaded).
-        20 => control.set_graph(&session(8, 0.7, false), &[]).unwrap(),
-        35 => control.set_graph(&session(8, 0.7, true), &[]).unwrap(),
+        20 => control.set_graph(&session(TRACKS, 0.7, false), &[]).unwrap(),
+        35 => control.set_graph(&session(TRACKS, 0.7, true), &[]).unwrap(),
         50 => control
             .set_automation(&lanes(json!([
                 {"node": 33, "param": "gain", "points": [{"frame": 0, "value": 0.9}, {"frame": 20000, "value": 0.2}]},
@@ -181,7 +185,7 @@ fn storm(core: &mut AudioCore, control: &mut EngineControl, swaps: usize) -> Vec
     let mut out = vec![0.0f32; 128 * 2];
     let mut heard = Vec::new();
     for cb in 0..swaps {
-        let desc = session(6, 0.3 + (cb % 5) as f64 * 0.1, cb % 3 == 2);
+        let desc = session(TRACKS, 0.3 + (cb % 5) as f64 * 0.1, cb % 3 == 2);
         control.set_graph(&desc, &[]).unwrap();
         for k in 0..30 {
             let at = if k % 3 == 0 { Some((cb * 128 + k * 7) as f64) } else { None };
@@ -236,7 +240,7 @@ fn recorded(threads: usize) -> (Vec<f32>, Vec<f32>, usize, usize) {
     std::fs::create_dir_all(&d).unwrap();
     let settings = RenderSettings { sample_rate: SR, channels: 2, max_block: 128 };
     let (mut control, mut core, _m) = engine_pair_threads(settings, threads, WorkerHooks::default());
-    control.set_graph(&session(8, 0.5, false), &[]).unwrap();
+    control.set_graph(&session(TRACKS, 0.5, false), &[]).unwrap();
     let request = |name: &str, source| RecordRequest {
         path: d.join(name),
         source,
@@ -262,13 +266,13 @@ fn recorded(threads: usize) -> (Vec<f32>, Vec<f32>, usize, usize) {
     let mut output = control.record(&request("out.wav", RecordSource::Output)).unwrap();
     render(&mut core, &mut control, 1300);
     let mut during = render(&mut core, &mut control, 6000);
-    control.set_graph(&session(8, 0.6, false), &[]).unwrap();
+    control.set_graph(&session(TRACKS, 0.6, false), &[]).unwrap();
     during = during.max(render(&mut core, &mut control, 12500));
     for r in [&mut node, &mut output] {
         let got = r.stop().unwrap();
         assert_eq!((got.frames, got.dropped_frames), (9000, 0));
     }
-    control.set_graph(&session(8, 0.7, false), &[]).unwrap();
+    control.set_graph(&session(TRACKS, 0.7, false), &[]).unwrap();
     let after = render(&mut core, &mut control, 13000);
     let read = |name: &str| -> Vec<f32> {
         hound::WavReader::open(d.join(name)).unwrap().samples::<f32>().map(Result::unwrap).collect()

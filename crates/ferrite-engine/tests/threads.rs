@@ -4,7 +4,7 @@
 mod common;
 use common::*;
 use ferrite_engine::desc::GraphDesc;
-use ferrite_engine::parallel::{plan_parts, OfflineGraph};
+use ferrite_engine::parallel::{plan_parts, OfflineGraph, PARTS_PER_THREAD};
 use ferrite_engine::{render_offline_threads, ErrorKind, OfflineRequest, RenderSettings};
 use serde_json::{json, Value};
 
@@ -90,7 +90,10 @@ fn render_threads(
     threads: usize,
 ) -> (Vec<Vec<f64>>, usize) {
     let settings = RenderSettings { sample_rate: 48000.0, channels, max_block: block };
-    let mut g = OfflineGraph::compile(desc, settings, &[], threads).expect("compiles");
+    // As many parts as the planner gives a graph of many tracks, whatever
+    // this one weighs, so that small graphs test splits of every width.
+    let parts = if threads == 1 { 1 } else { threads * PARTS_PER_THREAD };
+    let mut g = OfflineGraph::compile_parts(desc, settings, &[], parts).expect("compiles");
     let mut out: Vec<Vec<f64>> = vec![Vec::with_capacity(frames); channels];
     let fill = |c: usize, at: usize, d: &mut [f64]| {
         for (i, x) in d.iter_mut().enumerate() {
@@ -189,13 +192,15 @@ fn the_split_render_sums_the_tracks_in_edge_order() {
 
 #[test]
 fn meters_and_latency_are_the_same_on_every_thread_count() {
-    let desc = session(16);
+    // Big enough for the planner to split it (render_offline_threads plans).
+    let desc = session(40);
+    assert!(plan_parts(&desc, 2) >= 2);
     let req = OfflineRequest { sample_rate: 48000.0, frames: 24000, channels: 2, block_size: 128, input: vec![] };
     let one = render_offline_threads(&desc, &[], &req, None, 1).unwrap();
     assert!(one.latency > 0, "the lookahead limiters add latency");
     let mut want: Vec<_> = one.meters.iter().map(|(n, r)| (n.clone(), format!("{r:?}"))).collect();
     want.sort();
-    assert_eq!(want.len(), 4, "master and three track meters: {want:?}");
+    assert_eq!(want.len(), 9, "master and eight track meters: {want:?}");
     for threads in [2, 3, 8] {
         let r = render_offline_threads(&desc, &[], &req, None, threads).unwrap();
         assert_eq!(r.latency, one.latency);
@@ -214,10 +219,12 @@ fn small_graphs_stay_on_one_thread() {
         "nodes": [{"id": 1, "type": "output"}, osc(2, 100.0, "saw"), osc(3, 200.0, "sine")],
         "connections": [[2, 1], [3, 1]]}));
     assert_eq!(plan_parts(&desc, 8), 1);
-    let (_, parts) = render_threads(&desc, 2, 1000, 128, 8);
-    assert_eq!(parts, 1);
-    assert!(plan_parts(&session(16), 2) >= 2);
-    assert_eq!(plan_parts(&session(16), 1), 1);
+    let settings = RenderSettings { sample_rate: 48000.0, channels: 2, max_block: 128 };
+    assert_eq!(OfflineGraph::compile(&desc, settings, &[], 8).unwrap().parts(), 1);
+    assert_eq!(OfflineGraph::compile(&session(40), settings, &[], 2).unwrap().parts(), plan_parts(&session(40), 2));
+    assert_eq!(plan_parts(&session(8), 8), 1, "eight tracks: less than two parts' work");
+    assert!(plan_parts(&session(40), 2) >= 2);
+    assert_eq!(plan_parts(&session(40), 1), 1);
 }
 
 #[test]
@@ -242,7 +249,7 @@ fn a_bad_graph_reports_the_same_error_on_every_thread_count() {
 
 #[test]
 fn concurrent_renders_share_one_pool_of_named_threads() {
-    let desc = std::sync::Arc::new(session(16));
+    let desc = std::sync::Arc::new(session(40));
     let want = render_threads(&desc, 2, 6000, 128, 1).0;
     let runs: Vec<_> = (0..4)
         .map(|_| {
@@ -263,6 +270,40 @@ fn concurrent_renders_share_one_pool_of_named_threads() {
         .unwrap_or_default();
     if cfg!(target_os = "linux") {
         assert_eq!(names.len(), ferrite_engine::parallel::pool::pool_threads(), "{names:?}");
-        assert_eq!(names.len(), ferrite_engine::parallel::default_threads());
+        // One per core but one: the render's own thread works too.
+        assert_eq!(names.len(), ferrite_engine::parallel::default_threads().saturating_sub(1).max(1));
     }
+}
+
+#[test]
+fn the_planner_splits_heavy_tracks_and_keeps_cheap_sources_whole() {
+    // n tracks of `osc → [8-band eq] → gain → output`.
+    let tracks = |n: u32, with_eq: bool| {
+        let mut nodes = vec![json!({"id": 1, "type": "output"})];
+        let mut conns = Vec::new();
+        for t in 0..n {
+            let id = 10 + 10 * t;
+            nodes.push(osc(id, 55.0 + f64::from(t) * 11.0, "saw"));
+            nodes.push(json!({"id": id + 2, "type": "gain", "params": {"gain": 1.0 / 64.0}}));
+            if with_eq {
+                nodes.push(eq_node(id + 1, 8, |b| ("peaking", 60.0 * (b as f64 + 1.0).powi(2), 1.0, 3.0)));
+                conns.extend([json!([id, id + 1]), json!([id + 1, id + 2])]);
+            } else {
+                conns.push(json!([id, id + 2]));
+            }
+            conns.push(json!([id + 2, 1]));
+        }
+        graph(json!({"version": 1, "nodes": nodes, "connections": conns}))
+    };
+    // 64 oscillators with their gains: each would hand the mix a port of
+    // its own for almost no work, so the graph renders whole.
+    assert_eq!(plan_parts(&tracks(64, false), 8), 1);
+    // 16 EQ tracks: two parts of eight on two threads (no narrower parts
+    // on more threads), eight tracks stay whole.
+    assert_eq!(plan_parts(&tracks(16, true), 2), 2);
+    assert_eq!(plan_parts(&tracks(16, true), 8), 2);
+    assert_eq!(plan_parts(&tracks(8, true), 8), 1);
+    // 64 of them: eight parts, however many threads.
+    assert_eq!(plan_parts(&tracks(64, true), 2), 8);
+    assert_eq!(plan_parts(&tracks(64, true), 16), 8);
 }

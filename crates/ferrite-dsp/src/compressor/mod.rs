@@ -58,6 +58,7 @@
 //! Parallel compressors can also run as lanes of a batch (see
 //! [`Compressor::batch_begin`] and [`smooth_lanes`]): the same bits.
 
+use crate::alloc::{try_filled, AllocError};
 use crate::kernels::dispatch::{autovec_level, runnable_autovec, runnable_fused};
 use crate::kernels::math::{exp_block_in_place, exp_fast, exp_with, ln_block, DB_PER_NEPER, NEPER_PER_DB};
 use crate::kernels::{smooth, SimdLevel};
@@ -574,12 +575,19 @@ impl Processor for Compressor {
     }
 
     fn prepare(&mut self, ctx: &PrepareContext) {
+        if let Err(e) = self.try_prepare(ctx) {
+            e.abort()
+        }
+    }
+
+    /// Allocates the three block-long rows (detector peak, level, gain) fallibly.
+    fn try_prepare(&mut self, ctx: &PrepareContext) -> Result<(), AllocError> {
+        let n = ctx.max_block.max(1);
+        self.peak = try_filled(n, 0.0)?;
+        self.level = try_filled(n, 0.0)?;
+        self.gain = try_filled(n, 1.0)?;
         self.channels = ctx.channels;
         self.set_level(autovec_level());
-        let n = ctx.max_block.max(1);
-        self.peak = vec![0.0; n];
-        self.level = vec![0.0; n];
-        self.gain = vec![1.0; n];
         let gc = &mut self.gc;
         gc.sample_rate = ctx.sample_rate;
         gc.raw_curve = [f64::NAN; 3];
@@ -587,6 +595,7 @@ impl Processor for Compressor {
         gc.raw_release = f64::NAN;
         gc.raw_makeup = f64::NAN;
         self.reset();
+        Ok(())
     }
 
     /// # Realtime

@@ -39,7 +39,7 @@ pub(crate) fn graph(topo: Topology, d: &Decisions, settings: RenderSettings) -> 
     let (banks, compressors) = groups(d, settings);
     let input_slot = (0..topo.len()).find(|&i| topo.is(i, Role::Input)).map(|i| d.slots.of[i]);
     let output_slot = (0..topo.len()).find(|&i| topo.is(i, Role::Output)).map(|i| d.slots.of[i]);
-    let (nodes, info, meters) = nodes(topo, d, settings);
+    let (nodes, info, meters) = nodes(topo, d, settings)?;
     let n = nodes.len();
     let mut ids_sorted: Vec<(u32, usize)> = nodes.iter().enumerate().map(|(k, n)| (n.id, k)).collect();
     ids_sorted.sort_unstable();
@@ -85,13 +85,12 @@ fn pool(count: usize, len: usize) -> Result<Vec<Box<[f64]>>> {
     Ok(pool)
 }
 
+/// Each meter's name and render index.
+type Meters = Vec<(String, usize)>;
+
 /// The render nodes in render order, with their edges (compensation delays,
 /// folded sources), and the control side's lookups.
-fn nodes(
-    topo: Topology,
-    d: &Decisions,
-    settings: RenderSettings,
-) -> (Vec<RenderNode>, GraphInfo, Vec<(String, usize)>) {
+fn nodes(topo: Topology, d: &Decisions, settings: RenderSettings) -> Result<(Vec<RenderNode>, GraphInfo, Meters)> {
     let n = topo.len();
     let mut info = GraphInfo { nodes: HashMap::with_capacity(n), latency: d.latency };
     let mut meters = Vec::new();
@@ -102,29 +101,37 @@ fn nodes(
     let mut ordered: Vec<Option<BuiltNode>> = topo.built.into_iter().map(Some).collect();
     for (k, &i) in d.order.iter().enumerate() {
         let Some(b) = ordered[i].take() else { continue };
+        // A compensation line the machine cannot hold: an error naming the node it feeds.
+        let comp_into = |delay: usize| -> Result<Option<CompDelay>> {
+            (delay > 0)
+                .then(|| CompDelay::new(delay, settings.channels))
+                .transpose()
+                .map_err(|e| EngineError::range(format!("{}: latency compensation of {delay} frames: {e}", b.label())))
+        };
         let inputs = preds[i]
             .iter()
             .map(|&p| {
                 let delay = inmax[i] - d.lat[p];
-                Edge {
+                Ok(Edge {
                     src_slot: d.slots.of[p],
                     src_id: ids[p],
-                    comp: (delay > 0).then(|| CompDelay::new(delay, settings.channels)),
+                    comp: comp_into(delay)?,
                     scale_from: (d.folded[p] && delay == 0).then_some(d.slots.pos[p]),
-                }
+                })
             })
-            .collect();
+            .collect::<Result<_>>()?;
         // A key edge: aligned like an input, never a folded source (a gain
         // whose only reader is a key is not folded).
-        let key = keys[i].map(|p| {
-            let delay = inmax[i] - d.lat[p];
-            let comp = (delay > 0).then(|| CompDelay::new(delay, settings.channels));
-            let delayed = if comp.is_some() { settings.channels * settings.max_block } else { 0 };
-            Key {
-                edge: Edge { src_slot: d.slots.of[p], src_id: ids[p], comp, scale_from: None },
-                delayed: vec![0.0; delayed].into_boxed_slice(),
-            }
-        });
+        let key = keys[i]
+            .map(|p| {
+                let comp = comp_into(inmax[i] - d.lat[p])?;
+                let delayed = if comp.is_some() { settings.channels * settings.max_block } else { 0 };
+                Ok::<_, EngineError>(Key {
+                    edge: Edge { src_slot: d.slots.of[p], src_id: ids[p], comp, scale_from: None },
+                    delayed: vec![0.0; delayed].into_boxed_slice(),
+                })
+            })
+            .transpose()?;
         if let Some(name) = &b.meter_name {
             meters.push((name.clone(), k));
         }
@@ -144,7 +151,7 @@ fn nodes(
             twinned: false,
         });
     }
-    (out, info, meters)
+    Ok((out, info, meters))
 }
 
 /// The fused chains' kept cascades, in render order of their tails

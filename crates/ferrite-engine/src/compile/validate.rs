@@ -88,8 +88,13 @@ pub(crate) fn build(
     }
     let keys = sidechains(desc, &index, &built, &mut succs)?;
     super::budget::check(&built, prep, budget)?;
-    for p in built.iter_mut().filter_map(|b| b.processor.as_mut()) {
-        p.prepare(prep);
+    for b in built.iter_mut() {
+        let label = b.label();
+        if let Some(p) = b.processor.as_mut() {
+            // Within the budget but more than the machine can give (a budget
+            // raised past its memory): an error naming the node, not an abort.
+            p.try_prepare(prep).map_err(|e| EngineError::range(format!("{label}: {e}")))?;
+        }
     }
     Ok(Topology { built, preds, succs, keys, tapped: vec![false; n] })
 }

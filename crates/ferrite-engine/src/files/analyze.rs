@@ -7,6 +7,7 @@ use ferrite_dsp::meter::Meter;
 use ferrite_dsp::{Bus, PrepareContext, ProcessContext, Processor};
 use ferrite_media::{AudioFileInfo, Decoder};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Frames per block handed from the decoding thread to the meter.
 const BLOCK: usize = 16384;
@@ -28,11 +29,12 @@ pub struct FileAnalysis {
 /// Measures `path` at its own rate and channel count, exactly as a `meter`
 /// node would measure the same samples.
 pub fn analyze_file(path: &Path) -> Result<FileAnalysis> {
-    analyze_with(path, |_| ())
+    analyze_with(path, |_| (), &AtomicBool::new(false))
 }
 
-/// [`analyze_file`], calling `progress(frames_done)` after each block.
-pub fn analyze_with(path: &Path, mut progress: impl FnMut(u64)) -> Result<FileAnalysis> {
+/// [`analyze_file`], calling `progress(frames_done)` after each block and
+/// stopping with an error at the first block after `cancel` is set.
+pub fn analyze_with(path: &Path, mut progress: impl FnMut(u64), cancel: &AtomicBool) -> Result<FileAnalysis> {
     let mut dec = Decoder::open(path)?;
     let info = dec.info().clone();
     ferrite_dsp::meter::check_sample_rate(f64::from(info.sample_rate))
@@ -87,7 +89,12 @@ pub fn analyze_with(path: &Path, mut progress: impl FnMut(u64)) -> Result<FileAn
         .map_err(|e| EngineError::other(format!("analyzeFile: cannot start the reader thread: {e}")))?;
 
     let mut position = 0u64;
+    let mut cancelled = false;
     for (block, mut bus, n, widened) in full_rx.iter() {
+        if cancel.load(Ordering::Acquire) {
+            cancelled = true;
+            break;
+        }
         if !widened {
             widen(&mut bus, &block, n);
         }
@@ -98,7 +105,13 @@ pub fn analyze_with(path: &Path, mut progress: impl FnMut(u64)) -> Result<FileAn
         let _ = empty_tx.send((block, bus, 0, false));
     }
     drop(empty_tx);
-    let tap = match reader.join() {
+    // The reader stops at its next send (or its next empty block) once both ends are gone.
+    drop(full_rx);
+    let joined = reader.join();
+    if cancelled {
+        return Err(EngineError::other(format!("analyzeFile: {}: cancelled", path.display())));
+    }
+    let tap = match joined {
         Ok(Ok(tap)) => tap,
         Ok(Err(e)) => return Err(e.into()),
         Err(_) => {

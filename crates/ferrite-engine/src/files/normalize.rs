@@ -5,7 +5,7 @@
 //! lets inter-sample peaks through), then write the result and measure
 //! what was written.
 
-use super::analyze::{analyze_file, FileAnalysis};
+use super::analyze::{analyze_with, FileAnalysis};
 use crate::error::{EngineError, Result};
 use crate::meter::MeterReading;
 use ferrite_dsp::limiter::Limiter;
@@ -13,6 +13,7 @@ use ferrite_dsp::meter::Meter;
 use ferrite_dsp::{Bus, ParamBuffer, PrepareContext, ProcessContext, Processor};
 use ferrite_media::{AudioFileWriter, BitDepth, FileSink, ResampledReader};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Frames processed per step.
 const CHUNK: usize = 8192;
@@ -59,6 +60,13 @@ pub struct NormalizeResult {
 /// Normalises `req.input` into `req.output` (written under a temporary name
 /// and renamed when complete).
 pub fn normalize_file(req: &NormalizeRequest) -> Result<NormalizeResult> {
+    normalize_file_with(req, &AtomicBool::new(false))
+}
+
+/// [`normalize_file`] that stops with an error at the next chunk after
+/// `cancel` is set, leaving no file (the temporary one is removed).
+pub fn normalize_file_with(req: &NormalizeRequest, cancel: &AtomicBool) -> Result<NormalizeResult> {
+    let analyze_file = |p: &Path| analyze_with(p, |_| (), cancel);
     let what = |m: String| EngineError::range(format!("normalizeFile: {m}"));
     if !req.target_lufs.is_finite() || !(-70.0..=0.0).contains(&req.target_lufs) {
         return Err(what(format!("targetLufs = {} must be in [-70, 0]", req.target_lufs)));
@@ -93,7 +101,7 @@ pub fn normalize_file(req: &NormalizeRequest) -> Result<NormalizeResult> {
     if before.reading.true_peak_db + gain_db > ceiling || resampled {
         limit = Some(ceiling);
         for _ in 0..MAX_PASSES {
-            let (r, _) = pass(&req.input, req.sample_rate, gain_db, limit, None)?;
+            let (r, _) = pass(&req.input, req.sample_rate, gain_db, limit, None, cancel)?;
             let off = req.target_lufs - r.integrated_lufs;
             let over = r.true_peak_db - ceiling;
             if off.abs() <= AIM_LU && over <= 0.0 {
@@ -116,7 +124,7 @@ pub fn normalize_file(req: &NormalizeRequest) -> Result<NormalizeResult> {
             req.depth,
         )?;
         let sink = FileSink::spawn(writer, 8)?;
-        let (_, limited) = pass(&req.input, req.sample_rate, gain_db, limit, Some(sink))?;
+        let (_, limited) = pass(&req.input, req.sample_rate, gain_db, limit, Some(sink), cancel)?;
         let after = analyze_file(&req.output)?;
         let off = req.target_lufs - after.reading.integrated_lufs;
         let over = after.reading.true_peak_db - ceiling;
@@ -151,6 +159,7 @@ fn pass(
     gain_db: f64,
     limit: Option<f64>,
     sink: Option<FileSink>,
+    cancel: &AtomicBool,
 ) -> Result<(MeterReading, bool)> {
     let mut reader = ResampledReader::open(input, rate)?;
     let n = reader.channels().max(1);
@@ -172,6 +181,10 @@ fn pass(
     let (mut input_left_after_end, mut to_skip, mut position, mut limited) = (delay, delay, 0u64, false);
     let mut ended = false;
     loop {
+        if cancel.load(Ordering::Acquire) {
+            // Dropping the sink aborts it: its temporary file is removed.
+            return Err(EngineError::other(format!("normalizeFile: {}: cancelled", input.display())));
+        }
         let got = if ended {
             0
         } else {

@@ -179,8 +179,8 @@ pub fn render_to_file(
     crate::offline::check_threads("renderToFile", req.threads)?;
     let mut g = OfflineGraph::compile(desc, settings, buffers, req.threads)?;
     g.prepare_offline();
-    let writer = AudioFileWriter::create(&req.path, rate, req.channels, req.depth)?;
-    let mut sink = FileSink::spawn(writer, QUEUE)?;
+    let writer = AudioFileWriter::create(&req.path, rate, req.channels, req.depth).map_err(named)?;
+    let mut sink = FileSink::spawn(writer, QUEUE).map_err(named)?;
     let total = req.frames as usize;
     let mut pos = 0usize;
     while pos < total {
@@ -203,12 +203,15 @@ pub fn render_to_file(
         let input = |c: usize, at: usize, dst: &mut [f64]| view.fill(c, at, dst);
         let mut write = |c: usize, off: usize, n: usize, src: &[f64]| {
             let Some(dst) = out.get_mut(c).and_then(|o| o.get_mut(off..off + n)) else { return };
-            for (d, s) in dst.iter_mut().zip(src.iter().chain(std::iter::repeat(&0.0))) {
+            // Plain zips of slices, so that the conversion vectorizes.
+            let (head, tail) = dst.split_at_mut(src.len().min(n));
+            for (d, s) in head.iter_mut().zip(src) {
                 *d = *s as f32;
             }
+            tail.fill(0.0);
         };
         g.render_span(pos, chunk, req.block_size, &input, &mut write);
-        sink.send(out, chunk)?;
+        sink.send(out, chunk).map_err(named)?;
         pos += chunk;
         progress.store(pos as u64, Ordering::Relaxed);
     }
@@ -216,8 +219,14 @@ pub fn render_to_file(
         sink.abort();
         return Err(EngineError::other(format!("renderToFile: {e}")));
     }
-    let frames = sink.finish()?;
+    let frames = sink.finish().map_err(named)?;
     Ok(FileRenderResult { frames, latency: g.latency(), meters: g.meter_readings() })
+}
+
+/// A writer's error (which names the file) as `renderToFile`'s.
+fn named(e: ferrite_media::MediaError) -> EngineError {
+    let e = EngineError::from(e);
+    EngineError { message: format!("renderToFile: {}", e.message), ..e }
 }
 
 /// The default bit depth of a file render (24).

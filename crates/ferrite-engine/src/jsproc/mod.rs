@@ -94,6 +94,20 @@ pub fn unregister(token: u64) {
     r.regions.retain(|(t, _)| *t != token);
 }
 
+/// Marks the worker of the region registered under `token` as gone, as the
+/// host does when its worker exits, and wakes a render waiting on it: the
+/// render goes on without the processor instead of waiting forever. For
+/// the environment that made the region when it is torn down (its host can
+/// no longer do it). Control side.
+pub fn mark_gone(token: u64) {
+    let Some(region) = lookup(token) else { return };
+    region.ring.store(memory::STATE, memory::STATE_GONE, Ordering::SeqCst);
+    if let Some(done) = region.ring.word(memory::DONE) {
+        done.fetch_add(1, Ordering::SeqCst);
+    }
+    wake(&region.ring, memory::DONE);
+}
+
 /// The region registered under `token`.
 pub fn lookup(token: u64) -> Option<Arc<Region>> {
     let r = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());

@@ -63,6 +63,9 @@ pub struct Board {
     word: CachePadded<AtomicU64>,
     done: CachePadded<AtomicUsize>,
     job: UnsafeCell<Job>,
+    /// Offline pool threads asked to help with this board and not yet
+    /// gone (kept by [`super::pool`]; the board itself does not read it).
+    pub(crate) helpers: CachePadded<AtomicUsize>,
 }
 
 // SAFETY: `job` is written only by the owner in `run` while no task of the
@@ -86,7 +89,12 @@ impl Board {
     /// An empty board.
     pub fn new() -> Self {
         let job = Job { data: std::ptr::null(), run: noop };
-        Self { word: CachePadded::new(AtomicU64::new(0)), done: CachePadded::new(AtomicUsize::new(0)), job: job.into() }
+        Self {
+            word: CachePadded::new(AtomicU64::new(0)),
+            done: CachePadded::new(AtomicUsize::new(0)),
+            job: job.into(),
+            helpers: CachePadded::new(AtomicUsize::new(0)),
+        }
     }
 
     /// The current generation (changes with each publication).

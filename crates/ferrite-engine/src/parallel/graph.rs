@@ -1,6 +1,7 @@
 //! A graph rendered as parts at the same time and a mix after them
 //! ([`SplitGraph`]), and what an offline render drives ([`OfflineGraph`]).
 
+use super::board::MAX_TASKS;
 use super::board::{Board, Tasks};
 use super::split::{self, Split};
 use crate::compile::{compile, compile_tapped, compile_with_ports, CompileOptions, Compiled, RenderSettings};
@@ -8,7 +9,9 @@ use crate::desc::GraphDesc;
 use crate::error::Result;
 use crate::meter::MeterReading;
 use crate::nodes::SideBuffers;
+use crossbeam_utils::{Backoff, CachePadded};
 use std::cell::UnsafeCell;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 /// Writes the render input of channel `c` for the frames starting at an
@@ -25,7 +28,14 @@ pub type OutputFn<'a> = &'a mut dyn FnMut(usize, usize, usize, &[f64]);
 /// down to whole blocks (at least one): fewer hand-overs for longer spans,
 /// but each block of each port is a buffer of its own until the mix takes
 /// it, and more of them than the caches hold cost more than hand-overs.
-const SPAN_FRAMES: usize = 512;
+const SPAN_FRAMES: usize = 1024;
+
+/// Tasks a span is cut into, at least (parts × sub-spans of whole
+/// blocks): a thread that finishes its last task of a span waits for the
+/// others, so the smaller the tasks, the shorter that wait; cutting the
+/// span in time keeps each part's filter banks as wide as they are
+/// (cutting the graph into more parts would narrow them).
+const SPAN_TASKS: usize = 16;
 
 /// Where a part renders next: `frames` from `pos`, in blocks of `block`.
 #[derive(Debug, Clone, Copy, Default)]
@@ -49,16 +59,23 @@ struct Part {
 }
 
 impl Part {
-    /// Renders the part's span, block by block, keeping its ports' samples.
+    /// Renders sub-span `sub` of `subs` of the part's span (whole blocks;
+    /// every sub-span but the last has as many), block by block, keeping
+    /// its ports' samples.
     ///
     /// # Realtime
     /// Does not allocate, lock or panic.
-    fn render(&mut self) {
+    fn render(&mut self, sub: usize, subs: usize) {
         let Span { pos, frames, block } = self.span;
+        if block == 0 {
+            return;
+        }
+        let per = frames.div_ceil(block).div_ceil(subs.max(1)) * block;
+        let (start, end) = ((sub * per).min(frames), ((sub + 1) * per).min(frames));
         let (ch, cap) = (self.channels, self.cap);
         let g = &mut self.compiled.graph;
-        let mut off = 0;
-        while off < frames && block > 0 {
+        let mut off = start;
+        while off < end {
             let n = block.min(frames - off);
             if g.uses_input() {
                 for c in 0..ch {
@@ -80,30 +97,60 @@ impl Part {
     }
 }
 
-/// A part, run by whichever thread claims it ([`Tasks`]).
-struct PartCell(UnsafeCell<Part>);
+/// A part, run by whichever thread claims one of its tasks ([`Tasks`]),
+/// and how many of its current span's sub-spans are rendered.
+struct PartCell {
+    part: UnsafeCell<Part>,
+    done: CachePadded<AtomicUsize>,
+}
 
-/// The parts of a [`SplitGraph`] as tasks.
-struct Parts(Box<[PartCell]>);
+/// The parts of a [`SplitGraph`] as tasks: task `t` is sub-span
+/// `t / parts` of part `t % parts`, so a span's first sub-spans are
+/// claimed (in index order) before any part's next one.
+struct Parts {
+    cells: Box<[PartCell]>,
+    subs: usize,
+}
 
 // SAFETY: a part is reached from several threads only through
-// `Tasks::run`, whose contract gives each index to one thread at a time;
-// otherwise through `&mut Parts`. `Part` is `Send`.
+// `Tasks::run`, whose contract gives each task to one thread at a time;
+// a part's later sub-span waits until its earlier one is done (`done`,
+// Release after the render, Acquire before the next), so one thread at a
+// time renders a part; otherwise through `&mut Parts`. `Part` is `Send`.
 unsafe impl Sync for Parts {}
 
 impl Tasks for Parts {
-    unsafe fn run(&self, i: usize) {
-        if let Some(cell) = self.0.get(i) {
-            // SAFETY: task `i` is ours alone until we return (the contract
-            // of `Tasks::run`), and the owner does not touch the parts meanwhile.
-            unsafe { (*cell.0.get()).render() };
+    unsafe fn run(&self, t: usize) {
+        let n = self.cells.len();
+        let Some(cell) = self.cells.get(t % n.max(1)) else { return };
+        let sub = t / n;
+        // The part's previous sub-span was claimed before this one (tasks
+        // are claimed in index order), so it is running or done: wait for
+        // it, never for a thread to start it.
+        let backoff = Backoff::new();
+        while cell.done.load(Ordering::Acquire) < sub {
+            backoff.snooze();
         }
+        // SAFETY: sub-span `sub` of this part is ours alone (the contract
+        // of `Tasks::run`), its earlier ones are done and its later ones
+        // wait for `done`, and the owner does not touch the parts meanwhile.
+        unsafe { (*cell.part.get()).render(sub, self.subs) };
+        cell.done.store(sub + 1, Ordering::Release);
     }
 }
 
 impl Parts {
     fn iter_mut(&mut self) -> impl Iterator<Item = &mut Part> {
-        self.0.iter_mut().map(|c| c.0.get_mut())
+        self.cells.iter_mut().map(|c| c.part.get_mut())
+    }
+
+    fn len(&self) -> usize {
+        self.cells.len()
+    }
+
+    /// Tasks of one span.
+    fn tasks(&self) -> usize {
+        self.cells.len() * self.subs
     }
 }
 
@@ -163,7 +210,7 @@ impl SplitGraph {
                 .collect();
             let input = vec![0.0; if compiled.graph.uses_input() { ch * cap } else { 0 }].into_boxed_slice();
             let part = Part { compiled, ports: idx, out, input, span: Span::default(), cap, channels: ch };
-            parts.push(PartCell(UnsafeCell::new(part)));
+            parts.push(PartCell { part: UnsafeCell::new(part), done: CachePadded::new(AtomicUsize::new(0)) });
         }
         let with_latency: Vec<(u32, usize)> = ports.iter().map(|&(id, lat, _, _)| (id, lat)).collect();
         let mix =
@@ -175,9 +222,11 @@ impl SplitGraph {
                 Some(Link { part, port, ports, node: mix.info.nodes.get(&id)?.index })
             })
             .collect();
-        let ready = parts.iter_mut().map(|c| c.0.get_mut().out.clone()).collect();
+        let ready = parts.iter_mut().map(|c| c.part.get_mut().out.clone()).collect();
+        let blocks = cap.div_ceil(settings.max_block);
+        let subs = SPAN_TASKS.div_ceil(parts.len().max(1)).min(blocks).min(MAX_TASKS / parts.len().max(1)).max(1);
         Ok(Self {
-            parts: Parts(parts.into_boxed_slice()),
+            parts: Parts { cells: parts.into_boxed_slice(), subs },
             ready,
             mix,
             links,
@@ -189,7 +238,7 @@ impl SplitGraph {
 
     /// How many parts render at the same time.
     pub fn parts(&self) -> usize {
-        self.parts.0.len()
+        self.parts.len()
     }
 
     /// Renders `frames` from `pos` in blocks of `block`: the parts span by
@@ -207,7 +256,7 @@ impl SplitGraph {
         wake: &dyn Fn(&Arc<Board>, usize),
     ) {
         let cap = self.cap;
-        let n_parts = self.parts.0.len();
+        let tasks = self.parts.tasks();
         let spans = frames.div_ceil(cap);
         let span_at = |k: usize| (pos + k * cap, cap.min(frames - k * cap));
         // Span k's parts render while span k - 1 is mixed.
@@ -224,7 +273,7 @@ impl SplitGraph {
                 }
             };
             if next.is_some() {
-                board.run_with(&*parts, n_parts, || wake(board, n_parts - 1), mix_span);
+                board.run_with(&*parts, tasks, || wake(board, tasks - 1), mix_span);
                 for (part, r) in parts.iter_mut().zip(ready.iter_mut()) {
                     std::mem::swap(&mut part.out, r);
                 }
@@ -237,7 +286,9 @@ impl SplitGraph {
     /// Sets every part's next span and copies its input.
     fn prepare_parts(&mut self, at: usize, len: usize, block: usize, input: InputFn<'_>) {
         let (ch, cap) = (self.channels, self.cap);
-        for part in self.parts.iter_mut() {
+        for cell in self.parts.cells.iter_mut() {
+            *cell.done.get_mut() = 0;
+            let part = cell.part.get_mut();
             part.span = Span { pos: at, frames: len, block };
             if !part.input.is_empty() {
                 for c in 0..ch {
@@ -324,8 +375,20 @@ impl OfflineGraph {
     /// split when it has independent parts worth the hand-overs
     /// ([`super::plan_parts`]), else whole. Control side (or a render worker).
     pub fn compile(desc: &GraphDesc, settings: RenderSettings, buffers: &SideBuffers, threads: usize) -> Result<Self> {
+        Self::compile_parts(desc, settings, buffers, super::plan_parts(desc, threads))
+    }
+
+    /// Compiles `desc` cut into up to `parts` parts whatever its weight
+    /// (1: whole), as [`OfflineGraph::compile`] does with the planner's
+    /// count: for tests and benchmarks of splits the planner would not make.
+    pub fn compile_parts(
+        desc: &GraphDesc,
+        settings: RenderSettings,
+        buffers: &SideBuffers,
+        parts: usize,
+    ) -> Result<Self> {
         settings.validate()?;
-        let parts = super::plan_parts(desc, threads);
+        let parts = parts.min(MAX_TASKS);
         if parts >= 2 && plain(desc) {
             if let Some(split) = split::split(desc, parts) {
                 let cap = (SPAN_FRAMES / settings.max_block).max(1) * settings.max_block;

@@ -39,16 +39,27 @@ pub const MAX_THREADS: usize = 64;
 
 /// Parts per thread of a split graph: more parts than threads lets a
 /// thread that finishes early take another part when the others are slow
-/// (a loaded machine), at the cost of smaller filter banks per part.
-pub const PARTS_PER_THREAD: usize = 2;
+/// (a loaded machine).
+pub const PARTS_PER_THREAD: usize = 4;
 
-/// Below this much work (the sum of the split's per-node weights, about
+/// Least components (tracks, busses) in one part: the render core runs
+/// like tracks as banks, whose width is what makes them fast. A part of
+/// two to four reference-session tracks rendered on one core costs 1.35
+/// to 1.4 times its share of the whole graph, of eight about 1.04 times.
+pub const MIN_PART_COMPONENTS: usize = 8;
+
+/// Least work in one part (the sum of the split's per-node weights, about
 /// one per node and one per `eq` band; a reference-session track weighs
-/// 14) a graph renders on one thread: a hand-over per span of 512 frames
-/// must be small against the work of each part, so the
-/// line is drawn at about two tracks, where a part would hold less work
-/// than a hand-over and a wake-up of a sleeping pool thread.
-pub const MIN_SPLIT_WEIGHT: u64 = 24;
+/// 14, an oscillator with an 8-band `eq` and a gain 10): below it the
+/// hand-overs of a span cost more than the part's share of the work saves.
+pub const MIN_PART_WEIGHT: u64 = 64;
+
+/// Least work per component, on average, for a split: each component
+/// hands the mix a port (its own buffer, copied and summed each block),
+/// where the whole graph sums cheap sources through shared scratch rows.
+/// 64 oscillators with their gains (weight 2 each) rendered 3× slower in
+/// two parts than whole.
+pub const MIN_COMPONENT_WEIGHT: u64 = 6;
 
 /// Every core: [`std::thread::available_parallelism`] (1 when unknown).
 pub fn default_threads() -> usize {
@@ -56,11 +67,18 @@ pub fn default_threads() -> usize {
 }
 
 /// How many parts `desc` is cut into for `threads` threads: 1 (whole)
-/// for one thread or a graph below [`MIN_SPLIT_WEIGHT`], else up to
-/// `threads × PARTS_PER_THREAD` (fewer when it has fewer components).
+/// for one thread, or a graph of light components
+/// ([`MIN_COMPONENT_WEIGHT`]) or with less than two parts' components
+/// ([`MIN_PART_COMPONENTS`]) or work ([`MIN_PART_WEIGHT`]); else as many
+/// as those allow, up to `threads × PARTS_PER_THREAD`.
 pub fn plan_parts(desc: &GraphDesc, threads: usize) -> usize {
-    if threads <= 1 || split::splittable_weight(desc) < MIN_SPLIT_WEIGHT {
+    if threads <= 1 {
         return 1;
     }
-    (threads * PARTS_PER_THREAD).min(MAX_TASKS)
+    let (components, weight) = split::splittable(desc);
+    if components == 0 || weight < MIN_COMPONENT_WEIGHT * components as u64 {
+        return 1;
+    }
+    let shares = (components / MIN_PART_COMPONENTS).min((weight / MIN_PART_WEIGHT) as usize);
+    shares.min(threads * PARTS_PER_THREAD).clamp(1, MAX_TASKS)
 }

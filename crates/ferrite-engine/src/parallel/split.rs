@@ -43,11 +43,12 @@ fn weight(n: &NodeDesc) -> u64 {
     }
 }
 
-/// The sum of [`weight`] over the nodes that would go to parts (0 when
-/// the graph cannot be split): what the planner weighs against
-/// [`super::MIN_SPLIT_WEIGHT`].
-pub(crate) fn splittable_weight(desc: &GraphDesc) -> u64 {
-    components(desc).map_or(0, |(comps, _)| comps.iter().flatten().map(|&i| weight(&desc.nodes[i])).sum())
+/// How many independent components would go to parts, and the sum of
+/// their nodes' [`weight`]s ((0, 0) when the graph cannot be split): what
+/// the planner ([`super::plan_parts`]) weighs.
+pub(crate) fn splittable(desc: &GraphDesc) -> (usize, u64) {
+    components(desc)
+        .map_or((0, 0), |(comps, _)| (comps.len(), comps.iter().flatten().map(|&i| weight(&desc.nodes[i])).sum()))
 }
 
 /// The components that would become parts (node indices into

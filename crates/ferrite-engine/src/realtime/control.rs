@@ -195,6 +195,7 @@ impl EngineControl {
         let names: Vec<String> = graph.meters().iter().map(|(n, _)| n.clone()).collect();
         let mut readers = Vec::new();
         graph.each_graph_mut(|g| readers.extend(crate::spectrum::take_readers(g)));
+        graph.each_graph_mut(|g| crate::spectrum::count_drops_into(g, &self.shared.analyser_dropped_frames));
         self.info = layout.info.clone();
         self.layout = layout;
         self.automated = global;

@@ -65,6 +65,8 @@ pub struct Shared {
     pub record_dropped_frames: AtomicU64,
     /// How many threads render: the audio thread and the workers started.
     pub threads: AtomicUsize,
+    /// Frames analysers dropped because their ring to the events thread was full.
+    pub analyser_dropped_frames: Arc<AtomicU64>,
 }
 
 /// How many threads an engine renders on when `threads` is not given.

@@ -13,8 +13,10 @@ pub struct CompDelay {
 }
 
 impl CompDelay {
-    pub(crate) fn new(len: usize, channels: usize) -> Self {
-        Self { len, line: vec![0.0; len * channels].into_boxed_slice(), pos: 0 }
+    /// A zeroed line of `len` frames × `channels`, or an error if the
+    /// memory cannot be had (control side).
+    pub(crate) fn new(len: usize, channels: usize) -> Result<Self, ferrite_dsp::alloc::AllocError> {
+        Ok(Self { len, line: ferrite_dsp::alloc::try_zeroed(len.saturating_mul(channels))?, pos: 0 })
     }
 
     /// Adds `src` delayed by `len` frames into `dst`, channel by channel.
