@@ -3,6 +3,8 @@
 // it), never an aborted process, also under a 4 GB address-space limit.
 import test from 'ava'
 import { spawnSync } from 'node:child_process'
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Engine, Graph, renderOffline } from '../index'
 
@@ -123,4 +125,46 @@ test('a budget raised past the machine: 20 GiB of delays under a 4 GB address-sp
   }
   t.true(lines[2], 'the engine plays on')
   t.is(lines[3], 128)
+})
+
+test('under a 4 GB address-space limit the CLI refuses a WAV claiming 4 GB and /dev/zero as an input, naming them, with no abort', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ferrite-claims-'))
+  try {
+    // A 60-byte WAV whose data chunk claims 0xFFFFFFF0 bytes (about 4 GB).
+    const h = Buffer.alloc(60)
+    h.write('RIFF', 0)
+    h.writeUInt32LE(0xfffffff8, 4)
+    h.write('WAVEfmt ', 8)
+    h.writeUInt32LE(16, 16)
+    h.writeUInt16LE(1, 20) // PCM
+    h.writeUInt16LE(2, 22)
+    h.writeUInt32LE(48000, 24)
+    h.writeUInt32LE(48000 * 4, 28)
+    h.writeUInt16LE(4, 32)
+    h.writeUInt16LE(16, 34)
+    h.write('data', 36)
+    h.writeUInt32LE(0xfffffff0, 40)
+    const claim = join(dir, 'claims-4gb.wav')
+    writeFileSync(claim, h)
+    const cli = join(import.meta.dirname, '..', 'bin', 'ferrite.js')
+    const graph = join(dir, 'g.json')
+    const through = new Graph()
+    through.chain(through.input, through.gain({ gain: 0.5 }), through.output)
+    writeFileSync(graph, JSON.stringify(through.toJSON()))
+    const run = (...args: string[]) => spawnSync('prlimit', [`--as=${4 * 10 ** 9}`, process.execPath, cli, ...args], { encoding: 'utf8' })
+    for (const [args, file] of [
+      [['loudness', claim], claim],
+      [['render', graph, '--input', claim, '--seconds', '1', '--out', join(dir, 'a.wav')], claim],
+      [['render', graph, '--input', '/dev/zero', '--seconds', '1', '--out', join(dir, 'b.wav')], '/dev/zero'],
+    ] as const) {
+      const r = run(...args)
+      t.log(args[0], r.status, r.signal, r.stderr.trim().split('\n')[0])
+      t.is(r.signal, null, `${args.join(' ')}: killed by ${r.signal}`)
+      t.is(r.status, 1, `${args.join(' ')}: exit status`)
+      t.true(r.stderr.includes(file), `${args.join(' ')}: the error names ${file}: ${r.stderr}`)
+    }
+    t.false(existsSync(join(dir, 'a.wav')) || existsSync(join(dir, 'b.wav')), 'no output file was written')
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
 })
