@@ -168,3 +168,29 @@ test('under a 4 GB address-space limit the CLI refuses a WAV claiming 4 GB and /
     rmSync(dir, { recursive: true, force: true })
   }
 })
+
+test('under a 4 GB address-space limit a 600-s impulse response at 384 kHz is refused naming the convolver, not an abort', (t) => {
+  // 230 M taps: 0.9 GB as given, 1.7 GiB in f64 and more for its spectra.
+  // Refused by the budget's count or, with a raised budget, by the
+  // allocation itself; before, the second case aborted the process.
+  const script = `
+    const { Graph, renderOffline } = require(${JSON.stringify(join(import.meta.dirname, '..', 'index.js'))});
+    (async () => {
+      const sr = 384000
+      const ir = new Float32Array(600 * sr)
+      ir[0] = 1
+      const g = new Graph()
+      g.chain(g.oscillator({ frequency: 100 }), g.convolver({ ir: [ir] }), g.output)
+      for (const memoryBudget of [undefined, 64 * 2 ** 30]) {
+        try { await renderOffline(g, { sampleRate: sr, frames: 128, channels: 1, memoryBudget }); console.log('rendered') } catch (e) { console.log(e.constructor.name + ': ' + e.message) }
+      }
+    })();
+  `
+  const r = spawnSync('prlimit', [`--as=${4 * 10 ** 9}`, process.execPath, '-e', script], { encoding: 'utf8' })
+  t.log(r.stdout.trim(), r.stderr.slice(0, 300))
+  t.is(r.status, 0, r.stderr)
+  const lines = r.stdout.trim().split('\n')
+  t.is(lines.length, 2)
+  for (const l of lines) t.regex(l, /^RangeError: convolver #\d+: /)
+  t.regex(lines[1], /cannot allocate [\d.]+ GiB for the impulse response/)
+})

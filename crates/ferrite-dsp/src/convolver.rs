@@ -197,13 +197,36 @@ impl Convolver {
 
     /// As [`Convolver::with_partition_size`] with taps in f64 (kept at full
     /// precision: designed filters such as [`crate::linear_phase_eq`]'s).
-    pub fn with_f64_taps(mut ir: Vec<Vec<f64>>, normalize: bool, partition: usize) -> Self {
+    pub fn with_f64_taps(ir: Vec<Vec<f64>>, normalize: bool, partition: usize) -> Self {
+        Self::try_with_f64_taps(ir, normalize, partition).unwrap_or_else(|e| e.abort())
+    }
+
+    /// As [`Convolver::new`], from borrowed taps, with every buffer sized by
+    /// the impulse response reserved fallibly: an impulse response larger
+    /// than the machine can hold is an [`AllocError`], not an abort.
+    pub fn try_new(ir: &[&[f32]], normalize: bool) -> Result<Self, AllocError> {
+        let len = ir.iter().map(|c| c.len()).max().unwrap_or(0).max(1);
+        let mut taps = Vec::new();
+        taps.try_reserve_exact(ir.len()).map_err(|_| AllocError::of::<Vec<f64>>(ir.len()))?;
+        for c in ir {
+            let mut v = Vec::new();
+            v.try_reserve_exact(len).map_err(|_| AllocError::of::<f64>(len))?;
+            v.extend(c.iter().map(|&x| f64::from(x)));
+            taps.push(v);
+        }
+        Self::try_with_f64_taps(taps, normalize, auto_partition(len))
+    }
+
+    /// [`Convolver::with_f64_taps`], reserving the padded taps, the head and
+    /// the partition spectra fallibly.
+    pub fn try_with_f64_taps(mut ir: Vec<Vec<f64>>, normalize: bool, partition: usize) -> Result<Self, AllocError> {
         let b = partition.max(2).next_power_of_two();
         if ir.is_empty() {
             ir.push(Vec::new());
         }
         let len = ir.iter().map(Vec::len).max().unwrap_or(0).max(1);
         for c in &mut ir {
+            c.try_reserve_exact(len - c.len()).map_err(|_| AllocError::of::<f64>(len))?;
             c.resize(len, 0.0);
         }
         if normalize {
@@ -222,8 +245,9 @@ impl Convolver {
         let forward = planner.plan_fft_forward(2 * b);
         let inverse = planner.plan_fft_inverse(2 * b);
 
-        let mut head = Vec::with_capacity(ir.len() * head_len);
-        let mut spectra = vec![Complex::new(0.0, 0.0); ir.len() * parts * bins];
+        let mut head = try_filled(ir.len().saturating_mul(head_len), 0.0)?;
+        head.clear();
+        let mut spectra = try_filled(ir.len().saturating_mul(parts).saturating_mul(bins), Complex::new(0.0, 0.0))?;
         let mut time = vec![0.0; 2 * b];
         let mut scratch = vec![Complex::new(0.0, 0.0); forward.get_scratch_len()];
         let scale = 1.0 / (2 * b) as f64;
@@ -245,7 +269,7 @@ impl Convolver {
         }
         let scratch_fwd = vec![Complex::new(0.0, 0.0); forward.get_scratch_len()];
         let scratch_inv = vec![Complex::new(0.0, 0.0); inverse.get_scratch_len()];
-        Self {
+        Ok(Self {
             b,
             ir_channels: ir.len(),
             ir_len: len,
@@ -265,7 +289,7 @@ impl Convolver {
             time: vec![0.0; 2 * b],
             scratch_fwd,
             scratch_inv,
-        }
+        })
     }
 
     /// The partition size `B` in frames.

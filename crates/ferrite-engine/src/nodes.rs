@@ -649,8 +649,10 @@ fn make_convolver(opts: &mut Options<'_>, label: &str, ctx: &BuildContext<'_>) -
             ir[0].len()
         )));
     }
-    let ir: Vec<Vec<f32>> = ir.iter().map(|c| c.to_vec()).collect();
-    Ok((Role::Effect, vec![], Some(Box::new(convolver::Convolver::new(ir, normalize)))))
+    let taps: Vec<&[f32]> = ir.iter().map(|c| &c[..]).collect();
+    let conv = convolver::Convolver::try_new(&taps, normalize)
+        .map_err(|e| EngineError::range(format!("{label}: {e} for the impulse response")))?;
+    Ok((Role::Effect, vec![], Some(Box::new(conv))))
 }
 
 /// `compressor`: a feed-forward compressor.
