@@ -14,6 +14,16 @@ pub fn reading_of(p: &mut dyn Processor, total: bool) -> Option<MeterReading> {
     Some(if total { m.total_reading() } else { m.take_interval_reading() })
 }
 
+/// Restarts a meter processor's interval without reading it.
+///
+/// # Realtime
+/// Does not allocate, lock or panic.
+pub fn restart_interval(p: &mut dyn Processor) {
+    if let Some(m) = p.as_any_mut().downcast_mut::<Meter>() {
+        m.restart_interval();
+    }
+}
+
 /// Starts a meter processor's integrated loudness and loudness range anew.
 ///
 /// # Realtime

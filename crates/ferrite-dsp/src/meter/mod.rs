@@ -379,6 +379,19 @@ impl Meter {
         Self::with_loudness(s, peak_db, rms_db, true_peak_db)
     }
 
+    /// Restarts the interval accumulators as [`Self::take_interval_reading`]
+    /// does, without computing a reading (the gated loudness scans the
+    /// histograms): for an engine whose meters nobody reads.
+    ///
+    /// # Realtime
+    /// Does not allocate, lock or panic.
+    pub fn restart_interval(&mut self) {
+        if let Some(s) = self.state.as_deref_mut() {
+            s.levels.interval.iter_mut().for_each(|l| *l = Levels::ZERO);
+            s.levels.interval_frames = 0;
+        }
+    }
+
     fn with_loudness(s: &State, peak_db: f64, rms_db: f64, true_peak_db: f64) -> MeterReading {
         MeterReading {
             peak_db,
@@ -650,6 +663,22 @@ mod tests {
         assert!(close(m.total_reading().peak_db, -6.0, 0.01));
         // An interval with no frames at all is silent too.
         assert_eq!(m.take_interval_reading().peak_db, f64::NEG_INFINITY);
+    }
+
+    #[test]
+    fn a_restarted_interval_covers_only_what_follows_and_keeps_the_total() {
+        let fs = 48000.0;
+        let mut m = meter(fs, 2);
+        let loud = tone_segments(1000.0, fs, &[(-6.0, 0.5)]);
+        run(&mut m, &[loud.clone(), loud], 64, &mut 0);
+        m.restart_interval();
+        let quiet = tone_segments(1000.0, fs, &[(-20.0, 0.5)]);
+        run(&mut m, &[quiet.clone(), quiet], 64, &mut 0);
+        let r = m.take_interval_reading();
+        // The -20 dBFS tone's peak; -3.01 dB RMS below it for a sine.
+        assert!(close(r.peak_db, -20.0, 0.01), "{}", r.peak_db);
+        assert!(close(r.rms_db, -20.0 - 10.0 * 2f64.log10(), 0.05), "{}", r.rms_db);
+        assert!(close(m.total_reading().peak_db, -6.0, 0.01));
     }
 
     #[test]

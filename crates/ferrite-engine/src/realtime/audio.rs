@@ -4,7 +4,7 @@ use super::messages::{ControlMsg, Garbage, LaneSet, MeterMsg, ParamMsg, Program}
 use super::record::{BlockSources, Recorder};
 use super::workers::Team;
 use super::{Shared, MAX_RECORDINGS, MAX_SCHEDULED};
-use crate::meter::{reading_of, reset_integration};
+use crate::meter::{reading_of, reset_integration, restart_interval};
 use crate::parallel::RtGraph;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -194,7 +194,20 @@ impl AudioCore {
                 None => None,
             };
             let old = fade.as_ref().map(|f| (&f.program.graph, f.remaining, f.total));
-            for c in 0..channels {
+            let out = output.get_mut(done * channels..(done + n) * channels).unwrap_or(&mut []);
+            if old.is_none() {
+                for c in 0..channels {
+                    let src = graph.output(c % gch.max(1), n);
+                    for (o, &x) in out.chunks_exact_mut(channels.max(1)).zip(src) {
+                        if let Some(o) = o.get_mut(c) {
+                            *o = x as f32;
+                        }
+                    }
+                }
+            }
+            // While a swap crossfades: the mix of both graphs.
+            let fading_channels = if old.is_some() { channels } else { 0 };
+            for c in 0..fading_channels {
                 let src = graph.output(c % gch.max(1), n);
                 let prev = old.map(|(g, _, _)| g.output(c % gch.max(1), n));
                 for (i, &x) in src.iter().enumerate() {
@@ -411,7 +424,7 @@ impl AudioCore {
                 for k in 0..prog.graph.meters().len() {
                     let Some(idx) = prog.graph.meters().get(k).map(|m| m.1) else { continue };
                     if let Some(p) = prog.graph.processor_mut(idx) {
-                        let _ = reading_of(p, false);
+                        restart_interval(p);
                     }
                 }
             }
