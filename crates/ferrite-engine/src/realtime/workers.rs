@@ -11,7 +11,11 @@
 //! Between blocks a worker watches the board for [`SPIN`] after its last
 //! part (spinning, then yielding its core to any other runnable thread),
 //! so that at the usual buffer sizes the next block finds it awake; after
-//! that it parks on a futex until the audio thread publishes again. Each
+//! that it parks on a futex until the audio thread publishes again. An
+//! engine with more threads than the machine has cores does not watch:
+//! its real-time workers spinning on every core would leave no time to
+//! the threads of ordinary priority (the control side, JavaScript), so
+//! they park after their last part and the audio thread wakes them. Each
 //! worker runs with real-time priority where the system allows it and
 //! flushes denormals, as the audio thread does.
 
@@ -51,6 +55,9 @@ struct Common {
     /// Parts the workers rendered (for tests and statistics).
     helped: AtomicU64,
     hooks: WorkerHooks,
+    /// How long a worker watches the board: [`SPIN`], or zero when the
+    /// team and the audio thread outnumber the cores.
+    spin: Duration,
 }
 
 /// The workers of one engine: started by [`Team::start`], stopped and
@@ -64,7 +71,9 @@ impl Team {
     /// Starts `workers` threads (`ferrite-audio-1` ...), as many as the
     /// system lets start; `None` when `workers` is 0 or none started.
     pub fn start(workers: usize, hooks: WorkerHooks) -> Option<Self> {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let common = Arc::new(Common {
+            spin: if workers < cores { SPIN } else { Duration::ZERO },
             board: Board::new(),
             epoch: AtomicU32::new(0),
             sleepers: AtomicU32::new(0),
@@ -145,7 +154,7 @@ fn serve(c: &Common) {
     };
     let mut seen = c.epoch.load(Ordering::Acquire);
     while !c.stop.load(Ordering::Acquire) {
-        // Watch the board for SPIN after the last part.
+        // Watch the board for `spin` after the last part.
         let mut last = Instant::now();
         let mut spins = 0u32;
         loop {
@@ -161,7 +170,7 @@ fn serve(c: &Common) {
                 spins = 0;
                 continue;
             }
-            if c.stop.load(Ordering::Acquire) || last.elapsed() > SPIN {
+            if c.stop.load(Ordering::Acquire) || last.elapsed() > c.spin {
                 break;
             }
             spins += 1;
