@@ -7,32 +7,17 @@
 // median callback time (stats().p50Us) and xruns, the median over the
 // rounds per thread count, and the ratio.
 // Goal (issue 22): the median callback at least 35% shorter on 2 threads.
-import { Engine, Graph } from '../../index.mjs'
+import { Engine } from '../../index.mjs'
 import { cpus, loadavg } from 'node:os'
 import { readFileSync } from 'node:fs'
+import { referenceSession } from './reference-session.mjs'
 
 const seconds = Number(process.env.FERRITE_RT_SECONDS ?? 4)
 const rounds = Number(process.env.FERRITE_RT_ROUNDS ?? 6)
 const tracks = Number(process.env.FERRITE_RT_TRACKS ?? 64)
 const counts = (process.env.FERRITE_RT_THREADS ?? '1,2').split(',').map(Number)
 
-function session() {
-  const g = new Graph()
-  const master = g.gain({ gain: 0.1 })
-  g.chain(master, g.limiter({ ceilingDb: -1 }), g.meter({ name: 'master' }), g.output)
-  for (let t = 0; t < tracks; t++) {
-    const bands = Array.from({ length: 8 }, (_, b) => ({ type: 'peaking', frequency: 100 * (b + 1) ** 2, q: 1, gainDb: b % 2 ? -3 : 3 }))
-    g.chain(
-      g.oscillator({ type: 'saw', frequency: 55 + t * 7, amplitude: 0.3 }),
-      g.eq({ bands }),
-      g.compressor({ thresholdDb: -20 }),
-      g.gain({ gain: 0.5 }),
-      g.pan({ pan: (t / tracks) * 2 - 1 }),
-      master,
-    )
-  }
-  return g
-}
+const session = () => referenceSession(tracks)
 
 function cpuName() {
   const info = readFileSync('/proc/cpuinfo', 'utf8')

@@ -5,29 +5,14 @@
 //
 // The session: 64 stereo tracks, each an oscillator → 8-band EQ → compressor
 // → gain → pan, into a master limiter and meter.
-import { Engine, Graph } from '../../index.mjs'
+import { Engine } from '../../index.mjs'
 import { cpus, loadavg } from 'node:os'
+import { referenceSession } from './reference-session.mjs'
 
 const seconds = Number(process.env.FERRITE_RT_SECONDS ?? 10)
 const tracks = Number(process.env.FERRITE_RT_TRACKS ?? 64)
 
-function session() {
-  const g = new Graph()
-  const master = g.gain({ gain: 0.1 })
-  g.chain(master, g.limiter({ ceilingDb: -1 }), g.meter({ name: 'master' }), g.output)
-  for (let t = 0; t < tracks; t++) {
-    const bands = Array.from({ length: 8 }, (_, b) => ({ type: 'peaking', frequency: 100 * (b + 1) ** 2, q: 1, gainDb: b % 2 ? -3 : 3 }))
-    g.chain(
-      g.oscillator({ type: 'saw', frequency: 55 + t * 7, amplitude: 0.3 }),
-      g.eq({ bands }),
-      g.compressor({ thresholdDb: -20 }),
-      g.gain({ gain: 0.5 }),
-      g.pan({ pan: (t / tracks) * 2 - 1 }),
-      master,
-    )
-  }
-  return g
-}
+const session = () => referenceSession(tracks)
 
 const engine = await Engine.openNull({ sampleRate: 48000, bufferSize: 128 })
 engine.setGraph(session())

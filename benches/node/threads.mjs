@@ -4,32 +4,17 @@
 // on 2 (or FERRITE_BENCH_THREADS), alternating within each round; prints
 // the best times and the ratio best against best, and the median of the
 // per-round ratios. Goal (DESIGN.md): at least 1.8× on 2 cores.
-import { Graph, renderOffline } from '../../index.mjs'
+import { renderOffline } from '../../index.mjs'
 import { cpus, loadavg } from 'node:os'
 import { readFileSync } from 'node:fs'
+import { referenceSession } from './reference-session.mjs'
 
 const rounds = Number(process.env.FERRITE_BENCH_RUNS ?? 7)
 const seconds = Number(process.env.FERRITE_BENCH_SECONDS ?? 10)
 const many = Number(process.env.FERRITE_BENCH_THREADS ?? 2)
 const tracks = Number(process.env.FERRITE_BENCH_TRACKS ?? 64)
 
-function session() {
-  const g = new Graph()
-  const master = g.gain({ gain: 0.1 })
-  g.chain(master, g.limiter({ ceilingDb: -1 }), g.meter({ name: 'master' }), g.output)
-  for (let t = 0; t < tracks; t++) {
-    const bands = Array.from({ length: 8 }, (_, b) => ({ type: 'peaking', frequency: 100 * (b + 1) ** 2, q: 1, gainDb: b % 2 ? -3 : 3 }))
-    g.chain(
-      g.oscillator({ type: 'saw', frequency: 55 + t * 7, amplitude: 0.3 }),
-      g.eq({ bands }),
-      g.compressor({ thresholdDb: -20 }),
-      g.gain({ gain: 0.5 }),
-      g.pan({ pan: (t / tracks) * 2 - 1 }),
-      master,
-    )
-  }
-  return g
-}
+const session = () => referenceSession(tracks)
 
 function cpuName() {
   try {
