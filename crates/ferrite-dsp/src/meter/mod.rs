@@ -370,13 +370,13 @@ impl Meter {
     /// # Realtime
     /// Does not allocate, lock or panic.
     pub fn take_interval_reading(&mut self) -> MeterReading {
-        let Some(s) = self.state.as_deref_mut() else {
+        let Some(s) = self.state.as_deref() else {
             return MeterReading::SILENT;
         };
         let (peak_db, rms_db, true_peak_db) = LevelState::read(&s.levels.interval, s.levels.interval_frames);
-        s.levels.interval.iter_mut().for_each(|l| *l = Levels::ZERO);
-        s.levels.interval_frames = 0;
-        Self::with_loudness(s, peak_db, rms_db, true_peak_db)
+        let reading = Self::with_loudness(s, peak_db, rms_db, true_peak_db);
+        self.restart_interval();
+        reading
     }
 
     /// Restarts the interval accumulators as [`Self::take_interval_reading`]

@@ -195,32 +195,26 @@ impl AudioCore {
             };
             let old = fade.as_ref().map(|f| (&f.program.graph, f.remaining, f.total));
             let out = output.get_mut(done * channels..(done + n) * channels).unwrap_or(&mut []);
-            if old.is_none() {
-                for c in 0..channels {
-                    let src = graph.output(c % gch.max(1), n);
-                    for (o, &x) in out.chunks_exact_mut(channels.max(1)).zip(src) {
-                        if let Some(o) = o.get_mut(c) {
-                            *o = x as f32;
+            for c in 0..channels {
+                let src = graph.output(c % gch.max(1), n);
+                let frames_out = out.chunks_exact_mut(channels.max(1)).map(|o| o.get_mut(c));
+                match old {
+                    None => {
+                        for (o, &x) in frames_out.zip(src) {
+                            if let Some(o) = o {
+                                *o = x as f32;
+                            }
                         }
                     }
-                }
-            }
-            // While a swap crossfades: the mix of both graphs.
-            let fading_channels = if old.is_some() { channels } else { 0 };
-            for c in 0..fading_channels {
-                let src = graph.output(c % gch.max(1), n);
-                let prev = old.map(|(g, _, _)| g.output(c % gch.max(1), n));
-                for (i, &x) in src.iter().enumerate() {
-                    let y = match (prev.and_then(|p| p.get(i)), old) {
-                        (Some(&p), Some((_, remaining, total))) => {
-                            // Equal-gain linear fade from old to new.
+                    // While a swap crossfades: an equal-gain linear fade from the old graph to the new.
+                    Some((prev, remaining, total)) => {
+                        let prev = prev.output(c % gch.max(1), n);
+                        for (i, ((o, &x), &p)) in frames_out.zip(src).zip(prev).enumerate() {
                             let t = ((total - remaining + i as u64) as f64 / total as f64).min(1.0);
-                            x * t + p * (1.0 - t)
+                            if let Some(o) = o {
+                                *o = (x * t + p * (1.0 - t)) as f32;
+                            }
                         }
-                        _ => x,
-                    };
-                    if let Some(o) = output.get_mut((done + i) * channels + c) {
-                        *o = y as f32;
                     }
                 }
             }
