@@ -245,8 +245,9 @@ impl Convolver {
         let forward = planner.plan_fft_forward(2 * b);
         let inverse = planner.plan_fft_inverse(2 * b);
 
-        let mut head = try_filled(ir.len().saturating_mul(head_len), 0.0)?;
-        head.clear();
+        let mut head = Vec::new();
+        let head_taps = ir.len().saturating_mul(head_len);
+        head.try_reserve_exact(head_taps).map_err(|_| AllocError::of::<f64>(head_taps))?;
         let mut spectra = try_filled(ir.len().saturating_mul(parts).saturating_mul(bins), Complex::new(0.0, 0.0))?;
         let mut time = vec![0.0; 2 * b];
         let mut scratch = vec![Complex::new(0.0, 0.0); forward.get_scratch_len()];
