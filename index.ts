@@ -52,4 +52,4 @@ export type { EngineStats, EngineOpenOptions, SetParamOptions } from './ts/engin
 export type { Recording, RecordOptions, RecordResult } from './ts/recording'
 export type { DeviceInfo } from './ts/devices'
 export type { AudioProcessor, AudioProcessorClass, ProcessorContext, ProcessorParams, ProcessorParameterDescriptor } from './ts/processor'
-export type { AudioFileInfo, FileAnalysis, DecodeFileOptions, RenderToFileOptions, NormalizeOptions } from './ts/files'
+export type { AudioFileInfo, FileAnalysis, AnalyzeFileOptions, DecodeFileOptions, RenderToFileOptions, NormalizeOptions } from './ts/files'

@@ -274,10 +274,13 @@ async function loudness(args) {
   if (positionals.length === 0) throw new UsageError('loudness needs at least one file: ferrite loudness <file>...')
   const api = loadApi()
   const cores = Math.max(1, require('node:os').availableParallelism())
+  // Files are measured side by side, and the cores left over measure
+  // segments of a long file at the same time (one file: every core).
+  const threads = Math.max(1, Math.floor(cores / Math.min(cores, positionals.length)))
   // Every file is measured; a file that fails is reported and the others still are.
   const results = await inParallel(positionals, cores, async (file) => {
     try {
-      return loudnessSummary(file, await api.analyzeFile(file))
+      return loudnessSummary(file, await api.analyzeFile(file, { threads }))
     } catch (e) {
       return { file, error: e.message }
     }

@@ -3,7 +3,7 @@
 
 use crate::guarded;
 use crate::offline::NativeMeterReading;
-use ferrite_engine::files::{analyze_with, FileAnalysis};
+use ferrite_engine::files::{analyze_threads, FileAnalysis};
 use ferrite_engine::EngineError;
 use ferrite_media::{AudioFileInfo, DecodeOptions, Decoded};
 use napi::bindgen_prelude::*;
@@ -176,10 +176,13 @@ pub fn resample_native<'env>(
     })
 }
 
-/// Streams a file through a meter.
+/// Streams a file through a meter, on `threads` threads (default every core).
 #[napi(ts_return_type = "Promise<NativeFileAnalysis>")]
-pub fn analyze_file_native<'env>(env: &'env Env, path: String) -> napi::Result<Object<'env>> {
-    spawn_job(env, "analyzeFile", Arc::default(), move |cancel| analyze_with(&PathBuf::from(path), |_| (), cancel))
+pub fn analyze_file_native<'env>(env: &'env Env, path: String, threads: Option<u32>) -> napi::Result<Object<'env>> {
+    let threads = threads.map_or_else(ferrite_engine::parallel::default_threads, |t| t as usize);
+    spawn_job(env, "analyzeFile", Arc::default(), move |cancel| {
+        analyze_threads(&PathBuf::from(path), threads, |_| (), cancel)
+    })
 }
 
 /// Progress and cancellation shared between JavaScript and a running file job.

@@ -62,6 +62,19 @@ export declare function decodeFile(path: string, o?: DecodeFileOptions): Promise
  * Output frame `k` is the input at time `k / to`; `n` frames become `ceil(n·to/from)`.
  */
 export declare function resample(channels: Float32Array[], from: number, to: number): Promise<Float32Array[]>;
+/** Options of {@link analyzeFile}. */
+export interface AnalyzeFileOptions {
+    /**
+     * Threads that measure (1 to 64); default every core. A file of at least a
+     * minute is cut in time into segments of at least 30 s, measured at the
+     * same time and joined: peaks and true peak are those of one meter bit for
+     * bit, loudness and RMS within 1e-9 dB (AAC within 0.001: its decoder's
+     * noise substitution draws other noise when decoding starts at a cut).
+     * Shorter files, and `threads: 1`, decode on one thread and measure on
+     * another.
+     */
+    threads?: number;
+}
 /**
  * Measures a file as a `meter` node would, streaming it in constant memory:
  * peaks, RMS and true peak over the whole file, integrated loudness and
@@ -72,7 +85,7 @@ export declare function resample(channels: Float32Array[], from: number, to: num
  * console.log(a.integratedLufs, a.truePeakDb, a.info.codec)
  * ```
  */
-export declare function analyzeFile(path: string): Promise<FileAnalysis>;
+export declare function analyzeFile(path: string, options?: AnalyzeFileOptions): Promise<FileAnalysis>;
 /** Options of {@link renderToFile}. */
 export interface RenderToFileOptions {
     /** The file to write; the format comes from the extension: `.wav` or `.flac`. */

@@ -62,6 +62,12 @@ const SECONDS = 180
 const LONG_REPEATS = 10 // 30 minutes
 // Bump when the fixtures' recipe changes, so old cached files are not reused.
 const FIXTURE_VERSION = 1
+// The environment without NODE_EXTRA_CA_CERTS (null when it is not set).
+const BARE_ENV = process.env.NODE_EXTRA_CA_CERTS
+  ? Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'NODE_EXTRA_CA_CERTS'))
+  : null
+// node's own start-up, with the environment as it is and without the CA bundle (filled in by speed()).
+const NODE_START = { asIs: NaN, bare: NaN }
 
 function envNumber(name, dflt) {
   const v = process.env[name]
@@ -131,11 +137,11 @@ function ensureTools() {
  * wall ms (measured here), CPU ms (user + system) and peak RSS in kB (from GNU
  * time), exit status, stdout and stderr.
  */
-function runTimed(cmd, args, useTime) {
+function runTimed(cmd, args, useTime, env = process.env) {
   const stats = path.join(CACHE, `time-${process.pid}.txt`)
   const [c, a] = useTime ? [GNU_TIME, ['-v', '-o', stats, cmd, ...args]] : [cmd, args]
   const t0 = process.hrtime.bigint()
-  const r = spawnSync(c, a, { stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 28, cwd: ROOT })
+  const r = spawnSync(c, a, { stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 28, cwd: ROOT, env })
   const ms = Number(process.hrtime.bigint() - t0) / 1e6
   if (r.error) throw r.error
   const out = { ms, cpuMs: NaN, maxRssKb: NaN, status: r.status, stdout: r.stdout.toString(), stderr: r.stderr.toString() }
@@ -272,6 +278,10 @@ function startupMs(cmd, args, n = 3) {
 }
 
 async function speed(files, api, useTime) {
+  if (BARE_ENV) {
+    NODE_START.asIs = startupMs(process.execPath, ['-e', '0'], 5)
+    NODE_START.bare = median([0, 1, 2, 3, 4].map(() => runTimed(process.execPath, ['-e', '0'], false, BARE_ENV).ms))
+  }
   const formats = [
     { name: 'WAV', file: files.wav, goal: 5 },
     { name: 'FLAC', file: files.flac, goal: 5 },
@@ -279,8 +289,8 @@ async function speed(files, api, useTime) {
   ].filter((f) => f.file)
   const rows = []
   for (const f of formats) {
-    const times = { ffmpeg: [], cli: [], inproc: [] }
-    const cpu = { ffmpeg: [], cli: [], inproc: [] }
+    const times = { ffmpeg: [], cli: [], bare: [], inproc: [] }
+    const cpu = { ffmpeg: [], cli: [], bare: [], inproc: [] }
     const reading = {}
     const errors = []
     const jobs = {
@@ -294,6 +304,16 @@ async function speed(files, api, useTime) {
         reading.cli ??= parseFerrite(r.stdout)
         return r
       },
+      // The same process without NODE_EXTRA_CA_CERTS, when it is set: node
+      // reads and parses that CA bundle at start-up, before any script, a
+      // cost of the environment that every node process pays.
+      bare: BARE_ENV
+        ? () => {
+            const r = runTimed(process.execPath, FERRITE_LOUDNESS(f.file), useTime, BARE_ENV)
+            reading.bare ??= parseFerrite(r.stdout)
+            return r
+          }
+        : null,
       inproc: api
         ? async () => {
             const c0 = process.cpuUsage()
@@ -318,7 +338,7 @@ async function speed(files, api, useTime) {
       }
     }
     // Per round: each job once, the order rotated; a round's ratios pair the same load.
-    const paired = { cli: [], inproc: [] }
+    const paired = { cli: [], bare: [], inproc: [] }
     for (let run = 0; run < RUNS; run++) {
       const order = names.map((_, i) => names[(i + run) % names.length])
       const got = {}
@@ -328,15 +348,15 @@ async function speed(files, api, useTime) {
           times[k].push(got[k].ms)
           if (Number.isFinite(got[k].cpuMs)) cpu[k].push(got[k].cpuMs)
         } catch (e) {
-          errors.push(`${k === 'ffmpeg' ? 'ffmpeg' : k === 'cli' ? 'ferrite loudness' : 'analyzeFile'} (round ${run + 1}): ${errText(e)}`)
+          errors.push(`${k === 'ffmpeg' ? 'ffmpeg' : k === 'cli' || k === 'bare' ? 'ferrite loudness' : 'analyzeFile'} (round ${run + 1}): ${errText(e)}`)
           names.splice(names.indexOf(k), 1) // one failure is enough: stop timing it
         }
       }
-      for (const k of ['cli', 'inproc']) if (got.ffmpeg && got[k]) paired[k].push(got.ffmpeg.ms / got[k].ms)
+      for (const k of ['cli', 'bare', 'inproc']) if (got.ffmpeg && got[k]) paired[k].push(got.ffmpeg.ms / got[k].ms)
     }
     const med = Object.fromEntries(Object.keys(times).map((k) => [k, median(times[k])]))
     const medCpu = Object.fromEntries(Object.keys(cpu).map((k) => [k, median(cpu[k])]))
-    rows.push({ ...f, runs: RUNS, med, medCpu, paired: { cli: median(paired.cli), inproc: median(paired.inproc) }, reading, errors })
+    rows.push({ ...f, runs: RUNS, med, medCpu, paired: { cli: median(paired.cli), bare: median(paired.bare), inproc: median(paired.inproc) }, reading, errors })
     process.stderr.write(`  ${f.name} done\n`)
   }
   return rows
@@ -364,6 +384,15 @@ function printSpeed(rows) {
       `>=${r.goal}x: process ${met(r.med.ffmpeg / r.med.cli, r.goal)}, in-proc ${met(r.med.ffmpeg / r.med.inproc, r.goal)}`,
     ]),
   )
+  if (BARE_ENV) {
+    console.log('')
+    console.log('The same ferrite process with NODE_EXTRA_CA_CERTS unset (this environment sets it; node parses that')
+    console.log(`CA bundle at start-up: node -e 0 takes ${ms(NODE_START.asIs)} ms with it, ${ms(NODE_START.bare)} ms without):`)
+    printTable(
+      ['format', 'ffmpeg ms', 'ferrite ms', 'ffmpeg/ferrite', 'paired', 'goal'],
+      rows.map((r) => [r.name, ms(r.med.ffmpeg), ms(r.med.bare), x(r.med.ffmpeg / r.med.bare), x(r.paired.bare), `>=${r.goal}x: ${met(r.med.ffmpeg / r.med.bare, r.goal)}`]),
+    )
+  }
   console.log('ffmpeg   = ffmpeg -hide_banner -nostats -i F -af ebur128=peak=true -f null -   (a process)')
   console.log('ferrite  = node bin/ferrite.js loudness F --json                                (a process)')
   console.log('in-proc  = await analyzeFile(F) in this warm node process (no process start-up), for reference')

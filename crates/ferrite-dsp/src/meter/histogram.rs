@@ -67,6 +67,18 @@ impl LoudnessHistogram {
         }
     }
 
+    /// Adds `other`'s blocks (the histogram of a later segment).
+    pub fn merge(&mut self, other: &LoudnessHistogram) {
+        for (a, b) in self.counts.iter_mut().zip(other.counts.iter()) {
+            *a += b;
+        }
+        for (a, b) in self.energies.iter_mut().zip(other.energies.iter()) {
+            *a += b;
+        }
+        self.count += other.count;
+        self.energy += other.energy;
+    }
+
     /// Empties the histogram.
     ///
     /// # Realtime

@@ -40,6 +40,30 @@ pub(crate) fn channel_weight(c: usize, channels: usize) -> f64 {
     }
 }
 
+/// A channel's sample peak and its sums of squares over the meter's two
+/// spans (total and interval), tallied sample by sample in order: the same
+/// sums whatever the blocks.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) struct Tally {
+    pub peak: f64,
+    pub total: f64,
+    pub interval: f64,
+}
+
+impl Tally {
+    /// Counts sample `v`: `max` ignores NaN, so a NaN cannot stick in the
+    /// peak, and a square that is not finite is not summed.
+    #[inline(always)]
+    pub fn add(&mut self, v: f64) {
+        self.peak = self.peak.max(v.abs());
+        let sq = v * v;
+        // Adding 0.0 leaves a sum of squares (never -0.0) unchanged.
+        let sq = if sq.is_finite() { sq } else { 0.0 };
+        self.total += sq;
+        self.interval += sq;
+    }
+}
+
 /// What happened at a 100 ms boundary, for the gating stages.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct SubBlockEnd {
@@ -95,56 +119,65 @@ impl LoudnessWindows {
         self.hop.saturating_sub(self.pos).max(1)
     }
 
-    /// Feeds `x` (at most [`Self::room`] frames) of channel `c`. Call it for
-    /// every channel with the same number of frames, then [`Self::advance`].
+    /// Feeds `x` (at most [`Self::room`] frames) of channel `c`, and tallies
+    /// its samples into `t`. Call it for every channel with the same number
+    /// of frames, then [`Self::advance`].
     ///
     /// # Realtime
     /// Does not allocate, lock or panic.
     #[inline]
-    pub fn feed(&mut self, c: usize, x: &[f64]) {
+    pub fn feed(&mut self, c: usize, x: &[f64], t: &mut Tally) {
         let k = self.k;
         let (Some(f), Some(s), Some(w)) = (self.filters.get_mut(c), self.sums.get_mut(c), self.weights.get(c)) else {
+            x.iter().for_each(|&v| t.add(v));
             return;
         };
         if *w == 0.0 {
+            x.iter().for_each(|&v| t.add(v));
             return;
         }
-        let mut acc = *s;
+        let (mut st, mut acc, mut tally) = (*f, *s, *t);
         for &v in x {
-            let y = f.tick(&k, v);
+            let y = st.tick(&k, v);
             acc += y * y;
+            tally.add(v);
         }
-        *s = acc;
+        (*f, *s, *t) = (st, acc, tally);
     }
 
     /// [`Self::feed`] of channels `c` and `c + 1` (`x0`, `x1`: the same
-    /// number of frames) in one pass: the two filters' recursions are
-    /// independent, so interleaving them lets the core run both at once
-    /// (each channel's arithmetic, and so its bits, is that of `feed`).
+    /// number of frames) in one pass: the channels' recursions (the filters
+    /// and every running sum) are independent, so interleaving them lets
+    /// the core run them at once; each channel's arithmetic, and so its
+    /// bits, is that of `feed`. The state lives in locals for the loop.
     ///
     /// # Realtime
     /// Does not allocate, lock or panic.
     #[inline]
-    pub fn feed_pair(&mut self, c: usize, x0: &[f64], x1: &[f64]) {
+    pub fn feed_pair(&mut self, c: usize, x0: &[f64], x1: &[f64], t0: &mut Tally, t1: &mut Tally) {
         let k = self.k;
         let weighted = |w: Option<&f64>| w.is_some_and(|w| *w != 0.0);
         let both = weighted(self.weights.get(c)) && weighted(self.weights.get(c + 1)) && x0.len() == x1.len();
         if !both {
-            self.feed(c, x0);
-            self.feed(c + 1, x1);
+            self.feed(c, x0, t0);
+            self.feed(c + 1, x1, t1);
             return;
         }
         let (Some([f0, f1]), Some([s0, s1])) = (self.filters.get_mut(c..c + 2), self.sums.get_mut(c..c + 2)) else {
             return;
         };
+        let (mut k0, mut k1) = (*f0, *f1);
         let (mut a0, mut a1) = (*s0, *s1);
+        let (mut q0, mut q1) = (*t0, *t1);
         for (&v0, &v1) in x0.iter().zip(x1) {
-            let y0 = f0.tick(&k, v0);
-            let y1 = f1.tick(&k, v1);
+            let y0 = k0.tick(&k, v0);
+            let y1 = k1.tick(&k, v1);
             a0 += y0 * y0;
             a1 += y1 * y1;
+            q0.add(v0);
+            q1.add(v1);
         }
-        (*s0, *s1) = (a0, a1);
+        (*f0, *f1, *s0, *s1, *t0, *t1) = (k0, k1, a0, a1, q0, q1);
     }
 
     /// Counts `frames` fed frames; returns the window energies when they

@@ -62,7 +62,7 @@ mod true_peak;
 
 use crate::processor::{Bus, ParamSpec, PrepareContext, ProcessContext, Processor};
 use histogram::LoudnessHistogram;
-use loudness::{LoudnessWindows, SubBlockEnd, MOMENTARY_SUBBLOCKS, SHORT_TERM_SUBBLOCKS};
+use loudness::{LoudnessWindows, SubBlockEnd, Tally, MOMENTARY_SUBBLOCKS, SHORT_TERM_SUBBLOCKS};
 use true_peak::TruePeak;
 
 /// Relative gate of integrated loudness (ITU-R BS.1770-4), LU.
@@ -205,6 +205,11 @@ struct State {
     /// fast in unoptimized builds (see `test_support::loudness_meter`).
     measure_true_peak: bool,
     levels: LevelState,
+    /// Per channel: the block's peak and running sums while it is measured.
+    tallies: Box<[Tally]>,
+    /// True-peak values up to this need not be measured exactly (see
+    /// [`Meter::set_true_peak_floor`]); 0 unless set.
+    true_peak_floor: f64,
     windows: LoudnessWindows,
     gating: Gating,
     true_peak: TruePeak,
@@ -279,8 +284,13 @@ impl TruePeakTap {
     /// Does not allocate, lock or panic.
     pub fn process(&mut self, channels: &[&[f64]]) {
         let frames = channels.first().map_or(0, |c| c.len());
+        // What is read is the largest over the channels: a channel's values
+        // that cannot beat it need not be interpolated (that channel's own
+        // maximum may then read low; the largest is exact).
+        let mut known = self.max.iter().fold(0.0f64, |a, &b| a.max(b));
         for (c, (x, m)) in channels.iter().zip(self.max.iter_mut()).enumerate() {
-            *m = m.max(self.tp.channel_block(c, x, *m));
+            *m = m.max(self.tp.channel_block(c, x, known));
+            known = known.max(*m);
         }
         self.tp.advance(frames);
     }
@@ -404,6 +414,83 @@ impl Meter {
         }
     }
 
+    /// Starts the next segment of a measurement cut in time (`analyzeFile`
+    /// measures a long file's segments on several threads and joins them
+    /// with [`Meter::append`]): forgets the levels and the gated blocks
+    /// measured so far, keeps the filters' memory, the loudness windows and
+    /// the true-peak history (what the audio before the segment leaves in
+    /// them), and counts the integration as if `subblocks` whole 100 ms
+    /// sub-blocks had been integrated before. Feed the meter some seconds of
+    /// the audio before the segment first (the 3 s window, and the filters'
+    /// memory to settle), then call this on a 100 ms boundary: the meter
+    /// then measures what a meter fed from the start measures from there.
+    ///
+    /// # Realtime
+    /// Does not allocate, lock or panic.
+    pub fn start_segment(&mut self, subblocks: u64) {
+        if let Some(s) = self.state.as_deref_mut() {
+            s.levels.total.iter_mut().for_each(|l| *l = Levels::ZERO);
+            s.levels.interval.iter_mut().for_each(|l| *l = Levels::ZERO);
+            s.levels.total_frames = 0;
+            s.levels.interval_frames = 0;
+            s.gating.restart(false);
+            s.gating.subblocks = subblocks;
+        }
+    }
+
+    /// Lets the true peak skip what cannot matter to a reading taken with
+    /// another measurement: values up to `floor` (linear) need not be
+    /// interpolated, so a channel's true peak may read low when it is not
+    /// above `floor`. The caller guarantees that what it finally reads
+    /// (joined with [`Meter::append`], or compared) holds a true peak of at
+    /// least `floor`: `analyzeFile` shares the largest true peak its
+    /// segments have measured so far. Then the joined reading is exact, bit
+    /// for bit. The interval reading is affected too: not for meters that
+    /// are read in real time.
+    pub fn set_true_peak_floor(&mut self, floor: f64) {
+        if let Some(s) = self.state.as_deref_mut() {
+            s.true_peak_floor = if floor.is_finite() && floor > 0.0 { floor } else { 0.0 };
+        }
+    }
+
+    /// The largest true peak measured since the last reset, linear, over
+    /// the channels (the sample peak when larger; 0 for silence).
+    pub fn true_peak_linear(&self) -> f64 {
+        self.state.as_deref().map_or(0.0, |s| s.levels.total.iter().fold(0.0f64, |m, l| m.max(l.true_peak).max(l.peak)))
+    }
+
+    /// Joins `next`, the measurement of the segment that follows this
+    /// meter's (see [`Meter::start_segment`]), to this one: peaks are the
+    /// larger, sums of squares, frames and gated blocks add up, and the
+    /// momentary and short-term windows are `next`'s (the later). Meters of
+    /// another rate or channel count, or unprepared, are ignored.
+    pub fn append(&mut self, next: &Meter) {
+        let (Some(s), Some(n)) = (self.state.as_deref_mut(), next.state.as_deref()) else {
+            return;
+        };
+        if s.sample_rate != n.sample_rate || s.channels != n.channels {
+            return;
+        }
+        for (a, b) in s.levels.total.iter_mut().zip(n.levels.total.iter()) {
+            a.peak = a.peak.max(b.peak);
+            a.sum_sq += b.sum_sq;
+            a.true_peak = a.true_peak.max(b.true_peak);
+        }
+        for (a, b) in s.levels.interval.iter_mut().zip(n.levels.interval.iter()) {
+            a.peak = a.peak.max(b.peak);
+            a.sum_sq += b.sum_sq;
+            a.true_peak = a.true_peak.max(b.true_peak);
+        }
+        s.levels.total_frames = s.levels.total_frames.saturating_add(n.levels.total_frames);
+        s.levels.interval_frames = s.levels.interval_frames.saturating_add(n.levels.interval_frames);
+        s.gating.blocks.merge(&n.gating.blocks);
+        s.gating.short_term_blocks.merge(&n.gating.short_term_blocks);
+        s.gating.subblocks = n.gating.subblocks;
+        s.gating.skip_partial = n.gating.skip_partial;
+        s.windows.take_from(&n.windows);
+        s.true_peak.take_from(&n.true_peak);
+    }
+
     /// Starts integrated loudness and loudness range anew (momentary,
     /// short-term, peaks and RMS go on). The first gating block is the 400 ms
     /// ending 4 whole sub-blocks later (the sub-block in progress, which holds
@@ -427,6 +514,8 @@ impl Processor for Meter {
             channels: ctx.channels,
             measure_true_peak: true,
             levels: LevelState::new(ctx.channels),
+            tallies: vec![Tally::default(); ctx.channels].into_boxed_slice(),
+            true_peak_floor: 0.0,
             windows: LoudnessWindows::new(sample_rate, ctx.channels),
             gating: Gating::new(),
             true_peak: TruePeak::new(sample_rate, ctx.channels),
@@ -440,55 +529,26 @@ impl Processor for Meter {
         let frames = ctx.frames.min(io.frames());
         let channels = io.channels().min(s.channels);
 
-        // Sample peak and sum of squares, per channel.
-        for c in 0..channels {
-            let x = io.channel(c);
-            let x = x.get(..frames).unwrap_or(x);
-            let mut peak = 0.0f64;
-            let mut t = s.levels.total.get(c).map_or(0.0, |l| l.sum_sq);
-            let mut i = s.levels.interval.get(c).map_or(0.0, |l| l.sum_sq);
-            for &v in x {
-                // `max` ignores NaN, so a NaN sample cannot stick in the peak.
-                peak = peak.max(v.abs());
-                let sq = v * v;
-                if sq.is_finite() {
-                    t += sq;
-                    i += sq;
-                }
-            }
-            // The interval maximum is never above the total one: interpolate
-            // whenever the block could beat the interval's.
-            let known = s.levels.interval.get(c).map_or(0.0, |l| l.true_peak);
-            let tp = if s.measure_true_peak { s.true_peak.channel_block(c, x, known) } else { 0.0 };
-            if let Some(l) = s.levels.total.get_mut(c) {
-                l.peak = l.peak.max(peak);
-                l.sum_sq = t;
-                l.true_peak = l.true_peak.max(tp);
-            }
-            if let Some(l) = s.levels.interval.get_mut(c) {
-                l.peak = l.peak.max(peak);
-                l.sum_sq = i;
-                l.true_peak = l.true_peak.max(tp);
-            }
+        // Loudness, sample peak and sums of squares in one pass over the
+        // block, cut in pieces that end on 100 ms boundaries; pairs of
+        // channels side by side.
+        for ((t, total), interval) in s.tallies.iter_mut().zip(s.levels.total.iter()).zip(s.levels.interval.iter()) {
+            *t = Tally { peak: 0.0, total: total.sum_sq, interval: interval.sum_sq };
         }
-        s.true_peak.advance(frames);
-        s.levels.total_frames = s.levels.total_frames.saturating_add(frames as u64);
-        s.levels.interval_frames = s.levels.interval_frames.saturating_add(frames as u64);
-
-        // Loudness: walk the block in pieces that end on 100 ms boundaries.
         let mut off = 0;
         while off < frames {
             let n = s.windows.room().min(frames - off);
             let mut c = 0;
             while c + 1 < channels {
-                if let (Some(p0), Some(p1)) = (io.channel(c).get(off..off + n), io.channel(c + 1).get(off..off + n)) {
-                    s.windows.feed_pair(c, p0, p1);
+                let pieces = (io.channel(c).get(off..off + n), io.channel(c + 1).get(off..off + n));
+                if let (Some(p0), Some(p1), Some([t0, t1])) = (pieces.0, pieces.1, s.tallies.get_mut(c..c + 2)) {
+                    s.windows.feed_pair(c, p0, p1, t0, t1);
                 }
                 c += 2;
             }
             if c < channels {
-                if let Some(piece) = io.channel(c).get(off..off + n) {
-                    s.windows.feed(c, piece);
+                if let (Some(piece), Some(t)) = (io.channel(c).get(off..off + n), s.tallies.get_mut(c)) {
+                    s.windows.feed(c, piece, t);
                 }
             }
             off += n;
@@ -496,6 +556,28 @@ impl Processor for Meter {
                 s.gating.on_subblock(end);
             }
         }
+        for c in 0..channels {
+            let x = io.channel(c);
+            let x = x.get(..frames).unwrap_or(x);
+            let t = s.tallies.get(c).copied().unwrap_or_default();
+            // The interval maximum is never above the total one: interpolate
+            // whenever the block could beat the interval's.
+            let known = s.levels.interval.get(c).map_or(0.0, |l| l.true_peak).max(s.true_peak_floor);
+            let tp = if s.measure_true_peak { s.true_peak.channel_block(c, x, known) } else { 0.0 };
+            if let Some(l) = s.levels.total.get_mut(c) {
+                l.peak = l.peak.max(t.peak);
+                l.sum_sq = t.total;
+                l.true_peak = l.true_peak.max(tp);
+            }
+            if let Some(l) = s.levels.interval.get_mut(c) {
+                l.peak = l.peak.max(t.peak);
+                l.sum_sq = t.interval;
+                l.true_peak = l.true_peak.max(tp);
+            }
+        }
+        s.true_peak.advance(frames);
+        s.levels.total_frames = s.levels.total_frames.saturating_add(frames as u64);
+        s.levels.interval_frames = s.levels.interval_frames.saturating_add(frames as u64);
     }
 
     fn reset(&mut self) {
@@ -679,6 +761,93 @@ mod tests {
         assert!(close(r.peak_db, -20.0, 0.01), "{}", r.peak_db);
         assert!(close(r.rms_db, -20.0 - 10.0 * 2f64.log10(), 0.05), "{}", r.rms_db);
         assert!(close(m.total_reading().peak_db, -6.0, 0.01));
+    }
+
+    #[test]
+    fn segments_measured_apart_and_appended_read_as_one_meter() {
+        let fs = 44100.0;
+        let hop = 4410;
+        // 40 s of noise and a tone stepping through levels (a loudness range).
+        let levels = [
+            (-10.0, 5.0),
+            (-25.0, 5.0),
+            (-15.0, 5.0),
+            (-30.0, 5.0),
+            (-12.0, 5.0),
+            (-20.0, 5.0),
+            (-8.0, 5.0),
+            (-18.0, 5.03),
+        ];
+        let t = tone_segments(997.0, fs, &levels);
+        let n = noise(t.len(), 5);
+        let sig = vec![t.iter().zip(&n).map(|(a, b)| a + 0.5 * a.abs().sqrt() * b).collect::<Vec<_>>(), t.clone()];
+        let len = t.len();
+        let mut whole = meter(fs, 2);
+        run(&mut whole, &sig, 1000, &mut 0);
+        let w = whole.total_reading();
+        assert!(w.loudness_range_lu > 5.0, "{}", w.loudness_range_lu);
+        let slice = |a: usize, z: usize| sig.iter().map(|c| c[a..z].to_vec()).collect::<Vec<_>>();
+        for cuts in [vec![100 * hop], vec![20 * hop, 210 * hop, 333 * hop]] {
+            let mut bounds = vec![0];
+            bounds.extend(&cuts);
+            bounds.push(len);
+            let mut joined = meter(fs, 2);
+            for k in 0..bounds.len() - 1 {
+                let (b, e) = (bounds[k], bounds[k + 1]);
+                // 3.5 s of the audio before the segment, then the segment.
+                let warm = b.saturating_sub(35 * hop);
+                let mut m = meter(fs, 2);
+                run(&mut m, &slice(warm, b), 777, &mut 0);
+                m.start_segment((b / hop) as u64);
+                run(&mut m, &slice(b, e), 777, &mut 0);
+                if k == 0 {
+                    joined = m;
+                } else {
+                    joined.append(&m);
+                }
+            }
+            let r = joined.total_reading();
+            assert_eq!(r.peak_db, w.peak_db, "{cuts:?}");
+            assert_eq!(r.true_peak_db, w.true_peak_db, "{cuts:?}");
+            for (a, b, what) in [
+                (r.integrated_lufs, w.integrated_lufs, "integrated"),
+                (r.loudness_range_lu, w.loudness_range_lu, "range"),
+                (r.rms_db, w.rms_db, "rms"),
+                (r.momentary_lufs, w.momentary_lufs, "momentary"),
+                (r.short_term_lufs, w.short_term_lufs, "short-term"),
+            ] {
+                assert!(close(a, b, 1e-9), "{cuts:?} {what}: {a} vs {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_true_peak_floor_from_the_other_channels_keeps_the_largest_exact() {
+        let fs = 44100.0;
+        // Channel 1 quieter than channel 0 but with its own inter-sample
+        // peaks (a tone near fs/4 and noise): skipping what cannot beat
+        // channel 0 changes channel 1's reading only.
+        let a = tone_segments(11025.0 * 0.97, fs, &[(-3.0, 2.0), (-9.0, 2.0)]);
+        let b: Vec<f64> = noise(a.len(), 9).iter().zip(&a).map(|(n, t)| 0.4 * n + 0.5 * t).collect();
+        let mut plain = meter(fs, 2);
+        run(&mut plain, &[a.clone(), b.clone()], 4096, &mut 0);
+        let mut floored = meter(fs, 2);
+        let mut pos = 0;
+        for (x0, x1) in a.chunks(4096).zip(b.chunks(4096)) {
+            floored.set_true_peak_floor(floored.true_peak_linear());
+            run(&mut floored, &[x0.to_vec(), x1.to_vec()], 4096, &mut pos);
+        }
+        assert_eq!(floored.total_reading(), plain.total_reading());
+        assert!(
+            plain.total_reading().true_peak_db > plain.total_reading().peak_db + 0.1,
+            "the tone's inter-sample peaks"
+        );
+        // The floor is only a hint from elsewhere: a floor above everything
+        // the meter hears leaves its own true peak at most the sample peak.
+        let mut hinted = meter(fs, 2);
+        hinted.set_true_peak_floor(10.0);
+        run(&mut hinted, &[a.clone(), b.clone()], 4096, &mut 0);
+        assert_eq!(hinted.total_reading().true_peak_db, plain.total_reading().peak_db);
     }
 
     #[test]

@@ -7,13 +7,28 @@ use ferrite_dsp::meter::Meter;
 use ferrite_dsp::{Bus, PrepareContext, ProcessContext, Processor};
 use ferrite_media::{AudioFileInfo, Decoder};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// Frames per block handed from the decoding thread to the meter.
 const BLOCK: usize = 16384;
 
 /// Blocks in flight between the two threads (bounds memory: a few MB).
 const IN_FLIGHT: usize = 4;
+
+/// Least length of a segment measured on a thread of its own, seconds:
+/// each segment after the first also measures the 3.5 s before it
+/// ([`WARM_SUBBLOCKS`]), a share that must stay small.
+pub const MIN_SEGMENT_SECONDS: u64 = 30;
+
+/// Most segments one file is measured in.
+const MAX_SEGMENTS: usize = 64;
+
+/// 100 ms sub-blocks of audio before a segment that its meter hears first:
+/// the 3 s short-term window (the loudness-range blocks that end in the
+/// segment begin before it), and half a second more for the K-weighting
+/// filters' memory (a time constant of milliseconds) and a lossy decoder's
+/// history to settle.
+const WARM_SUBBLOCKS: u64 = 35;
 
 /// A file's meter reading over its whole length, with its description.
 #[derive(Debug, Clone)]
@@ -32,13 +47,211 @@ pub fn analyze_file(path: &Path) -> Result<FileAnalysis> {
     analyze_with(path, |_| (), &AtomicBool::new(false))
 }
 
-/// [`analyze_file`], calling `progress(frames_done)` after each block and
-/// stopping with an error at the first block after `cancel` is set.
-pub fn analyze_with(path: &Path, mut progress: impl FnMut(u64), cancel: &AtomicBool) -> Result<FileAnalysis> {
-    let mut dec = Decoder::open(path)?;
+/// [`analyze_file`] on every core, calling `progress(frames_done)` after
+/// each block and stopping with an error at the first block after `cancel`
+/// is set.
+pub fn analyze_with(path: &Path, progress: impl FnMut(u64), cancel: &AtomicBool) -> Result<FileAnalysis> {
+    analyze_threads(path, crate::parallel::default_threads(), progress, cancel)
+}
+
+/// [`analyze_with`] on at most `threads` threads: a file of at least two
+/// [`MIN_SEGMENT_SECONDS`] is cut in time into up to `threads` segments,
+/// measured at the same time (each on a thread that decodes and measures)
+/// and joined ([`Meter::append`]); a shorter file, or `threads` 1, is
+/// decoded on one thread and measured on another. Peaks and true peak are
+/// those of one meter fed the whole file, bit for bit; loudness, loudness
+/// range and RMS sum the same terms in another order (within 1e-9 LU).
+/// One exception: AAC's decoder fills noise-substituted bands (PNS) from a
+/// running random generator, so decoding from a cut draws other noise
+/// (readings within 0.001 LU).
+pub fn analyze_threads(
+    path: &Path,
+    threads: usize,
+    mut progress: impl FnMut(u64),
+    cancel: &AtomicBool,
+) -> Result<FileAnalysis> {
+    let dec = Decoder::open(path)?;
     let info = dec.info().clone();
     ferrite_dsp::meter::check_sample_rate(f64::from(info.sample_rate))
         .map_err(|e| EngineError::range(format!("{}: {e}", path.display())))?;
+    let segments = segments_for(&info, threads);
+    if segments < 2 {
+        return analyze_pipelined(dec, info, path, progress, cancel);
+    }
+    match analyze_segments(dec, &info, path, segments, &mut progress, cancel) {
+        Ok(a) => Ok(a),
+        Err(e) if cancel.load(Ordering::Acquire) => Err(e),
+        // A segment that cannot be reached or read (a seek refused, a file
+        // shorter or more broken than its headers say): the file is read
+        // from its start in one piece, which decodes what is intact or
+        // refuses it with the reader's reason.
+        Err(_) => analyze_pipelined(Decoder::open(path)?, info, path, progress, cancel),
+    }
+}
+
+/// How many segments `info`'s file is measured in on `threads` threads.
+fn segments_for(info: &AudioFileInfo, threads: usize) -> usize {
+    let least = MIN_SEGMENT_SECONDS * u64::from(info.sample_rate);
+    if least == 0 {
+        return 1;
+    }
+    (info.frames / least).min(threads.clamp(1, MAX_SEGMENTS) as u64) as usize
+}
+
+/// Frames of a 100 ms loudness sub-block at `rate` (as the meter counts them).
+fn hop(rate: u32) -> u64 {
+    ((f64::from(rate) / 10.0).round() as u64).max(1)
+}
+
+/// The file cut into `segments` segments starting on 100 ms boundaries,
+/// measured at the same time (the first on this thread, which reports
+/// progress), and joined.
+fn analyze_segments(
+    first: Decoder,
+    info: &AudioFileInfo,
+    path: &Path,
+    segments: usize,
+    progress: &mut dyn FnMut(u64),
+    cancel: &AtomicBool,
+) -> Result<FileAnalysis> {
+    let hop = hop(info.sample_rate);
+    let starts: Vec<u64> = (0..segments).map(|k| info.frames * k as u64 / segments as u64 / hop * hop).collect();
+    let end = |k: usize| starts.get(k + 1).copied();
+    let done = AtomicU64::new(0);
+    let floor = AtomicU64::new(0);
+    let measured: Vec<Result<Option<(Meter, u64)>>> = std::thread::scope(|scope| {
+        let spawned: Vec<_> = (1..segments)
+            .map(|k| {
+                let (start, shared) = (starts[k], Shared { done: &done, floor: &floor });
+                std::thread::Builder::new().name(format!("ferrite-reader-{k}")).spawn_scoped(scope, move || {
+                    measure_segment(Decoder::open(path)?, info, start, end(k), shared, cancel, &mut |_| ())
+                })
+            })
+            .collect();
+        let shared = Shared { done: &done, floor: &floor };
+        let mut out = vec![measure_segment(first, info, 0, end(0), shared, cancel, progress)];
+        for s in spawned {
+            out.push(match s {
+                Ok(h) => h.join().unwrap_or_else(|_| {
+                    Err(EngineError::other(format!(
+                        "analyzeFile: {}: a reader thread stopped unexpectedly",
+                        path.display()
+                    )))
+                }),
+                Err(e) => Err(EngineError::other(format!("analyzeFile: cannot start a reader thread: {e}"))),
+            });
+        }
+        out
+    });
+    let mut joined: Option<Meter> = None;
+    let mut frames = 0;
+    for m in measured {
+        let Some((meter, n)) = m? else { continue };
+        frames += n;
+        match joined.as_mut() {
+            None => joined = Some(meter),
+            Some(j) => j.append(&meter),
+        }
+    }
+    let Some(meter) = joined.filter(|_| frames > 0) else {
+        return Err(EngineError::other(format!("{}: the file holds no audio frames", path.display())));
+    };
+    progress(frames);
+    let mut info = info.clone();
+    info.frames = frames;
+    Ok(FileAnalysis { reading: meter.total_reading(), info })
+}
+
+/// What the segments of one file share: the frames measured, and the
+/// largest true peak measured (linear, as `f64` bits: for non-negative
+/// numbers their order), which lets each segment's true peak skip what
+/// cannot beat it ([`Meter::set_true_peak_floor`]).
+#[derive(Clone, Copy)]
+struct Shared<'a> {
+    done: &'a AtomicU64,
+    floor: &'a AtomicU64,
+}
+
+/// Measures the file from frame `start` to `end` (or its end): decodes
+/// and meters [`WARM_SUBBLOCKS`] of the audio before `start` first, then
+/// starts the segment ([`Meter::start_segment`]). Adds the frames measured
+/// to `shared.done` and reports it after each block. `None` when the file
+/// ends before `start`.
+fn measure_segment(
+    mut dec: Decoder,
+    info: &AudioFileInfo,
+    start: u64,
+    end: Option<u64>,
+    shared: Shared<'_>,
+    cancel: &AtomicBool,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Option<(Meter, u64)>> {
+    let channels = info.channels.max(1);
+    let hop = hop(info.sample_rate);
+    let warm = start.saturating_sub(WARM_SUBBLOCKS * hop);
+    if warm > 0 {
+        dec.seek(warm)?;
+    }
+    let mut meter = Meter::new();
+    meter.prepare(&PrepareContext { sample_rate: f64::from(info.sample_rate), max_block: BLOCK, channels });
+    let mut planes = vec![vec![0.0f32; BLOCK]; channels];
+    let mut bus = vec![0.0f64; channels * BLOCK];
+    let mut pos = warm;
+    loop {
+        if cancel.load(Ordering::Acquire) {
+            return Err(EngineError::other(format!("analyzeFile: {}: cancelled", info.path.display())));
+        }
+        let mut want = BLOCK as u64;
+        if pos < start {
+            want = want.min(start - pos);
+        }
+        if let Some(end) = end {
+            want = want.min(end.saturating_sub(pos));
+        }
+        if want == 0 {
+            break;
+        }
+        let want = want as usize;
+        let mut views: Vec<&mut [f32]> = planes.iter_mut().map(|c| &mut c[..want]).collect();
+        let got = dec.read(&mut views)?;
+        for (dst, src) in bus.chunks_exact_mut(BLOCK).zip(&planes) {
+            for (d, &s) in dst[..got].iter_mut().zip(&src[..got]) {
+                *d = f64::from(s);
+            }
+        }
+        meter.set_true_peak_floor(f64::from_bits(shared.floor.load(Ordering::Relaxed)));
+        let ctx = ProcessContext { frames: got, position: pos, params: &[] };
+        meter.process(&ctx, &mut Bus::new(&mut bus, channels, BLOCK, got));
+        let counted = (pos + got as u64).saturating_sub(start.max(pos));
+        pos += got as u64;
+        if start > 0 && pos == start {
+            meter.start_segment(start / hop);
+        }
+        if counted > 0 {
+            // Only what the segment counts is shared: the audio before it
+            // (a lossy decoder's first frames after a seek among it) is
+            // measured by the segment it belongs to.
+            let tp = meter.true_peak_linear();
+            if tp.is_finite() && tp > 0.0 {
+                shared.floor.fetch_max(tp.to_bits(), Ordering::Relaxed);
+            }
+            progress(shared.done.fetch_add(counted, Ordering::Relaxed) + counted);
+        }
+        if got < want {
+            break;
+        }
+    }
+    Ok((pos > start).then_some((meter, pos - start)))
+}
+
+/// Decodes on one thread and measures on another.
+fn analyze_pipelined(
+    mut dec: Decoder,
+    info: AudioFileInfo,
+    path: &Path,
+    mut progress: impl FnMut(u64),
+    cancel: &AtomicBool,
+) -> Result<FileAnalysis> {
     let channels = info.channels.max(1);
     let mut meter = Meter::new();
     meter.prepare(&PrepareContext { sample_rate: f64::from(info.sample_rate), max_block: BLOCK, channels });
@@ -98,6 +311,9 @@ pub fn analyze_with(path: &Path, mut progress: impl FnMut(u64), cancel: &AtomicB
         if !widened {
             widen(&mut bus, &block, n);
         }
+        // Only the largest true peak over the channels is read: each
+        // channel's may skip what cannot beat it.
+        meter.set_true_peak_floor(meter.true_peak_linear());
         let ctx = ProcessContext { frames: n, position, params: &[] };
         meter.process(&ctx, &mut Bus::new(&mut bus, channels, BLOCK, n));
         position += n as u64;

@@ -7,7 +7,7 @@ mod normalize;
 mod render;
 mod streams;
 
-pub use analyze::{analyze_file, analyze_with, FileAnalysis};
+pub use analyze::{analyze_file, analyze_threads, analyze_with, FileAnalysis, MIN_SEGMENT_SECONDS};
 pub use normalize::{normalize_file, normalize_file_with, NormalizeRequest, NormalizeResult};
 pub use render::{default_depth, render_to_file, writable, FileRenderRequest, FileRenderResult, RenderInput};
 pub use streams::{prepare_offline, stream_failure, wait_for_prefill, PREFILL_WAIT};
