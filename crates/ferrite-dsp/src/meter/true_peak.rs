@@ -90,6 +90,24 @@ fn below(bound: f64, floor: f64) -> bool {
     bound * BOUND_SLACK + BOUND_FLOOR <= floor
 }
 
+/// The inputs a coarse segment's windows read, `SEGMENT + TAPS - 1`, lie
+/// in three consecutive chunks of `SEGMENT` (see [`Tables::scan`]).
+const _: () = assert!(SEGMENT + TAPS - 1 <= 3 * SEGMENT);
+
+/// The largest `|x|` of `x`, NaN ignored (0 for none). `WIDE`: the
+/// caller is compiled for AVX2 and the CPU runs it. A maximum is exact in
+/// any order, so both builds give the same value.
+#[inline(always)]
+fn abs_max<const WIDE: bool>(x: &[f64]) -> f64 {
+    #[cfg(target_arch = "x86_64")]
+    if WIDE {
+        // SAFETY: `WIDE` is true only in the AVX2 build, which runs only
+        // when the CPU has AVX2.
+        return unsafe { x86::abs_max_avx2(x) };
+    }
+    x.iter().fold(0.0f64, |m, v| m.max(v.abs()))
+}
+
 /// `Σ tap_bound[j]·|w[l + j]|` for the `LANES` consecutive windows of `w`,
 /// with four partial sums per window (the order does not matter: a bound).
 #[inline(always)]
@@ -116,6 +134,27 @@ fn tap_bounds(tap_bound: &[f64; TAPS], w: &[f64; TAPS + LANES - 1]) -> [f64; LAN
 mod x86 {
     use super::TAPS;
     use core::arch::x86_64::*;
+
+    /// [`super::abs_max`]: four lanes of `max(|x|, best)`, where `maxpd`
+    /// returns its second operand (`best`, never NaN) when `x` is NaN.
+    /// Safety: the CPU supports AVX2.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn abs_max_avx2(x: &[f64]) -> f64 {
+        let sign = _mm256_set1_pd(-0.0);
+        let (mut a, mut b) = (_mm256_setzero_pd(), _mm256_setzero_pd());
+        let mut chunks = x.chunks_exact(8);
+        for c in &mut chunks {
+            // SAFETY: `c` holds eight f64.
+            let (u, v) = unsafe { (_mm256_loadu_pd(c.as_ptr()), _mm256_loadu_pd(c.as_ptr().add(4))) };
+            a = _mm256_max_pd(_mm256_andnot_pd(sign, u), a);
+            b = _mm256_max_pd(_mm256_andnot_pd(sign, v), b);
+        }
+        let mut lanes = [0.0f64; 4];
+        // SAFETY: `lanes` holds four f64.
+        unsafe { _mm256_storeu_pd(lanes.as_mut_ptr(), _mm256_max_pd(a, b)) };
+        chunks.remainder().iter().chain(lanes.iter()).fold(0.0f64, |m, v| m.max(v.abs()))
+    }
 
     /// The largest `|dot(phase, window)|` over the phases in `grouped` (4
     /// phases of `TAPS` coefficients per group), NaN ignored, 0 if none.
@@ -198,11 +237,20 @@ impl Tables<'_> {
     #[inline(always)]
     fn scan<const WIDE: bool>(&self, src: &[f64], peak: &mut f64, floor: &mut f64) {
         let frames = (src.len() + 1).saturating_sub(TAPS);
+        // The largest |input| of chunk `i` of `SEGMENT` samples. The
+        // windows of the segment starting at frame `SEGMENT·i` read inputs
+        // in chunks i, i + 1 and i + 2 (the last one's final sample is
+        // past them: a larger bound is still a bound); each chunk is
+        // scanned once, the last two carried to the next segment.
+        let chunk = |i: usize| src.get(i * SEGMENT..).map_or(0.0, |s| abs_max::<WIDE>(&s[..s.len().min(SEGMENT)]));
+        let (mut c0, mut c1) = (chunk(0), chunk(1));
+        let mut i = 0;
         let mut k = 0;
         while k < frames {
             let seg = SEGMENT.min(frames - k);
-            let reach =
-                src.get(k..k + seg + TAPS - 1).map_or(f64::NAN, |w| w.iter().fold(0.0f64, |m, v| m.max(v.abs())));
+            let c2 = chunk(i + 2);
+            let reach = c0.max(c1).max(c2);
+            (c0, c1, i) = (c1, c2, i + 1);
             if below(reach * self.gain_bound, *floor) {
                 k += seg;
                 continue;
@@ -344,12 +392,8 @@ impl TruePeak {
             return 0.0;
         };
         let pos = self.pos;
-        let mut block_max =
-            hist.get(pos + 1..=pos + TAPS).map_or(0.0, |w| w.iter().fold(0.0f64, |m, v| m.max(v.abs())));
-        let mut sample_max = 0.0f64;
-        for v in x {
-            sample_max = sample_max.max(v.abs());
-        }
+        let mut block_max = hist.get(pos + 1..=pos + TAPS).map_or(0.0, abs_max::<WIDE>);
+        let sample_max = abs_max::<WIDE>(x);
         block_max = block_max.max(sample_max);
         let compute = block_max * self.gain_bound > known_max;
         let mut peak = sample_max;

@@ -115,7 +115,13 @@ fn analyze_segments(
     cancel: &AtomicBool,
 ) -> Result<FileAnalysis> {
     let hop = hop(info.sample_rate);
-    let starts: Vec<u64> = (0..segments).map(|k| info.frames * k as u64 / segments as u64 / hop * hop).collect();
+    // Equal work per thread: every segment but the first also measures its
+    // warm-up, so the first is longer by that much. With `e` the work of
+    // each, segment k starts at k·e − (k − 1)·warm and
+    // e = (frames + (segments − 1)·warm) / segments.
+    let (n, warm) = (segments as u64, WARM_SUBBLOCKS * hop);
+    let each = (info.frames + (n - 1) * warm) / n;
+    let starts: Vec<u64> = (0..n).map(|k| (k * each).saturating_sub(k.saturating_sub(1) * warm) / hop * hop).collect();
     let end = |k: usize| starts.get(k + 1).copied();
     let done = AtomicU64::new(0);
     let floor = AtomicU64::new(0);
