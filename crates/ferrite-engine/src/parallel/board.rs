@@ -152,6 +152,39 @@ impl Board {
         }
     }
 
+    /// [owner] [`Board::run`] with task 0 kept for the owner: it is
+    /// published as already claimed, so helpers start at task 1 and the
+    /// owner renders task 0 every time, on its own core, with its caches
+    /// warm from the last block (in real time a block's part 0 never moves
+    /// between the audio thread and a worker; with one worker, part 1 stays
+    /// on the worker unless it is late). Then the owner helps with the
+    /// rest and waits as `run` does.
+    ///
+    /// # Realtime
+    /// As [`Board::run`].
+    pub(crate) fn run_owner_first<T: Tasks>(&self, tasks: &T, count: usize, wake: impl FnOnce()) {
+        let count = count.min(MAX_TASKS);
+        if count == 0 {
+            return;
+        }
+        let (generation, _, _) = unpack(self.word.load(Ordering::Relaxed));
+        // SAFETY: as in `run_with`: the previous publication is done.
+        unsafe { *self.job.get() = Job { data: (tasks as *const T).cast(), run: run_erased::<T> } };
+        self.done.store(0, Ordering::Relaxed);
+        let next_gen = (generation + 1) & ((1 << 48) - 1);
+        self.word.store(next_gen << GEN_SHIFT | (count as u64) << COUNT_SHIFT | 1, Ordering::Release);
+        wake();
+        // SAFETY: task 0 was published as claimed, so it is ours alone; the
+        // publication stays open until it is counted done below.
+        unsafe { tasks.run(0) };
+        self.done.fetch_add(1, Ordering::Release);
+        self.help();
+        let backoff = Backoff::new();
+        while self.done.load(Ordering::Acquire) < count {
+            backoff.snooze();
+        }
+    }
+
     /// [helper, or the owner] Claims and runs tasks of the current
     /// publication until none is unclaimed; returns how many it ran.
     ///
@@ -194,6 +227,45 @@ mod tests {
         unsafe fn run(&self, i: usize) {
             self.0[i].fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// Records which thread ran each task.
+    struct Owners(Vec<std::sync::Mutex<Option<std::thread::ThreadId>>>);
+
+    impl Tasks for Owners {
+        unsafe fn run(&self, i: usize) {
+            *self.0[i].lock().unwrap() = Some(std::thread::current().id());
+        }
+    }
+
+    #[test]
+    fn owner_first_keeps_task_0_on_the_owner_and_runs_every_task_once() {
+        let board = Arc::new(Board::new());
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let helpers: Vec<_> = (0..2)
+            .map(|_| {
+                let (b, s) = (board.clone(), stop.clone());
+                std::thread::spawn(move || {
+                    while !s.load(Ordering::Relaxed) {
+                        b.help();
+                        std::hint::spin_loop();
+                    }
+                })
+            })
+            .collect();
+        let me = std::thread::current().id();
+        let rounds = if cfg!(miri) { 10 } else { 2000 };
+        let counts = Counts((0..5).map(|_| AtomicU32::new(0)).collect());
+        for r in 0..rounds {
+            let owners = Owners((0..5).map(|_| std::sync::Mutex::new(None)).collect());
+            board.run_owner_first(&owners, 5, || {});
+            assert_eq!(*owners.0[0].lock().unwrap(), Some(me), "round {r}: task 0 ran on the owner");
+            assert!(owners.0.iter().all(|o| o.lock().unwrap().is_some()), "round {r}: every task ran");
+            board.run_owner_first(&counts, 5, || {});
+            assert!(counts.0.iter().all(|c| c.load(Ordering::Relaxed) == r + 1), "round {r}: each task once");
+        }
+        stop.store(true, Ordering::Relaxed);
+        helpers.into_iter().for_each(|h| h.join().unwrap());
     }
 
     #[test]

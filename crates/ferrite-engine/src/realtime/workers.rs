@@ -102,7 +102,9 @@ impl Team {
     }
 
     /// [audio thread] Publishes `count` tasks, wakes parked workers, works
-    /// on the tasks and returns when all are done.
+    /// on the tasks (task 0 always on the audio thread, see
+    /// [`crate::parallel::Board::run_owner_first`]) and returns when all
+    /// are done.
     ///
     /// # Realtime
     /// Does not allocate, lock or panic; waits only for tasks a worker has
@@ -116,7 +118,7 @@ impl Team {
                 atomic_wait::wake_all(&c.epoch);
             }
         };
-        c.board.run_with(tasks, count, wake, || {});
+        c.board.run_owner_first(tasks, count, wake);
     }
 }
 
