@@ -229,6 +229,27 @@ mod tests {
         }
     }
 
+    /// `n` threads helping on `board` until `stop`; each returns how many tasks it ran.
+    fn spawn_helpers(
+        board: &Arc<Board>,
+        stop: &Arc<std::sync::atomic::AtomicBool>,
+        n: usize,
+    ) -> Vec<std::thread::JoinHandle<usize>> {
+        (0..n)
+            .map(|_| {
+                let (b, s) = (board.clone(), stop.clone());
+                std::thread::spawn(move || {
+                    let mut ran = 0;
+                    while !s.load(Ordering::Relaxed) {
+                        ran += b.help();
+                        std::hint::spin_loop();
+                    }
+                    ran
+                })
+            })
+            .collect()
+    }
+
     /// Records which thread ran each task.
     struct Owners(Vec<std::sync::Mutex<Option<std::thread::ThreadId>>>);
 
@@ -242,17 +263,7 @@ mod tests {
     fn owner_first_keeps_task_0_on_the_owner_and_runs_every_task_once() {
         let board = Arc::new(Board::new());
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let helpers: Vec<_> = (0..2)
-            .map(|_| {
-                let (b, s) = (board.clone(), stop.clone());
-                std::thread::spawn(move || {
-                    while !s.load(Ordering::Relaxed) {
-                        b.help();
-                        std::hint::spin_loop();
-                    }
-                })
-            })
-            .collect();
+        let helpers = spawn_helpers(&board, &stop, 2);
         let me = std::thread::current().id();
         let rounds = if cfg!(miri) { 10 } else { 2000 };
         let counts = Counts((0..5).map(|_| AtomicU32::new(0)).collect());
@@ -265,26 +276,16 @@ mod tests {
             assert!(counts.0.iter().all(|c| c.load(Ordering::Relaxed) == r + 1), "round {r}: each task once");
         }
         stop.store(true, Ordering::Relaxed);
-        helpers.into_iter().for_each(|h| h.join().unwrap());
+        helpers.into_iter().for_each(|h| {
+            h.join().unwrap();
+        });
     }
 
     #[test]
     fn every_task_runs_exactly_once_per_publication_whoever_runs_it() {
         let board = Arc::new(Board::new());
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let helpers: Vec<_> = (0..3)
-            .map(|_| {
-                let (b, s) = (board.clone(), stop.clone());
-                std::thread::spawn(move || {
-                    let mut ran = 0;
-                    while !s.load(Ordering::Relaxed) {
-                        ran += b.help();
-                        std::hint::spin_loop();
-                    }
-                    ran
-                })
-            })
-            .collect();
+        let helpers = spawn_helpers(&board, &stop, 3);
         let counts = Counts((0..7).map(|_| AtomicU32::new(0)).collect());
         let rounds = if cfg!(miri) { 10 } else { 2000 };
         for r in 0..rounds {
