@@ -98,7 +98,7 @@ pub(crate) struct LoudnessWindows {
 impl LoudnessWindows {
     /// Allocates the state for `channels` channels at `sample_rate` (control side).
     pub fn new(sample_rate: f64, channels: usize) -> Self {
-        let hop = ((sample_rate / 10.0).round() as usize).max(1);
+        let hop = super::subblock_frames(sample_rate);
         Self {
             k: KWeighting::new(sample_rate),
             hop,

@@ -76,6 +76,13 @@ const RANGE_HOP_SUBBLOCKS: u64 = 10;
 /// The lowest sample rate a [`Meter`] measures at, Hz (see the [module docs](self)).
 pub const MIN_SAMPLE_RATE: f64 = 8000.0;
 
+/// Frames of the 100 ms loudness sub-block a [`Meter`] counts at
+/// `sample_rate` (`round(fs / 10)`, at least 1): the boundaries on which a
+/// measurement can be cut ([`Meter::start_segment`]).
+pub fn subblock_frames(sample_rate: f64) -> usize {
+    ((sample_rate / 10.0).round() as usize).max(1)
+}
+
 /// `Err(reason)` when loudness is not defined at `sample_rate` (below
 /// [`MIN_SAMPLE_RATE`], or not a finite positive number). The reason names
 /// the rate; callers prefix what was being measured.

@@ -98,9 +98,19 @@ fn segments_for(info: &AudioFileInfo, threads: usize) -> usize {
     (info.frames / least).min(threads.clamp(1, MAX_SEGMENTS) as u64) as usize
 }
 
-/// Frames of a 100 ms loudness sub-block at `rate` (as the meter counts them).
+/// Frames of a 100 ms loudness sub-block at `rate`, as the meter counts them.
 fn hop(rate: u32) -> u64 {
-    ((f64::from(rate) / 10.0).round() as u64).max(1)
+    ferrite_dsp::meter::subblock_frames(f64::from(rate)) as u64
+}
+
+/// Widens the first `n` frames of each decoded plane into its `BLOCK`-long
+/// row of `bus`.
+fn widen(bus: &mut [f64], planes: &[Vec<f32>], n: usize) {
+    for (dst, src) in bus.chunks_exact_mut(BLOCK).zip(planes) {
+        for (d, &s) in dst[..n].iter_mut().zip(&src[..n]) {
+            *d = f64::from(s);
+        }
+    }
 }
 
 /// The file cut into `segments` segments starting on 100 ms boundaries,
@@ -220,11 +230,7 @@ fn measure_segment(
         let want = want as usize;
         let mut views: Vec<&mut [f32]> = planes.iter_mut().map(|c| &mut c[..want]).collect();
         let got = dec.read(&mut views)?;
-        for (dst, src) in bus.chunks_exact_mut(BLOCK).zip(&planes) {
-            for (d, &s) in dst[..got].iter_mut().zip(&src[..got]) {
-                *d = f64::from(s);
-            }
-        }
+        widen(&mut bus, &planes, got);
         meter.set_true_peak_floor(f64::from_bits(shared.floor.load(Ordering::Relaxed)));
         let ctx = ProcessContext { frames: got, position: pos, params: &[] };
         meter.process(&ctx, &mut Bus::new(&mut bus, channels, BLOCK, got));
@@ -267,13 +273,6 @@ fn analyze_pipelined(
     // (the same filter over the same blocks: the same reading); decoding a
     // compressed file is the larger half, so the meter thread does both.
     let mut tap = if info.codec == "pcm" { meter.split_true_peak() } else { None };
-    let widen = |bus: &mut [f64], block: &[Vec<f32>], n: usize| {
-        for (dst, src) in bus.chunks_exact_mut(BLOCK).zip(block) {
-            for (d, &s) in dst[..n].iter_mut().zip(&src[..n]) {
-                *d = f64::from(s);
-            }
-        }
-    };
 
     // A block: the decoded f32 planes, the f64 bus, frames, and whether the
     // bus holds them already.
