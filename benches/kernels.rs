@@ -126,5 +126,34 @@ fn bench_osc(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench, bench_osc);
+/// The `meter` processor on a stereo 44.1 kHz block of 4096 frames (what
+/// `analyzeFile` feeds it), with and without true peak: the second is the
+/// K-weighting, the sub-block sums and the sample tallies alone.
+/// Throughput in frames.
+fn bench_meter(c: &mut Criterion) {
+    use ferrite_dsp::meter::Meter;
+    use ferrite_dsp::{Bus, PrepareContext, ProcessContext, Processor};
+    const FRAMES: usize = 4096;
+    let mut g = c.benchmark_group("meter_stereo_4096");
+    g.throughput(Throughput::Elements(FRAMES as u64));
+    // Quieter than full scale, as programme is, so true peak skips most blocks
+    // as it does on real files.
+    let mut block: Vec<f64> = signal(2 * FRAMES, 9).iter().map(|v| v * 0.25).collect();
+    for (name, true_peak) in [("loudness", false), ("loudness_and_true_peak", true)] {
+        let mut m = Meter::new();
+        m.prepare(&PrepareContext { sample_rate: 44100.0, max_block: FRAMES, channels: 2 });
+        let _tap = (!true_peak).then(|| m.split_true_peak());
+        let mut position = 0u64;
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let ctx = ProcessContext { frames: FRAMES, position, params: &[] };
+                m.process(&ctx, &mut Bus::new(black_box(&mut block), 2, FRAMES, FRAMES));
+                position += FRAMES as u64;
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench, bench_osc, bench_meter);
 criterion_main!(benches);

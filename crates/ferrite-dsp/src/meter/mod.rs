@@ -62,7 +62,9 @@ mod true_peak;
 
 use crate::processor::{Bus, ParamSpec, PrepareContext, ProcessContext, Processor};
 use histogram::LoudnessHistogram;
-use loudness::{LoudnessWindows, SubBlockEnd, Tally, MOMENTARY_SUBBLOCKS, SHORT_TERM_SUBBLOCKS};
+use loudness::{
+    lanes_sum, LoudnessWindows, SubBlockEnd, Tally, MOMENTARY_SUBBLOCKS, SHORT_TERM_SUBBLOCKS, TALLY_LANES,
+};
 use true_peak::TruePeak;
 
 /// Relative gate of integrated loudness (ITU-R BS.1770-4), LU.
@@ -149,12 +151,13 @@ fn db(x: f64) -> f64 {
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 struct Levels {
     peak: f64,
-    sum_sq: f64,
+    /// In lanes, see [`Tally`].
+    sum_sq: [f64; TALLY_LANES],
     true_peak: f64,
 }
 
 impl Levels {
-    const ZERO: Levels = Levels { peak: 0.0, sum_sq: 0.0, true_peak: 0.0 };
+    const ZERO: Levels = Levels { peak: 0.0, sum_sq: [0.0; TALLY_LANES], true_peak: 0.0 };
 }
 
 /// Per-channel levels, total and interval, and the frame counts they cover.
@@ -195,7 +198,7 @@ impl LevelState {
         let mut true_peak = 0.0f64;
         for l in levels {
             peak = peak.max(l.peak);
-            sum_sq = sum_sq.max(l.sum_sq);
+            sum_sq = sum_sq.max(lanes_sum(&l.sum_sq));
             true_peak = true_peak.max(l.true_peak);
         }
         let rms = if frames == 0 { 0.0 } else { (sum_sq / frames as f64).sqrt() };
@@ -480,12 +483,12 @@ impl Meter {
         }
         for (a, b) in s.levels.total.iter_mut().zip(n.levels.total.iter()) {
             a.peak = a.peak.max(b.peak);
-            a.sum_sq += b.sum_sq;
+            a.sum_sq.iter_mut().zip(b.sum_sq).for_each(|(a, b)| *a += b);
             a.true_peak = a.true_peak.max(b.true_peak);
         }
         for (a, b) in s.levels.interval.iter_mut().zip(n.levels.interval.iter()) {
             a.peak = a.peak.max(b.peak);
-            a.sum_sq += b.sum_sq;
+            a.sum_sq.iter_mut().zip(b.sum_sq).for_each(|(a, b)| *a += b);
             a.true_peak = a.true_peak.max(b.true_peak);
         }
         s.levels.total_frames = s.levels.total_frames.saturating_add(n.levels.total_frames);
@@ -539,8 +542,13 @@ impl Processor for Meter {
         // Loudness, sample peak and sums of squares in one pass over the
         // block, cut in pieces that end on 100 ms boundaries; pairs of
         // channels side by side.
-        for ((t, total), interval) in s.tallies.iter_mut().zip(s.levels.total.iter()).zip(s.levels.interval.iter()) {
+        let (wide, lane0) = (s.windows.wide_tally(), (s.levels.total_frames % TALLY_LANES as u64) as usize);
+        for (c, ((t, total), interval)) in
+            s.tallies.iter_mut().zip(s.levels.total.iter()).zip(s.levels.interval.iter()).enumerate().take(channels)
+        {
             *t = Tally { peak: 0.0, total: total.sum_sq, interval: interval.sum_sq };
+            let x = io.channel(c);
+            t.add_block(x.get(..frames).unwrap_or(x), lane0, wide);
         }
         let mut off = 0;
         while off < frames {
@@ -548,14 +556,14 @@ impl Processor for Meter {
             let mut c = 0;
             while c + 1 < channels {
                 let pieces = (io.channel(c).get(off..off + n), io.channel(c + 1).get(off..off + n));
-                if let (Some(p0), Some(p1), Some([t0, t1])) = (pieces.0, pieces.1, s.tallies.get_mut(c..c + 2)) {
-                    s.windows.feed_pair(c, p0, p1, t0, t1);
+                if let (Some(p0), Some(p1)) = pieces {
+                    s.windows.feed_pair(c, p0, p1);
                 }
                 c += 2;
             }
             if c < channels {
-                if let (Some(piece), Some(t)) = (io.channel(c).get(off..off + n), s.tallies.get_mut(c)) {
-                    s.windows.feed(c, piece, t);
+                if let Some(piece) = io.channel(c).get(off..off + n) {
+                    s.windows.feed(c, piece);
                 }
             }
             off += n;
@@ -872,15 +880,23 @@ mod tests {
         let len = (fs * 4.3) as usize;
         let n = noise(len, 7);
         let t = tone_segments(3000.0, fs, &[(-10.0, 2.0), (-30.0, 1.0), (-3.0, 1.3)]);
-        let sig = vec![n.iter().zip(t.iter()).map(|(a, b)| 0.3 * a + b).collect::<Vec<_>>(), t];
-        let mut readings = Vec::new();
-        for block in [1, 37, 128] {
-            let mut m = meter(fs, 2);
-            run(&mut m, &sig, block, &mut 0);
-            readings.push(m.total_reading());
+        let sig = [n.iter().zip(t.iter()).map(|(a, b)| 0.3 * a + b).collect::<Vec<_>>(), t];
+        // Stereo (channels filtered as a pair) and three channels (a pair and
+        // one alone); blocks that cut the filter's four-sample steps and the
+        // 100 ms sub-blocks everywhere, and one that holds several.
+        for channels in [2, 3] {
+            let sig: Vec<Vec<f64>> =
+                (0..channels).map(|c| sig[c % 2].iter().map(|v| v * (1.0 - 0.1 * c as f64)).collect()).collect();
+            let mut readings = Vec::new();
+            for block in [1, 3, 37, 128, 4096] {
+                let mut m = meter(fs, channels);
+                run(&mut m, &sig, block, &mut 0);
+                readings.push((block, m.total_reading()));
+            }
+            for (block, r) in &readings {
+                assert_eq!(*r, readings[0].1, "{channels} channels, block {block} against 1");
+            }
         }
-        assert_eq!(readings[0], readings[1]);
-        assert_eq!(readings[0], readings[2]);
     }
 
     #[test]
