@@ -25,6 +25,27 @@ const LOSSY_PREROLL: u64 = 8192;
 /// Consecutive damaged packets after which a file is taken as unreadable.
 const MAX_BAD_PACKETS: usize = 64;
 
+/// A sample type [`Decoder`] reads into: `f32` (copied) or `f64` (widened).
+trait Widened: Copy + Default {
+    fn copy(dst: &mut [Self], src: &[f32]);
+}
+
+impl Widened for f32 {
+    #[inline]
+    fn copy(dst: &mut [f32], src: &[f32]) {
+        dst.copy_from_slice(src);
+    }
+}
+
+impl Widened for f64 {
+    #[inline]
+    fn copy(dst: &mut [f64], src: &[f32]) {
+        for (d, &s) in dst.iter_mut().zip(src) {
+            *d = f64::from(s);
+        }
+    }
+}
+
 /// Streams a file's decoded frames.
 ///
 /// ```no_run
@@ -199,6 +220,17 @@ impl Decoder {
     /// Returns the frames written: the slices' length, or fewer only at the
     /// end of the file (0 once it has ended).
     pub fn read(&mut self, out: &mut [&mut [f32]]) -> Result<usize> {
+        self.read_as(out)
+    }
+
+    /// [`Self::read`] widened to `f64` on the way (exactly: every `f32` is
+    /// an `f64`), for a reader that measures or processes in `f64`: one pass
+    /// over the samples fewer than reading `f32` and widening.
+    pub fn read_f64(&mut self, out: &mut [&mut [f64]]) -> Result<usize> {
+        self.read_as(out)
+    }
+
+    fn read_as<T: Widened>(&mut self, out: &mut [&mut [T]]) -> Result<usize> {
         let path = self.info.path.clone();
         let r = shielded(&path, || self.read_unshielded(out));
         if r.is_err() {
@@ -210,7 +242,7 @@ impl Decoder {
         r
     }
 
-    fn read_unshielded(&mut self, out: &mut [&mut [f32]]) -> Result<usize> {
+    fn read_unshielded<T: Widened>(&mut self, out: &mut [&mut [T]]) -> Result<usize> {
         let mut want = out.iter().map(|c| c.len()).min().unwrap_or(0);
         if self.lead > 0 || self.info.format == "mp4" {
             // An edit list gives the length; the stream's padding lies past it.
@@ -228,8 +260,8 @@ impl Decoder {
             for (c, dst) in out.iter_mut().enumerate() {
                 let dst = &mut dst[done..done + n];
                 match src.get(c) {
-                    Some(s) => dst.copy_from_slice(&s[self.pending_at..self.pending_at + n]),
-                    None => dst.fill(0.0),
+                    Some(s) => T::copy(dst, &s[self.pending_at..self.pending_at + n]),
+                    None => dst.fill(T::default()),
                 }
             }
             self.pending_at += n;

@@ -103,16 +103,6 @@ fn hop(rate: u32) -> u64 {
     ferrite_dsp::meter::subblock_frames(f64::from(rate)) as u64
 }
 
-/// Widens the first `n` frames of each decoded plane into its `BLOCK`-long
-/// row of `bus`.
-fn widen(bus: &mut [f64], planes: &[Vec<f32>], n: usize) {
-    for (dst, src) in bus.chunks_exact_mut(BLOCK).zip(planes) {
-        for (d, &s) in dst[..n].iter_mut().zip(&src[..n]) {
-            *d = f64::from(s);
-        }
-    }
-}
-
 /// The file cut into `segments` segments starting on 100 ms boundaries,
 /// measured at the same time (the first on this thread, which reports
 /// progress), and joined.
@@ -210,7 +200,6 @@ fn measure_segment(
     }
     let mut meter = Meter::new();
     meter.prepare(&PrepareContext { sample_rate: f64::from(info.sample_rate), max_block: BLOCK, channels });
-    let mut planes = vec![vec![0.0f32; BLOCK]; channels];
     let mut bus = vec![0.0f64; channels * BLOCK];
     let mut pos = warm;
     loop {
@@ -228,9 +217,8 @@ fn measure_segment(
             break;
         }
         let want = want as usize;
-        let mut views: Vec<&mut [f32]> = planes.iter_mut().map(|c| &mut c[..want]).collect();
-        let got = dec.read(&mut views)?;
-        widen(&mut bus, &planes, got);
+        let mut views: Vec<&mut [f64]> = bus.chunks_exact_mut(BLOCK).map(|c| &mut c[..want]).collect();
+        let got = dec.read_f64(&mut views)?;
         meter.set_true_peak_floor(f64::from_bits(shared.floor.load(Ordering::Relaxed)));
         let ctx = ProcessContext { frames: got, position: pos, params: &[] };
         meter.process(&ctx, &mut Bus::new(&mut bus, channels, BLOCK, got));
@@ -267,35 +255,32 @@ fn analyze_pipelined(
     let channels = info.channels.max(1);
     let mut meter = Meter::new();
     meter.prepare(&PrepareContext { sample_rate: f64::from(info.sample_rate), max_block: BLOCK, channels });
-    // The work is shared between the two threads: the reader decodes and
-    // decodes, the meter thread measures. Decoding PCM is cheap, so there
-    // the reader also widens the samples to f64 and measures the true peak
-    // (the same filter over the same blocks: the same reading); decoding a
-    // compressed file is the larger half, so the meter thread does both.
+    // The work is shared between the two threads: the reader decodes (to
+    // f64), the meter thread measures. Decoding PCM is cheap, so there the
+    // reader also measures the true peak (the same filter over the same
+    // blocks: the same reading); decoding a compressed file is the larger
+    // half, so the meter thread does it.
     let mut tap = if info.codec == "pcm" { meter.split_true_peak() } else { None };
 
-    // A block: the decoded f32 planes, the f64 bus, frames, and whether the
-    // bus holds them already.
-    type Block = (Vec<Vec<f32>>, Vec<f64>, usize, bool);
+    // A block: the decoded bus (one `BLOCK`-long row per channel) and its frames.
+    type Block = (Vec<f64>, usize);
     let (full_tx, full_rx) = bounded::<Block>(IN_FLIGHT);
     let (empty_tx, empty_rx) = bounded::<Block>(IN_FLIGHT + 2);
     for _ in 0..IN_FLIGHT + 1 {
-        let _ = empty_tx.send((vec![vec![0.0f32; BLOCK]; channels], vec![0.0f64; channels * BLOCK], 0, false));
+        let _ = empty_tx.send((vec![0.0f64; channels * BLOCK], 0));
     }
     type ReaderResult = std::result::Result<Option<ferrite_dsp::meter::TruePeakTap>, ferrite_media::MediaError>;
     let reader = std::thread::Builder::new()
         .name("ferrite-reader".into())
         .spawn(move || -> ReaderResult {
-            while let Ok((mut block, mut bus, _, _)) = empty_rx.recv() {
-                let mut views: Vec<&mut [f32]> = block.iter_mut().map(|c| &mut c[..]).collect();
-                let got = dec.read(&mut views)?;
+            while let Ok((mut bus, _)) = empty_rx.recv() {
+                let mut views: Vec<&mut [f64]> = bus.chunks_exact_mut(BLOCK).collect();
+                let got = dec.read_f64(&mut views)?;
                 if let Some(tap) = tap.as_mut() {
-                    widen(&mut bus, &block, got);
                     let planes: Vec<&[f64]> = bus.chunks_exact(BLOCK).map(|c| &c[..got]).collect();
                     tap.process(&planes);
                 }
-                let widened = tap.is_some();
-                if got == 0 || full_tx.send((block, bus, got, widened)).is_err() {
+                if got == 0 || full_tx.send((bus, got)).is_err() {
                     break;
                 }
                 if got < BLOCK {
@@ -308,13 +293,10 @@ fn analyze_pipelined(
 
     let mut position = 0u64;
     let mut cancelled = false;
-    for (block, mut bus, n, widened) in full_rx.iter() {
+    for (mut bus, n) in full_rx.iter() {
         if cancel.load(Ordering::Acquire) {
             cancelled = true;
             break;
-        }
-        if !widened {
-            widen(&mut bus, &block, n);
         }
         // Only the largest true peak over the channels is read: each
         // channel's may skip what cannot beat it.
@@ -323,7 +305,7 @@ fn analyze_pipelined(
         meter.process(&ctx, &mut Bus::new(&mut bus, channels, BLOCK, n));
         position += n as u64;
         progress(position);
-        let _ = empty_tx.send((block, bus, 0, false));
+        let _ = empty_tx.send((bus, 0));
     }
     drop(empty_tx);
     // The reader stops at its next send (or its next empty block) once both ends are gone.
