@@ -157,37 +157,49 @@ mod x86 {
     }
 
     /// The largest `|dot(phase, window)|` over the phases in `grouped` (4
-    /// phases of `TAPS` coefficients per group), NaN ignored, 0 if none.
-    /// Each lane is one phase and sums exactly as [`super::dot`] does: four
-    /// partial sums (taps j ≡ k mod 4, in order, from 0.0), then
-    /// `(s0 + s1) + (s2 + s3)`; multiply then add, no FMA. So every value has
-    /// the same bits as the plain build's.
+    /// phases per group, tap-major: the 4 phases' coefficients of tap `j`
+    /// side by side), NaN ignored, 0 if none. Each lane is one phase and
+    /// sums exactly as [`super::dot`] does: four partial sums (taps
+    /// j ≡ k mod 4, in order, from 0.0), then `(s0 + s1) + (s2 + s3)`;
+    /// multiply then add, no FMA. So every value has the same bits as the
+    /// plain build's. The groups (1 or 2: up to 8 phases) run side by side,
+    /// each input broadcast once for all of them.
     /// Safety: the CPU supports AVX2.
     #[inline]
     #[target_feature(enable = "avx2")]
     pub(super) unsafe fn phases_max_avx2(grouped: &[f64], window: &[f64; TAPS]) -> f64 {
-        let mut xs = [_mm256_setzero_pd(); TAPS / 4];
-        for (m, v) in xs.iter_mut().enumerate() {
-            // SAFETY: 4·m + 3 < TAPS: the four loaded values are in `window`.
-            *v = unsafe { _mm256_loadu_pd(window.as_ptr().add(4 * m)) };
+        match grouped.len() / (4 * TAPS) {
+            0 => 0.0,
+            1 => phases_max_groups::<1>(grouped, window),
+            _ => phases_max_groups::<2>(grouped, window),
+        }
+    }
+
+    /// [`phases_max_avx2`] of the first `G` groups of `grouped` (which holds
+    /// at least `G`).
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn phases_max_groups<const G: usize>(grouped: &[f64], window: &[f64; TAPS]) -> f64 {
+        let Some(grouped) = grouped.get(..G * 4 * TAPS) else { return 0.0 };
+        let mut acc = [[_mm256_setzero_pd(); 4]; G];
+        for (q, xs) in window.chunks_exact(4).enumerate() {
+            let xs = [0, 1, 2, 3].map(|k| _mm256_set1_pd(xs.get(k).copied().unwrap_or(0.0)));
+            for (g, a) in acc.iter_mut().enumerate() {
+                // Tap j = 4q + k of group g.
+                let at = (g * TAPS + 4 * q) * 4;
+                // SAFETY: at + 15 < G·4·TAPS = grouped.len() (4q + 3 < TAPS).
+                let c = unsafe { [0, 1, 2, 3].map(|k| _mm256_loadu_pd(grouped.as_ptr().add(at + 4 * k))) };
+                let [a0, a1, a2, a3] = a;
+                *a0 = _mm256_add_pd(*a0, _mm256_mul_pd(c[0], xs[0]));
+                *a1 = _mm256_add_pd(*a1, _mm256_mul_pd(c[1], xs[1]));
+                *a2 = _mm256_add_pd(*a2, _mm256_mul_pd(c[2], xs[2]));
+                *a3 = _mm256_add_pd(*a3, _mm256_mul_pd(c[3], xs[3]));
+            }
         }
         let sign = _mm256_set1_pd(-0.0);
         let mut best = _mm256_setzero_pd();
-        for group in grouped.chunks_exact(4 * TAPS) {
-            let mut acc = [_mm256_setzero_pd(); 4];
-            for (p, a) in acc.iter_mut().enumerate() {
-                for (m, x) in xs.iter().enumerate() {
-                    // SAFETY: p·TAPS + 4·m + 3 < 4·TAPS = group.len().
-                    let c = unsafe { _mm256_loadu_pd(group.as_ptr().add(p * TAPS + 4 * m)) };
-                    *a = _mm256_add_pd(*a, _mm256_mul_pd(c, *x));
-                }
-            }
-            // [a0+a1, b0+b1, a2+a3, b2+b3] and the same for c, d.
-            let ab = _mm256_hadd_pd(acc[0], acc[1]);
-            let cd = _mm256_hadd_pd(acc[2], acc[3]);
-            let lo = _mm256_permute2f128_pd(ab, cd, 0x20);
-            let hi = _mm256_permute2f128_pd(ab, cd, 0x31);
-            let v = _mm256_andnot_pd(sign, _mm256_add_pd(lo, hi));
+        for a in &acc {
+            let v = _mm256_andnot_pd(sign, _mm256_add_pd(_mm256_add_pd(a[0], a[1]), _mm256_add_pd(a[2], a[3])));
             // maxpd returns its second operand when the first is NaN: `best`
             // never takes a NaN.
             best = _mm256_max_pd(v, best);
@@ -286,9 +298,11 @@ impl Tables<'_> {
 pub(crate) struct TruePeak {
     /// Phases 1..factor, `TAPS` coefficients each, oldest input first.
     coefs: Box<[f64]>,
-    /// `coefs` followed by zero phases up to a multiple of 4 phases, for the
-    /// AVX2 build's four phases per vector (a zero phase yields 0 or NaN,
-    /// neither of which can change a maximum that ignores NaN).
+    /// `coefs` in groups of 4 phases (zero phases pad the last group), each
+    /// group tap-major: the 4 phases' coefficients of a tap side by side,
+    /// for the AVX2 build's four phases per vector (a zero phase yields 0 or
+    /// NaN, neither of which can change a maximum that ignores NaN). At most
+    /// 2 groups (7 phases at 8× oversampling).
     grouped: Box<[f64]>,
     /// Largest sum of absolute coefficients over the phases: no interpolated
     /// value exceeds it times the largest input in its window.
@@ -337,8 +351,16 @@ impl TruePeak {
             }
             coefs.extend_from_slice(&c);
         }
-        let mut grouped = coefs.clone();
-        grouped.resize(coefs.len().div_ceil(4 * TAPS) * 4 * TAPS, 0.0);
+        // Groups of 4 phases (zero phases pad the last), tap-major.
+        let groups = coefs.len().div_ceil(4 * TAPS);
+        let mut grouped = vec![0.0; groups * 4 * TAPS];
+        for (p, phase) in coefs.chunks_exact(TAPS).enumerate() {
+            for (j, &c) in phase.iter().enumerate() {
+                if let Some(slot) = grouped.get_mut(((p / 4) * TAPS + j) * 4 + p % 4) {
+                    *slot = c;
+                }
+            }
+        }
         Self {
             coefs: coefs.into_boxed_slice(),
             grouped: grouped.into_boxed_slice(),
