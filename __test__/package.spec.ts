@@ -22,6 +22,21 @@ test('the package loads from CommonJS and ESM with the same exports', (t) => {
   t.is(node(['--input-type=module', '-e', `import * as m from 'ferrite-audio'; ${run}`]).trim(), '0.5')
 })
 
+test('loading the package leaves node:worker_threads unloaded until a TypeScript processor runs', (t) => {
+  // Start-up cost of every program that imports the package (the CLI's
+  // analyses among them): the module is loaded by the processor host only.
+  const script = (render: string) => `
+    const m = require('ferrite-audio')
+    const loaded = () => process.moduleLoadList.some((n) => n.includes('worker_threads'))
+    const before = loaded()
+    ${render}.then(() => { console.log(JSON.stringify([before, loaded()])); process.exit(0) })`
+  const plain = `m.renderOffline((() => { const g = new m.Graph(); g.connect(g.constant({ value: 0.5 }), g.output); return g })(), { sampleRate: 8000, frames: 4 })`
+  t.deepEqual(JSON.parse(node(['-e', script(plain)])), [false, false])
+  const mod = join(__dirname, 'fixtures', 'tremolo.mjs')
+  const withProcessor = `m.renderOffline((() => { const g = new m.Graph(); const p = g.processor({ module: ${JSON.stringify(mod)} }); g.connect(g.constant({ value: 0.5 }), p); g.connect(p, g.output); return g })(), { sampleRate: 8000, frames: 256 })`
+  t.deepEqual(JSON.parse(node(['-e', script(withProcessor)])), [false, true])
+})
+
 test('index.mjs re-exports every export of index.js, the same values', (t) => {
   // index.ts re-exports the modules under ts/; index.mjs lists the names by hand.
   const script = `

@@ -1,10 +1,21 @@
 // Processors written in TypeScript: the types their authors implement, and
 // the host that runs them on a worker thread beside the audio thread.
 import * as path from 'node:path'
-import { receiveMessageOnPort, MessageChannel, Worker } from 'node:worker_threads'
-import type { MessagePort } from 'node:worker_threads'
+import type { MessagePort, Worker } from 'node:worker_threads'
 import * as native from '../load-binding'
 import { callNative } from './errors'
+
+/**
+ * `node:worker_threads`, loaded when the first host starts: most programs
+ * (the CLI's analyses, every render without a processor written in
+ * TypeScript) never start one, and loading the module costs about 2 ms of
+ * every start-up.
+ */
+let threads: typeof import('node:worker_threads') | undefined
+function workerThreads(): typeof import('node:worker_threads') {
+  threads ??= require('node:worker_threads') as typeof import('node:worker_threads')
+  return threads
+}
 
 /** One entry of a processor's `static parameters`. */
 export interface ProcessorParameterDescriptor {
@@ -142,6 +153,7 @@ export class ProcessorHost {
     this.#onError = o.onError
     this.#reply = new Int32Array(new SharedArrayBuffer(8))
     this.#door = new Int32Array(new SharedArrayBuffer(8))
+    const { MessageChannel, Worker } = workerThreads()
     const { port1, port2 } = new MessageChannel()
     this.#port = port1
     this.#worker = new Worker(path.join(__dirname, 'processor-worker.js'), {
@@ -189,7 +201,7 @@ export class ProcessorHost {
     this.#ring()
     const until = Date.now() + ANSWER_TIMEOUT_MS
     for (;;) {
-      const r = receiveMessageOnPort(this.#port)
+      const r = workerThreads().receiveMessageOnPort(this.#port)
       if (r) return r.message
       const left = until - Date.now()
       if (left <= 0) throw new Error(`processor worker: no answer to '${String(msg.type)}' within ${ANSWER_TIMEOUT_MS / 1000} s`)
