@@ -66,6 +66,12 @@ function loadApi() {
   return require('../index.js')
 }
 
+/** The file functions alone (probeFile, analyzeFile): what `info` and
+ * `loudness` need, without the graph and render modules they never use. */
+function loadFiles() {
+  return require('../ts/files.js')
+}
+
 /** Parses `args` into positionals and --flags; `valued` flags take the next argument. */
 function parseArgs(args, valued, booleans) {
   const positionals = []
@@ -272,7 +278,7 @@ function loudnessSummary(file, a) {
 async function loudness(args) {
   const { positionals, flags } = parseArgs(args, [], ['json'])
   if (positionals.length === 0) throw new UsageError('loudness needs at least one file: ferrite loudness <file>...')
-  const api = loadApi()
+  const api = loadFiles()
   const cores = Math.max(1, require('node:os').availableParallelism())
   // Files are measured side by side, and the cores left over measure
   // segments of a long file at the same time (one file: every core).
@@ -325,7 +331,7 @@ async function normalize(args) {
 async function info(args) {
   const { positionals, flags } = parseArgs(args, [], ['json'])
   if (positionals.length === 0) throw new UsageError('info needs at least one file: ferrite info <file>...')
-  const api = loadApi()
+  const api = loadFiles()
   const results = await inParallel(positionals, 8, async (file) => {
     try {
       return await api.probeFile(file)

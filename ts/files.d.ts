@@ -1,4 +1,4 @@
-import { Graph } from './graph';
+import type { Graph } from './graph';
 import { type MeterReading } from './meters';
 /** What a file holds, from its headers. */
 export interface AudioFileInfo {
