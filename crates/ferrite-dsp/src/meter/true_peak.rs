@@ -272,8 +272,17 @@ impl Tables<'_> {
                 if k + LANES <= end {
                     if let Some(Ok(w)) = src.get(k..k + TAPS + LANES - 1).map(<&[f64; TAPS + LANES - 1]>::try_from) {
                         let bounds = tap_bounds(self.tap_bound, w);
-                        for (l, b) in bounds.iter().enumerate() {
-                            if below(*b, *floor) {
+                        // The frames the floor as it stands cannot skip, found
+                        // for the four at once (no lane's result waits on
+                        // another's); each is tested again against the floor
+                        // the frames before it have raised.
+                        let f = *floor;
+                        let mut open =
+                            bounds.iter().enumerate().fold(0u32, |m, (l, b)| m | u32::from(!below(*b, f)) << l);
+                        while open != 0 {
+                            let l = open.trailing_zeros() as usize;
+                            open &= open - 1;
+                            if bounds.get(l).is_none_or(|b| below(*b, *floor)) {
                                 continue;
                             }
                             if let Some(Ok(window)) = w.get(l..l + TAPS).map(<&[f64; TAPS]>::try_from) {
