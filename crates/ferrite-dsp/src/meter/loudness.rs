@@ -179,8 +179,6 @@ pub(crate) struct LoudnessWindows {
     next: usize,
     momentary: f64,
     short_term: f64,
-    /// See [`Self::wide_tally`] (decided on the control side).
-    wide_tally: bool,
 }
 
 impl LoudnessWindows {
@@ -201,13 +199,7 @@ impl LoudnessWindows {
             next: 0,
             momentary: 0.0,
             short_term: 0.0,
-            wide_tally: crate::kernels::avx2_allowed(),
         }
-    }
-
-    /// Whether the CPU runs the AVX2 build of [`Tally::add_block`].
-    pub fn wide_tally(&self) -> bool {
-        self.wide_tally
     }
 
     /// Frames that still fit in the current sub-block (at least 1).

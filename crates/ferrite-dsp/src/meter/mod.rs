@@ -217,6 +217,8 @@ struct State {
     levels: LevelState,
     /// Per channel: the block's peak and running sums while it is measured.
     tallies: Box<[Tally]>,
+    /// Run the AVX2 build of [`Tally::add_block`] (decided on the control side).
+    wide_tally: bool,
     /// True-peak values up to this need not be measured exactly (see
     /// [`Meter::set_true_peak_floor`]); 0 unless set.
     true_peak_floor: f64,
@@ -525,6 +527,7 @@ impl Processor for Meter {
             measure_true_peak: true,
             levels: LevelState::new(ctx.channels),
             tallies: vec![Tally::default(); ctx.channels].into_boxed_slice(),
+            wide_tally: crate::kernels::avx2_allowed(),
             true_peak_floor: 0.0,
             windows: LoudnessWindows::new(sample_rate, ctx.channels),
             gating: Gating::new(),
@@ -542,7 +545,7 @@ impl Processor for Meter {
         // Loudness, sample peak and sums of squares in one pass over the
         // block, cut in pieces that end on 100 ms boundaries; pairs of
         // channels side by side.
-        let (wide, lane0) = (s.windows.wide_tally(), (s.levels.total_frames % TALLY_LANES as u64) as usize);
+        let (wide, lane0) = (s.wide_tally, (s.levels.total_frames % TALLY_LANES as u64) as usize);
         for (c, ((t, total), interval)) in
             s.tallies.iter_mut().zip(s.levels.total.iter()).zip(s.levels.interval.iter()).enumerate().take(channels)
         {
