@@ -154,8 +154,20 @@ pub(crate) struct KStep {
     pub a: [[f64; 4]; 4],
     /// `b[j][i]`: memory `i` after the step from a unit input at `j`.
     pub b: [[f64; 4]; STEP],
-    /// Whether the CPU runs the AVX2/FMA build (decided on the control side).
-    wide: bool,
+    /// Which build the CPU runs (decided on the control side).
+    wide: Wide,
+}
+
+/// The builds of [`KStep::run`] and [`KStep::run_pair`]: the same
+/// operations in the same order, so the same bits from each vector build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wide {
+    /// Plain code.
+    Plain,
+    /// AVX2 with FMA.
+    Avx2,
+    /// The AVX2 operations with AVX-512VL's 32 registers (no spills).
+    Avx512Vl,
 }
 
 impl KStep {
@@ -177,7 +189,12 @@ impl KStep {
             (d[i], b[i]) = run([0.0; 4], unit(i));
         }
         use crate::kernels::{dispatch::runnable_fused, simd_level, SimdLevel};
-        let wide = runnable_fused(simd_level()) != SimdLevel::Scalar;
+        let wide = match runnable_fused(simd_level()) {
+            SimdLevel::Scalar => Wide::Plain,
+            #[cfg(target_arch = "x86_64")]
+            SimdLevel::Avx512 if std::arch::is_x86_feature_detected!("avx512vl") => Wide::Avx512Vl,
+            _ => Wide::Avx2,
+        };
         Self { c, d, a, b, wide }
     }
 
@@ -189,9 +206,12 @@ impl KStep {
     #[inline]
     pub fn run(&self, st: &mut KState, sq: &mut [f64; STEP], x: &[f64]) {
         #[cfg(target_arch = "x86_64")]
-        if self.wide {
-            // SAFETY: `wide` is set only when the CPU runs AVX2 and FMA.
-            return unsafe { x86::run(self, st, sq, x) };
+        match self.wide {
+            // SAFETY: `wide` names a build only when the CPU runs its features.
+            Wide::Avx512Vl => return unsafe { x86::run_vl(self, st, sq, x) },
+            // SAFETY: as above.
+            Wide::Avx2 => return unsafe { x86::run(self, st, sq, x) },
+            Wide::Plain => {}
         }
         for x in x.chunks_exact(STEP) {
             self.step::<false>(st, sq, x);
@@ -207,9 +227,12 @@ impl KStep {
     #[inline]
     pub fn run_pair(&self, st: [&mut KState; 2], sq: [&mut [f64; STEP]; 2], x0: &[f64], x1: &[f64]) {
         #[cfg(target_arch = "x86_64")]
-        if self.wide {
+        match self.wide {
             // SAFETY: as in `run`.
-            return unsafe { x86::run_pair(self, st, sq, x0, x1) };
+            Wide::Avx512Vl => return unsafe { x86::run_pair_vl(self, st, sq, x0, x1) },
+            // SAFETY: as in `run`.
+            Wide::Avx2 => return unsafe { x86::run_pair(self, st, sq, x0, x1) },
+            Wide::Plain => {}
         }
         let ([s0, s1], [q0, q1]) = (st, sq);
         self.run(s0, q0, x0);
@@ -314,41 +337,84 @@ mod x86 {
         unsafe { _mm256_storeu_pd(to.as_mut_ptr(), v) }
     }
 
+    /// [`KStep::run`]'s loop, inlined into each entry below.
+    #[inline(always)]
+    unsafe fn run_loop(m: &KStep, st: &mut KState, sq: &mut [f64; STEP], x: &[f64]) {
+        // SAFETY: the caller's contract: the CPU runs AVX2 and FMA.
+        unsafe {
+            let k = cols(m);
+            let (mut s, mut q) = (load(&st.s), load(sq));
+            for x in x.chunks_exact(STEP) {
+                let (sv, xv) = (spread(s), inputs(x));
+                let y = lanes(&k.c, &k.d, &sv, &xv);
+                q = _mm256_fmadd_pd(y, y, q);
+                s = lanes(&k.a, &k.b, &sv, &xv);
+            }
+            store(s, &mut st.s);
+            store(q, sq);
+        }
+    }
+
+    /// [`KStep::run_pair`]'s loop: two independent chains in one loop.
+    #[inline(always)]
+    unsafe fn pair_loop(m: &KStep, st: [&mut KState; 2], sq: [&mut [f64; STEP]; 2], x0: &[f64], x1: &[f64]) {
+        // SAFETY: the caller's contract: the CPU runs AVX2 and FMA.
+        unsafe {
+            let k = cols(m);
+            let ([st0, st1], [sq0, sq1]) = (st, sq);
+            let (mut s0, mut q0, mut s1, mut q1) = (load(&st0.s), load(sq0), load(&st1.s), load(sq1));
+            for (a, b) in x0.chunks_exact(STEP).zip(x1.chunks_exact(STEP)) {
+                let (sv0, xv0, sv1, xv1) = (spread(s0), inputs(a), spread(s1), inputs(b));
+                let y0 = lanes(&k.c, &k.d, &sv0, &xv0);
+                let y1 = lanes(&k.c, &k.d, &sv1, &xv1);
+                q0 = _mm256_fmadd_pd(y0, y0, q0);
+                q1 = _mm256_fmadd_pd(y1, y1, q1);
+                s0 = lanes(&k.a, &k.b, &sv0, &xv0);
+                s1 = lanes(&k.a, &k.b, &sv1, &xv1);
+            }
+            store(s0, &mut st0.s);
+            store(q0, sq0);
+            store(s1, &mut st1.s);
+            store(q1, sq1);
+        }
+    }
+
     /// [`KStep::run`]. Safety: the CPU runs AVX2 and FMA.
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn run(m: &KStep, st: &mut KState, sq: &mut [f64; STEP], x: &[f64]) {
-        let k = cols(m);
-        let (mut s, mut q) = (load(&st.s), load(sq));
-        for x in x.chunks_exact(STEP) {
-            let (sv, xv) = (spread(s), inputs(x));
-            let y = lanes(&k.c, &k.d, &sv, &xv);
-            q = _mm256_fmadd_pd(y, y, q);
-            s = lanes(&k.a, &k.b, &sv, &xv);
-        }
-        store(s, &mut st.s);
-        store(q, sq);
+        // SAFETY: the caller's contract.
+        unsafe { run_loop(m, st, sq, x) }
     }
 
-    /// [`KStep::run_pair`]: two independent chains in one loop.
-    /// Safety: the CPU runs AVX2 and FMA.
+    /// [`KStep::run_pair`]. Safety: the CPU runs AVX2 and FMA.
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn run_pair(m: &KStep, st: [&mut KState; 2], sq: [&mut [f64; STEP]; 2], x0: &[f64], x1: &[f64]) {
-        let k = cols(m);
-        let ([st0, st1], [sq0, sq1]) = (st, sq);
-        let (mut s0, mut q0, mut s1, mut q1) = (load(&st0.s), load(sq0), load(&st1.s), load(sq1));
-        for (a, b) in x0.chunks_exact(STEP).zip(x1.chunks_exact(STEP)) {
-            let (sv0, xv0, sv1, xv1) = (spread(s0), inputs(a), spread(s1), inputs(b));
-            let y0 = lanes(&k.c, &k.d, &sv0, &xv0);
-            let y1 = lanes(&k.c, &k.d, &sv1, &xv1);
-            q0 = _mm256_fmadd_pd(y0, y0, q0);
-            q1 = _mm256_fmadd_pd(y1, y1, q1);
-            s0 = lanes(&k.a, &k.b, &sv0, &xv0);
-            s1 = lanes(&k.a, &k.b, &sv1, &xv1);
-        }
-        store(s0, &mut st0.s);
-        store(q0, sq0);
-        store(s1, &mut st1.s);
-        store(q1, sq1);
+        // SAFETY: the caller's contract.
+        unsafe { pair_loop(m, st, sq, x0, x1) }
+    }
+
+    /// [`run`] with AVX-512VL's 32 vector registers: the same 256-bit
+    /// operations (the same bits), the step's sixteen columns and its
+    /// chains held in registers instead of spilled. Safety: the CPU runs
+    /// AVX2, FMA, AVX-512F and AVX-512VL.
+    #[target_feature(enable = "avx2,fma,avx512f,avx512vl")]
+    pub(super) unsafe fn run_vl(m: &KStep, st: &mut KState, sq: &mut [f64; STEP], x: &[f64]) {
+        // SAFETY: the caller's contract.
+        unsafe { run_loop(m, st, sq, x) }
+    }
+
+    /// [`run_pair`] with AVX-512VL's registers (see [`run_vl`]). Safety: as
+    /// [`run_vl`].
+    #[target_feature(enable = "avx2,fma,avx512f,avx512vl")]
+    pub(super) unsafe fn run_pair_vl(
+        m: &KStep,
+        st: [&mut KState; 2],
+        sq: [&mut [f64; STEP]; 2],
+        x0: &[f64],
+        x1: &[f64],
+    ) {
+        // SAFETY: the caller's contract.
+        unsafe { pair_loop(m, st, sq, x0, x1) }
     }
 }
 
@@ -475,28 +541,34 @@ mod tests {
         // (where the CPU has them), one channel and a pair; the plain
         // unfused step within rounding of both.
         let k = KWeighting::new(44100.0);
-        let step = KStep::new(&k);
+        let detected = KStep::new(&k);
         let (a, b) = (programme(4096, 5), programme(4096, 9));
         let mut plain = (KState::default(), [0.0; STEP]);
         for c in a.chunks_exact(STEP) {
-            step.step::<false>(&mut plain.0, &mut plain.1, c);
+            detected.step::<false>(&mut plain.0, &mut plain.1, c);
         }
+        let mut fused = (KState::default(), [0.0; STEP]);
+        for c in a.chunks_exact(STEP) {
+            detected.step::<true>(&mut fused.0, &mut fused.1, c);
+        }
+        // Every build this CPU runs, down from the one it was given.
+        let builds: &[Wide] = match detected.wide {
+            Wide::Avx512Vl => &[Wide::Avx512Vl, Wide::Avx2, Wide::Plain],
+            Wide::Avx2 => &[Wide::Avx2, Wide::Plain],
+            Wide::Plain => &[Wide::Plain],
+        };
         let mut one = (KState::default(), [0.0; STEP]);
-        step.run(&mut one.0, &mut one.1, &a);
-        let (mut pair_a, mut pair_b) = ((KState::default(), [0.0; STEP]), (KState::default(), [0.0; STEP]));
-        step.run_pair([&mut pair_a.0, &mut pair_b.0], [&mut pair_a.1, &mut pair_b.1], &a, &b);
-        let mut alone_b = (KState::default(), [0.0; STEP]);
-        step.run(&mut alone_b.0, &mut alone_b.1, &b);
-        assert_eq!(one, pair_a);
-        assert_eq!(alone_b, pair_b);
-        if step.wide {
-            let mut fused = (KState::default(), [0.0; STEP]);
-            for c in a.chunks_exact(STEP) {
-                step.step::<true>(&mut fused.0, &mut fused.1, c);
-            }
-            assert_eq!(one, fused);
-        } else {
-            assert_eq!(one, plain);
+        for &wide in builds {
+            let step = KStep { wide, ..detected };
+            one = (KState::default(), [0.0; STEP]);
+            step.run(&mut one.0, &mut one.1, &a);
+            let (mut pair_a, mut pair_b) = ((KState::default(), [0.0; STEP]), (KState::default(), [0.0; STEP]));
+            step.run_pair([&mut pair_a.0, &mut pair_b.0], [&mut pair_a.1, &mut pair_b.1], &a, &b);
+            let mut alone_b = (KState::default(), [0.0; STEP]);
+            step.run(&mut alone_b.0, &mut alone_b.1, &b);
+            assert_eq!(one, pair_a, "{wide:?}");
+            assert_eq!(alone_b, pair_b, "{wide:?}");
+            assert_eq!(one, if wide == Wide::Plain { plain } else { fused }, "{wide:?}");
         }
         for (g, w) in one.1.iter().zip(plain.1) {
             assert!((g - w).abs() <= 1e-12 * w, "{g} vs {w}");
