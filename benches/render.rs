@@ -71,6 +71,28 @@ fn plain_oscillators(tracks: u32) -> GraphDesc {
     GraphDesc::from_value(&json!({"version": 1, "nodes": nodes, "connections": conns})).expect("valid graph")
 }
 
+/// `tracks` saw oscillators, each through an 8-band `eq` and a gain, into
+/// the output (`npm run bench`'s "16 tracks × 8-band EQ": mono tracks).
+fn eq_tracks(tracks: u32) -> GraphDesc {
+    let mut nodes = vec![json!({"id": 1, "type": "output"})];
+    let mut conns: Vec<Value> = Vec::new();
+    for t in 0..tracks {
+        let (osc, eq, gain) = (10 + 3 * t, 11 + 3 * t, 12 + 3 * t);
+        let mut params = serde_json::Map::new();
+        let mut bands = Vec::new();
+        for b in 0..8 {
+            bands.push(json!({"type": "peaking"}));
+            params.insert(format!("bands[{b}].frequency"), json!(100.0 * (b as f64 + 1.0).powf(2.0)));
+            params.insert(format!("bands[{b}].gainDb"), json!(if b % 2 == 0 { 3.0 } else { -3.0 }));
+        }
+        nodes.push(json!({"id": osc, "type": "oscillator", "params": {"frequency": 55.0 + t as f64 * 11.0}, "options": {"type": "saw"}}));
+        nodes.push(json!({"id": eq, "type": "eq", "params": params, "options": {"bands": bands}}));
+        nodes.push(json!({"id": gain, "type": "gain", "params": {"gain": 1.0 / f64::from(tracks)}}));
+        conns.extend([json!([osc, eq]), json!([eq, gain]), json!([gain, 1])]);
+    }
+    GraphDesc::from_value(&json!({"version": 1, "nodes": nodes, "connections": conns})).expect("valid graph")
+}
+
 fn bench_render(c: &mut Criterion) {
     let settings = RenderSettings { sample_rate: SR, channels: 2, max_block: 128 };
     let mut group = c.benchmark_group("render_block_128");
@@ -142,8 +164,9 @@ fn bench_threads(c: &mut Criterion) {
     group.sample_size(10);
     group.throughput(Throughput::Elements(48000));
     let silence = |_: usize, _: usize, d: &mut [f64]| d.fill(0.0);
-    for (name, tracks) in [("reference_session_64_tracks", 64), ("4_tracks", 4), ("2_tracks", 2), ("1_track", 1)] {
-        let desc = session(tracks, true);
+    let sessions = [("reference_session_64_tracks", 64), ("4_tracks", 4), ("2_tracks", 2), ("1_track", 1)]
+        .map(|(name, tracks)| (name, session(tracks, true)));
+    for (name, desc) in sessions.into_iter().chain([("16_eq_tracks", eq_tracks(16))]) {
         for threads in [1usize, 2, 4] {
             let mut g = OfflineGraph::compile(&desc, settings, &[], threads).expect("compiles");
             let mut pos = 0;

@@ -26,8 +26,20 @@ const TRACKS: u32 = 16;
 /// lookahead limiter with latency → gain → pan, a meter on some) and a
 /// track on the render input, into a master gain → limiter → meter;
 /// `gain` scales track 0, `drop_last` removes the last track's connection
-/// to the master (a structural swap).
+/// to the master (a structural swap). `Aligned` sessions have no lookahead
+/// limiter: every track has the same latency, so the master sums its
+/// inputs as the parts finish ([`AudioCore::chained_sum`]); the others
+/// line tracks up with compensation delays.
 fn session(tracks: u32, gain: f64, drop_last: bool) -> GraphDesc {
+    session_of(tracks, gain, drop_last, ALIGNED.with(|a| a.get()))
+}
+
+thread_local! {
+    /// Whether the sessions of this test thread are aligned (see [`session`]).
+    static ALIGNED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+fn session_of(tracks: u32, gain: f64, drop_last: bool, aligned: bool) -> GraphDesc {
     let mut nodes = vec![json!({"id": 0, "type": "input"}), json!({"id": 1, "type": "output"})];
     nodes.push(json!({"id": 2, "type": "gain", "params": {"gain": 0.2}}));
     nodes.push(json!({"id": 3, "type": "limiter", "params": {"ceilingDb": -1.0}}));
@@ -38,7 +50,7 @@ fn session(tracks: u32, gain: f64, drop_last: bool) -> GraphDesc {
         let bands = if t % 3 == 2 { 2 } else { 8 };
         nodes.push(osc(b, 55.0 + f64::from(t) * 13.0, ["saw", "sine", "square", "triangle"][t as usize % 4]));
         nodes.push(eq_node(b + 1, bands, |k| ("peaking", 100.0 * (k as f64 + 1.0).powi(2), 1.0, 3.0)));
-        if t % 3 == 1 {
+        if t % 3 == 1 && !aligned {
             nodes.push(
                 json!({"id": b + 2, "type": "limiter", "params": {"ceilingDb": -9.0}, "options": {"lookaheadMs": 1.5}}),
             );
@@ -95,13 +107,19 @@ struct Heard {
 /// and at frames, and meters every 256 frames; each callback under
 /// `assert_no_alloc`.
 fn run(threads: usize, block: usize, callbacks: usize, hooks: WorkerHooks) -> (Heard, usize) {
+    let (heard, parts, _) = run_chained(threads, block, callbacks, hooks);
+    (heard, parts)
+}
+
+/// [`run`], and whether the master's sum was chained in any callback.
+fn run_chained(threads: usize, block: usize, callbacks: usize, hooks: WorkerHooks) -> (Heard, usize, bool) {
     let settings = RenderSettings { sample_rate: SR, channels: 2, max_block: block };
     let (mut control, mut core, mut meters) = engine_pair_threads(settings, threads, hooks);
     assert_eq!(core.threads(), threads, "every worker started");
     control.shared().meter_period.store(256, Ordering::Relaxed);
     control.set_graph(&session(TRACKS, 0.5, false), &[]).unwrap();
     let mut heard = Heard { out: Vec::new(), meters: Vec::new() };
-    let mut parts = 1;
+    let (mut parts, mut chained) = (1, false);
     let mut out = vec![0.0f32; 300 * 2];
     let mut frame = 0usize;
     for cb in 0..callbacks {
@@ -110,12 +128,13 @@ fn run(threads: usize, block: usize, callbacks: usize, hooks: WorkerHooks) -> (H
         let input = device_input(cb, frames);
         assert_no_alloc(|| core.render(&mut out[..frames * 2], &input, 2, frames, 2));
         parts = parts.max(core.parts());
+        chained |= core.chained_sum();
         heard.out.extend(out[..frames * 2].iter().map(|x| x.to_bits()));
         frame += frames;
         drain_meters(&control, &mut meters, &mut heard.meters);
         control.collect_garbage();
     }
-    (heard, parts)
+    (heard, parts, chained)
 }
 
 /// The control traffic before callback `cb` (at transport frame `frame`).
@@ -173,6 +192,42 @@ fn every_thread_count_gives_the_bits_of_one_thread() {
         }
         assert_eq!(violation_count(), 0, "the audio thread allocated or freed");
     }
+}
+
+#[test]
+fn a_master_summed_as_the_parts_finish_gives_the_bits_of_one_thread() {
+    // Every track of the same latency: the master's inputs are summed as
+    // the parts finish, on whichever thread, into one port of the mix.
+    ALIGNED.with(|a| a.set(true));
+    for (block, callbacks) in [(128, 90), (37, 90), (1, 40)] {
+        reset_violation_count();
+        let (one, parts, chained) = run_chained(1, block, callbacks, WorkerHooks::default());
+        assert_eq!((parts, chained), (1, false), "one thread renders the graph whole");
+        assert!(one.out.iter().any(|&b| f32::from_bits(b).abs() > 0.01), "the session is heard");
+        for threads in [2, 3, 4, 8] {
+            let (many, parts, chained) = run_chained(threads, block, callbacks, WorkerHooks::default());
+            assert!(parts >= 2, "{threads} threads split the session");
+            // (Tracks of unequal weight cut into runs in the master's order
+            // load 3, 4 or 8 parts less evenly than a balanced share-out,
+            // which then renders them and the mix sums after.)
+            assert!(chained || threads != 2, "2 threads chain the master's sum");
+            let first = many.out.iter().zip(&one.out).position(|(a, b)| a != b);
+            assert_eq!(first, None, "{threads} threads, block {block}: first different sample");
+            assert_eq!(many.out.len(), one.out.len());
+            let (mut a, mut b) = (many.meters.clone(), one.meters.clone());
+            a.sort();
+            b.sort();
+            assert_eq!(a, b, "{threads} threads, block {block}: meter readings");
+        }
+        assert_eq!(violation_count(), 0, "the audio thread allocated or freed");
+    }
+    ALIGNED.with(|a| a.set(false));
+}
+
+#[test]
+fn a_session_with_compensation_delays_sums_its_master_after_the_parts() {
+    let (_, parts, chained) = run_chained(2, 128, 10, WorkerHooks::default());
+    assert!(parts >= 2 && !chained, "inputs of different latencies are summed by the mix");
 }
 
 fn no_alloc(f: &mut dyn FnMut()) {

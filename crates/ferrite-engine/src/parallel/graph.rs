@@ -390,7 +390,7 @@ impl OfflineGraph {
         settings.validate()?;
         let parts = parts.min(MAX_TASKS);
         if parts >= 2 && plain(desc) {
-            if let Some(split) = split::split(desc, parts) {
+            if let Some(split) = split::split(desc, parts, split::Assign::Balanced) {
                 let cap = (SPAN_FRAMES / settings.max_block).max(1) * settings.max_block;
                 // A part that fails to compile (a node refused) is reported
                 // as the whole graph reports it.

@@ -22,8 +22,11 @@ use crate::nodes::SideBuffers;
 use crate::realtime::Team;
 use crate::render::{CompiledGraph, ParamCtl};
 use crate::RenderSettings;
+use crossbeam_utils::CachePadded;
+use ferrite_dsp::kernels::{mix4_into, mix_into};
 use ferrite_dsp::Processor;
 use std::cell::UnsafeCell;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 /// One graph of an [`RtGraph`] with its automation lanes.
 pub struct Member {
@@ -67,11 +70,114 @@ impl Part {
 
 struct PartCell(UnsafeCell<Part>);
 
-/// The parts as tasks of a [`super::Board`].
-struct Parts(Box<[PartCell]>);
+/// The parts as tasks of a [`super::Board`], and the mix node's sum of
+/// their ports when it is summed as they finish ([`Chain`]).
+struct Parts(Box<[PartCell]>, Option<Chain>);
+
+/// The mix node's inputs summed while the parts render: when the mix node
+/// sums only ports, part by part in part order (each part feeding it one
+/// run of its inputs, [`split::Assign::InMixOrder`]), with one latency
+/// (no compensation delays), step `k` adds part `k`'s ports to the sum in
+/// the mix node's order as soon as part `k` and step `k − 1` are done, on
+/// whichever thread finished the later of the two. The sum is the mix
+/// node's own (its first input copied, each next one added in edge order:
+/// the same operations in the same order), and the mix reads it through
+/// one port, so only the steps of the parts that finish last are left to
+/// the audio thread after the parts, instead of the whole sum.
+struct Chain {
+    /// Per part: its ports (indices into `Part::out`) in the mix node's order.
+    ports: Box<[Box<[usize]>]>,
+    /// Parts rendered this block (bit `k`).
+    rendered: CachePadded<AtomicU64>,
+    /// The next step, shifted left by one; the low bit is set while a
+    /// thread runs a step.
+    next: CachePadded<AtomicUsize>,
+    /// The sum so far (one node buffer).
+    sum: UnsafeCell<Box<[f64]>>,
+    /// The mix graph's port that reads the sum (render index).
+    port: usize,
+    channels: usize,
+    stride: usize,
+}
+
+impl Chain {
+    /// Runs every step that can run now, one after another.
+    ///
+    /// # Safety
+    /// Only while the parts' tasks are published or by their owner: part
+    /// `k`'s `out` is read once its bit in `rendered` is set, and nothing
+    /// writes it until the block's tasks are all done.
+    ///
+    /// # Realtime
+    /// Does not allocate, lock or panic.
+    unsafe fn advance(&self, cells: &[PartCell], frames: usize) {
+        loop {
+            // Sequentially consistent: a thread that sets its part's bit and
+            // then finds a step running, and the thread ending that step and
+            // then reading the bits, cannot both miss the other.
+            let now = self.next.load(Ordering::SeqCst);
+            let k = now >> 1;
+            if now & 1 == 1 || k >= cells.len() || self.rendered.load(Ordering::SeqCst) & (1 << k) == 0 {
+                return;
+            }
+            if self.next.compare_exchange(now, now | 1, Ordering::SeqCst, Ordering::Relaxed).is_err() {
+                continue;
+            }
+            // SAFETY: step `k` is ours (the low bit of `next`), so is the
+            // sum; part `k` is rendered and its blocks stay as they are
+            // until the block ends (the caller's contract).
+            unsafe { self.step(&*cells[k].0.get(), k, frames) };
+            self.next.store((k + 1) << 1, Ordering::SeqCst);
+        }
+    }
+
+    /// Adds part `k`'s ports to the sum (the first port of step 0 is
+    /// copied, as the mix node takes its first input).
+    ///
+    /// # Safety
+    /// The caller holds the step (see [`Self::advance`]).
+    unsafe fn step(&self, part: &Part, k: usize, frames: usize) {
+        // SAFETY: the caller holds the step, and with it the sum.
+        let sum = unsafe { &mut *self.sum.get() };
+        let (ch, stride) = (self.channels, self.stride);
+        let Some(list) = self.ports.get(k) else { return };
+        let src = |i: usize, c: usize| {
+            let b = list.get(i).and_then(|&j| part.out.get(j))?;
+            b.get(c * stride..c * stride + frames)
+        };
+        let first = usize::from(k == 0);
+        for c in 0..ch {
+            let Some(d) = sum.get_mut(c * stride..c * stride + frames) else { continue };
+            if k == 0 {
+                match src(0, c) {
+                    Some(s) => d.copy_from_slice(s),
+                    None => d.fill(0.0),
+                }
+            }
+            // The mix node's additions: `((sum + a) + b) + …` in edge order
+            // (four at a time or one at a time, the same operations).
+            let mut i = first;
+            while i < list.len() {
+                match (src(i, c), src(i + 1, c), src(i + 2, c), src(i + 3, c)) {
+                    (Some(a), Some(b), Some(e), Some(f)) => {
+                        mix4_into(d, [a, b, e, f], [1.0; 4]);
+                        i += 4;
+                    }
+                    (a, ..) => {
+                        if let Some(a) = a {
+                            mix_into(d, a, 1.0);
+                        }
+                        i += 1;
+                    }
+                }
+            }
+        }
+    }
+}
 
 // SAFETY: a part is reached from several threads only through
-// `Tasks::run`, whose contract gives each index to one thread at a time;
+// `Tasks::run`, whose contract gives each index to one thread at a time,
+// or read by a chain step once it is rendered (see [`Chain::advance`]);
 // otherwise through `&mut Parts`. `Part` is `Send`.
 unsafe impl Sync for Parts {}
 
@@ -80,7 +186,16 @@ impl Tasks for Parts {
         if let Some(cell) = self.0.get(i) {
             // SAFETY: task `i` is ours alone until we return (the contract
             // of `Tasks::run`); the owner does not touch the parts meanwhile.
-            unsafe { (*cell.0.get()).render() };
+            let frames = unsafe {
+                let part = &mut *cell.0.get();
+                part.render();
+                part.frames
+            };
+            if let Some(chain) = &self.1 {
+                chain.rendered.fetch_or(1 << i, Ordering::SeqCst);
+                // SAFETY: the tasks are published (this is one of them).
+                unsafe { chain.advance(&self.0, frames) };
+            }
         }
     }
 }
@@ -156,7 +271,7 @@ impl RtGraph {
     pub fn whole(c: Compiled) -> (Self, RtLayout) {
         let meters = c.graph.meters().to_vec();
         let layout = RtLayout { members: vec![(c.info.clone(), 0)], info: c.info.clone() };
-        let g = Self { mix: Member::new(c, 0), parts: Parts(Box::new([])), links: Box::new([]), meters };
+        let g = Self { mix: Member::new(c, 0), parts: Parts(Box::new([]), None), links: Box::new([]), meters };
         (g, layout)
     }
 
@@ -171,7 +286,7 @@ impl RtGraph {
         options: CompileOptions,
         max_parts: usize,
     ) -> Option<(Self, RtLayout)> {
-        let split = split::split(desc, max_parts)?;
+        let split = split::split(desc, max_parts, split::Assign::InMixOrder)?;
         Self::compile_split(&split, settings, buffers, options, desc.memory_budget).ok()
     }
 
@@ -185,6 +300,7 @@ impl RtGraph {
         let share = budget.unwrap_or(options.memory_budget) / (split.parts.len() + 1);
         let options = CompileOptions { memory_budget: share, ..options };
         let mut compiled = Vec::with_capacity(split.parts.len());
+        // (id, latency, part, port number) of every port.
         let mut ports = Vec::new();
         for (p, pd) in split.parts.iter().enumerate() {
             let c = compile_tapped(&pd.desc, settings, buffers, options, &pd.ports)?;
@@ -196,18 +312,50 @@ impl RtGraph {
             }
             compiled.push((c, idx));
         }
-        let with_latency: Vec<(u32, usize)> = ports.iter().map(|&(id, lat, _, _)| (id, lat)).collect();
-        let mix_desc = split::mix_desc(&split.mix, &with_latency);
+        let chain = chain_plan(split, &ports);
+        let mut mix_graph = split.mix.clone();
+        let mut with_latency: Vec<(u32, usize)> = Vec::with_capacity(ports.len() + 1);
+        if let Some(plan) = &chain {
+            // The mix node reads the sum through one port, in the place of
+            // its first input; ports that fed only the mix node are left out.
+            let at = mix_graph.connections.iter().position(|&(_, b)| b == split.mix_node);
+            mix_graph.connections.retain(|&(_, b)| b != split.mix_node);
+            if let Some(at) = at {
+                mix_graph.connections.insert(at.min(mix_graph.connections.len()), (plan.id, split.mix_node));
+            }
+            with_latency.push((plan.id, plan.latency));
+        }
+        let feeds_mix = |id: u32| {
+            mix_graph.connections.iter().chain(mix_graph.sidechains.iter()).any(|&(a, _)| a == id) || chain.is_none()
+        };
+        let linked: Vec<_> = ports.iter().copied().filter(|&(id, ..)| feeds_mix(id)).collect();
+        with_latency.extend(linked.iter().map(|&(id, lat, _, _)| (id, lat)));
+        let mix_desc = split::mix_desc(&mix_graph, &with_latency);
         let mix = compile_with_ports(&mix_desc, settings, buffers, options, &with_latency)?;
-        let links = ports
+        let links = linked
             .iter()
             .filter_map(|&(id, _, part, port)| Some(Link { part, port, node: mix.info.nodes.get(&id)?.index }))
             .collect();
+        let node_len = settings.channels * settings.max_block;
+        let chain = match chain {
+            Some(plan) => match mix.info.nodes.get(&plan.id) {
+                Some(info) => Some(Chain {
+                    ports: plan.ports,
+                    rendered: CachePadded::new(AtomicU64::new(0)),
+                    next: CachePadded::new(AtomicUsize::new(0)),
+                    sum: UnsafeCell::new(vec![0.0; node_len].into_boxed_slice()),
+                    port: info.index,
+                    channels: settings.channels,
+                    stride: settings.max_block,
+                }),
+                None => None,
+            },
+            None => None,
+        };
         let mut offset = mix.graph.nodes().len();
         let mut layout = RtLayout { members: vec![(mix.info.clone(), 0)], info: mix.info.clone() };
         layout.info.nodes.retain(|_, n| n.kind != "port");
         let mut meters = mix.graph.meters().to_vec();
-        let node_len = settings.channels * settings.max_block;
         let mut parts = Vec::with_capacity(compiled.len());
         for (c, idx) in compiled {
             for (id, n) in &c.info.nodes {
@@ -223,8 +371,14 @@ impl RtGraph {
             parts.push(PartCell(UnsafeCell::new(part)));
             offset += len;
         }
-        let g = Self { mix: Member::new(mix, 0), parts: Parts(parts.into()), links, meters };
+        let g = Self { mix: Member::new(mix, 0), parts: Parts(parts.into(), chain), links, meters };
         Ok((g, layout))
+    }
+
+    /// Whether the mix node's inputs are summed while the parts render
+    /// (see [`Chain`]).
+    pub fn chained_sum(&self) -> bool {
+        self.parts.1.is_some()
     }
 
     /// How many parts render at the same time (1: whole).
@@ -309,11 +463,27 @@ impl RtGraph {
                 p.pos = position;
                 p.frames = frames;
             }
+            if let Some(chain) = self.parts.1.as_mut() {
+                *chain.rendered.get_mut() = 0;
+                *chain.next.get_mut() = 0;
+            }
             match team {
                 Some(t) => t.run(&self.parts, self.parts.0.len()),
-                None => self.parts.iter_mut().for_each(Part::render),
+                None => {
+                    for i in 0..self.parts.0.len() {
+                        // SAFETY: one thread runs every task, in turn.
+                        unsafe { self.parts.run(i) };
+                    }
+                }
             }
             let Self { mix, parts, links, .. } = self;
+            if let Some(chain) = parts.1.as_mut() {
+                // The steps no thread could take yet (the last parts'):
+                // every part is rendered now.
+                // SAFETY: the block's tasks are done; this thread owns the parts.
+                unsafe { chain.advance(&parts.0, frames) };
+                mix.graph.exchange_slot(chain.port, frames, chain.sum.get_mut());
+            }
             for l in links.iter() {
                 let Some(part) = parts.0.get_mut(l.part).map(|c| c.0.get_mut()) else { continue };
                 if let Some(b) = part.out.get_mut(l.port) {
@@ -365,4 +535,42 @@ impl RtGraph {
     pub fn uses_input(&self) -> bool {
         self.mix.graph.uses_input() || self.parts.iter().any(|p| p.member.graph.uses_input())
     }
+}
+
+/// What [`Chain`] needs from a split: the id and latency of the port that
+/// carries the sum, and per part its ports in the mix node's order.
+struct ChainPlan {
+    id: u32,
+    latency: usize,
+    ports: Box<[Box<[usize]>]>,
+}
+
+/// The mix node's sum as a [`Chain`], when it can be: every input of the
+/// mix node is a part's port (no sidechain), in part order (each part's
+/// run after the one before), part 0 supplies the first, and every port
+/// has the same latency (so no input is delayed to line up with another).
+/// `ports`: `(id, latency, part, port number)` of every port.
+fn chain_plan(split: &Split, ports: &[(u32, usize, usize, usize)]) -> Option<ChainPlan> {
+    let m = split.mix_node;
+    // (`Chain::rendered` holds a bit per part.)
+    if split.parts.len() > 64 || split.mix.sidechains.iter().any(|&(_, b)| b == m) {
+        return None;
+    }
+    let inputs: Vec<u32> = split.mix.connections.iter().filter(|&&(_, b)| b == m).map(|&(a, _)| a).collect();
+    let mut per: Vec<Vec<usize>> = vec![Vec::new(); split.parts.len()];
+    let (mut part, mut latency) = (0usize, None);
+    for id in &inputs {
+        let &(_, lat, p, port) = ports.iter().find(|q| q.0 == *id)?;
+        if p < part || latency.is_some_and(|l| l != lat) {
+            return None;
+        }
+        (part, latency) = (p, Some(lat));
+        per.get_mut(p)?.push(port);
+    }
+    if per.first().is_none_or(|f| f.is_empty()) {
+        return None;
+    }
+    let used = |id: u32| split.mix.nodes.iter().any(|n| n.id == id) || ports.iter().any(|q| q.0 == id);
+    let id = (1..=u32::MAX).map(|k| u32::MAX - k).find(|&id| !used(id))?;
+    Some(ChainPlan { id, latency: latency?, ports: per.into_iter().map(Vec::into_boxed_slice).collect() })
 }

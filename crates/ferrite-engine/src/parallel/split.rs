@@ -31,6 +31,19 @@ pub(crate) struct Split {
     /// The mix graph without its ports (added with their latencies by
     /// [`mix_desc`] once the parts are compiled).
     pub(crate) mix: GraphDesc,
+    /// The mix node: the first node up from the output that sums several.
+    pub(crate) mix_node: u32,
+}
+
+/// How components are shared out among parts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Assign {
+    /// Largest first onto the lightest part (the most even loads).
+    Balanced,
+    /// In the order the mix node sums them, cut into runs of about equal
+    /// weight: each part feeds the mix node one run of its inputs, in
+    /// part order (what a real-time mix summed as the parts finish needs).
+    InMixOrder,
 }
 
 /// An estimate of a node's cost per block, to balance the parts.
@@ -48,14 +61,14 @@ fn weight(n: &NodeDesc) -> u64 {
 /// the planner ([`super::plan_parts`]) weighs.
 pub(crate) fn splittable(desc: &GraphDesc) -> (usize, u64) {
     components(desc)
-        .map_or((0, 0), |(comps, _)| (comps.len(), comps.iter().flatten().map(|&i| weight(&desc.nodes[i])).sum()))
+        .map_or((0, 0), |(comps, _, _)| (comps.len(), comps.iter().flatten().map(|&i| weight(&desc.nodes[i])).sum()))
 }
 
 /// The components that would become parts (node indices into
-/// `desc.nodes`, each in node order, ordered by their first node), and the
-/// mix's node set; `None` when the graph has no mix of two or more
-/// independent components.
-fn components(desc: &GraphDesc) -> Option<(Vec<Vec<usize>>, Vec<bool>)> {
+/// `desc.nodes`, each in node order, ordered by their first node), the
+/// mix's node set and the mix node's index; `None` when the graph has no
+/// mix of two or more independent components.
+fn components(desc: &GraphDesc) -> Option<(Vec<Vec<usize>>, Vec<bool>, usize)> {
     let n = desc.nodes.len();
     let index: HashMap<u32, usize> = desc.nodes.iter().enumerate().map(|(i, d)| (d.id, i)).collect();
     let edges: Vec<(usize, usize)> = desc
@@ -124,29 +137,41 @@ fn components(desc: &GraphDesc) -> Option<(Vec<Vec<usize>>, Vec<bool>)> {
         });
         comps[c].push(i);
     }
-    (comps.len() >= 2).then_some((comps, in_mix))
+    (comps.len() >= 2).then_some((comps, in_mix, mix))
 }
 
 /// Cuts `desc` into at most `max_parts` parts of about equal weight
-/// (largest component first onto the lightest part; ties to the first),
-/// or `None` when it has fewer than two independent components.
-pub(crate) fn split(desc: &GraphDesc, max_parts: usize) -> Option<Split> {
-    let (comps, in_mix) = components(desc)?;
+/// (shared out as `assign` says), or `None` when it has fewer than two
+/// independent components.
+pub(crate) fn split(desc: &GraphDesc, max_parts: usize, assign: Assign) -> Option<Split> {
+    let (comps, in_mix, mix_at) = components(desc)?;
     let k = max_parts.min(comps.len());
     if k < 2 {
         return None;
     }
-    let mut order: Vec<usize> = (0..comps.len()).collect();
     let w: Vec<u64> = comps.iter().map(|c| c.iter().map(|&i| weight(&desc.nodes[i])).sum()).collect();
-    order.sort_by(|&a, &b| w[b].cmp(&w[a]).then(a.cmp(&b)));
-    let mut load = vec![0u64; k];
-    let mut part_of = vec![usize::MAX; desc.nodes.len()];
-    for c in order {
-        let p = (0..k).min_by_key(|&p| (load[p], p)).unwrap_or(0);
-        load[p] += w[c];
-        for &i in &comps[c] {
-            part_of[i] = p;
+    let balanced = balanced_parts(&w, k);
+    let part_of_comp = match assign {
+        Assign::Balanced => balanced,
+        Assign::InMixOrder => {
+            // Runs in the mix node's order, unless they load the parts
+            // less evenly than the balanced share-out (by more than 5%).
+            let runs = runs_in_mix_order(desc, &comps, mix_at, &w, k);
+            let most = |of: &[usize]| {
+                let mut load = vec![0u64; k];
+                of.iter().zip(&w).for_each(|(&p, &w)| load[p.min(k - 1)] += w);
+                load.into_iter().max().unwrap_or(0)
+            };
+            if most(&runs) * 100 <= most(&balanced) * 105 {
+                runs
+            } else {
+                balanced
+            }
         }
+    };
+    let mut part_of = vec![usize::MAX; desc.nodes.len()];
+    for (c, nodes) in comps.iter().enumerate() {
+        nodes.iter().for_each(|&i| part_of[i] = part_of_comp[c]);
     }
     let ids: Vec<u32> = desc.nodes.iter().map(|d| d.id).collect();
     let index: HashMap<u32, usize> = ids.iter().enumerate().map(|(i, &id)| (id, i)).collect();
@@ -188,7 +213,60 @@ pub(crate) fn split(desc: &GraphDesc, max_parts: usize) -> Option<Split> {
         automation: desc.automation.iter().filter(|l| mixed(l.node)).cloned().collect(),
         memory_budget: None,
     };
-    Some(Split { parts, mix })
+    Some(Split { parts, mix, mix_node: desc.nodes[mix_at].id })
+}
+
+/// The part of each component (weights `w`) among `k` parts: largest
+/// first onto the lightest part (ties to the first).
+fn balanced_parts(w: &[u64], k: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..w.len()).collect();
+    order.sort_by(|&a, &b| w[b].cmp(&w[a]).then(a.cmp(&b)));
+    let mut load = vec![0u64; k];
+    let mut of = vec![0; w.len()];
+    for c in order {
+        let p = (0..k).min_by_key(|&p| (load[p], p)).unwrap_or(0);
+        load[p] += w[c];
+        of[c] = p;
+    }
+    of
+}
+
+/// The part of each component among `k` parts as runs of about equal
+/// weight in the order the mix node (`desc.nodes[mix_at]`) sums them: by
+/// each component's first connection into it (components that feed it
+/// only through others, or not at all, last), every part at least one.
+fn runs_in_mix_order(desc: &GraphDesc, comps: &[Vec<usize>], mix_at: usize, w: &[u64], k: usize) -> Vec<usize> {
+    let mix_id = desc.nodes[mix_at].id;
+    let mut comp_of = vec![usize::MAX; desc.nodes.len()];
+    for (c, nodes) in comps.iter().enumerate() {
+        nodes.iter().for_each(|&i| comp_of[i] = c);
+    }
+    let index: HashMap<u32, usize> = desc.nodes.iter().enumerate().map(|(i, d)| (d.id, i)).collect();
+    let mut first_edge = vec![usize::MAX; comps.len()];
+    for (e, &(a, b)) in desc.connections.iter().enumerate() {
+        if b != mix_id {
+            continue;
+        }
+        if let Some(f) = index.get(&a).and_then(|&i| comp_of.get(i)).and_then(|&c| first_edge.get_mut(c)) {
+            *f = (*f).min(e);
+        }
+    }
+    let mut order: Vec<usize> = (0..comps.len()).collect();
+    order.sort_by_key(|&c| (first_edge[c], c));
+    let total: u64 = w.iter().sum();
+    let (mut p, mut acc) = (0usize, 0u64);
+    let mut of = vec![0; comps.len()];
+    for (n, &c) in order.iter().enumerate() {
+        // The next part once this one has its share, or when the
+        // components left are only enough for one in each part left.
+        let left = order.len() - n;
+        if n > 0 && p + 1 < k && (acc * k as u64 >= (p as u64 + 1) * total || left <= k - 1 - p) {
+            p += 1;
+        }
+        acc += w[c];
+        of[c] = p;
+    }
+    of
 }
 
 /// The mix graph with its ports: `ports` (`(id, latency)`) as `constant`
@@ -201,4 +279,64 @@ pub(crate) fn mix_desc(mix: &GraphDesc, ports: &[(u32, usize)]) -> GraphDesc {
         desc.nodes.push(NodeDesc { id, kind: "constant".into(), params, options: Map::new() });
     }
     desc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `weights.len()` tracks (a chain of `weights[t]` gains each) into a
+    /// master gain, connected to it in the order `order`.
+    fn tracks(weights: &[usize], order: &[usize]) -> GraphDesc {
+        let mut nodes = vec![json!({"id": 1, "type": "output"}), json!({"id": 2, "type": "gain"})];
+        let mut conns = vec![json!([2, 1])];
+        let mut ends = Vec::new();
+        for (t, &n) in weights.iter().enumerate() {
+            let first = 100 * (t as u32 + 1);
+            for k in 0..n as u32 {
+                nodes.push(json!({"id": first + k, "type": "gain"}));
+                if k > 0 {
+                    conns.push(json!([first + k - 1, first + k]));
+                }
+            }
+            ends.push(first + n as u32 - 1);
+        }
+        conns.extend(order.iter().map(|&t| json!([ends[t], 2])));
+        GraphDesc::from_value(&json!({"version": 1, "nodes": nodes, "connections": conns})).expect("valid graph")
+    }
+
+    /// The tracks (by index) in each part of `s`.
+    fn members(s: &Split, tracks: usize) -> Vec<Vec<usize>> {
+        s.parts
+            .iter()
+            .map(|p| (0..tracks).filter(|&t| p.desc.nodes.iter().any(|n| n.id == 100 * (t as u32 + 1))).collect())
+            .collect()
+    }
+
+    #[test]
+    fn runs_in_mix_order_follow_the_master_s_inputs() {
+        // Equal tracks connected in a shuffled order: runs of four in that
+        // order, part by part.
+        let order = [3, 7, 0, 4, 6, 1, 5, 2];
+        let d = tracks(&[2; 8], &order);
+        let s = split(&d, 2, Assign::InMixOrder).expect("splits");
+        assert_eq!(s.mix_node, 2);
+        assert_eq!(members(&s, 8), vec![vec![0, 3, 4, 7], vec![1, 2, 5, 6]]);
+        let balanced = split(&d, 2, Assign::Balanced).expect("splits");
+        assert_eq!(members(&balanced, 8), vec![vec![0, 2, 4, 6], vec![1, 3, 5, 7]]);
+        // As many parts as tracks: one each.
+        let s = split(&tracks(&[2, 2, 2, 2], &[0, 1, 2, 3]), 4, Assign::InMixOrder).expect("splits");
+        assert_eq!(members(&s, 4), vec![vec![0], vec![1], vec![2], vec![3]]);
+    }
+
+    #[test]
+    fn uneven_runs_fall_back_to_the_balanced_share_out() {
+        // A heavy track between light ones: runs would load one part with
+        // 6 + 1 against 1 + 1 + 1 (balanced: 6 against 4).
+        let d = tracks(&[1, 6, 1, 1, 1], &[0, 1, 2, 3, 4]);
+        let s = split(&d, 2, Assign::InMixOrder).expect("splits");
+        let b = split(&d, 2, Assign::Balanced).expect("splits");
+        assert_eq!(members(&s, 5), members(&b, 5));
+        assert_eq!(members(&s, 5), vec![vec![1], vec![0, 2, 3, 4]]);
+    }
 }

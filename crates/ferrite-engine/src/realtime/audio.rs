@@ -108,6 +108,12 @@ impl AudioCore {
         self.program.as_ref().map_or(1, |p| p.graph.parts())
     }
 
+    /// Whether the running program sums its mix node's inputs while the
+    /// parts render (as they finish, on any thread) instead of after them.
+    pub fn chained_sum(&self) -> bool {
+        self.program.as_ref().is_some_and(|p| p.graph.chained_sum())
+    }
+
     /// How many split-program parts the workers (not the audio thread)
     /// have rendered so far.
     pub fn parts_helped(&self) -> u64 {
