@@ -8,8 +8,8 @@ import { callNative } from './errors'
 /**
  * `node:worker_threads`, loaded when the first host starts: most programs
  * (the CLI's analyses, every render without a processor written in
- * TypeScript) never start one, and loading the module costs about 2 ms of
- * every start-up.
+ * TypeScript) never start one, and need not pay for loading the module
+ * at start-up.
  */
 let threads: typeof import('node:worker_threads') | undefined
 function workerThreads(): typeof import('node:worker_threads') {

@@ -301,10 +301,9 @@ fn reserved_pages(v: &mut Vec<f32>) -> Option<(usize, usize)> {
 /// Asks for transparent huge pages over `pages` (`MADV_HUGEPAGE`; where
 /// THP is in `madvise` mode, the usual default), before anything touches
 /// them: the 2 MB-aligned part of a long output then maps in 2 MB pages,
-/// a 60 s stereo render's 23 MB in a dozen faults instead of about 5,600
-/// (an empty 60 s render went from 12.3 to 7.7 ms, the 1-track EQ from
-/// 36.5 to 32.5 ms, medians of alternating runs). Changes no byte; an
-/// error (no THP, another system) leaves everything as it was.
+/// a 60 s stereo render's 23 MB in a dozen faults instead of about 5,600.
+/// Changes no byte; an error (no THP, another system) leaves everything
+/// as it was.
 fn advise_huge(pages: (usize, usize)) {
     #[cfg(target_os = "linux")]
     {
@@ -324,8 +323,7 @@ const POPULATE_CHUNK: usize = 2 << 20;
 /// `MADV_POPULATE_WRITE`: what a write fault does, without one per page),
 /// [`POPULATE_CHUNK`] of each range in turn, so that a render writing all
 /// channels from their starts finds its pages mapped. Run on a thread of
-/// its own beside the render: the kernel zeroing fresh pages (3.3–3.5 ms
-/// for each 11.5 MB channel of a 60 s render, under `strace -T`) then
+/// its own beside the render: the kernel zeroing fresh pages then
 /// overlaps the render instead of coming before it. A page the render
 /// reaches first faults in as usual; the contents are never touched.
 fn populate(ranges: &[(usize, usize)]) {

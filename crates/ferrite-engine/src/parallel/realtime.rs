@@ -338,8 +338,13 @@ impl RtGraph {
             .collect();
         let node_len = settings.channels * settings.max_block;
         let chain = match chain {
-            Some(plan) => match mix.info.nodes.get(&plan.id) {
-                Some(info) => Some(Chain {
+            Some(plan) => {
+                // The mix node reads only the sum's port now: without it the
+                // split is refused (and the graph compiled whole).
+                let Some(info) = mix.info.nodes.get(&plan.id) else {
+                    return Err(crate::error::EngineError::other("split: the mix has no port for its sum"));
+                };
+                Some(Chain {
                     ports: plan.ports,
                     rendered: CachePadded::new(AtomicU64::new(0)),
                     next: CachePadded::new(AtomicUsize::new(0)),
@@ -347,9 +352,8 @@ impl RtGraph {
                     port: info.index,
                     channels: settings.channels,
                     stride: settings.max_block,
-                }),
-                None => None,
-            },
+                })
+            }
             None => None,
         };
         let mut offset = mix.graph.nodes().len();
