@@ -4,7 +4,7 @@
 mod common;
 use common::*;
 use ferrite_engine::desc::GraphDesc;
-use ferrite_engine::parallel::{plan_parts, OfflineGraph, PARTS_PER_THREAD};
+use ferrite_engine::parallel::{plan_parts, plan_presummed, OfflineGraph, PARTS_PER_THREAD};
 use ferrite_engine::{render_offline_threads, ErrorKind, OfflineRequest, RenderSettings};
 use serde_json::{json, Value};
 
@@ -94,6 +94,12 @@ fn render_threads(
     // this one weighs, so that small graphs test splits of every width.
     let parts = if threads == 1 { 1 } else { threads * PARTS_PER_THREAD };
     let mut g = OfflineGraph::compile_parts(desc, settings, &[], parts).expect("compiles");
+    (render_graph(&mut g, channels, frames, block), g.parts())
+}
+
+/// Renders `frames` of a compiled graph in blocks of `block` (with
+/// [`input`] as the render input): the f64 output.
+fn render_graph(g: &mut OfflineGraph, channels: usize, frames: usize, block: usize) -> Vec<Vec<f64>> {
     let mut out: Vec<Vec<f64>> = vec![Vec::with_capacity(frames); channels];
     let fill = |c: usize, at: usize, d: &mut [f64]| {
         for (i, x) in d.iter_mut().enumerate() {
@@ -110,7 +116,104 @@ fn render_threads(
         g.render_span(pos, n, block, &fill, &mut sink);
         pos += n;
     }
-    (out, g.parts())
+    out
+}
+
+/// `tracks` light tracks into a master gain, meter and the output: sources
+/// of every kind the render core sums directly (band-limited and sine
+/// oscillators, a constant) through gains, some panned (stereo), two of the
+/// gains automated (one in each half), and the render input last.
+fn light_tracks(tracks: u32) -> GraphDesc {
+    graph(light_tracks_json(tracks))
+}
+
+/// [`light_tracks`] as JSON.
+fn light_tracks_json(tracks: u32) -> Value {
+    let mut nodes = vec![json!({"id": 0, "type": "input"}), json!({"id": 1, "type": "output"})];
+    nodes.push(json!({"id": 2, "type": "gain", "params": {"gain": 0.5}}));
+    nodes.push(json!({"id": 3, "type": "meter", "options": {"name": "master"}}));
+    let mut conns = vec![json!([2, 3]), json!([3, 1])];
+    for t in 0..tracks {
+        let (src, gain, pan) = (100 + 10 * t, 101 + 10 * t, 102 + 10 * t);
+        if t % 9 == 4 {
+            nodes.push(json!({"id": src, "type": "constant", "params": {"value": 0.02 * f64::from(t % 3)}}));
+        } else {
+            let shape = ["saw", "sine", "square", "triangle"][t as usize % 4];
+            nodes.push(osc(src, 40.0 + f64::from(t) * 13.7, shape));
+        }
+        nodes.push(json!({"id": gain, "type": "gain", "params": {"gain": 1.0 / f64::from(tracks)}}));
+        conns.push(json!([src, gain]));
+        if t % 5 == 2 {
+            nodes.push(json!({"id": pan, "type": "pan", "params": {"pan": -0.6 + 0.04 * f64::from(t)}}));
+            conns.extend([json!([gain, pan]), json!([pan, 2])]);
+        } else {
+            conns.push(json!([gain, 2]));
+        }
+    }
+    conns.push(json!([0, 2]));
+    let last = 101 + 10 * (tracks - 1);
+    let automation = json!([
+        {"node": 111, "param": "gain", "points": [{"frame": 0, "value": 0.02}, {"frame": 3000, "value": 0.2, "curve": "exponential"}]},
+        {"node": last, "param": "gain", "points": [{"frame": 500, "value": 0.1}, {"frame": 6000, "value": 0.01}]}
+    ]);
+    json!({"version": 1, "nodes": nodes, "connections": conns, "automation": automation})
+}
+
+#[test]
+fn light_tracks_split_as_a_part_that_sums_its_own_and_give_the_same_bits() {
+    let desc = light_tracks(40);
+    // Too light for parts of their own (a port each), enough for two halves.
+    assert_eq!(plan_parts(&desc, 2), 1);
+    assert!(plan_presummed(&desc));
+    assert!(!plan_presummed(&light_tracks(12)), "too few tracks");
+    for block in [128usize, 37, 1] {
+        let settings = RenderSettings { sample_rate: 48000.0, channels: 2, max_block: block };
+        let frames = if block == 1 { 2500 } else { 9000 };
+        let (want, parts) = render_threads(&desc, 2, frames, block, 1);
+        assert_eq!(parts, 1);
+        let peak = want[0].iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        assert!(peak > 0.02, "real signal: {peak}");
+        assert_ne!(bits(&want[..1]), bits(&want[1..]), "the pans make the channels differ");
+        // What two threads compile: one part, the mix carrying the rest.
+        let mut g = OfflineGraph::compile(&desc, settings, &[], 2).expect("compiles");
+        assert!(matches!(g, OfflineGraph::Split(_)), "block {block}: split");
+        assert_eq!(g.parts(), 1);
+        assert_eq!(bits(&render_graph(&mut g, 2, frames, block)), bits(&want), "block {block}");
+        // One thread keeps it whole.
+        assert!(matches!(OfflineGraph::compile(&desc, settings, &[], 1).unwrap(), OfflineGraph::One(_)));
+    }
+    // Meters read the same.
+    let req = OfflineRequest { sample_rate: 48000.0, frames: 24000, channels: 2, block_size: 128, input: vec![] };
+    let one = render_offline_threads(&desc, &[], &req, None, 1).unwrap();
+    let two = render_offline_threads(&desc, &[], &req, None, 2).unwrap();
+    assert_eq!(format!("{:?}", one.meters), format!("{:?}", two.meters));
+    let b = |x: &[Vec<f32>]| x.iter().map(|c| c.iter().map(|v| v.to_bits()).collect::<Vec<_>>()).collect::<Vec<_>>();
+    assert_eq!(b(&one.channels), b(&two.channels));
+}
+
+#[test]
+fn a_first_half_of_unequal_latencies_is_not_summed_in_its_part() {
+    // A lookahead limiter on track 1: its sum in the whole graph delays
+    // the other tracks to meet it, which a part's own sum could not know.
+    let mut v = light_tracks_json(40);
+    v["nodes"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"id": 9000, "type": "limiter", "params": {"ceilingDb": -12.0}, "options": {"lookaheadMs": 1.0}}));
+    let conns = v["connections"].as_array_mut().unwrap();
+    // In the place of track 1's edge into the master.
+    let at = conns.iter().position(|e| *e == json!([111, 2])).unwrap();
+    conns[at] = json!([9000, 2]);
+    conns.push(json!([111, 9000]));
+    let desc = graph(v);
+    let settings = RenderSettings { sample_rate: 48000.0, channels: 2, max_block: 128 };
+    assert!(plan_presummed(&desc));
+    assert!(OfflineGraph::presummed(&desc, settings, &[]).is_none(), "refused: the latencies differ");
+    let (want, _) = render_threads(&desc, 2, 9000, 128, 1);
+    let mut g = OfflineGraph::compile(&desc, settings, &[], 2).expect("compiles");
+    assert!(matches!(g, OfflineGraph::One(_)), "whole");
+    assert_eq!(bits(&render_graph(&mut g, 2, 9000, 128)), bits(&want));
+    assert!(want[0].iter().any(|v| v.abs() > 0.01));
 }
 
 #[test]
@@ -296,8 +399,12 @@ fn the_planner_splits_heavy_tracks_and_keeps_cheap_sources_whole() {
         graph(json!({"version": 1, "nodes": nodes, "connections": conns}))
     };
     // 64 oscillators with their gains: each would hand the mix a port of
-    // its own for almost no work, so the graph renders whole.
+    // its own for almost no work, so no parts of their own; two halves, the
+    // first summing its own tracks, the second rendered with the mix.
     assert_eq!(plan_parts(&tracks(64, false), 8), 1);
+    assert!(plan_presummed(&tracks(64, false)));
+    assert!(plan_presummed(&tracks(16, false)));
+    assert!(!plan_presummed(&tracks(15, false)), "less than two parts' components");
     // 16 EQ tracks: two parts of eight on two threads (no narrower parts
     // on more threads), eight tracks stay whole.
     assert_eq!(plan_parts(&tracks(16, true), 2), 2);

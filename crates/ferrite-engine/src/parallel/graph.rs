@@ -195,8 +195,14 @@ impl SplitGraph {
         let mut parts = Vec::with_capacity(split.parts.len());
         let mut ports = Vec::new();
         let mut counts = Vec::with_capacity(split.parts.len());
+        // A part that sums its own components: their latencies, and so the
+        // compensation delays of the sums, must be every other input's.
+        let mut summed_latencies = Vec::new();
         for (p, pd) in split.parts.iter().enumerate() {
             let compiled = compile_tapped(&pd.desc, settings, buffers, options, &pd.ports)?;
+            if let (0, Some(summed)) = (p, &split.presummed) {
+                summed_latencies.extend(summed.iter().filter_map(|id| compiled.info.nodes.get(id)).map(|n| n.latency));
+            }
             let mut idx = Vec::with_capacity(pd.ports.len());
             for &id in &pd.ports {
                 let Some(info) = compiled.info.nodes.get(&id) else { continue };
@@ -213,6 +219,13 @@ impl SplitGraph {
             parts.push(PartCell { part: UnsafeCell::new(part), done: CachePadded::new(AtomicUsize::new(0)) });
         }
         let with_latency: Vec<(u32, usize)> = ports.iter().map(|&(id, lat, _, _)| (id, lat)).collect();
+        if let Some(summed) = &split.presummed {
+            let mut all = summed_latencies.iter().chain(with_latency.iter().map(|(_, l)| l));
+            let first = all.next().copied();
+            if summed_latencies.len() != summed.len() || all.any(|&l| Some(l) != first) {
+                return Err(crate::error::EngineError::other("a part summing its own tracks needs one latency"));
+            }
+        }
         let mix =
             compile_with_ports(&split::mix_desc(&split.mix, &with_latency), settings, buffers, options, &with_latency)?;
         let links = ports
@@ -224,7 +237,13 @@ impl SplitGraph {
             .collect();
         let ready = parts.iter_mut().map(|c| c.part.get_mut().out.clone()).collect();
         let blocks = cap.div_ceil(settings.max_block);
-        let subs = SPAN_TASKS.div_ceil(parts.len().max(1)).min(blocks).min(MAX_TASKS / parts.len().max(1)).max(1);
+        // A part that sums its own tracks: one task a span (its sub-spans
+        // would only wait for each other).
+        let subs = if split.presummed.is_some() {
+            1
+        } else {
+            SPAN_TASKS.div_ceil(parts.len().max(1)).min(blocks).min(MAX_TASKS / parts.len().max(1)).max(1)
+        };
         Ok(Self {
             parts: Parts { cells: parts.into_boxed_slice(), subs },
             ready,
@@ -257,6 +276,9 @@ impl SplitGraph {
     ) {
         let cap = self.cap;
         let tasks = self.parts.tasks();
+        // This thread mixes first, then takes what is left: a lone part
+        // (one that sums its own tracks) goes to a helper.
+        let helpers = if self.parts.len() == 1 { tasks } else { tasks - 1 };
         let spans = frames.div_ceil(cap);
         let span_at = |k: usize| (pos + k * cap, cap.min(frames - k * cap));
         // Span k's parts render while span k - 1 is mixed.
@@ -273,7 +295,7 @@ impl SplitGraph {
                 }
             };
             if next.is_some() {
-                board.run_with(&*parts, tasks, || wake(board, tasks - 1), mix_span);
+                board.run_with(&*parts, tasks, || wake(board, helpers), mix_span);
                 for (part, r) in parts.iter_mut().zip(ready.iter_mut()) {
                     std::mem::swap(&mut part.out, r);
                 }
@@ -375,7 +397,27 @@ impl OfflineGraph {
     /// split when it has independent parts worth the hand-overs
     /// ([`super::plan_parts`]), else whole. Control side (or a render worker).
     pub fn compile(desc: &GraphDesc, settings: RenderSettings, buffers: &SideBuffers, threads: usize) -> Result<Self> {
-        Self::compile_parts(desc, settings, buffers, super::plan_parts(desc, threads))
+        let parts = super::plan_parts(desc, threads);
+        if parts == 1 && threads >= 2 && super::plan_presummed(desc) {
+            if let Some(g) = Self::presummed(desc, settings, buffers) {
+                return Ok(g);
+            }
+        }
+        Self::compile_parts(desc, settings, buffers, parts)
+    }
+
+    /// `desc` as two parts, the first summing its own tracks
+    /// ([`split::presum_first`]), or `None` when it has no such split or
+    /// a part does not compile (then it compiles as the planner says).
+    pub fn presummed(desc: &GraphDesc, settings: RenderSettings, buffers: &SideBuffers) -> Option<Self> {
+        settings.validate().ok()?;
+        if !plain(desc) {
+            return None;
+        }
+        let split = split::presum_first(desc)?;
+        let cap = (SPAN_FRAMES / settings.max_block).max(1) * settings.max_block;
+        let budget = desc.memory_budget.unwrap_or(crate::compile::budget::DEFAULT_MEMORY_BUDGET);
+        SplitGraph::compile(&split, settings, buffers, cap, budget).ok().map(|g| Self::Split(Box::new(g)))
     }
 
     /// Compiles `desc` cut into up to `parts` parts whatever its weight

@@ -61,6 +61,17 @@ pub const MIN_PART_WEIGHT: u64 = 64;
 /// two parts than whole.
 pub const MIN_COMPONENT_WEIGHT: u64 = 6;
 
+/// Whether `desc`, too light a graph for [`plan_parts`] to split (its
+/// components cheap beside a port each), is worth two parts of which the
+/// first sums its own components ([`split`]'s `presum_first`): at least
+/// two parts' components ([`MIN_PART_COMPONENTS`]) and half of one part's
+/// work ([`MIN_PART_WEIGHT`]): 16 plain oscillators with their gains
+/// rendered no slower on two threads than on one, 24 and more faster.
+pub fn plan_presummed(desc: &GraphDesc) -> bool {
+    let (components, weight) = split::splittable(desc);
+    components >= 2 * MIN_PART_COMPONENTS && weight >= MIN_PART_WEIGHT / 2
+}
+
 /// Every core: [`std::thread::available_parallelism`] (1 when unknown).
 pub fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, MAX_THREADS)

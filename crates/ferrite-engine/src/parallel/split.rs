@@ -33,6 +33,10 @@ pub(crate) struct Split {
     pub(crate) mix: GraphDesc,
     /// The mix node: the first node up from the output that sums several.
     pub(crate) mix_node: u32,
+    /// When part 0 sums its own components ([`presum_first`]): the nodes
+    /// it sums, which must have the latency of every other input of the
+    /// mix node (checked once the parts are compiled).
+    pub(crate) presummed: Option<Vec<u32>>,
 }
 
 /// How components are shared out among parts.
@@ -169,6 +173,19 @@ pub(crate) fn split(desc: &GraphDesc, max_parts: usize, assign: Assign) -> Optio
             }
         }
     };
+    Some(build(desc, &comps, &in_mix, mix_at, &part_of_comp, k))
+}
+
+/// The split of `desc` with component `c` (of `comps`) in part
+/// `part_of_comp[c]` of `k`.
+fn build(
+    desc: &GraphDesc,
+    comps: &[Vec<usize>],
+    in_mix: &[bool],
+    mix_at: usize,
+    part_of_comp: &[usize],
+    k: usize,
+) -> Split {
     let mut part_of = vec![usize::MAX; desc.nodes.len()];
     for (c, nodes) in comps.iter().enumerate() {
         nodes.iter().for_each(|&i| part_of[i] = part_of_comp[c]);
@@ -213,7 +230,79 @@ pub(crate) fn split(desc: &GraphDesc, max_parts: usize, assign: Assign) -> Optio
         automation: desc.automation.iter().filter(|l| mixed(l.node)).cloned().collect(),
         memory_budget: None,
     };
-    Some(Split { parts, mix, mix_node: desc.nodes[mix_at].id })
+    Split { parts, mix, mix_node: desc.nodes[mix_at].id, presummed: None }
+}
+
+/// `desc` cut in two in the mix node's order ([`Assign::InMixOrder`]):
+/// the first run of components as a part that sums them itself, and the
+/// second run rendered with the mix, one span behind it. A `gain` of 1 (a
+/// fresh id) takes the edges the mix node took from the first run, in
+/// their order, and the mix node takes that sum in their place; the second
+/// run's edges into the mix node follow as before. The first run must be
+/// the mix node's first inputs (each component one edge, into nothing else
+/// of the mix), so the mix node's sum is the same operations in the same
+/// order: the first input, then each next one added. The part hands the
+/// mix one port, not one per component, and the second run's sources sum
+/// as they do in the whole graph: what makes a split of light components
+/// (plain sources) pay. `None` when the graph has no such split.
+pub(crate) fn presum_first(desc: &GraphDesc) -> Option<Split> {
+    let (comps, in_mix, mix_at) = components(desc)?;
+    let w: Vec<u64> = comps.iter().map(|c| c.iter().map(|&i| weight(&desc.nodes[i])).sum()).collect();
+    // The runs in the mix node's order, the first as heavy as the second
+    // with the mix's own nodes (and the port and output copies, one more).
+    let own: u64 = 1 + (0..desc.nodes.len()).filter(|&i| in_mix[i]).map(|i| weight(&desc.nodes[i])).sum::<u64>();
+    let order = mix_order(desc, &comps, mix_at);
+    let half = (w.iter().sum::<u64>() + own).div_ceil(2);
+    let mut part_of_comp = vec![1; comps.len()];
+    let mut acc = 0;
+    for &c in order.iter().take(comps.len().saturating_sub(1)) {
+        if acc > 0 && acc + w[c] / 2 > half {
+            break;
+        }
+        acc += w[c];
+        part_of_comp[c] = 0;
+    }
+    let mut s = build(desc, &comps, &in_mix, mix_at, &part_of_comp, 2);
+    let mix_id = s.mix_node;
+    let summed = s.parts.first()?.ports.clone();
+    let into_mix = |id: u32| s.mix.nodes.iter().any(|n| n.id == id);
+    // Each of the first run's ports: one connection into the mix, to the mix node.
+    for &p in &summed {
+        let mut out = desc.connections.iter().filter(|&&(a, b)| a == p && into_mix(b));
+        if out.next() != Some(&(p, mix_id)) || out.next().is_some() {
+            return None;
+        }
+        if desc.sidechains.iter().any(|&(a, b)| a == p && into_mix(b)) {
+            return None;
+        }
+    }
+    // They are the mix node's first inputs.
+    let inputs: Vec<u32> = desc.connections.iter().filter(|e| e.1 == mix_id).map(|e| e.0).collect();
+    if inputs.len() <= summed.len() || inputs[..summed.len()].iter().any(|a| !summed.contains(a)) {
+        return None;
+    }
+    let fresh = desc.nodes.iter().map(|d| d.id).max()?.checked_add(1)?;
+    // The second run joins the mix (its edges into the mix node are there already).
+    let second = s.parts.pop()?.desc;
+    for n in second.nodes {
+        if !s.mix.nodes.iter().any(|m| m.id == n.id) {
+            s.mix.nodes.push(n);
+        }
+    }
+    s.mix.connections.extend(second.connections);
+    s.mix.sidechains.extend(second.sidechains);
+    s.mix.automation.extend(second.automation);
+    let first = s.parts.first_mut()?;
+    let mut params = Map::new();
+    params.insert("gain".into(), json!(1.0));
+    first.desc.nodes.push(NodeDesc { id: fresh, kind: "gain".into(), params, options: Map::new() });
+    first.desc.connections.extend(inputs[..summed.len()].iter().map(|&a| (a, fresh)));
+    first.ports = vec![fresh];
+    let at = s.mix.connections.iter().position(|&(a, b)| b == mix_id && summed.contains(&a))?;
+    s.mix.connections[at] = (fresh, mix_id);
+    s.mix.connections.retain(|&(a, b)| !(b == mix_id && summed.contains(&a)));
+    s.presummed = Some(summed);
+    Some(s)
 }
 
 /// The part of each component (weights `w`) among `k` parts: largest
@@ -236,6 +325,27 @@ fn balanced_parts(w: &[u64], k: usize) -> Vec<usize> {
 /// each component's first connection into it (components that feed it
 /// only through others, or not at all, last), every part at least one.
 fn runs_in_mix_order(desc: &GraphDesc, comps: &[Vec<usize>], mix_at: usize, w: &[u64], k: usize) -> Vec<usize> {
+    let order = mix_order(desc, comps, mix_at);
+    let total: u64 = w.iter().sum();
+    let (mut p, mut acc) = (0usize, 0u64);
+    let mut of = vec![0; comps.len()];
+    for (n, &c) in order.iter().enumerate() {
+        // The next part once this one has its share, or when the
+        // components left are only enough for one in each part left.
+        let left = order.len() - n;
+        if n > 0 && p + 1 < k && (acc * k as u64 >= (p as u64 + 1) * total || left <= k - 1 - p) {
+            p += 1;
+        }
+        acc += w[c];
+        of[c] = p;
+    }
+    of
+}
+
+/// The components in the order the mix node (`desc.nodes[mix_at]`) sums
+/// them: by each one's first connection into it (components that feed it
+/// only through others, or not at all, last).
+fn mix_order(desc: &GraphDesc, comps: &[Vec<usize>], mix_at: usize) -> Vec<usize> {
     let mix_id = desc.nodes[mix_at].id;
     let mut comp_of = vec![usize::MAX; desc.nodes.len()];
     for (c, nodes) in comps.iter().enumerate() {
@@ -253,20 +363,7 @@ fn runs_in_mix_order(desc: &GraphDesc, comps: &[Vec<usize>], mix_at: usize, w: &
     }
     let mut order: Vec<usize> = (0..comps.len()).collect();
     order.sort_by_key(|&c| (first_edge[c], c));
-    let total: u64 = w.iter().sum();
-    let (mut p, mut acc) = (0usize, 0u64);
-    let mut of = vec![0; comps.len()];
-    for (n, &c) in order.iter().enumerate() {
-        // The next part once this one has its share, or when the
-        // components left are only enough for one in each part left.
-        let left = order.len() - n;
-        if n > 0 && p + 1 < k && (acc * k as u64 >= (p as u64 + 1) * total || left <= k - 1 - p) {
-            p += 1;
-        }
-        acc += w[c];
-        of[c] = p;
-    }
-    of
+    order
 }
 
 /// The mix graph with its ports: `ports` (`(id, latency)`) as `constant`
@@ -327,6 +424,34 @@ mod tests {
         // As many parts as tracks: one each.
         let s = split(&tracks(&[2, 2, 2, 2], &[0, 1, 2, 3]), 4, Assign::InMixOrder).expect("splits");
         assert_eq!(members(&s, 4), vec![vec![0], vec![1], vec![2], vec![3]]);
+    }
+
+    #[test]
+    fn a_first_run_that_sums_itself_takes_the_master_s_first_inputs() {
+        // Equal tracks connected in a shuffled order: the first five in
+        // that order (as heavy as the other three with the master and the
+        // output) are a part summed by a fresh gain (id 802, one past the
+        // largest), in the master's order; the rest join the mix.
+        let order = [3, 7, 0, 4, 6, 1, 5, 2];
+        let d = tracks(&[2; 8], &order);
+        let s = presum_first(&d).expect("splits");
+        assert_eq!(s.parts.len(), 1);
+        assert_eq!(members(&s, 8), vec![vec![0, 3, 4, 6, 7]]);
+        let part = &s.parts[0];
+        assert_eq!(part.ports, vec![802]);
+        let sum: Vec<(u32, u32)> = part.desc.connections.iter().copied().filter(|e| e.1 == 802).collect();
+        assert_eq!(sum, vec![(401, 802), (801, 802), (101, 802), (501, 802), (701, 802)]);
+        let into_master: Vec<u32> = s.mix.connections.iter().filter(|e| e.1 == 2).map(|e| e.0).collect();
+        assert_eq!(into_master, vec![802, 201, 601, 301]);
+        assert!(s.mix.nodes.iter().any(|n| n.id == 200) && s.mix.nodes.iter().any(|n| n.id == 201));
+        assert_eq!(s.presummed.as_deref(), Some(&[101, 401, 501, 701, 801][..]));
+        // A track of the first run that feeds the master twice: refused.
+        let mut twice = tracks(&[2; 8], &[0, 1, 2, 3, 4, 5, 6, 7]);
+        twice.connections.push((101, 2));
+        assert!(presum_first(&twice).is_none());
+        // The first run weighs as much as the rest with the mix's own nodes.
+        let s = presum_first(&tracks(&[2; 16], &(0..16).collect::<Vec<_>>())).expect("splits");
+        assert_eq!(members(&s, 16), vec![(0..9).collect::<Vec<_>>()]);
     }
 
     #[test]
