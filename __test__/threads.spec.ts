@@ -54,6 +54,30 @@ test('renderOffline gives the same samples, meters and latency on 1 to 8 threads
   }
 })
 
+test('a mix of plain oscillators, split in two halves on 2 threads, gives the samples of one thread', async (t) => {
+  const g = new Graph()
+  const master = g.gain({ gain: 0.8 })
+  g.chain(master, g.meter({ name: 'master' }), g.output)
+  const types = ['saw', 'sine', 'square', 'triangle'] as const
+  for (let i = 0; i < 40; i++) {
+    const track = [g.oscillator({ type: types[i % 4], frequency: 50 + i * 17.3 }), g.gain({ gain: 1 / 40 })]
+    if (i % 6 === 5) track.push(g.pan({ pan: -0.5 + i / 40 }))
+    g.chain(...track, master)
+  }
+  const opts = { sampleRate: 48000, frames: 20000 }
+  const one = await renderOffline(g, { ...opts, threads: 1 })
+  const peak = one.channels[0].reduce((m, v) => Math.max(m, Math.abs(v)), 0)
+  t.true(peak > 0.05, `real signal: ${peak}`)
+  t.notDeepEqual(bitsOf(one.channels.slice(0, 1)), bitsOf(one.channels.slice(1)), 'the pans make the channels differ')
+  for (const threads of [2, 4, undefined]) {
+    const r = await renderOffline(g, { ...opts, threads })
+    t.deepEqual(bitsOf(r.channels), bitsOf(one.channels), `threads ${threads}`)
+    t.deepEqual(r.meters, one.meters)
+  }
+  const r = await renderOffline(g, { ...opts, frames: 3000, blockSize: 37, threads: 2 })
+  t.deepEqual(bitsOf(r.channels), bitsOf(one.channels.map((c) => c.subarray(0, 3000))), 'block 37')
+})
+
 test('renderToFile writes the same file on 1 and 2 threads', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'ferrite-threads-'))
   try {
