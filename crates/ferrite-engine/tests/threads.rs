@@ -97,6 +97,17 @@ fn render_threads(
     (render_graph(&mut g, channels, frames, block), g.parts())
 }
 
+/// One thread's stereo render of `desc` (whole), checked to be a real
+/// signal (peak above `least`) whose pans make the channels differ.
+fn reference(desc: &GraphDesc, frames: usize, block: usize, least: f64) -> Vec<Vec<f64>> {
+    let (want, parts) = render_threads(desc, 2, frames, block, 1);
+    assert_eq!(parts, 1);
+    let peak = want[0].iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    assert!(peak > least, "real signal: {peak}");
+    assert_ne!(bits(&want[..1]), bits(&want[1..]), "the pans make the channels differ");
+    want
+}
+
 /// Renders `frames` of a compiled graph in blocks of `block` (with
 /// [`input`] as the render input): the f64 output.
 fn render_graph(g: &mut OfflineGraph, channels: usize, frames: usize, block: usize) -> Vec<Vec<f64>> {
@@ -169,11 +180,7 @@ fn light_tracks_split_as_a_part_that_sums_its_own_and_give_the_same_bits() {
     for block in [128usize, 37, 1] {
         let settings = RenderSettings { sample_rate: 48000.0, channels: 2, max_block: block };
         let frames = if block == 1 { 2500 } else { 9000 };
-        let (want, parts) = render_threads(&desc, 2, frames, block, 1);
-        assert_eq!(parts, 1);
-        let peak = want[0].iter().fold(0.0f64, |m, v| m.max(v.abs()));
-        assert!(peak > 0.02, "real signal: {peak}");
-        assert_ne!(bits(&want[..1]), bits(&want[1..]), "the pans make the channels differ");
+        let want = reference(&desc, frames, block, 0.02);
         // What two threads compile: one part, the mix carrying the rest.
         let mut g = OfflineGraph::compile(&desc, settings, &[], 2).expect("compiles");
         assert!(matches!(g, OfflineGraph::Split(_)), "block {block}: split");
@@ -221,11 +228,7 @@ fn every_thread_count_and_block_size_renders_the_same_bits() {
     let desc = session(24);
     for block in [128usize, 37, 1] {
         let frames = if block == 1 { 2500 } else { 9000 };
-        let (want, parts) = render_threads(&desc, 2, frames, block, 1);
-        assert_eq!(parts, 1);
-        let peak = want[0].iter().fold(0.0f64, |m, v| m.max(v.abs()));
-        assert!(peak > 0.05, "real signal: {peak}");
-        assert_ne!(bits(&want[..1]), bits(&want[1..]), "the pans make the channels differ");
+        let want = reference(&desc, frames, block, 0.05);
         for threads in 2..=8 {
             let (got, parts) = render_threads(&desc, 2, frames, block, threads);
             assert!(parts >= 2, "{threads} threads: the graph was split ({parts} parts)");
