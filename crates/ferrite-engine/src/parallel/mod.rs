@@ -65,8 +65,8 @@ pub const MIN_COMPONENT_WEIGHT: u64 = 6;
 /// components cheap beside a port each), is worth two parts of which the
 /// first sums its own components ([`split`]'s `presum_first`): at least
 /// two parts' components ([`MIN_PART_COMPONENTS`]) and half of one part's
-/// work ([`MIN_PART_WEIGHT`]): 16 plain oscillators with their gains
-/// rendered no slower on two threads than on one, 24 and more faster.
+/// work ([`MIN_PART_WEIGHT`]); the crossover measured is in
+/// benches/README.md.
 pub fn plan_presummed(desc: &GraphDesc) -> bool {
     let (components, weight) = split::splittable(desc);
     components >= 2 * MIN_PART_COMPONENTS && weight >= MIN_PART_WEIGHT / 2
