@@ -414,10 +414,16 @@ impl OfflineGraph {
         if !plain(desc) {
             return None;
         }
-        let split = split::presum_first(desc)?;
+        Self::from_split(desc, &split::presum_first(desc)?, settings, buffers)
+    }
+
+    /// `split` of `desc` compiled, its parts keeping a span of ports and
+    /// sharing the graph's memory budget; `None` when a part fails to
+    /// compile (a node refused: the whole graph then reports it).
+    fn from_split(desc: &GraphDesc, split: &Split, settings: RenderSettings, buffers: &SideBuffers) -> Option<Self> {
         let cap = (SPAN_FRAMES / settings.max_block).max(1) * settings.max_block;
         let budget = desc.memory_budget.unwrap_or(crate::compile::budget::DEFAULT_MEMORY_BUDGET);
-        SplitGraph::compile(&split, settings, buffers, cap, budget).ok().map(|g| Self::Split(Box::new(g)))
+        SplitGraph::compile(split, settings, buffers, cap, budget).ok().map(|g| Self::Split(Box::new(g)))
     }
 
     /// Compiles `desc` cut into up to `parts` parts whatever its weight
@@ -433,12 +439,8 @@ impl OfflineGraph {
         let parts = parts.min(MAX_TASKS);
         if parts >= 2 && plain(desc) {
             if let Some(split) = split::split(desc, parts, split::Assign::Balanced) {
-                let cap = (SPAN_FRAMES / settings.max_block).max(1) * settings.max_block;
-                // A part that fails to compile (a node refused) is reported
-                // as the whole graph reports it.
-                let budget = desc.memory_budget.unwrap_or(crate::compile::budget::DEFAULT_MEMORY_BUDGET);
-                if let Ok(g) = SplitGraph::compile(&split, settings, buffers, cap, budget) {
-                    return Ok(Self::Split(Box::new(g)));
+                if let Some(g) = Self::from_split(desc, &split, settings, buffers) {
+                    return Ok(g);
                 }
             }
         }
